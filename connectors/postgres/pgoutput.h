@@ -1,0 +1,129 @@
+/*
+ * Decoding of the pgoutput logical replication protocol (version 1) and of
+ * the streaming replication frames around it (XLogData, keepalive), from
+ * bytes into structs. Pure functions: no connection, no catalog, so they are
+ * tested from captured bytes.
+ *
+ * Reference: PostgreSQL's "Logical Streaming Replication Protocol" and
+ * "Streaming Replication Protocol" message formats. All integers are big
+ * endian; LSNs and timestamps are 64-bit, timestamps in microseconds since
+ * 2000-01-01 UTC.
+ */
+#ifndef SLUICE_PGOUTPUT_H
+#define SLUICE_PGOUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/error.h"
+#include "sluice/memory.h"
+
+/* Microseconds between 1970-01-01 and 2000-01-01, PostgreSQL's epoch. */
+#define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
+
+typedef enum pgo_frame_kind {
+    PGO_FRAME_XLOGDATA = 'w',
+    PGO_FRAME_KEEPALIVE = 'k',
+} pgo_frame_kind;
+
+/* One CopyData message of the replication stream. */
+typedef struct pgo_frame {
+    char kind;
+    uint64_t wal_start; /* XLogData: LSN of the record that produced the message */
+    uint64_t wal_end;   /* the server's current end of WAL */
+    int64_t send_time;
+    int reply_requested; /* keepalive */
+    const uint8_t *data; /* XLogData payload: one pgoutput message */
+    size_t len;
+} pgo_frame;
+
+sl_code pgo_frame_decode(const uint8_t *buf, size_t len, pgo_frame *out, sl_error *err);
+
+/* Writes a Standby Status Update ('r') into buf (34 bytes); returns its length. */
+size_t pgo_status_update_encode(uint8_t *buf, uint64_t write_lsn, uint64_t flush_lsn,
+                                uint64_t apply_lsn, int64_t now_pg_us, int reply);
+
+typedef struct pgo_column_value {
+    char kind; /* 'n' null, 'u' unchanged TOAST, 't' text, 'b' binary */
+    uint32_t len;
+    const char *data; /* points into the message buffer */
+} pgo_column_value;
+
+typedef struct pgo_tuple {
+    uint16_t ncols;
+    pgo_column_value *cols;
+} pgo_tuple;
+
+typedef struct pgo_relation_column {
+    uint8_t flags; /* 1: part of the replica identity key */
+    const char *name;
+    uint32_t type_oid;
+    int32_t typmod;
+} pgo_relation_column;
+
+typedef struct pgo_message {
+    char type; /* 'B','C','O','R','Y','I','U','D','T','M' */
+    union {
+        struct {
+            uint64_t final_lsn;
+            int64_t commit_time;
+            uint32_t xid;
+        } begin;
+        struct {
+            uint8_t flags;
+            uint64_t commit_lsn;
+            uint64_t end_lsn;
+            int64_t commit_time;
+        } commit;
+        struct {
+            uint64_t lsn;
+            const char *name;
+        } origin;
+        struct {
+            uint32_t oid;
+            const char *nspname; /* "" stands for pg_catalog */
+            const char *relname;
+            char replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
+            uint16_t ncols;
+            pgo_relation_column *cols;
+        } relation;
+        struct {
+            uint32_t oid;
+            const char *nspname;
+            const char *typname;
+        } type;
+        struct {
+            uint32_t relid;
+            char old_kind; /* 0 none, 'K' key only, 'O' full old row */
+            pgo_tuple old_tuple;
+            pgo_tuple new_tuple; /* empty for deletes */
+        } change; /* 'I', 'U', 'D' */
+        struct {
+            uint32_t nrels;
+            uint8_t options; /* 1 cascade, 2 restart identity */
+            uint32_t *relids;
+        } truncate;
+        struct {
+            uint8_t flags; /* 1: transactional */
+            uint64_t lsn;
+            const char *prefix;
+            uint32_t len;
+            const uint8_t *content;
+        } message;
+    } u;
+} pgo_message;
+
+/*
+ * Decodes one pgoutput message. Strings and tuple data point into buf,
+ * arrays are allocated in scratch; both must outlive *out's use.
+ */
+sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pgo_message *out,
+                           sl_error *err);
+
+/* Formats an LSN as PostgreSQL does ("16/B374D848"); buf needs 18 bytes. */
+void pgo_lsn_format(uint64_t lsn, char *buf, size_t size);
+
+/* Parses "16/B374D848"; returns 0 on success, -1 on malformed text. */
+int pgo_lsn_parse(const char *text, uint64_t *lsn);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * The one error type of sluice.
+ *
+ * A fallible function returns an sl_code and, when it is not SL_OK, fills the
+ * caller's sl_error with the code and a message that names the object
+ * concerned (file, key, table, server). It never also logs that error: the
+ * caller decides whether to log, retry or give up. Messages follow the
+ * PostgreSQL style: lowercase, no trailing period, objects in quotes.
+ * Messages never contain secrets (passwords, ${file:...} contents).
+ */
+#ifndef SLUICE_ERROR_H
+#define SLUICE_ERROR_H
+
+#include <stdbool.h>
+
+/* X(name, retriable, description): codes, names and texts cannot drift apart. */
+#define SL_CODES(X)                                                                                \
+    X(OK, false, "success")                                                                        \
+    X(NOMEM, false, "out of memory")                                                               \
+    X(CONFIG, false, "invalid configuration")                                                      \
+    X(IO, false, "input/output error")                                                             \
+    X(CONNECT, true, "connection lost or refused")                                                 \
+    X(PROTOCOL, false, "protocol error")                                                           \
+    X(SOURCE, false, "source error")                                                               \
+    X(SINK, false, "sink error")                                                                   \
+    X(SINK_RETRY, true, "sink error, retriable")                                                   \
+    X(FULL, true, "queue full")                                                                    \
+    X(UNSUPPORTED, false, "not supported")                                                         \
+    X(INVALID, false, "invalid data")                                                              \
+    X(STOPPED, false, "stopped")                                                                   \
+    X(INTERNAL, false, "internal error")
+
+typedef enum sl_code {
+#define SL_CODE_ENUM(name, retriable, text) SL_##name,
+    SL_CODES(SL_CODE_ENUM)
+#undef SL_CODE_ENUM
+        SL_CODE_COUNT
+} sl_code;
+
+#define SL_ERROR_MAX 512
+
+typedef struct sl_error {
+    sl_code code;
+    char msg[SL_ERROR_MAX];
+} sl_error;
+
+/* Returns the upper-case name of a code ("CONNECT"); static storage. */
+const char *sl_code_name(sl_code code);
+
+/* Returns the generic description of a code; static storage. */
+const char *sl_code_text(sl_code code);
+
+/* True when the operation may succeed if tried again later. */
+bool sl_code_is_retriable(sl_code code);
+
+/*
+ * Fills err (which may be NULL) with code and a printf-style message and
+ * returns code, so that callers can write "return sl_error_set(err, ...)".
+ */
+sl_code sl_error_set(sl_error *err, sl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes err's message with a printf-style context ("file \"x\": ..."); returns err->code. */
+sl_code sl_error_prefix(sl_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Clears err to SL_OK with an empty message. */
+void sl_error_clear(sl_error *err);
+
+#endif

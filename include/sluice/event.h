@@ -1,0 +1,157 @@
+/*
+ * The event model: what a source hands to the pipeline and an encoder turns
+ * into bytes.
+ *
+ * It follows Kafka Connect's data model, because Debezium's envelope is
+ * defined in it: a schema is a tree of typed nodes (struct, array, primitive)
+ * with an optional logical name ("io.debezium.time.Date"), parameters and a
+ * default; a value is a tagged union laid out to match its schema. A source
+ * maps each database type to a schema node and converts each column to a
+ * value, as Debezium's value converters do; an encoder (JSON, Avro) then
+ * writes schema and value without knowing which database they came from.
+ *
+ * Ownership: schemas and tables belong to the source that made them and stay
+ * valid at least until the next poll of that source. Values of an event live
+ * in the batch's arena and are valid until the pipeline resets the batch.
+ */
+#ifndef SLUICE_EVENT_H
+#define SLUICE_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum sl_type {
+    SL_TYPE_BOOLEAN,
+    SL_TYPE_INT8,
+    SL_TYPE_INT16,
+    SL_TYPE_INT32,
+    SL_TYPE_INT64,
+    SL_TYPE_FLOAT32,
+    SL_TYPE_FLOAT64,
+    SL_TYPE_BYTES,
+    SL_TYPE_STRING,
+    SL_TYPE_ARRAY,
+    SL_TYPE_STRUCT,
+} sl_type;
+
+/* Connect's name for a type ("int32", "struct"); static storage. */
+const char *sl_type_name(sl_type type);
+
+typedef struct sl_value sl_value;
+typedef struct sl_schema sl_schema;
+
+typedef struct sl_param {
+    const char *key;
+    const char *value;
+} sl_param;
+
+typedef struct sl_field {
+    const char *name;
+    const sl_schema *schema;
+} sl_field;
+
+struct sl_schema {
+    sl_type type;
+    bool optional;
+    const char *name; /* logical or record name, NULL when none */
+    int32_t version;  /* 0 when none */
+    const char *doc;  /* NULL when none */
+    uint32_t nparams;
+    const sl_param *params;
+    const sl_value *default_value; /* NULL when the field has no default */
+    const sl_schema *items;        /* element schema of an ARRAY */
+    uint32_t nfields;              /* fields of a STRUCT, in order */
+    const sl_field *fields;
+};
+
+typedef enum sl_value_kind {
+    SL_VALUE_NULL,
+    SL_VALUE_BOOL,
+    SL_VALUE_INT,    /* any integer type, by the schema's width */
+    SL_VALUE_DOUBLE, /* FLOAT32 and FLOAT64; NaN and infinities allowed */
+    SL_VALUE_STRING, /* UTF-8, not NUL-terminated */
+    SL_VALUE_BYTES,  /* raw bytes; Decimal is the big-endian two's-complement unscaled value */
+    SL_VALUE_ARRAY,  /* items[0..len) */
+    SL_VALUE_STRUCT, /* items[i] is field i of the schema */
+} sl_value_kind;
+
+struct sl_value {
+    uint8_t kind;
+    uint32_t len; /* bytes of a STRING or BYTES, items of an ARRAY or STRUCT */
+    union {
+        bool b;
+        int64_t i;
+        double d;
+        const char *str;
+        const uint8_t *bytes;
+        const sl_value *items;
+    } u;
+};
+
+static inline sl_value sl_value_null(void)
+{
+    sl_value v = {.kind = SL_VALUE_NULL};
+    return v;
+}
+
+static inline sl_value sl_value_int(int64_t i)
+{
+    sl_value v = {.kind = SL_VALUE_INT, .u.i = i};
+    return v;
+}
+
+static inline sl_value sl_value_string(const char *s, uint32_t len)
+{
+    sl_value v = {.kind = SL_VALUE_STRING, .len = len, .u.str = s};
+    return v;
+}
+
+/*
+ * A captured table, one version of it. A source makes a new sl_table when the
+ * table's structure changes (a different column set, type or key), so that
+ * encoders can cache what they derive from it (the JSON schema text, an Avro
+ * schema id) in encoder_cache for the table's whole life.
+ */
+typedef struct sl_table {
+    const char *topic;           /* Kafka topic for its change events */
+    const char *database;        /* database name (source.db) */
+    const char *schema_name;     /* PostgreSQL schema, or NULL */
+    const char *name;            /* table name */
+    const sl_schema *row_schema; /* STRUCT "<topic>.Value", one field per column */
+    const sl_schema *key_schema; /* STRUCT "<topic>.Key", NULL when there is no key */
+    uint32_t nkey;
+    const uint32_t *key_fields; /* positions in row_schema of the key fields, key order */
+    uint64_t version;           /* distinct for each table object a source makes */
+
+    /* Owned by the encoder; freed through encoder_cache_free when the table is freed. */
+    void *encoder_cache;
+    void (*encoder_cache_free)(void *cache);
+} sl_table;
+
+/* Frees what an encoder cached on a table; a source calls it before freeing the table. */
+static inline void sl_table_drop_cache(sl_table *table)
+{
+    if (table->encoder_cache && table->encoder_cache_free)
+        table->encoder_cache_free(table->encoder_cache);
+    table->encoder_cache = NULL;
+}
+
+typedef enum sl_op {
+    SL_OP_READ = 'r',
+    SL_OP_CREATE = 'c',
+    SL_OP_UPDATE = 'u',
+    SL_OP_DELETE = 'd',
+    SL_OP_TRUNCATE = 't',
+} sl_op;
+
+typedef struct sl_event {
+    sl_op op;
+    sl_table *table; /* the encoder may fill table->encoder_cache */
+    const sl_value *before; /* row_schema->nfields values, or NULL */
+    const sl_value *after;  /* row_schema->nfields values, or NULL */
+    const sl_schema *source_schema; /* the source block's STRUCT schema */
+    const sl_value *source;         /* source_schema->nfields values */
+    int64_t ts_us;                  /* connector clock when processed; set by the pipeline */
+} sl_event;
+
+#endif

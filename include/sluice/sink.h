@@ -1,0 +1,65 @@
+/*
+ * The sink interface: where encoded events go (Kafka, stdout, files).
+ *
+ * The pipeline thread is the only caller. produce() either takes a copy of
+ * the message or refuses with SL_FULL, in which case the pipeline stops
+ * reading its source, polls the sink and tries the same message again later:
+ * this is the backpressure that keeps memory bounded. Every accepted message
+ * is later acknowledged exactly once through the ack callback, with SL_OK
+ * once the sink holds it durably (for Kafka: acks=all) or an error code if it
+ * is lost. Acknowledgements run on the pipeline thread, inside poll() or
+ * flush(), never concurrently with other sink calls.
+ */
+#ifndef SLUICE_SINK_H
+#define SLUICE_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/config.h"
+#include "sluice/error.h"
+
+typedef struct sl_sink sl_sink; /* defined by each sink */
+
+typedef struct sl_message {
+    const char *topic;
+    const void *key; /* NULL: no key */
+    size_t key_len;
+    const void *value; /* NULL: tombstone */
+    size_t value_len;
+    uint64_t token; /* handed back in the acknowledgement */
+} sl_message;
+
+/* Runs on the pipeline thread inside poll() or flush(). */
+typedef void (*sl_sink_ack_fn)(void *ctx, uint64_t token, sl_code status, const char *reason);
+
+typedef struct sl_sink_ops {
+    const char *name; /* sink.type value: "kafka" */
+    const sl_config_key *config_keys;
+
+    /* Checks the configuration without connecting; may be NULL. */
+    sl_code (*check)(const sl_config *cfg, sl_error *err);
+
+    sl_code (*open)(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx, sl_sink **out,
+                    sl_error *err);
+
+    /* SL_OK: accepted (copied); SL_FULL: try again after poll(); other codes are fatal. */
+    sl_code (*produce)(sl_sink *sink, const sl_message *msg, sl_error *err);
+
+    /*
+     * Serves acknowledgements, waiting up to timeout_ms for the first one.
+     * Returns SL_OK or a fatal error of the sink as a whole.
+     */
+    sl_code (*poll)(sl_sink *sink, int timeout_ms, sl_error *err);
+
+    /* A descriptor that becomes readable when poll() has work, or -1. */
+    int (*wait_fd)(sl_sink *sink);
+
+    /* Waits until every accepted message is acknowledged, up to timeout_ms. */
+    sl_code (*flush)(sl_sink *sink, int timeout_ms, sl_error *err);
+
+    /* Frees the sink; unacknowledged messages are dropped without callbacks. */
+    void (*close)(sl_sink *sink);
+} sl_sink_ops;
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * The source interface: how a database log reader plugs into the pipeline.
+ *
+ * A source is a const table of functions (sl_source_ops), one per database,
+ * registered by name in src/registry.c. The pipeline drives it from a single
+ * thread: open, start from the last durable position (or fresh), then poll
+ * repeatedly for batches of items. Items arrive in commit order; each
+ * transaction is BEGIN, its EVENTs, then COMMIT carrying the position that
+ * ends it. A transaction may span several polls. A COMMIT without events
+ * (position only) lets the pipeline advance over log the source skipped.
+ *
+ * Once the sink holds every event up to a COMMIT and the offsets file holds
+ * its position, the pipeline calls ack() with that position; only then may
+ * the source let the server forget the log before it.
+ */
+#ifndef SLUICE_SOURCE_H
+#define SLUICE_SOURCE_H
+
+#include <stddef.h>
+
+#include "sluice/config.h"
+#include "sluice/error.h"
+#include "sluice/event.h"
+#include "sluice/memory.h"
+#include "sluice/position.h"
+
+typedef enum sl_item_kind {
+    SL_ITEM_BEGIN,
+    SL_ITEM_EVENT,
+    SL_ITEM_COMMIT,
+} sl_item_kind;
+
+typedef struct sl_item {
+    sl_item_kind kind;
+    union {
+        sl_event event;        /* SL_ITEM_EVENT */
+        sl_position position;  /* SL_ITEM_COMMIT */
+    } u;
+} sl_item;
+
+/*
+ * What one poll fills. The pipeline owns the batch: it resets count and the
+ * arena before each poll, and keeps both intact until it has encoded every
+ * item. A source adds items with sl_batch_push() until it returns NULL.
+ */
+typedef struct sl_batch {
+    sl_item *items;
+    size_t count;
+    size_t capacity;
+    sl_arena arena; /* memory for the values of this batch's events */
+} sl_batch;
+
+static inline sl_item *sl_batch_push(sl_batch *batch, sl_item_kind kind)
+{
+    if (batch->count == batch->capacity)
+        return NULL;
+    sl_item *item = &batch->items[batch->count++];
+    item->kind = kind;
+    return item;
+}
+
+static inline int sl_batch_full(const sl_batch *batch)
+{
+    return batch->count == batch->capacity;
+}
+
+typedef struct sl_source sl_source; /* defined by each connector */
+
+typedef struct sl_source_ops {
+    const char *name; /* registry name: "postgres" */
+
+    /* connector.class values that select this source, NULL-terminated. */
+    const char *const *connector_classes;
+
+    /* The keys this source accepts, terminated by a NULL name. */
+    const sl_config_key *config_keys;
+
+    /*
+     * Checks settings that depend on each other, without connecting; called
+     * after the keys were validated one by one. May be NULL.
+     */
+    sl_code (*check)(const sl_config *cfg, sl_error *err);
+
+    /* Prepares a source from a validated configuration; does not connect yet. */
+    sl_code (*open)(const sl_config *cfg, sl_source **out, sl_error *err);
+
+    /*
+     * Connects and starts reading after from (NULL or len 0: the source's own
+     * starting point, e.g. a new replication slot's). Creates what is missing
+     * on the server (slot, publication) as configured.
+     */
+    sl_code (*start)(sl_source *src, const sl_position *from, sl_error *err);
+
+    /*
+     * Adds available items to batch without blocking. SL_OK with no items
+     * added means nothing is available now. The source reconnects by itself
+     * when the server goes away, and returns SL_CONNECT only for the pipeline
+     * to log and back off; the next poll tries again. Other errors are fatal.
+     */
+    sl_code (*poll)(sl_source *src, sl_batch *batch, sl_error *err);
+
+    /*
+     * The descriptor to wait on for readability before the next poll, or -1.
+     * May lower *timeout_ms (e.g. for a keepalive or a reconnect backoff).
+     */
+    int (*wait_fd)(sl_source *src, int *timeout_ms);
+
+    /*
+     * Keeps the connection alive while the pipeline does not poll (the sink
+     * pushes back). Called at least once a second in that state.
+     */
+    sl_code (*idle)(sl_source *src, sl_error *err);
+
+    /* Everything up to and including pos is durable downstream. */
+    sl_code (*ack)(sl_source *src, const sl_position *pos, sl_error *err);
+
+    /* Position to text for the offsets file (NUL-terminated), and back. */
+    sl_code (*position_format)(const sl_position *pos, char *buf, size_t size, sl_error *err);
+    sl_code (*position_parse)(const char *text, sl_position *pos, sl_error *err);
+
+    /* Disconnects and frees everything, tables included. */
+    void (*close)(sl_source *src);
+} sl_source_ops;
+
+#endif

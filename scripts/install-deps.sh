@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Installs what sluice needs to build and to run its integration tests on
+# Debian 12: build/test libraries, the database servers the tests start, kcat,
+# a Java runtime + Maven, and the Kafka broker jars (cached outside the repo).
+#
+# Idempotent and cheap when everything is present: one dpkg-query call and a
+# file check, no network. Safe to call at the top of .ci/run.
+#
+# Environment:
+#   SLUICE_CACHE          cache root (default: $HOME/.cache/sluice)
+#   SLUICE_KAFKA_VERSION  Kafka version (default: <kafka.version> in kafka-pom.xml)
+#   SLUICE_SKIP_KAFKA=1   skip resolving the Kafka jars
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kafka_pom="$script_dir/kafka-pom.xml"
+
+die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+say() { printf 'install-deps: %s\n' "$*"; }
+
+build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
+            libcriterion-dev libjansson-dev libmariadb-dev clang-format)
+service_pkgs=(postgresql mariadb-server kcat)
+
+# --- Debian packages --------------------------------------------------------
+
+command -v dpkg-query >/dev/null 2>&1 ||
+    die "dpkg-query not found: this script expects Debian 12 (or a derivative)"
+
+wanted=("${build_pkgs[@]}" "${service_pkgs[@]}")
+# Java may come from outside Debian (e.g. a JDK in /usr/lib/jvm), so only ask
+# for the Debian packages when the commands are absent.
+command -v java >/dev/null 2>&1 || wanted+=(default-jre-headless)
+command -v mvn  >/dev/null 2>&1 || wanted+=(maven)
+
+# One dpkg-query call for all names; unknown packages print nothing for
+# db:Status-Abbrev but still exit non-zero, hence the `|| true`.
+declare -A installed=()
+while read -r name status; do
+    [[ $status == ii* ]] && installed[${name%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${wanted[@]}" 2>/dev/null || true)
+
+missing=()
+for p in "${wanted[@]}"; do
+    [[ -n ${installed[$p]:-} ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    sudo_cmd=()
+    if ((EUID != 0)); then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo_cmd=(sudo)
+        else
+            die "missing Debian packages: ${missing[*]}
+  not root and sudo is unavailable; as root run:
+  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+        fi
+    fi
+    say "installing: ${missing[*]}"
+    apt_log=$(mktemp "${TMPDIR:-/tmp}/sluice-apt.XXXXXX")
+    # policy-rc.d in containers keeps the packaged services from starting; the
+    # tests never use the system instances anyway (they start private ones).
+    if ! { "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+               --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+        tail -n 30 "$apt_log" >&2
+        die "apt-get failed (full log: $apt_log)"
+    fi
+    rm -f "$apt_log"
+fi
+
+# --- Kafka broker jars --------------------------------------------------------
+
+if [[ ${SLUICE_SKIP_KAFKA:-0} == 1 ]]; then
+    exit 0
+fi
+
+[[ -r $kafka_pom ]] || die "missing $kafka_pom"
+default_kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$kafka_pom")
+kafka_version=${SLUICE_KAFKA_VERSION:-$default_kafka_version}
+[[ -n $kafka_version ]] || die "cannot read <kafka.version> from $kafka_pom"
+
+kafka_home="${SLUICE_CACHE:-$HOME/.cache/sluice}/kafka-$kafka_version"
+libs="$kafka_home/libs"
+# The marker is written only after a complete copy, so an interrupted run is
+# redone rather than leaving a half-filled classpath behind.
+if [[ -f $libs/.complete && -f $libs/kafka_2.13-$kafka_version.jar ]]; then
+    exit 0
+fi
+
+command -v mvn >/dev/null 2>&1 || die "mvn not found after installing maven"
+command -v java >/dev/null 2>&1 || die "java not found after installing a JRE"
+# Kafka 4 brokers need Java 17+; checked only here so the fast path stays fast.
+java_major=$(java -XshowSettings:properties -version 2>&1 |
+    sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')
+[[ ${java_major:-0} -ge 17 ]] ||
+    die "Kafka $kafka_version needs Java 17 or newer; 'java' is version ${java_major:-unknown}"
+
+say "resolving Kafka $kafka_version jars into $libs"
+mkdir -p "$kafka_home"
+staging=$(mktemp -d "$kafka_home/libs.tmp.XXXXXX")
+mvn_log="$staging.log"
+if ! mvn -B -q -Dstyle.color=never -f "$kafka_pom" \
+        -Dkafka.version="$kafka_version" \
+        -DoutputDirectory="$staging" \
+        -DincludeScope=runtime \
+        dependency:copy-dependencies >"$mvn_log" 2>&1; then
+    tail -n 30 "$mvn_log" >&2
+    rm -rf "$staging"
+    die "maven could not resolve org.apache.kafka:kafka_2.13:$kafka_version (full log: $mvn_log)"
+fi
+[[ -f $staging/kafka_2.13-$kafka_version.jar ]] ||
+    die "maven finished but kafka_2.13-$kafka_version.jar is missing (log: $mvn_log)"
+touch "$staging/.complete"
+rm -rf "$libs"
+mv "$staging" "$libs"
+rm -f "$mvn_log"
+say "kafka $kafka_version ready ($(find "$libs" -name '*.jar' | wc -l) jars)"

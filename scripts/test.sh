@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs every test of sluice on this machine, installing what is missing:
+# Debian packages and the Kafka jars (scripts/install-deps.sh), a build with
+# AddressSanitizer and UndefinedBehaviorSanitizer, the unit tests, then real
+# PostgreSQL 15 and Kafka 4 servers started on loopback in a temporary
+# directory for the integration tests, and the benchmark harness's smoke mode.
+#
+# Usage: scripts/test.sh [unit|integration|bench]...   (default: all of them)
+# Environment: SLUICE_BUILD_DIR (default build-test), SLUICE_KEEP_TMP=1 keeps
+# the services' directory for a look after a failure.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+build=${SLUICE_BUILD_DIR:-$repo/build-test}
+stages=("$@")
+((${#stages[@]})) || stages=(unit integration bench)
+want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "dependencies"
+bash scripts/install-deps.sh
+
+say "build (ASan + UBSan)"
+cmake -S . -B "$build" -DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+[[ -x $build/sluice ]] || { echo "build failed" >&2; exit 1; }
+
+# The sanitizers make any leak, overflow or undefined behaviour a failure.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0
+failed=0
+failures=()
+run_ctest() { # label
+    local label=$1 log
+    log=$(mktemp)
+    if (cd "$build" && ctest -L "^$label\$" --output-on-failure --timeout 900) >"$log" 2>&1; then
+        :
+    fi
+    cat "$log"
+    local p f
+    p=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed' "$log" || true)
+    f=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(\*\*\*|Failed|Exception|Timeout)' "$log" || true)
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if ((f)); then
+        mapfile -t -O "${#failures[@]}" failures < <(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(\*\*\*|Failed|Exception|Timeout)' "$log")
+    fi
+    rm -f "$log"
+}
+
+if want unit; then
+    say "unit tests"
+    run_ctest unit
+fi
+
+if want integration || want bench; then
+    # shellcheck source=../tests/lib/services.sh
+    source tests/lib/services.sh
+    trap svc_stop_all EXIT
+    trap 'exit 130' INT TERM
+    svc_init
+    svc_pg_start
+    svc_kafka_start
+    export SLUICE_TEST_BINARY="$build/sluice"
+    export SLUICE_TEST_TMPDIR="$SVC_TMPDIR"
+fi
+
+if want integration; then
+    say "integration tests (PostgreSQL ${SLUICE_TEST_PG_PORT}, Kafka ${SLUICE_TEST_KAFKA})"
+    run_ctest integration
+fi
+
+if want bench && [[ -x bench/run.sh ]]; then
+    say "benchmark harness, smoke mode"
+    if bash bench/run.sh --smoke --sluice "$build/sluice" --reuse-services; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("bench/run.sh --smoke")
+    fi
+fi
+
+say "summary"
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,269 @@
+/*
+ * A connector definition: one configuration file resolved into the source,
+ * sink and encoder it selects, with every key checked against the tables of
+ * exactly those components. Both `sluice check` and `sluice run` go through
+ * here, so a file that checks cleanly is one that run accepts.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config_load.h"
+#include "connector.h"
+#include "registry.h"
+
+#define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
+
+static const sl_config_key core_keys[] = {
+    {.name = "name",
+     .type = SL_CONF_STRING,
+     .required = true,
+     .doc = "Unique name of the connector; it names the default offsets file and the Kafka client."},
+    {.name = "connector.class",
+     .type = SL_CONF_STRING,
+     .required = true,
+     .doc = "The source: io.debezium.connector.postgresql.PostgresConnector (or postgres)."},
+    {.name = "tasks.max",
+     .type = SL_CONF_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 1,
+     .doc = "Accepted for compatibility; a connector always runs as one task."},
+    {.name = "topic.prefix",
+     .type = SL_CONF_STRING,
+     .required = true,
+     .doc = "Prefix of every topic name (<topic.prefix>.<schema>.<table>) and the source block's "
+            "name field."},
+    {.name = "sink.type",
+     .type = SL_CONF_ENUM,
+     .default_value = "kafka",
+     .choices = "kafka|file|stdout",
+     .doc = "Where events go: kafka, file (one JSON-lines file per topic) or stdout."},
+    {.name = "key.converter",
+     .type = SL_CONF_STRING,
+     .default_value = JSON_CONVERTER,
+     .doc = "Kafka Connect converter class of keys; " JSON_CONVERTER " is supported."},
+    {.name = "value.converter",
+     .type = SL_CONF_STRING,
+     .default_value = JSON_CONVERTER,
+     .doc = "Kafka Connect converter class of values; " JSON_CONVERTER " is supported."},
+    {.name = "offset.storage.file.filename",
+     .type = SL_CONF_STRING,
+     .doc = "File holding the connector's durable position; default <name>.offsets.json in the "
+            "working directory."},
+    {.name = "offset.flush.interval.ms",
+     .type = SL_CONF_INT,
+     .default_value = "1000",
+     .min = 0,
+     .max = 3600000,
+     .doc = "How often the position is written and confirmed to the database, at most; 0 writes "
+            "after every acknowledged transaction."},
+    {.name = "tombstones.on.delete",
+     .type = SL_CONF_BOOL,
+     .default_value = "true",
+     .doc = "Whether a delete event is followed by a tombstone (same key, null value)."},
+    {.name = "skipped.operations",
+     .type = SL_CONF_LIST,
+     .default_value = "t",
+     .doc = "Operations not to emit, from c (create), u (update), d (delete), t (truncate), or "
+            "none."},
+    {.name = "max.batch.size",
+     .type = SL_CONF_INT,
+     .default_value = "2048",
+     .min = 1,
+     .max = 1000000,
+     .doc = "Most items (changes and transaction boundaries) read from the source in one poll."},
+    {.name = "max.queue.size",
+     .type = SL_CONF_INT,
+     .default_value = "8192",
+     .min = 2,
+     .max = 16777216,
+     .doc = "Most transactions in flight (read but not yet acknowledged by the sink); the source "
+            "pauses when it is reached."},
+    {.name = "snapshot.mode",
+     .type = SL_CONF_ENUM,
+     .default_value = "initial",
+     .choices = "initial|no_data|never|always|when_needed|initial_only|configuration_based|"
+                "recovery|custom",
+     .doc = "Accepted for compatibility; this version streams changes only (no initial snapshot) "
+            "and warns unless the mode is no_data or never."},
+    {.name = "provide.transaction.metadata",
+     .type = SL_CONF_BOOL,
+     .default_value = "false",
+     .doc = "Transaction metadata events; not supported yet, so only false is accepted."},
+    {.name = "heartbeat.interval.ms",
+     .type = SL_CONF_INT,
+     .default_value = "0",
+     .min = 0,
+     .max = 86400000,
+     .doc = "Accepted for compatibility; heartbeat events are not emitted yet. An idle connector "
+            "still confirms its position to the database."},
+    {.name = "errors.max.retries",
+     .type = SL_CONF_INT,
+     .default_value = "-1",
+     .min = -1,
+     .max = 1000000,
+     .doc = "How often a failed pipeline is restarted from its last checkpoint before sluice "
+            "gives up; -1 retries forever."},
+    {.name = "errors.retry.delay.initial.ms",
+     .type = SL_CONF_INT,
+     .default_value = "300",
+     .min = 1,
+     .max = 3600000,
+     .doc = "First delay before a restart or reconnect; doubled after each failure."},
+    {.name = "errors.retry.delay.max.ms",
+     .type = SL_CONF_INT,
+     .default_value = "10000",
+     .min = 1,
+     .max = 3600000,
+     .doc = "Longest delay between restarts or reconnects."},
+    {0},
+};
+
+const sl_config_key *sl_core_config_keys(void)
+{
+    return core_keys;
+}
+
+/* A raw value before validation, for choosing components. */
+static const char *raw(const sl_config *cfg, const char *key, const char *dflt)
+{
+    return sl_config_has(cfg, key) ? sl_config_str(cfg, key) : dflt;
+}
+
+static sl_code check_core(const sl_config *cfg, sl_error *err)
+{
+    const char *prefix = sl_config_str(cfg, "topic.prefix");
+    if (!*prefix)
+        return sl_error_set(err, SL_CONFIG, "key \"topic.prefix\": must not be empty");
+    for (const char *p = prefix; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            return sl_error_set(err, SL_CONFIG,
+                                "key \"topic.prefix\": \"%s\" has a character not allowed in topic "
+                                "names (letters, digits, '.', '_', '-')",
+                                prefix);
+    const char *name = sl_config_name(cfg);
+    if (!*name || strchr(name, '/'))
+        return sl_error_set(err, SL_CONFIG, "key \"name\": must be non-empty and without '/'");
+
+    const char *skipped = sl_config_str(cfg, "skipped.operations");
+    char *copy = strdup(skipped);
+    char *save = NULL;
+    sl_code rc = SL_OK;
+    for (char *op = strtok_r(copy, ", ", &save); op; op = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(op, "c") && strcmp(op, "u") && strcmp(op, "d") && strcmp(op, "t") &&
+            strcasecmp(op, "none")) {
+            rc = sl_error_set(err, SL_CONFIG,
+                              "key \"skipped.operations\": unknown operation \"%s\" (expected c, u, "
+                              "d, t or none)",
+                              op);
+            break;
+        }
+    }
+    free(copy);
+    if (rc != SL_OK)
+        return rc;
+    if (sl_config_bool(cfg, "provide.transaction.metadata", false))
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"provide.transaction.metadata\": transaction metadata is not "
+                            "supported yet");
+    if (sl_config_int(cfg, "errors.retry.delay.initial.ms", 300) >
+        sl_config_int(cfg, "errors.retry.delay.max.ms", 10000))
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"errors.retry.delay.initial.ms\": larger than "
+                            "\"errors.retry.delay.max.ms\"");
+    return SL_OK;
+}
+
+sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
+{
+    sl_config *cfg;
+    sl_code rc = sl_config_load(path, &cfg, err);
+    if (rc != SL_OK)
+        return rc;
+
+    sl_connector *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->cfg = cfg;
+
+    const char *cls = raw(cfg, "connector.class", NULL);
+    if (!cls) {
+        rc = sl_error_set(err, SL_CONFIG, "file \"%s\": missing required key \"connector.class\"",
+                          path);
+        goto fail;
+    }
+    c->source = sl_registry_source(cls);
+    if (!c->source) {
+        rc = sl_error_set(err, SL_CONFIG,
+                          "file \"%s\": key \"connector.class\": unknown connector \"%s\" (this "
+                          "version has io.debezium.connector.postgresql.PostgresConnector)",
+                          path, cls);
+        goto fail;
+    }
+    const char *sink = raw(cfg, "sink.type", "kafka");
+    c->sink = sl_registry_sink(sink);
+    if (!c->sink) {
+        rc = sl_error_set(err, SL_CONFIG,
+                          "file \"%s\": key \"sink.type\": unknown sink \"%s\" (expected kafka, "
+                          "file or stdout)",
+                          path, sink);
+        goto fail;
+    }
+    const char *vconv = raw(cfg, "value.converter", JSON_CONVERTER);
+    const char *kconv = raw(cfg, "key.converter", JSON_CONVERTER);
+    c->encoder = sl_registry_encoder(vconv);
+    if (!c->encoder) {
+        rc = sl_error_set(err, SL_CONFIG,
+                          "file \"%s\": key \"value.converter\": unsupported converter \"%s\"",
+                          path, vconv);
+        goto fail;
+    }
+    if (sl_registry_encoder(kconv) != c->encoder) {
+        rc = sl_error_set(err, SL_CONFIG,
+                          "file \"%s\": key \"key.converter\": \"%s\" must be the same converter as "
+                          "\"value.converter\"",
+                          path, kconv);
+        goto fail;
+    }
+
+    const sl_config_key *tables[] = {core_keys, c->source->config_keys, c->sink->config_keys,
+                                     c->encoder->config_keys};
+    rc = sl_config_validate(cfg, tables, 4, err);
+    if (rc != SL_OK)
+        goto fail;
+
+    rc = check_core(cfg, err);
+    if (rc == SL_OK && c->source->check)
+        rc = c->source->check(cfg, err);
+    if (rc == SL_OK && c->sink->check)
+        rc = c->sink->check(cfg, err);
+    if (rc == SL_OK && c->encoder->check)
+        rc = c->encoder->check(cfg, err);
+    if (rc != SL_OK) {
+        sl_error_prefix(err, "file \"%s\"", path);
+        goto fail;
+    }
+
+    if (!sl_config_has(cfg, "offset.storage.file.filename")) {
+        char file[1024];
+        snprintf(file, sizeof file, "%s.offsets.json", sl_config_name(cfg));
+        sl_config_set(cfg, "offset.storage.file.filename", file);
+    }
+    *out = c;
+    return SL_OK;
+
+fail:
+    sl_connector_free(c);
+    return rc;
+}
+
+void sl_connector_free(sl_connector *c)
+{
+    if (!c)
+        return;
+    sl_config_free(c->cfg);
+    free(c);
+}

@@ -1,0 +1,351 @@
+/*
+ * The sluice command line: check, run and keys.
+ *
+ * `run` starts one pipeline thread per connector file and waits in the main
+ * thread for SIGTERM or SIGINT (blocked in every thread, taken with
+ * sigtimedwait here), then asks every pipeline to flush and checkpoint.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config_load.h"
+#include "connector.h"
+#include "pipeline.h"
+#include "registry.h"
+#include "sluice/log.h"
+
+static const char usage[] =
+    "usage: sluice [--log-level LEVEL] COMMAND [FILE|DIR]...\n"
+    "\n"
+    "sluice captures row changes from a database's log and appends them to Kafka as\n"
+    "Debezium-compatible events. Each connector is one JSON file of Debezium-style keys.\n"
+    "\n"
+    "commands:\n"
+    "  check FILE|DIR...  validate connector files without connecting to anything\n"
+    "  run FILE|DIR...    run every connector given; a directory means each *.json in it\n"
+    "  keys               print every configuration key, its default and meaning (markdown)\n"
+    "\n"
+    "options:\n"
+    "  --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  --help             show this help\n"
+    "  --version          show the version\n"
+    "\n"
+    "SIGTERM or SIGINT stops `run` after flushing the sinks and writing final checkpoints.\n";
+
+typedef struct file_list {
+    char **paths;
+    size_t n, cap;
+} file_list;
+
+static void list_add(file_list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->paths = realloc(l->paths, l->cap * sizeof *l->paths);
+        if (!l->paths)
+            abort();
+    }
+    l->paths[l->n++] = strdup(path);
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Expands directories into their *.json files, in name order. */
+static int collect(int argc, char **argv, file_list *out)
+{
+    for (int i = 0; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) != 0) {
+            fprintf(stderr, "sluice: could not open \"%s\": %s\n", argv[i], strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            list_add(out, argv[i]);
+            continue;
+        }
+        DIR *d = opendir(argv[i]);
+        if (!d) {
+            fprintf(stderr, "sluice: could not open directory \"%s\": %s\n", argv[i],
+                    strerror(errno));
+            return -1;
+        }
+        size_t first = out->n;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 && e->d_name[0] != '.') {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+                list_add(out, path);
+            }
+        }
+        closedir(d);
+        if (out->n == first) {
+            fprintf(stderr, "sluice: directory \"%s\" has no *.json connector files\n", argv[i]);
+            return -1;
+        }
+        qsort(out->paths + first, out->n - first, sizeof *out->paths, compare_paths);
+    }
+    if (out->n == 0) {
+        fprintf(stderr, "sluice: no connector files given\n%s", usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads every file; on any error reports all of them and fails. */
+static int load_all(const file_list *files, sl_connector ***out)
+{
+    sl_connector **conns = calloc(files->n, sizeof *conns);
+    int failed = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        sl_error err;
+        if (sl_connector_load(files->paths[i], &conns[i], &err) != SL_OK) {
+            fprintf(stderr, "sluice: %s\n", err.msg);
+            failed = 1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!conns[j])
+                continue;
+            if (strcmp(sl_config_name(conns[j]->cfg), sl_config_name(conns[i]->cfg)) == 0) {
+                fprintf(stderr, "sluice: file \"%s\": connector name \"%s\" is also used by \"%s\"\n",
+                        files->paths[i], sl_config_name(conns[i]->cfg), files->paths[j]);
+                failed = 1;
+            } else if (strcmp(sl_config_str(conns[j]->cfg, "offset.storage.file.filename"),
+                              sl_config_str(conns[i]->cfg, "offset.storage.file.filename")) == 0) {
+                fprintf(stderr, "sluice: file \"%s\": offsets file \"%s\" is also used by \"%s\"\n",
+                        files->paths[i],
+                        sl_config_str(conns[i]->cfg, "offset.storage.file.filename"),
+                        files->paths[j]);
+                failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        for (size_t i = 0; i < files->n; i++)
+            sl_connector_free(conns[i]);
+        free(conns);
+        return -1;
+    }
+    *out = conns;
+    return 0;
+}
+
+static int cmd_check(const file_list *files)
+{
+    sl_connector **conns;
+    if (load_all(files, &conns) != 0)
+        return 1;
+    for (size_t i = 0; i < files->n; i++) {
+        printf("%s: ok (connector \"%s\", source %s, sink %s)\n", files->paths[i],
+               sl_config_name(conns[i]->cfg), conns[i]->source->name, conns[i]->sink->name);
+        sl_connector_free(conns[i]);
+    }
+    free(conns);
+    return 0;
+}
+
+typedef struct runner {
+    pthread_t thread;
+    sl_connector *conn;
+    sl_stop *stop;
+    sl_code result;
+    atomic_bool done;
+} runner;
+
+/* The body of a pipeline thread. */
+static void *run_pipeline(void *arg)
+{
+    runner *r = arg;
+    sl_error err;
+    r->result = sl_pipeline_run(r->conn, r->stop, &err);
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+static int cmd_run(const file_list *files)
+{
+    sl_connector **conns;
+    if (load_all(files, &conns) != 0)
+        return 2;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every pipeline thread */
+    signal(SIGPIPE, SIG_IGN);
+
+    sl_stop stop;
+    sl_error err;
+    if (sl_stop_init(&stop, &err) != SL_OK) {
+        fprintf(stderr, "sluice: %s\n", err.msg);
+        return 1;
+    }
+    runner *runners = calloc(files->n, sizeof *runners);
+    for (size_t i = 0; i < files->n; i++) {
+        runners[i].conn = conns[i];
+        runners[i].stop = &stop;
+        atomic_init(&runners[i].done, false);
+        if (pthread_create(&runners[i].thread, NULL, run_pipeline, &runners[i]) != 0) {
+            fprintf(stderr, "sluice: could not start a thread\n");
+            abort();
+        }
+    }
+    sl_info("sluice %s running %zu connector%s", SLUICE_VERSION, files->n,
+            files->n == 1 ? "" : "s");
+
+    /* Wait for a signal, or for a pipeline that ended by itself (a fatal error). */
+    struct timespec tick = {0, 200 * 1000 * 1000};
+    bool stopping = false;
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig > 0 && !stopping) {
+            sl_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stopping = true;
+            sl_stop_request(&stop);
+        } else if (sig > 0) {
+            sl_info("received %s again, still stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+        size_t done = 0;
+        for (size_t i = 0; i < files->n; i++)
+            done += atomic_load(&runners[i].done);
+        if (done == files->n)
+            break;
+        if (done > 0 && !stopping) {
+            sl_error_log("a connector failed; stopping the others");
+            stopping = true;
+            sl_stop_request(&stop);
+        }
+    }
+
+    int rc = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        pthread_join(runners[i].thread, NULL);
+        if (runners[i].result != SL_OK)
+            rc = 1;
+        sl_connector_free(conns[i]);
+    }
+    free(runners);
+    free(conns);
+    sl_stop_destroy(&stop);
+    return rc;
+}
+
+static const char *type_label(const sl_config_key *k)
+{
+    switch (k->type) {
+    case SL_CONF_INT:
+        return "int";
+    case SL_CONF_BOOL:
+        return "boolean";
+    case SL_CONF_ENUM:
+        return "enum";
+    case SL_CONF_LIST:
+        return "list";
+    case SL_CONF_REGEXES:
+        return "regex list";
+    case SL_CONF_PASSWORD:
+        return "password";
+    default:
+        return "string";
+    }
+}
+
+static void print_keys(const char *title, const sl_config_key *keys)
+{
+    printf("\n### %s\n\n| key | type | default | meaning |\n|---|---|---|---|\n", title);
+    for (const sl_config_key *k = keys; k && k->name; k++) {
+        char choices[256] = "";
+        if (k->type == SL_CONF_ENUM) {
+            snprintf(choices, sizeof choices, " One of: %s.", k->choices);
+            for (char *c = choices; *c; c++)
+                if (*c == '|')
+                    *c = ',';
+        }
+        printf("| `%s` | %s | %s | %s%s |\n", k->name, type_label(k),
+               k->required        ? "(required)"
+               : k->default_value ? k->default_value
+                                  : "",
+               k->doc ? k->doc : "", choices);
+    }
+}
+
+static int cmd_keys(void)
+{
+    printf("## Configuration keys\n");
+    print_keys("Connector", sl_core_config_keys());
+    for (int i = 0; sl_sources[i]; i++) {
+        char title[128];
+        snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);
+        print_keys(title, sl_sources[i]->config_keys);
+    }
+    const sl_encoder_ops *json = sl_registry_encoder("json");
+    print_keys("JSON converter", json->config_keys);
+    for (int i = 0; sl_sinks[i]; i++) {
+        if (!sl_sinks[i]->config_keys || !sl_sinks[i]->config_keys[0].name)
+            continue;
+        char title[128];
+        snprintf(title, sizeof title, "Sink `%s`", sl_sinks[i]->name);
+        print_keys(title, sl_sinks[i]->config_keys);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("sluice %s\n", SLUICE_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
+            int level = sl_log_level_parse(argv[++i]);
+            if (level < 0) {
+                fprintf(stderr, "sluice: unknown log level \"%s\"\n", argv[i]);
+                return 2;
+            }
+            sl_log_set_level((sl_log_level)level);
+            continue;
+        }
+        fprintf(stderr, "sluice: unknown option \"%s\"\n%s", argv[i], usage);
+        return 2;
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[i++];
+    if (strcmp(cmd, "keys") == 0)
+        return cmd_keys();
+    if (strcmp(cmd, "check") != 0 && strcmp(cmd, "run") != 0) {
+        fprintf(stderr, "sluice: unknown command \"%s\"\n%s", cmd, usage);
+        return 2;
+    }
+    file_list files = {0};
+    int rc;
+    if (collect(argc - i, argv + i, &files) != 0)
+        rc = 2;
+    else
+        rc = strcmp(cmd, "check") == 0 ? (cmd_check(&files) ? 2 : 0) : cmd_run(&files);
+    for (size_t k = 0; k < files.n; k++)
+        free(files.paths[k]);
+    free(files.paths);
+    return rc;
+}

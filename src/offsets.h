@@ -1,0 +1,28 @@
+/*
+ * The offsets file: where a connector's durable position is kept between
+ * runs, one small JSON file per connector:
+ *   {"name":"inventory","source":"postgres","position":"0/16B3748","written_at":"..."}
+ * Writes are atomic (temporary file, fsync, rename, fsync of the directory),
+ * so after a crash the file holds either the old or the new position.
+ */
+#ifndef SLUICE_OFFSETS_H
+#define SLUICE_OFFSETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sluice/error.h"
+
+/*
+ * Reads the position text for connector name from path. *found is false when
+ * the file does not exist. A file written for another connector or source is
+ * refused, so that two connectors never share a position by mistake.
+ */
+sl_code sl_offsets_read(const char *path, const char *name, const char *source, char *position,
+                        size_t size, bool *found, sl_error *err);
+
+/* Replaces the file's content atomically; creates its directory when missing. */
+sl_code sl_offsets_write(const char *path, const char *name, const char *source,
+                         const char *position, sl_error *err);
+
+#endif

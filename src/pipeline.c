@@ -1,0 +1,517 @@
+/*
+ * The pipeline loop (pipeline.h).
+ *
+ * Everything here runs on the connector's own thread: source polls, encoding,
+ * produce calls, and the sink's acknowledgement callbacks (served inside the
+ * sink's poll), so the checkpoint ring needs no lock.
+ *
+ * How a position travels: the source emits COMMIT items carrying the
+ * position that ends each transaction; the ring stores it in the
+ * transaction's slot; acknowledgements empty the slot; sl_checkpoint_advance()
+ * returns the newest position behind which everything is acknowledged; that
+ * position is written to the offsets file (atomically, fsync'ed) at most every
+ * offset.flush.interval.ms, and only after the write is it handed to the
+ * source's ack(), which lets the database forget the log behind it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "offsets.h"
+#include "pipeline.h"
+#include "sluice/log.h"
+
+#define POSITION_TEXT_MAX 256
+#define SHUTDOWN_FLUSH_MS 30000
+#define STATS_INTERVAL_MS 60000
+
+sl_code sl_stop_init(sl_stop *stop, sl_error *err)
+{
+    atomic_init(&stop->requested, false);
+    stop->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (stop->fd < 0)
+        return sl_error_set(err, SL_IO, "could not create eventfd: %s", strerror(errno));
+    return SL_OK;
+}
+
+void sl_stop_request(sl_stop *stop)
+{
+    atomic_store(&stop->requested, true);
+    uint64_t one = 1;
+    ssize_t n = write(stop->fd, &one, sizeof one);
+    (void)n;
+}
+
+void sl_stop_destroy(sl_stop *stop)
+{
+    if (stop->fd >= 0)
+        close(stop->fd);
+    stop->fd = -1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Where the current event stands in being handed to the sink. */
+typedef enum stage {
+    STAGE_NEW,       /* not encoded yet */
+    STAGE_VALUE,     /* encoded; the change message is not accepted yet */
+    STAGE_TOMBSTONE, /* change accepted; its tombstone is not */
+} stage;
+
+typedef enum feed_result {
+    FEED_DONE,    /* every item of the batch is handed over */
+    FEED_BLOCKED, /* the sink or the ring is full: wait for acknowledgements */
+    FEED_ERROR,
+} feed_result;
+
+typedef struct pipeline {
+    const sl_connector *conn;
+    const sl_config *cfg;
+    sl_stop *stop;
+    sl_source *src;
+    sl_sink *sink;
+    sl_encoder *enc;
+    sl_checkpoint *cp;
+
+    sl_batch batch;
+    size_t cursor;
+    bool in_tx;
+    uint64_t tx_seq;
+    stage stage;
+    sl_buf key, value;
+    bool has_key;
+
+    bool tombstones;
+    bool skip[128];
+    int64_t flush_interval_ms;
+    const char *offsets_path;
+
+    sl_position ready; /* acknowledged, not yet written */
+    bool have_ready;
+    int64_t last_write_ms;
+    char durable_text[POSITION_TEXT_MAX];
+
+    char lost_reason[256];
+    uint64_t events, messages, transactions;
+    int64_t last_stats_ms;
+} pipeline;
+
+/* Runs on the pipeline thread, inside the sink's poll() or flush(). */
+static void on_ack(void *ctx, uint64_t token, sl_code status, const char *reason)
+{
+    pipeline *p = ctx;
+    sl_checkpoint_ack(p->cp, token, status == SL_OK);
+    if (status != SL_OK && !p->lost_reason[0])
+        snprintf(p->lost_reason, sizeof p->lost_reason, "%s",
+                 reason ? reason : sl_code_text(status));
+}
+
+static void parse_skipped(pipeline *p)
+{
+    const char *list = sl_config_str(p->cfg, "skipped.operations");
+    memset(p->skip, 0, sizeof p->skip);
+    for (const char *c = list; *c; c++)
+        if ((*c == 'c' || *c == 'u' || *c == 'd' || *c == 't') &&
+            (c == list || c[-1] == ',' || c[-1] == ' ') && (c[1] == '\0' || c[1] == ','))
+            p->skip[(int)*c] = true;
+}
+
+static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error *err)
+{
+    sl_message msg = {
+        .topic = ev->table ? ev->table->topic : "",
+        .key = p->has_key ? p->key.data : NULL,
+        .key_len = p->has_key ? p->key.len : 0,
+        .value = tombstone ? NULL : p->value.data,
+        .value_len = tombstone ? 0 : p->value.len,
+        .token = p->tx_seq,
+    };
+    sl_code rc = p->conn->sink->produce(p->sink, &msg, err);
+    if (rc == SL_OK) {
+        sl_checkpoint_add(p->cp, p->tx_seq);
+        p->messages++;
+    }
+    return rc;
+}
+
+/* Opens a ring slot for a transaction; false when the ring is full. */
+static bool begin_tx(pipeline *p)
+{
+    if (p->in_tx) {
+        /*
+         * A BEGIN inside a transaction means the source reconnected and is
+         * sending that transaction again. The partial one is closed without a
+         * position, so it can never move the checkpoint.
+         */
+        sl_position none = {.len = 0};
+        sl_checkpoint_commit(p->cp, p->tx_seq, &none);
+        p->in_tx = false;
+    }
+    if (!sl_checkpoint_begin(p->cp, &p->tx_seq))
+        return false;
+    p->in_tx = true;
+    p->transactions++;
+    return true;
+}
+
+static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
+{
+    if (p->stage == STAGE_NEW) {
+        if ((int)ev->op < 128 && p->skip[(int)ev->op])
+            return FEED_DONE;
+        if (!p->in_tx && !begin_tx(p))
+            return FEED_BLOCKED;
+        ev->ts_us = wall_us();
+        sl_buf_reset(&p->key);
+        sl_buf_reset(&p->value);
+        p->has_key = false;
+        sl_code rc = p->conn->encoder->encode(p->enc, ev, &p->key, &p->has_key, &p->value, err);
+        if (rc != SL_OK)
+            return FEED_ERROR;
+        p->stage = STAGE_VALUE;
+        p->events++;
+    }
+    if (p->stage == STAGE_VALUE) {
+        sl_code rc = produce(p, ev, false, err);
+        if (rc == SL_FULL)
+            return FEED_BLOCKED;
+        if (rc != SL_OK)
+            return FEED_ERROR;
+        p->stage = (ev->op == SL_OP_DELETE && p->tombstones && p->has_key) ? STAGE_TOMBSTONE
+                                                                            : STAGE_NEW;
+    }
+    if (p->stage == STAGE_TOMBSTONE) {
+        sl_code rc = produce(p, ev, true, err);
+        if (rc == SL_FULL)
+            return FEED_BLOCKED;
+        if (rc != SL_OK)
+            return FEED_ERROR;
+        p->stage = STAGE_NEW;
+    }
+    return FEED_DONE;
+}
+
+/* Hands the batch's remaining items to the sink, in order. */
+static feed_result feed(pipeline *p, sl_error *err)
+{
+    while (p->cursor < p->batch.count) {
+        sl_item *item = &p->batch.items[p->cursor];
+        switch (item->kind) {
+        case SL_ITEM_BEGIN:
+            if (!begin_tx(p))
+                return FEED_BLOCKED;
+            break;
+        case SL_ITEM_EVENT: {
+            feed_result r = feed_event(p, &item->u.event, err);
+            if (r != FEED_DONE)
+                return r;
+            break;
+        }
+        case SL_ITEM_COMMIT:
+            /* A position without a transaction (log the source skipped) gets a slot too. */
+            if (!p->in_tx && !begin_tx(p))
+                return FEED_BLOCKED;
+            sl_checkpoint_commit(p->cp, p->tx_seq, &item->u.position);
+            p->in_tx = false;
+            break;
+        }
+        p->cursor++;
+    }
+    return FEED_DONE;
+}
+
+/* Writes the newest acknowledged position, then confirms it to the source. */
+static sl_code write_checkpoint(pipeline *p, sl_error *err)
+{
+    char text[POSITION_TEXT_MAX];
+    sl_code rc = p->conn->source->position_format(&p->ready, text, sizeof text, err);
+    if (rc != SL_OK)
+        return rc;
+    if (strcmp(text, p->durable_text) != 0) {
+        rc = sl_offsets_write(p->offsets_path, sl_config_name(p->cfg), p->conn->source->name, text,
+                              err);
+        if (rc != SL_OK)
+            return rc;
+        memcpy(p->durable_text, text, sizeof text);
+        sl_debug("checkpoint %s", text);
+    }
+    p->have_ready = false;
+    p->last_write_ms = now_ms();
+    return p->conn->source->ack(p->src, &p->ready, err);
+}
+
+static sl_code advance(pipeline *p, bool force, sl_error *err)
+{
+    if (sl_checkpoint_advance(p->cp, &p->ready))
+        p->have_ready = true;
+    if (p->have_ready && (force || now_ms() - p->last_write_ms >= p->flush_interval_ms))
+        return write_checkpoint(p, err);
+    return SL_OK;
+}
+
+static void log_stats(pipeline *p)
+{
+    int64_t now = now_ms();
+    if (now - p->last_stats_ms < STATS_INTERVAL_MS)
+        return;
+    p->last_stats_ms = now;
+    sl_info("%llu events, %llu messages, %llu transactions; %zu transactions in flight; "
+            "checkpoint %s",
+            (unsigned long long)p->events, (unsigned long long)p->messages,
+            (unsigned long long)p->transactions, sl_checkpoint_inflight(p->cp),
+            p->durable_text[0] ? p->durable_text : "(none yet)");
+}
+
+/* Waits for the source, the sink or a stop, whichever comes first. */
+static void wait_for_work(pipeline *p, bool blocked, int timeout_ms)
+{
+    struct pollfd fds[3];
+    int n = 0;
+    fds[n++] = (struct pollfd){.fd = p->stop->fd, .events = POLLIN};
+    int sink_fd = p->conn->sink->wait_fd(p->sink);
+    if (sink_fd >= 0)
+        fds[n++] = (struct pollfd){.fd = sink_fd, .events = POLLIN};
+    int source_timeout = timeout_ms;
+    int source_fd = p->conn->source->wait_fd(p->src, &source_timeout);
+    if (!blocked) {
+        if (source_fd >= 0)
+            fds[n++] = (struct pollfd){.fd = source_fd, .events = POLLIN};
+        if (source_timeout < timeout_ms)
+            timeout_ms = source_timeout;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    poll(fds, (nfds_t)n, timeout_ms);
+}
+
+/* Hands every accepted message to the sink's durable storage before stopping. */
+static sl_code shutdown_flush(pipeline *p, sl_error *err)
+{
+    sl_code rc = p->conn->sink->flush(p->sink, SHUTDOWN_FLUSH_MS, err);
+    if (rc != SL_OK)
+        return rc;
+    if (p->lost_reason[0])
+        return sl_error_set(err, SL_SINK, "sink lost messages: %s", p->lost_reason);
+    return advance(p, true, err);
+}
+
+static sl_code start(pipeline *p, sl_error *err)
+{
+    const sl_connector *c = p->conn;
+    sl_code rc = c->encoder->open(p->cfg, &p->enc, err);
+    if (rc != SL_OK)
+        return rc;
+    rc = c->sink->open(p->cfg, on_ack, p, &p->sink, err);
+    if (rc != SL_OK)
+        return rc;
+    rc = c->source->open(p->cfg, &p->src, err);
+    if (rc != SL_OK)
+        return rc;
+
+    char text[POSITION_TEXT_MAX];
+    bool found = false;
+    rc = sl_offsets_read(p->offsets_path, sl_config_name(p->cfg), c->source->name, text,
+                         sizeof text, &found, err);
+    if (rc != SL_OK)
+        return rc;
+    sl_position from = {.len = 0};
+    if (found) {
+        rc = c->source->position_parse(text, &from, err);
+        if (rc != SL_OK)
+            return sl_error_prefix(err, "offsets file \"%s\"", p->offsets_path);
+        memcpy(p->durable_text, text, sizeof text);
+        sl_info("resuming from %s (offsets file \"%s\")", text, p->offsets_path);
+    } else {
+        sl_info("no offsets file \"%s\": starting from the source's current position",
+                p->offsets_path);
+    }
+    return c->source->start(p->src, found ? &from : NULL, err);
+}
+
+static void teardown(pipeline *p)
+{
+    const sl_connector *c = p->conn;
+    if (p->src)
+        c->source->close(p->src);
+    if (p->sink)
+        c->sink->close(p->sink);
+    if (p->enc)
+        c->encoder->close(p->enc);
+    sl_checkpoint_free(p->cp);
+    sl_arena_destroy(&p->batch.arena);
+    free(p->batch.items);
+    sl_buf_free(&p->key);
+    sl_buf_free(&p->value);
+}
+
+/* One life of the pipeline, from opening the components to a stop or a failure. */
+static sl_code run_once(pipeline *p, sl_error *err)
+{
+    const sl_connector *c = p->conn;
+    p->batch.capacity = (size_t)sl_config_int(p->cfg, "max.batch.size", 2048);
+    p->batch.items = calloc(p->batch.capacity, sizeof *p->batch.items);
+    sl_arena_init(&p->batch.arena, 256 * 1024);
+    p->cp = sl_checkpoint_new((size_t)sl_config_int(p->cfg, "max.queue.size", 8192));
+    sl_buf_init(&p->key);
+    sl_buf_init(&p->value);
+    if (!p->batch.items || !p->cp)
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+
+    sl_code rc = start(p, err);
+    if (rc != SL_OK)
+        return rc;
+    p->last_write_ms = now_ms();
+    p->last_stats_ms = now_ms();
+
+    bool reported_connect = false;
+    int64_t last_idle_ms = now_ms();
+    while (!atomic_load(&p->stop->requested)) {
+        bool progress = false;
+        bool blocked = false;
+
+        if (p->cursor < p->batch.count) {
+            feed_result r = feed(p, err);
+            if (r == FEED_ERROR)
+                return err->code;
+            blocked = r == FEED_BLOCKED;
+            progress = !blocked;
+        } else {
+            p->batch.count = 0;
+            p->cursor = 0;
+            sl_arena_reset(&p->batch.arena);
+            rc = c->source->poll(p->src, &p->batch, err);
+            if (rc == SL_CONNECT) {
+                if (!reported_connect)
+                    sl_warn("%s; reconnecting", err->msg);
+                reported_connect = true;
+            } else if (rc != SL_OK) {
+                return rc;
+            } else {
+                if (reported_connect && p->batch.count > 0) {
+                    sl_info("source reconnected");
+                    reported_connect = false;
+                }
+                progress = p->batch.count > 0;
+            }
+        }
+
+        rc = c->sink->poll(p->sink, 0, err);
+        if (rc != SL_OK)
+            return rc;
+        if (sl_checkpoint_failed(p->cp))
+            return sl_error_set(err, SL_SINK_RETRY, "sink lost messages: %s", p->lost_reason);
+        rc = advance(p, false, err);
+        if (rc != SL_OK)
+            return rc;
+
+        if (blocked) {
+            /* Waiting for acknowledgements: keep the source's connection alive meanwhile. */
+            if (now_ms() - last_idle_ms >= 1000) {
+                rc = c->source->idle(p->src, err);
+                if (rc != SL_OK && rc != SL_CONNECT)
+                    return rc;
+                last_idle_ms = now_ms();
+            }
+        } else {
+            last_idle_ms = now_ms();
+        }
+        if (!progress) {
+            bool sink_has_fd = c->sink->wait_fd(p->sink) >= 0;
+            if (!sink_has_fd && sl_checkpoint_pending(p->cp) > 0) {
+                /* A sink without a descriptor acknowledges when polled with patience. */
+                rc = c->sink->poll(p->sink, 1, err);
+                if (rc != SL_OK)
+                    return rc;
+                continue;
+            }
+            int timeout = p->have_ready ? (int)p->flush_interval_ms : 1000;
+            if (timeout > 1000)
+                timeout = 1000;
+            wait_for_work(p, blocked, timeout);
+        }
+        log_stats(p);
+    }
+    sl_info("stopping: flushing the sink and writing the final checkpoint");
+    return shutdown_flush(p, err);
+}
+
+static bool fatal(sl_code code)
+{
+    return code == SL_CONFIG || code == SL_UNSUPPORTED || code == SL_INTERNAL;
+}
+
+/* Sleeps up to ms, waking early on a stop request. */
+static void backoff(sl_stop *stop, int64_t ms)
+{
+    struct pollfd fd = {.fd = stop->fd, .events = POLLIN};
+    poll(&fd, 1, (int)ms);
+}
+
+sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
+{
+    sl_log_set_context(sl_config_name(conn->cfg));
+    int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", -1);
+    int64_t delay0 = sl_config_int(conn->cfg, "errors.retry.delay.initial.ms", 300);
+    int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 10000);
+    int64_t delay = delay0;
+    int64_t failures = 0;
+
+    for (;;) {
+        pipeline p;
+        memset(&p, 0, sizeof p);
+        p.conn = conn;
+        p.cfg = conn->cfg;
+        p.stop = stop;
+        p.tombstones = sl_config_bool(p.cfg, "tombstones.on.delete", true);
+        p.flush_interval_ms = sl_config_int(p.cfg, "offset.flush.interval.ms", 1000);
+        p.offsets_path = sl_config_str(p.cfg, "offset.storage.file.filename");
+        parse_skipped(&p);
+
+        int64_t started = now_ms();
+        sl_error_clear(err);
+        sl_code rc = run_once(&p, err);
+        teardown(&p);
+        if (rc == SL_OK) {
+            sl_info("stopped");
+            return SL_OK;
+        }
+        if (atomic_load(&stop->requested) || fatal(rc)) {
+            sl_error_log("%s", err->msg);
+            return rc;
+        }
+        /* A pipeline that ran for a while before failing starts its backoff afresh. */
+        if (now_ms() - started > 60000) {
+            delay = delay0;
+            failures = 0;
+        }
+        failures++;
+        if (max_retries >= 0 && failures > max_retries) {
+            sl_error_log("%s; giving up after %lld restarts", err->msg, (long long)max_retries);
+            return rc;
+        }
+        sl_error_log("%s; restarting from the last checkpoint in %lld ms", err->msg,
+                     (long long)delay);
+        backoff(stop, delay);
+        if (atomic_load(&stop->requested))
+            return SL_OK;
+        delay = delay * 2 > delay_max ? delay_max : delay * 2;
+    }
+}

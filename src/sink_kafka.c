@@ -1,0 +1,268 @@
+/*
+ * The Kafka sink, over librdkafka.
+ *
+ * Every accepted message is copied into librdkafka's queue; its delivery
+ * report, served on the pipeline thread by rd_kafka_poll(), is the
+ * acknowledgement that drives checkpoints. The producer is idempotent with
+ * acks=all, so retries neither reorder nor duplicate within a partition, and
+ * messages are partitioned by a murmur2 hash of the key bytes, as Kafka's
+ * Java producer (and so Debezium) does: per-key order holds, and a key lands
+ * in the same partition as it would with Debezium.
+ *
+ * Any librdkafka property can be set as "kafka.<property>"; sluice's own
+ * defaults come first and the user's settings override them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sinks.h"
+#include "sluice/log.h"
+
+struct sl_sink {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *main_queue;
+    int wake_pipe[2]; /* librdkafka writes a byte when the main queue gets work */
+    sl_sink_ack_fn on_ack;
+    void *ack_ctx;
+    char fatal[400]; /* set by the error callback on a fatal producer error */
+};
+
+/* librdkafka's defaults tuned for a CDC producer; all of them can be overridden. */
+static const char *const defaults[][2] = {
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"partitioner", "murmur2_random"},
+    {"linger.ms", "5"},
+    {"queue.buffering.max.kbytes", "32768"},
+    {"queue.buffering.max.messages", "100000"},
+    {"message.timeout.ms", "300000"},
+    {"compression.type", "none"},
+};
+
+static const sl_config_key kafka_keys[] = {
+    {.name = "kafka.bootstrap.servers",
+     .type = SL_CONF_STRING,
+     .required = true,
+     .doc = "Kafka brokers to connect to, host:port[,host:port...]."},
+    {.name = "kafka.*",
+     .type = SL_CONF_STRING,
+     .doc = "Any librdkafka producer property, e.g. kafka.compression.type or "
+            "kafka.security.protocol; sluice sets enable.idempotence=true, acks=all, "
+            "partitioner=murmur2_random, linger.ms=5 and queue.buffering.max.kbytes=32768 unless "
+            "overridden."},
+    {0},
+};
+
+typedef struct conf_ctx {
+    rd_kafka_conf_t *conf;
+    sl_error *err;
+    sl_code rc;
+} conf_ctx;
+
+static int set_property(void *ctx, const char *key, const char *value)
+{
+    conf_ctx *c = ctx;
+    char errstr[256];
+    if (rd_kafka_conf_set(c->conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's message may quote the value, which can be a secret: name the key only. */
+        c->rc = sl_error_set(c->err, SL_CONFIG, "key \"kafka.%s\": rejected by librdkafka", key);
+        return 1;
+    }
+    return 0;
+}
+
+/* Builds the producer configuration; the caller owns the result. */
+static sl_code build_conf(const sl_config *cfg, rd_kafka_conf_t **out, sl_error *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256];
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, sizeof errstr) !=
+            RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return sl_error_set(err, SL_INTERNAL, "librdkafka refused default \"%s\": %s",
+                                defaults[i][0], errstr);
+        }
+    }
+    char client_id[256];
+    snprintf(client_id, sizeof client_id, "sluice-%s", sl_config_name(cfg));
+    rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr);
+
+    conf_ctx c = {.conf = conf, .err = err, .rc = SL_OK};
+    sl_config_foreach_prefix(cfg, "kafka.", set_property, &c);
+    if (c.rc != SL_OK) {
+        rd_kafka_conf_destroy(conf);
+        return c.rc;
+    }
+    *out = conf;
+    return SL_OK;
+}
+
+static sl_code kafka_check(const sl_config *cfg, sl_error *err)
+{
+    rd_kafka_conf_t *conf;
+    sl_code rc = build_conf(cfg, &conf, err);
+    if (rc == SL_OK)
+        rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
+/* Runs on the pipeline thread, inside rd_kafka_poll() or rd_kafka_flush(). */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    sl_sink *sink = opaque;
+    uint64_t token = (uint64_t)(uintptr_t)msg->_private;
+    if (!sink->on_ack)
+        return; /* closing: the pipeline no longer listens */
+    if (msg->err)
+        sink->on_ack(sink->ack_ctx, token, SL_SINK, rd_kafka_err2str(msg->err));
+    else
+        sink->on_ack(sink->ack_ctx, token, SL_OK, NULL);
+}
+
+/* Runs on the pipeline thread inside rd_kafka_poll(). */
+static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    sl_sink *sink = opaque;
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[256];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        snprintf(sink->fatal, sizeof sink->fatal, "fatal producer error: %s: %s",
+                 rd_kafka_err2name(orig), fatal);
+        return;
+    }
+    /* Broker connection errors are transient: librdkafka retries by itself. */
+    sl_log(SL_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sl_log(level <= 3 ? SL_LOG_ERROR : level <= 4 ? SL_LOG_WARN : SL_LOG_DEBUG, "kafka %s: %s",
+           fac, buf);
+}
+
+static void kafka_close(sl_sink *sink);
+
+static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx,
+                          sl_sink **out, sl_error *err)
+{
+    rd_kafka_conf_t *conf;
+    sl_code rc = build_conf(cfg, &conf, err);
+    if (rc != SL_OK)
+        return rc;
+
+    sl_sink *sink = calloc(1, sizeof *sink);
+    if (!sink) {
+        rd_kafka_conf_destroy(conf);
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    }
+    sink->on_ack = on_ack;
+    sink->ack_ctx = ack_ctx;
+    sink->wake_pipe[0] = sink->wake_pipe[1] = -1;
+    rd_kafka_conf_set_opaque(conf, sink);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+
+    char errstr[512];
+    sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!sink->rk) {
+        /* On failure the configuration still belongs to the caller. */
+        rd_kafka_conf_destroy(conf);
+        free(sink);
+        return sl_error_set(err, SL_SINK, "could not create kafka producer: %s", errstr);
+    }
+    if (pipe2(sink->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        kafka_close(sink);
+        return sl_error_set(err, SL_SINK, "could not create pipe: %s", strerror(errno));
+    }
+    sink->main_queue = rd_kafka_queue_get_main(sink->rk);
+    rd_kafka_queue_io_event_enable(sink->main_queue, sink->wake_pipe[1], "w", 1);
+    *out = sink;
+    return SL_OK;
+}
+
+static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        sink->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
+        RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SL_OK;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return SL_FULL;
+    return sl_error_set(err, SL_SINK, "could not produce to topic \"%s\": %s", msg->topic,
+                        rd_kafka_err2str(e));
+}
+
+static void drain_wake_pipe(sl_sink *sink)
+{
+    char buf[64];
+    while (read(sink->wake_pipe[0], buf, sizeof buf) > 0)
+        ;
+}
+
+static sl_code kafka_poll(sl_sink *sink, int timeout_ms, sl_error *err)
+{
+    drain_wake_pipe(sink);
+    rd_kafka_poll(sink->rk, timeout_ms);
+    if (sink->fatal[0])
+        return sl_error_set(err, SL_SINK, "%s", sink->fatal);
+    return SL_OK;
+}
+
+static int kafka_wait_fd(sl_sink *sink)
+{
+    return sink->wake_pipe[0];
+}
+
+static sl_code kafka_flush(sl_sink *sink, int timeout_ms, sl_error *err)
+{
+    drain_wake_pipe(sink);
+    rd_kafka_resp_err_t e = rd_kafka_flush(sink->rk, timeout_ms);
+    if (sink->fatal[0])
+        return sl_error_set(err, SL_SINK, "%s", sink->fatal);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sl_error_set(err, SL_SINK_RETRY, "kafka flush: %d messages still in flight: %s",
+                            rd_kafka_outq_len(sink->rk), rd_kafka_err2str(e));
+    return SL_OK;
+}
+
+static void kafka_close(sl_sink *sink)
+{
+    if (!sink)
+        return;
+    if (sink->main_queue)
+        rd_kafka_queue_destroy(sink->main_queue);
+    if (sink->rk) {
+        /* Unacknowledged messages are dropped: the checkpoint never covered them. */
+        rd_kafka_purge(sink->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        sink->on_ack = NULL;
+        rd_kafka_destroy_flags(sink->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
+    if (sink->wake_pipe[0] >= 0)
+        close(sink->wake_pipe[0]);
+    if (sink->wake_pipe[1] >= 0)
+        close(sink->wake_pipe[1]);
+    free(sink);
+}
+
+const sl_sink_ops sl_sink_kafka = {
+    .name = "kafka",
+    .config_keys = kafka_keys,
+    .check = kafka_check,
+    .open = kafka_open,
+    .produce = kafka_produce,
+    .poll = kafka_poll,
+    .wait_fd = kafka_wait_fd,
+    .flush = kafka_flush,
+    .close = kafka_close,
+};

@@ -1,0 +1,581 @@
+# shellcheck shell=bash
+# Private, throw-away test services for sluice's integration tests:
+# PostgreSQL (logical decoding), a single-node KRaft Kafka broker, and MariaDB
+# (row-based binlog). Everything lives in one temp dir and binds to 127.0.0.1
+# only, on free ports, so several runs can share a machine.
+#
+# Usage (source it; do not call the start functions inside $(...) or a
+# subshell, they export variables and remember PIDs in the calling shell):
+#
+#   source tests/lib/services.sh
+#   trap svc_stop_all EXIT
+#   trap 'exit 130' INT TERM     # so the EXIT trap also runs on signals
+#   svc_init
+#   svc_pg_start; svc_kafka_start; svc_mariadb_start
+#
+# Needs scripts/install-deps.sh to have run (packages + Kafka jars).
+#
+# Exported after start:
+#   svc_init:          SVC_TMPDIR
+#   svc_pg_start:      SLUICE_TEST_PG_HOST SLUICE_TEST_PG_PORT SLUICE_TEST_PG_USER
+#                      SLUICE_TEST_PG_PASSWORD SLUICE_TEST_PG_DB
+#                      SLUICE_TEST_PG_CONNINFO SLUICE_TEST_PG_SOCKET_DIR
+#                      PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+#   svc_kafka_start:   SLUICE_TEST_KAFKA (host:port)
+#   svc_mariadb_start: SLUICE_TEST_MYSQL_HOST SLUICE_TEST_MYSQL_PORT
+#                      SLUICE_TEST_MYSQL_USER SLUICE_TEST_MYSQL_PASSWORD
+#                      SLUICE_TEST_MYSQL_DB SLUICE_TEST_MYSQL_SOCKET
+#
+# Tunables: SLUICE_KEEP_TMP=1 (keep the temp dir), SLUICE_CACHE,
+#   SLUICE_KAFKA_VERSION, SLUICE_KAFKA_LIBS (explicit jar dir),
+#   SLUICE_KAFKA_HEAP_OPTS (default "-Xms256m -Xmx512m"),
+#   SLUICE_SVC_TIMEOUT (seconds to wait for a service to be ready, default 60),
+#   SLUICE_PG_BINDIR (default: newest /usr/lib/postgresql/*/bin).
+#
+# The library does not change shell options; functions return non-zero and
+# print "services: ..." on stderr on failure, so `set -e` callers stop there.
+
+_SVC_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+_SVC_REPO_DIR=$(cd "$_SVC_LIB_DIR/../.." && pwd)
+
+_SVC_TEST_USER=sluice
+_SVC_TEST_PASSWORD=sluice-secret
+_SVC_TEST_DB=sluice_test
+
+# Cleanup list: names of running services, stopped in reverse start order.
+_SVC_RUNNING=()
+# Ports handed out by this shell, so two services never get the same one.
+_SVC_PORTS=()
+
+_svc_err() { printf 'services: error: %s\n' "$*" >&2; }
+_svc_log() { [[ ${SLUICE_SVC_QUIET:-0} == 1 ]] || printf 'services: %s\n' "$*" >&2; }
+
+_svc_now() { date +%s.%N; }
+_svc_elapsed() { awk -v a="$1" -v b="$(_svc_now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+_svc_mark_running() { _SVC_RUNNING+=("$1"); }
+_svc_mark_stopped() {
+    local keep=() s
+    for s in "${_SVC_RUNNING[@]}"; do [[ $s == "$1" ]] || keep+=("$s"); done
+    _SVC_RUNNING=("${keep[@]}")
+}
+_svc_is_running() {
+    local s
+    for s in "${_SVC_RUNNING[@]}"; do [[ $s == "$1" ]] && return 0; done
+    return 1
+}
+
+# Show the end of a log to explain a failed start.
+_svc_tail() {
+    local file=$1 n=${2:-40}
+    if [[ -r $file ]]; then
+        printf -- '--- last %s lines of %s ---\n' "$n" "$file" >&2
+        tail -n "$n" "$file" >&2
+        printf -- '--- end of %s ---\n' "$file" >&2
+    fi
+}
+
+svc_init() {
+    if [[ -n ${SVC_TMPDIR:-} && -d $SVC_TMPDIR ]]; then
+        return 0
+    fi
+    SVC_TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-svc.XXXXXX") || {
+        _svc_err "mktemp -d failed"; return 1; }
+    # The servers run as the postgres / mysql users and must reach their
+    # subdirectories; each subdir is then owned by (and private to) its user.
+    chmod 0755 "$SVC_TMPDIR"
+    _SVC_RUNNING=()
+    export SVC_TMPDIR
+}
+
+_svc_need_init() {
+    [[ -n ${SVC_TMPDIR:-} && -d $SVC_TMPDIR ]] || {
+        _svc_err "call svc_init first"; return 1; }
+}
+
+# _svc_port VAR: store a free 127.0.0.1 port in VAR. Ports are taken below the
+# kernel's ephemeral range when possible so an outgoing connection cannot grab
+# the port between this check and the server's bind.
+_svc_port() {
+    local __var=$1 __py __p
+    __py=$(command -v /usr/bin/python3 || command -v python3) || {
+        _svc_err "python3 is needed to find free ports"; return 1; }
+    __p=$("$__py" - "${_SVC_PORTS[@]}" <<'PY'
+import random, socket, sys
+taken = {int(a) for a in sys.argv[1:]}
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        eph_lo = int(f.read().split()[0])
+except OSError:
+    eph_lo = 32768
+def free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return s.getsockname()[1]
+    except OSError:
+        return None
+    finally:
+        s.close()
+if eph_lo > 20100:
+    for _ in range(200):
+        p = free(random.randrange(20000, eph_lo))
+        if p and p not in taken:
+            print(p)
+            sys.exit(0)
+for _ in range(200):
+    p = free(0)
+    if p and p not in taken:
+        print(p)
+        sys.exit(0)
+sys.exit(1)
+PY
+    ) || { _svc_err "no free TCP port found on 127.0.0.1"; return 1; }
+    _SVC_PORTS+=("$__p")
+    printf -v "$__var" '%s' "$__p"
+}
+
+svc_free_port() {
+    local port
+    _svc_port port || return 1
+    printf '%s\n' "$port"
+}
+
+# Run a command as the given service user when we are root (servers refuse
+# to run as root); as a normal user, run it as ourselves.
+_svc_as() {
+    local user=$1; shift
+    if ((EUID == 0)); then
+        runuser -u "$user" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# Make DIR and hand it to USER (when root) so that user's server can write it.
+_svc_mkdir_for() {
+    local user=$1 dir=$2
+    mkdir -p "$dir" || return 1
+    if ((EUID == 0)); then
+        chown "$user:" "$dir" || return 1
+    fi
+    chmod 0700 "$dir"
+}
+
+_svc_wait_deadline() { awk -v t="$(_svc_now)" -v s="${SLUICE_SVC_TIMEOUT:-60}" 'BEGIN { printf "%d", t + s }'; }
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+_svc_pg_bindir() {
+    if [[ -n ${SLUICE_PG_BINDIR:-} ]]; then
+        printf '%s\n' "$SLUICE_PG_BINDIR"
+        return 0
+    fi
+    local d best='' bestv=0 v
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x $d/initdb && -x $d/pg_ctl ]] || continue
+        v=${d#/usr/lib/postgresql/}; v=${v%%/*}
+        [[ $v =~ ^[0-9]+$ ]] || continue
+        if ((v > bestv)); then bestv=$v; best=$d; fi
+    done
+    [[ -n $best ]] || { _svc_err "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (run scripts/install-deps.sh)"; return 1; }
+    printf '%s\n' "$best"
+}
+
+# psql as the postgres superuser over the private unix socket.
+_svc_pg_admin_psql() {
+    PGPASSWORD='' psql -X -q -v ON_ERROR_STOP=1 \
+        -h "$_SVC_PG_SOCK" -p "$_SVC_PG_PORT" -U postgres "$@"
+}
+
+svc_pg_start() {
+    _svc_need_init || return 1
+    if _svc_is_running pg; then _svc_err "postgres already started"; return 1; fi
+    local t0 bindir pgdir data user=postgres
+    t0=$(_svc_now)
+    bindir=$(_svc_pg_bindir) || return 1
+    command -v psql >/dev/null || { _svc_err "psql not found (install postgresql-client)"; return 1; }
+    if ((EUID == 0)); then
+        id -u postgres >/dev/null 2>&1 || {
+            _svc_err "OS user 'postgres' missing (install the postgresql package)"; return 1; }
+    fi
+
+    pgdir=$SVC_TMPDIR/pg
+    data=$pgdir/data
+    _SVC_PG_BINDIR=$bindir
+    _SVC_PG_DATA=$data
+    _SVC_PG_SOCK=$pgdir/sock
+    _SVC_PG_LOG=$pgdir/postgres.log
+    _svc_mkdir_for "$user" "$pgdir" || return 1
+    _svc_as "$user" mkdir -m 0700 "$_SVC_PG_SOCK" || {
+        _svc_err "user $user cannot write $pgdir (is ${TMPDIR:-/tmp} traversable by it?)"; return 1; }
+    _svc_port _SVC_PG_PORT || return 1
+
+    # trust is fine for the superuser on a private loopback instance; the
+    # test role goes through scram so the daemon's password path is real.
+    if ! _svc_as "$user" "$bindir/initdb" -D "$data" -U postgres -A trust \
+            -E UTF8 --locale=C.UTF-8 --no-sync >"$pgdir/initdb.log" 2>&1; then
+        _svc_tail "$pgdir/initdb.log"
+        _svc_err "initdb failed"
+        return 1
+    fi
+
+    # Appending keeps the file owned by postgres; later settings win.
+    cat >>"$data/postgresql.conf" <<EOF
+
+# --- sluice test instance ---
+listen_addresses = '127.0.0.1'
+port = $_SVC_PG_PORT
+unix_socket_directories = '$_SVC_PG_SOCK'
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+password_encryption = 'scram-sha-256'
+# durability is pointless for a throw-away instance and costs seconds
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+    # "all" does not match physical replication connections, hence the
+    # separate replication lines.
+    cat >"$data/pg_hba.conf" <<EOF
+# TYPE  DATABASE     USER      ADDRESS        METHOD
+local   all          all                      trust
+local   replication  all                      trust
+host    all          postgres  127.0.0.1/32   trust
+host    replication  postgres  127.0.0.1/32   trust
+host    all          all       127.0.0.1/32   scram-sha-256
+host    replication  all       127.0.0.1/32   scram-sha-256
+EOF
+
+    if ! _svc_as "$user" "$bindir/pg_ctl" -D "$data" -l "$_SVC_PG_LOG" \
+            -w -t "${SLUICE_SVC_TIMEOUT:-60}" start >"$pgdir/pg_ctl.log" 2>&1; then
+        _svc_tail "$_SVC_PG_LOG"
+        _svc_err "postgres did not start (port $_SVC_PG_PORT)"
+        return 1
+    fi
+    _svc_mark_running pg
+
+    if ! _svc_pg_admin_psql -d postgres >"$pgdir/setup.log" 2>&1 <<EOF
+CREATE ROLE $_SVC_TEST_USER WITH LOGIN SUPERUSER REPLICATION PASSWORD '$_SVC_TEST_PASSWORD';
+CREATE DATABASE $_SVC_TEST_DB OWNER $_SVC_TEST_USER;
+EOF
+    then
+        _svc_tail "$pgdir/setup.log"
+        _svc_err "postgres setup (role/database) failed"
+        return 1
+    fi
+
+    export SLUICE_TEST_PG_HOST=127.0.0.1
+    export SLUICE_TEST_PG_PORT=$_SVC_PG_PORT
+    export SLUICE_TEST_PG_USER=$_SVC_TEST_USER
+    export SLUICE_TEST_PG_PASSWORD=$_SVC_TEST_PASSWORD
+    export SLUICE_TEST_PG_DB=$_SVC_TEST_DB
+    export SLUICE_TEST_PG_SOCKET_DIR=$_SVC_PG_SOCK
+    export SLUICE_TEST_PG_CONNINFO="host=127.0.0.1 port=$_SVC_PG_PORT user=$_SVC_TEST_USER password=$_SVC_TEST_PASSWORD dbname=$_SVC_TEST_DB"
+    export PGHOST=127.0.0.1 PGPORT=$_SVC_PG_PORT PGUSER=$_SVC_TEST_USER
+    export PGPASSWORD=$_SVC_TEST_PASSWORD PGDATABASE=$_SVC_TEST_DB
+    _svc_log "postgres ready on 127.0.0.1:$_SVC_PG_PORT in $(_svc_elapsed "$t0")s"
+}
+
+svc_pg_restart() {
+    _svc_is_running pg || { _svc_err "postgres is not running"; return 1; }
+    if ! _svc_as postgres "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -l "$_SVC_PG_LOG" \
+            -m fast -w -t "${SLUICE_SVC_TIMEOUT:-60}" restart >>"$SVC_TMPDIR/pg/pg_ctl.log" 2>&1; then
+        _svc_tail "$_SVC_PG_LOG"
+        _svc_err "postgres restart failed"
+        return 1
+    fi
+}
+
+svc_pg_stop() {
+    _svc_is_running pg || return 0
+    if ! _svc_as postgres "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -m fast -w -t 30 \
+            stop >>"$SVC_TMPDIR/pg/pg_ctl.log" 2>&1; then
+        _svc_as postgres "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -m immediate -w -t 10 \
+            stop >>"$SVC_TMPDIR/pg/pg_ctl.log" 2>&1 ||
+            _svc_err "could not stop postgres (data dir $_SVC_PG_DATA)"
+    fi
+    _svc_mark_stopped pg
+}
+
+# ---------------------------------------------------------------------------
+# Kafka (single node, KRaft, broker+controller in one JVM)
+# ---------------------------------------------------------------------------
+
+_svc_kafka_libs() {
+    if [[ -n ${SLUICE_KAFKA_LIBS:-} ]]; then
+        printf '%s\n' "$SLUICE_KAFKA_LIBS"
+        return 0
+    fi
+    local v=${SLUICE_KAFKA_VERSION:-}
+    if [[ -z $v ]]; then
+        v=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' \
+            "$_SVC_REPO_DIR/scripts/kafka-pom.xml" 2>/dev/null)
+    fi
+    [[ -n $v ]] || { _svc_err "cannot tell the Kafka version (set SLUICE_KAFKA_VERSION)"; return 1; }
+    printf '%s\n' "${SLUICE_CACHE:-$HOME/.cache/sluice}/kafka-$v/libs"
+}
+
+_svc_pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# Send TERM, wait up to $2 seconds, then KILL; reap if it is our child.
+_svc_kill_wait() {
+    local pid=$1 secs=${2:-30} i
+    _svc_pid_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < secs * 10; i++)); do
+        _svc_pid_alive "$pid" || break
+        sleep 0.1
+    done
+    if _svc_pid_alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        sleep 0.2
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+svc_kafka_start() {
+    _svc_need_init || return 1
+    if _svc_is_running kafka; then _svc_err "kafka already started"; return 1; fi
+    local t0 libs kdir props bport cport cluster_id deadline out
+    t0=$(_svc_now)
+    libs=$(_svc_kafka_libs) || return 1
+    compgen -G "$libs/kafka_2.13-*.jar" >/dev/null || {
+        _svc_err "no Kafka jars in $libs (run scripts/install-deps.sh)"; return 1; }
+    command -v java >/dev/null || { _svc_err "java not found"; return 1; }
+    command -v kcat >/dev/null || { _svc_err "kcat not found (run scripts/install-deps.sh)"; return 1; }
+
+    kdir=$SVC_TMPDIR/kafka
+    mkdir -p "$kdir/data" || return 1
+    props=$kdir/server.properties
+    _svc_port bport || return 1
+    _svc_port cport || return 1
+    _SVC_KAFKA_LOG=$kdir/server.log
+
+    cat >"$props" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$kdir/data
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+# one partition keeps the first consumer-group join fast
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+    # Kafka 4 logs through log4j2; without a config it would print only
+    # errors to the console, so send INFO to a file we can show on failure.
+    cat >"$kdir/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $_SVC_KAFKA_LOG
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+EOF
+
+    local -a jvm=(java -cp "$libs/*" -Djava.awt.headless=true
+        -Djava.net.preferIPv4Stack=true
+        "-Dlog4j2.configurationFile=$kdir/log4j2.properties"
+        "-Dkafka.logs.dir=$kdir")
+    # shellcheck disable=SC2206  # word splitting of the heap options is intended
+    local -a heap=(${SLUICE_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m})
+
+    # Any 16 random bytes, base64url without padding, is a valid cluster id;
+    # making it here saves a JVM start (StorageTool random-uuid).
+    # A leading '-' would be parsed as an option by StorageTool, so redraw.
+    cluster_id=-
+    while [[ $cluster_id == -* ]]; do
+        cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    done
+    # With the static controller.quorum.voters form, Kafka 4.1's format needs
+    # neither --standalone nor --initial-controllers.
+    if ! "${jvm[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" --config "$props" \
+            >"$kdir/format.log" 2>&1 </dev/null; then
+        _svc_tail "$kdir/format.log"
+        _svc_err "kafka storage format failed"
+        return 1
+    fi
+
+    "${jvm[@]}" "${heap[@]}" kafka.Kafka "$props" >"$kdir/stdout.log" 2>&1 </dev/null &
+    _SVC_KAFKA_PID=$!
+    _svc_mark_running kafka
+
+    # The broker only opens its PLAINTEXT listener once startup is complete,
+    # and metadata lists it only once it is unfenced, so seeing broker 1 in a
+    # metadata reply means producers and consumers can work.
+    deadline=$(_svc_wait_deadline)
+    while :; do
+        if ! _svc_pid_alive "$_SVC_KAFKA_PID"; then
+            _svc_tail "$kdir/stdout.log" 20
+            _svc_tail "$_SVC_KAFKA_LOG"
+            _svc_err "kafka exited during startup"
+            _svc_mark_stopped kafka
+            return 1
+        fi
+        if out=$(kcat -b "127.0.0.1:$bport" -L -m 2 2>/dev/null) &&
+                [[ $out == *"broker 1 at 127.0.0.1:$bport"* ]]; then
+            break
+        fi
+        if (($(date +%s) >= deadline)); then
+            _svc_tail "$kdir/stdout.log" 20
+            _svc_tail "$_SVC_KAFKA_LOG"
+            _svc_err "kafka not ready after ${SLUICE_SVC_TIMEOUT:-60}s (127.0.0.1:$bport)"
+            return 1
+        fi
+        sleep 0.3
+    done
+
+    export SLUICE_TEST_KAFKA=127.0.0.1:$bport
+    _svc_log "kafka ready on $SLUICE_TEST_KAFKA in $(_svc_elapsed "$t0")s"
+}
+
+svc_kafka_stop() {
+    _svc_is_running kafka || return 0
+    # SIGTERM triggers Kafka's controlled shutdown; KILL only if it hangs.
+    _svc_kill_wait "$_SVC_KAFKA_PID" 30
+    _svc_mark_stopped kafka
+}
+
+# ---------------------------------------------------------------------------
+# MariaDB (row-based binlog with full row image and metadata)
+# ---------------------------------------------------------------------------
+
+_svc_mariadb_admin() {
+    mariadb-admin --no-defaults --socket="$_SVC_MY_SOCK" -uroot "$@"
+}
+
+svc_mariadb_start() {
+    _svc_need_init || return 1
+    if _svc_is_running mariadb; then _svc_err "mariadb already started"; return 1; fi
+    local t0 mydir user=mysql mariadbd deadline
+    local -a as_user=()
+    t0=$(_svc_now)
+    mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    if ! [[ -x $mariadbd ]] || ! command -v mariadb-install-db >/dev/null ||
+            ! command -v mariadb >/dev/null; then
+        _svc_err "mariadbd/mariadb-install-db/mariadb not found (run scripts/install-deps.sh)"
+        return 1
+    fi
+    if ((EUID == 0)); then
+        id -u mysql >/dev/null 2>&1 || {
+            _svc_err "OS user 'mysql' missing (install the mariadb-server package)"; return 1; }
+        as_user=(--user=mysql)
+    fi
+
+    mydir=$SVC_TMPDIR/mariadb
+    _SVC_MY_SOCK=$mydir/mysqld.sock
+    _SVC_MY_LOG=$mydir/error.log
+    _svc_mkdir_for "$user" "$mydir" || return 1
+    _svc_as "$user" mkdir -p "$mydir/data" "$mydir/binlog" "$mydir/tmp" || return 1
+    _svc_port _SVC_MY_PORT || return 1
+
+    # --no-defaults everywhere: the packaged /etc/mysql config must not leak in.
+    # "normal" root auth = passwordless root over the private socket.
+    if ! mariadb-install-db --no-defaults --datadir="$mydir/data" "${as_user[@]}" \
+            --auth-root-authentication-method=normal --skip-test-db \
+            --skip-name-resolve >"$mydir/install-db.log" 2>&1 </dev/null; then
+        _svc_tail "$mydir/install-db.log"
+        _svc_err "mariadb-install-db failed"
+        return 1
+    fi
+
+    "$mariadbd" --no-defaults "${as_user[@]}" \
+        --datadir="$mydir/data" --tmpdir="$mydir/tmp" \
+        --socket="$_SVC_MY_SOCK" --pid-file="$mydir/mysqld.pid" \
+        --port="$_SVC_MY_PORT" --bind-address=127.0.0.1 \
+        --log-error="$_SVC_MY_LOG" --skip-name-resolve \
+        --log-bin="$mydir/binlog/mariadb-bin" --server-id=1 \
+        --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
+        --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
+        --sync-binlog=0 \
+        >"$mydir/stdout.log" 2>&1 </dev/null &
+    _SVC_MY_PID=$!
+    _svc_mark_running mariadb
+
+    deadline=$(_svc_wait_deadline)
+    until _svc_mariadb_admin --connect-timeout=2 ping >/dev/null 2>&1; do
+        if ! _svc_pid_alive "$_SVC_MY_PID"; then
+            _svc_tail "$mydir/stdout.log" 20
+            _svc_tail "$_SVC_MY_LOG"
+            _svc_err "mariadbd exited during startup"
+            _svc_mark_stopped mariadb
+            return 1
+        fi
+        if (($(date +%s) >= deadline)); then
+            _svc_tail "$_SVC_MY_LOG"
+            _svc_err "mariadb not ready after ${SLUICE_SVC_TIMEOUT:-60}s"
+            return 1
+        fi
+        sleep 0.2
+    done
+
+    local u=$_SVC_TEST_USER p=$_SVC_TEST_PASSWORD db=$_SVC_TEST_DB
+    if ! mariadb --no-defaults --socket="$_SVC_MY_SOCK" -uroot >"$mydir/setup.log" 2>&1 <<EOF
+CREATE DATABASE IF NOT EXISTS $db;
+CREATE USER '$u'@'%' IDENTIFIED BY '$p';
+CREATE USER '$u'@'localhost' IDENTIFIED BY '$p';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD, SHOW DATABASES ON *.* TO '$u'@'%', '$u'@'localhost';
+GRANT ALL PRIVILEGES ON $db.* TO '$u'@'%', '$u'@'localhost';
+EOF
+    then
+        _svc_tail "$mydir/setup.log"
+        _svc_err "mariadb setup (user/database) failed"
+        return 1
+    fi
+
+    export SLUICE_TEST_MYSQL_HOST=127.0.0.1
+    export SLUICE_TEST_MYSQL_PORT=$_SVC_MY_PORT
+    export SLUICE_TEST_MYSQL_USER=$u
+    export SLUICE_TEST_MYSQL_PASSWORD=$p
+    export SLUICE_TEST_MYSQL_DB=$db
+    export SLUICE_TEST_MYSQL_SOCKET=$_SVC_MY_SOCK
+    _svc_log "mariadb ready on 127.0.0.1:$_SVC_MY_PORT in $(_svc_elapsed "$t0")s"
+}
+
+svc_mariadb_stop() {
+    _svc_is_running mariadb || return 0
+    _svc_mariadb_admin --connect-timeout=2 shutdown >/dev/null 2>&1 || true
+    _svc_kill_wait "$_SVC_MY_PID" 30
+    _svc_mark_stopped mariadb
+}
+
+# ---------------------------------------------------------------------------
+
+svc_stop_all() {
+    local i s
+    for ((i = ${#_SVC_RUNNING[@]} - 1; i >= 0; i--)); do
+        s=${_SVC_RUNNING[i]}
+        case $s in
+            pg) svc_pg_stop || true ;;
+            kafka) svc_kafka_stop || true ;;
+            mariadb) svc_mariadb_stop || true ;;
+        esac
+    done
+    _SVC_RUNNING=()
+    if [[ -n ${SVC_TMPDIR:-} && -d $SVC_TMPDIR ]]; then
+        if [[ ${SLUICE_KEEP_TMP:-0} == 1 ]]; then
+            _svc_log "kept $SVC_TMPDIR (SLUICE_KEEP_TMP=1)"
+        else
+            rm -rf "$SVC_TMPDIR"
+        fi
+    fi
+    unset SVC_TMPDIR
+    return 0
+}

@@ -1,0 +1,313 @@
+/* Helpers for the integration tests (itest.h). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "support.h"
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *need_env(const char *name)
+{
+    const char *v = ts_env(name);
+    if (!v)
+        cr_assert_fail("%s is not set: run the integration tests through scripts/test.sh", name);
+    return v;
+}
+
+void it_require_services(void)
+{
+    need_env("SLUICE_TEST_PG_PORT");
+    need_env("SLUICE_TEST_KAFKA");
+    need_env("SLUICE_TEST_BINARY");
+}
+
+PGconn *it_pg_connect(void)
+{
+    const char *keys[] = {"host", "port", "user", "password", "dbname", NULL};
+    const char *values[] = {need_env("SLUICE_TEST_PG_HOST"), need_env("SLUICE_TEST_PG_PORT"),
+                            need_env("SLUICE_TEST_PG_USER"), need_env("SLUICE_TEST_PG_PASSWORD"),
+                            need_env("SLUICE_TEST_PG_DB"),   NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 0);
+    if (PQstatus(conn) != CONNECTION_OK)
+        cr_assert_fail("could not connect to the test PostgreSQL: %s", PQerrorMessage(conn));
+    return conn;
+}
+
+void it_pg_exec(PGconn *conn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *sql = malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(sql, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        cr_assert_fail("SQL failed: %s\n%.400s", PQerrorMessage(conn), sql);
+    PQclear(res);
+    free(sql);
+}
+
+char *it_pg_value(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        cr_assert_fail("SQL failed: %s\n%s", PQerrorMessage(conn), sql);
+    char *v = (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) ? strdup(PQgetvalue(res, 0, 0))
+                                                               : NULL;
+    PQclear(res);
+    return v;
+}
+
+char *it_write_config(const char *dir, const char *name, const char *include, const char *sink,
+                      const char *extra)
+{
+    char text[8192];
+    snprintf(text, sizeof text,
+             "{\n"
+             "  \"name\": \"%s\",\n"
+             "  \"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\",\n"
+             "  \"database.hostname\": \"%s\",\n"
+             "  \"database.port\": \"%s\",\n"
+             "  \"database.user\": \"%s\",\n"
+             "  \"database.password\": \"${SLUICE_TEST_PG_PASSWORD}\",\n"
+             "  \"database.dbname\": \"%s\",\n"
+             "  \"topic.prefix\": \"%s\",\n"
+             "  \"slot.name\": \"%s\",\n"
+             "  \"publication.name\": \"%s\",\n"
+             "  \"publication.autocreate.mode\": \"filtered\",\n"
+             "  \"table.include.list\": \"%s\",\n"
+             "  \"sink.type\": \"%s\",\n"
+             "  \"kafka.bootstrap.servers\": \"%s\",\n"
+             "  \"sink.file.directory\": \"%s/out\",\n"
+             "  \"offset.storage.file.filename\": \"%s/offsets.json\",\n"
+             "  \"offset.flush.interval.ms\": 100%s%s\n"
+             "}\n",
+             name, need_env("SLUICE_TEST_PG_HOST"), need_env("SLUICE_TEST_PG_PORT"),
+             need_env("SLUICE_TEST_PG_USER"), need_env("SLUICE_TEST_PG_DB"), name, name, name,
+             include, sink, need_env("SLUICE_TEST_KAFKA"), dir, dir, *extra ? ",\n  " : "", extra);
+    if (strcmp(sink, "kafka") != 0) {
+        /* The file and stdout sinks take no kafka.* key. */
+        char *k = strstr(text, "  \"kafka.bootstrap.servers\"");
+        char *e = strchr(k, '\n');
+        memmove(k, e + 1, strlen(e + 1) + 1);
+    }
+    if (strcmp(sink, "file") != 0) {
+        char *k = strstr(text, "  \"sink.file.directory\"");
+        char *e = strchr(k, '\n');
+        memmove(k, e + 1, strlen(e + 1) + 1);
+    }
+    char file[256];
+    snprintf(file, sizeof file, "%s.json", name);
+    return ts_write_file(dir, file, text);
+}
+
+pid_t it_sluice_start(const char *config, const char *log_path)
+{
+    const char *bin = need_env("SLUICE_TEST_BINARY");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execl(bin, bin, "--log-level", "debug", "run", config, (char *)NULL);
+        _exit(127);
+    }
+    cr_assert_gt(pid, 0, "fork failed");
+    return pid;
+}
+
+int it_sluice_stop(pid_t pid, int sig, int timeout_ms)
+{
+    kill(pid, sig);
+    int64_t deadline = mono_ms() + timeout_ms;
+    int status;
+    while (mono_ms() < deadline) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        usleep(20000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+bool it_wait_log(const char *log_path, const char *text, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (mono_ms() < deadline) {
+        char *log = ts_read_file(log_path, NULL);
+        bool found = log && strstr(log, text);
+        free(log);
+        if (found)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", need_env("SLUICE_TEST_KAFKA"), err, sizeof err);
+    if (type == RD_KAFKA_CONSUMER) {
+        rd_kafka_conf_set(conf, "group.id", "sluice-tests", err, sizeof err);
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk)
+        cr_assert_fail("could not create a kafka client: %s", err);
+    return rk;
+}
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    if (!p)
+        return NULL;
+    char *s = malloc(n + 1);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_ms)
+{
+    it_messages out = {0};
+    size_t cap = 0;
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER);
+    int64_t deadline = mono_ms() + timeout_ms;
+
+    /* Wait for the topic to exist, then assign all its partitions from the start. */
+    int partitions = 0;
+    while (mono_ms() < deadline && partitions == 0) {
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == 0)
+                partitions = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(rkt);
+        if (partitions == 0)
+            usleep(200000);
+    }
+    if (partitions == 0) {
+        rd_kafka_destroy(rk);
+        return out;
+    }
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; p++)
+        rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+
+    int64_t last = mono_ms();
+    while (mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) {
+            if (out.n >= min && mono_ms() - last >= quiet_ms)
+                break;
+            continue;
+        }
+        if (!m->err) {
+            if (out.n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                out.items = realloc(out.items, cap * sizeof *out.items);
+            }
+            it_message *im = &out.items[out.n++];
+            im->key = dup_bytes(m->key, m->key_len);
+            im->value = dup_bytes(m->payload, m->len);
+            im->partition = m->partition;
+            im->offset = m->offset;
+            last = mono_ms();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+void it_messages_free(it_messages *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->items[i].key);
+        free(m->items[i].value);
+    }
+    free(m->items);
+    m->items = NULL;
+    m->n = 0;
+}
+
+void it_create_topic(const char *topic, int partitions)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER);
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    cr_assert_not_null(ev, "CreateTopics timed out");
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n;
+    const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            cr_assert_fail("could not create topic %s: %s", topic, rd_kafka_err2str(e));
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
+json_t *it_json(const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (!j)
+        cr_assert_fail("invalid JSON (%s): %.300s", jerr.text, text);
+    return j;
+}
+
+json_t *it_payload(json_t *message)
+{
+    json_t *p = json_object_get(message, "payload");
+    return (p && json_object_get(message, "schema")) ? p : message;
+}
+
+char *it_tempdir(const char *name)
+{
+    const char *base = ts_env("SLUICE_TEST_TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s-%d", base ? base : "/tmp", name, (int)getpid());
+    mkdir(path, 0755);
+    return strdup(path);
+}

@@ -1,0 +1,76 @@
+/*
+ * Helpers for the integration tests, which run against the real PostgreSQL
+ * and Kafka that scripts/test.sh starts (their addresses come in
+ * SLUICE_TEST_* environment variables) and against the real sluice binary.
+ */
+#ifndef SLUICE_ITEST_H
+#define SLUICE_ITEST_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Fails the test unless scripts/test.sh's services are there. */
+void it_require_services(void);
+
+/* A connection to the test database; fails the test on error. */
+PGconn *it_pg_connect(void);
+
+/* Runs SQL (printf-style), failing the test on error. */
+void it_pg_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The first column of the first row of a query, as a new string (or NULL). */
+char *it_pg_value(PGconn *conn, const char *sql);
+
+/*
+ * Writes a connector file into dir for connector name, capturing tables
+ * matching include (a table.include.list), with topic prefix = name, its own
+ * slot and publication, plus extra JSON members (may be ""). Returns the
+ * path (malloc'ed).
+ */
+char *it_write_config(const char *dir, const char *name, const char *include, const char *sink,
+                      const char *extra);
+
+/* Starts sluice run on config, stderr to log_path; returns the pid. */
+pid_t it_sluice_start(const char *config, const char *log_path);
+
+/* Sends sig and waits up to timeout_ms; returns the exit status (or -1 on timeout, then kills). */
+int it_sluice_stop(pid_t pid, int sig, int timeout_ms);
+
+/* Waits until log_path contains text; false on timeout. */
+bool it_wait_log(const char *log_path, const char *text, int timeout_ms);
+
+typedef struct it_message {
+    char *key;   /* NULL for a null key */
+    char *value; /* NULL for a tombstone */
+    int32_t partition;
+    int64_t offset;
+} it_message;
+
+typedef struct it_messages {
+    it_message *items;
+    size_t n;
+} it_messages;
+
+/*
+ * Reads topic from the beginning until at least min messages arrived and
+ * nothing more came for quiet_ms, or timeout_ms passed.
+ */
+it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_ms);
+void it_messages_free(it_messages *m);
+
+/* Creates topic with partitions (replication 1); ok if it exists. */
+void it_create_topic(const char *topic, int partitions);
+
+/* Parses JSON text, failing the test on error. */
+json_t *it_json(const char *text);
+
+/* The payload of a JsonConverter message (the "payload" member, or the whole when bare). */
+json_t *it_payload(json_t *message);
+
+/* A fresh directory for one test's files. */
+char *it_tempdir(const char *name);
+
+#endif
