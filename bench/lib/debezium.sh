@@ -1,0 +1,346 @@
+# shellcheck shell=bash
+# Debezium's PostgreSQL connector in a Kafka Connect standalone worker: the
+# reference sluice is compared with, both for golden events and for the
+# benchmark. Builds on tests/lib/services.sh (PostgreSQL and Kafka must be
+# running, started by svc_pg_start and svc_kafka_start in the same shell).
+#
+# Usage (source it; like the services library, call the start function in
+# the current shell, not inside $(...)):
+#
+#   source tests/lib/services.sh
+#   source bench/lib/debezium.sh
+#   trap 'dbz_connect_stop; svc_stop_all' EXIT
+#   trap 'exit 130' INT TERM
+#   dbz_install                      # resolves the jars once, then a no-op
+#   svc_init; svc_pg_start; svc_kafka_start
+#   dbz_connect_start bench table.include.list=public.t producer.override.linger.ms=5
+#   dbz_wait_running                 # connector and task RUNNING, slot streaming
+#   ...                              # dbz_status prints the REST status JSON
+#   dbz_connect_stop
+#   dbz_drop_slot                    # optional: release the slot's WAL
+#
+# dbz_connect_start NAME [KEY=VALUE ...]
+#   NAME is the connector name and, unless overridden, its topic.prefix; the
+#   slot and publication are named dbz_NAME (non-identifier characters -> _).
+#   Each KEY=VALUE is added to (or replaces a key of) the connector config,
+#   e.g. skipped.operations=none, snapshot.mode=initial,
+#   publication.autocreate.mode=filtered, producer.override.acks=1.
+#
+# Worker defaults: JsonConverter with schemas.enable=true for keys and values,
+# offsets in a file, REST on a free 127.0.0.1 port, producer acks=all, JVM
+# time zone UTC. The connector defaults to plugin.name=pgoutput,
+# snapshot.mode=no_data (streaming only) and publication.autocreate.mode=
+# all_tables.
+#
+# Exported by dbz_install and dbz_connect_start:
+#   SLUICE_DBZ_VERSION          Debezium version (e.g. 3.6.1.Final)
+#   SLUICE_DBZ_CONNECT_VERSION  Kafka Connect version (e.g. 4.1.1)
+# Exported after dbz_connect_start:
+#   SLUICE_DBZ_DIR        work dir (worker/connector properties, offsets, logs)
+#   SLUICE_DBZ_LOG        the worker's log4j log file
+#   SLUICE_DBZ_REST       http://127.0.0.1:PORT (Connect REST API)
+#   SLUICE_DBZ_CONNECTOR  connector name
+#   SLUICE_DBZ_SLOT       replication slot name
+#   SLUICE_DBZ_PID        the worker JVM's pid
+#
+# Tunables:
+#   SLUICE_CACHE              cache root (default $HOME/.cache/sluice)
+#   SLUICE_DBZ_HEAP_OPTS      JVM heap (default "-Xms256m -Xmx1g")
+#   SLUICE_DBZ_TIMEOUT        seconds dbz_wait_running waits (default 90)
+#   SLUICE_DBZ_PRODUCER_ACKS  worker producer.acks (default all)
+#   SLUICE_DBZ_WORKER_EXTRA   extra worker.properties lines (newline separated;
+#                             they come last, so they override the defaults)
+#   SLUICE_DBZ_LOG_LEVEL      root log level (default INFO)
+#
+# Functions return non-zero and print "debezium: ..." on stderr on failure.
+
+_DBZ_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+_DBZ_POM=$_DBZ_LIB_DIR/../debezium/pom.xml
+
+_dbz_err() { printf 'debezium: error: %s\n' "$*" >&2; }
+_dbz_log() { [[ ${SLUICE_SVC_QUIET:-0} == 1 ]] || printf 'debezium: %s\n' "$*" >&2; }
+
+_dbz_pom_prop() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$_DBZ_POM"; }
+
+# The cache dir is named after the Debezium release without its ".Final"
+# qualifier; the marker file records both versions so a pom bump is noticed.
+_dbz_versions() {
+    _DBZ_KAFKA_VERSION=$(_dbz_pom_prop kafka.version)
+    _DBZ_VERSION=$(_dbz_pom_prop debezium.version)
+    [[ -n $_DBZ_KAFKA_VERSION && -n $_DBZ_VERSION ]] || {
+        _dbz_err "cannot read the versions from $_DBZ_POM"; return 1; }
+    _DBZ_HOME=${SLUICE_CACHE:-$HOME/.cache/sluice}/debezium-${_DBZ_VERSION%.Final}
+    export SLUICE_DBZ_VERSION=$_DBZ_VERSION SLUICE_DBZ_CONNECT_VERSION=$_DBZ_KAFKA_VERSION
+}
+
+_dbz_marker_text() { printf 'kafka-connect %s\ndebezium %s\n' "$_DBZ_KAFKA_VERSION" "$_DBZ_VERSION"; }
+
+# dbz_install: resolve the Connect worker jars into $cache/debezium-V/connect
+# and the connector into $cache/debezium-V/plugins/debezium-connector-postgres.
+# Cheap when the .complete marker matches; otherwise needs mvn and the network
+# (Maven Central) once.
+dbz_install() {
+    _dbz_versions || return 1
+    local marker=$_DBZ_HOME/.complete
+    if [[ -f $marker && $(<"$marker") == "$(_dbz_marker_text)" ]]; then
+        return 0
+    fi
+    command -v mvn >/dev/null 2>&1 || { _dbz_err "mvn not found (run scripts/install-deps.sh)"; return 1; }
+    command -v java >/dev/null 2>&1 || { _dbz_err "java not found (run scripts/install-deps.sh)"; return 1; }
+
+    _dbz_log "resolving Kafka Connect $_DBZ_KAFKA_VERSION and Debezium $_DBZ_VERSION into $_DBZ_HOME"
+    mkdir -p "${_DBZ_HOME%/*}" || return 1
+    local staging log profile out
+    staging=$(mktemp -d "$_DBZ_HOME.tmp.XXXXXX") || return 1
+    log=$staging.log
+    for profile in connect connector; do
+        if [[ $profile == connect ]]; then
+            out=$staging/connect
+        else
+            out=$staging/plugins/debezium-connector-postgres
+        fi
+        if ! mvn -B -q -Dstyle.color=never -f "$_DBZ_POM" -P"$profile" \
+                -DoutputDirectory="$out" -DincludeScope=runtime \
+                dependency:copy-dependencies >>"$log" 2>&1; then
+            tail -n 30 "$log" >&2
+            rm -rf "$staging"
+            _dbz_err "maven could not resolve the '$profile' jars (full log: $log)"
+            return 1
+        fi
+    done
+    if ! compgen -G "$staging/connect/connect-runtime-$_DBZ_KAFKA_VERSION.jar" >/dev/null ||
+            ! compgen -G "$staging/plugins/debezium-connector-postgres/debezium-connector-postgres-$_DBZ_VERSION.jar" >/dev/null; then
+        _dbz_err "maven finished but the expected jars are missing (log: $log)"
+        return 1
+    fi
+    _dbz_marker_text >"$staging/.complete"
+    rm -rf "$_DBZ_HOME"
+    mv "$staging" "$_DBZ_HOME" || return 1
+    rm -f "$log"
+    _dbz_log "debezium $_DBZ_VERSION ready ($(find "$_DBZ_HOME" -name '*.jar' | wc -l) jars)"
+}
+
+_dbz_python() { command -v /usr/bin/python3 || command -v python3; }
+
+# _dbz_rest PATH: GET from the worker's REST API; prints the body, fails on a
+# connection error or an HTTP status >= 400 (the body still goes to stdout).
+_dbz_rest() {
+    "$(_dbz_python)" - "$SLUICE_DBZ_REST$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+        sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode(errors="replace"))
+    sys.exit(2)
+except Exception as e:
+    sys.stdout.write(str(e))
+    sys.exit(1)
+PY
+}
+
+_dbz_tail() {
+    local file=$1 n=${2:-60}
+    if [[ -r $file ]]; then
+        printf -- '--- last %s lines of %s ---\n' "$n" "$file" >&2
+        tail -n "$n" "$file" >&2
+        printf -- '--- end of %s ---\n' "$file" >&2
+    fi
+}
+
+dbz_connect_start() {
+    local name=${1:-}
+    [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start NAME [KEY=VALUE ...]"; return 1; }
+    shift
+    if [[ -n ${SLUICE_DBZ_PID:-} ]] && kill -0 "$SLUICE_DBZ_PID" 2>/dev/null; then
+        _dbz_err "a Connect worker is already running (pid $SLUICE_DBZ_PID)"; return 1
+    fi
+    [[ -n ${SLUICE_TEST_KAFKA:-} ]] || { _dbz_err "SLUICE_TEST_KAFKA unset (call svc_kafka_start first)"; return 1; }
+    [[ -n ${SLUICE_TEST_PG_PORT:-} ]] || { _dbz_err "SLUICE_TEST_PG_* unset (call svc_pg_start first)"; return 1; }
+    _dbz_versions || return 1
+    [[ -f $_DBZ_HOME/.complete ]] || { _dbz_err "no Debezium jars in $_DBZ_HOME (call dbz_install)"; return 1; }
+
+    local dir port kv key
+    # Inside the services temp dir when there is one, so svc_stop_all
+    # removes it together with the servers' data.
+    if [[ -n ${SVC_TMPDIR:-} && -d $SVC_TMPDIR ]]; then
+        dir=$SVC_TMPDIR/debezium-$name
+        mkdir -p "$dir" || return 1
+    else
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-dbz.XXXXXX") || return 1
+    fi
+    port=$(svc_free_port) || return 1
+    local ident=${name//[^a-zA-Z0-9_]/_}
+    ident=dbz_${ident,,}
+
+    cat >"$dir/worker.properties" <<EOF
+bootstrap.servers=$SLUICE_TEST_KAFKA
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=true
+value.converter.schemas.enable=true
+offset.storage.file.filename=$dir/offsets.dat
+offset.flush.interval.ms=5000
+plugin.path=$_DBZ_HOME/plugins
+# Every plugin on the path ships ServiceLoader manifests, so the slow
+# reflective class scan can be skipped (saves seconds at startup).
+plugin.discovery=service_load
+listeners=http://127.0.0.1:$port
+rest.advertised.host.name=127.0.0.1
+rest.advertised.port=$port
+producer.acks=${SLUICE_DBZ_PRODUCER_ACKS:-all}
+${SLUICE_DBZ_WORKER_EXTRA:-}
+EOF
+
+    # Defaults first; a KEY=VALUE argument replaces the line with the same
+    # key, so the file never holds a key twice.
+    local -a conf=(
+        "name=$name"
+        "connector.class=io.debezium.connector.postgresql.PostgresConnector"
+        "tasks.max=1"
+        "plugin.name=pgoutput"
+        "database.hostname=$SLUICE_TEST_PG_HOST"
+        "database.port=$SLUICE_TEST_PG_PORT"
+        "database.user=$SLUICE_TEST_PG_USER"
+        "database.password=$SLUICE_TEST_PG_PASSWORD"
+        "database.dbname=$SLUICE_TEST_PG_DB"
+        "topic.prefix=$name"
+        "slot.name=$ident"
+        "publication.name=$ident"
+        "publication.autocreate.mode=all_tables"
+        "snapshot.mode=no_data"
+    )
+    local i found
+    for kv in "$@"; do
+        [[ $kv == *=* ]] || { _dbz_err "connector setting '$kv' is not KEY=VALUE"; return 1; }
+        key=${kv%%=*}
+        found=0
+        for i in "${!conf[@]}"; do
+            if [[ ${conf[i]%%=*} == "$key" ]]; then conf[i]=$kv; found=1; fi
+        done
+        ((found)) || conf+=("$kv")
+    done
+    printf '%s\n' "${conf[@]}" >"$dir/connector.properties"
+
+    SLUICE_DBZ_LOG=$dir/connect.log
+    cat >"$dir/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $SLUICE_DBZ_LOG
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %X{connector.context}%m (%c)%n
+rootLogger.level = ${SLUICE_DBZ_LOG_LEVEL:-INFO}
+rootLogger.appenderRef.file.ref = FILE
+EOF
+
+    # shellcheck disable=SC2206  # word splitting of the heap options is intended
+    local -a heap=(${SLUICE_DBZ_HEAP_OPTS:--Xms256m -Xmx1g})
+    # UTC pins anything that might depend on the JVM's default zone; the
+    # classpath wildcard is expanded by java itself.
+    TZ=UTC java "${heap[@]}" -cp "$_DBZ_HOME/connect/*" \
+        -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Duser.timezone=UTC \
+        "-Dlog4j2.configurationFile=$dir/log4j2.properties" \
+        org.apache.kafka.connect.cli.ConnectStandalone \
+        "$dir/worker.properties" "$dir/connector.properties" \
+        >"$dir/stdout.log" 2>&1 </dev/null &
+    SLUICE_DBZ_PID=$!
+    export SLUICE_DBZ_PID SLUICE_DBZ_LOG SLUICE_DBZ_DIR=$dir
+    export SLUICE_DBZ_REST=http://127.0.0.1:$port SLUICE_DBZ_CONNECTOR=$name
+    SLUICE_DBZ_SLOT=$(sed -n 's/^slot\.name=//p' "$dir/connector.properties")
+    export SLUICE_DBZ_SLOT
+    _DBZ_T0=$(date +%s.%N)
+    _dbz_log "connect worker started (pid $SLUICE_DBZ_PID, rest $SLUICE_DBZ_REST, log $SLUICE_DBZ_LOG)"
+}
+
+# dbz_wait_running [TIMEOUT]: wait until the connector and all its tasks
+# report RUNNING and the replication slot is active (the walsender is
+# streaming, so any change committed from now on will be captured). On a
+# timeout, a FAILED state or a dead JVM: print the status and the log tail.
+dbz_wait_running() {
+    local timeout=${1:-${SLUICE_DBZ_TIMEOUT:-90}} deadline status state slot_active
+    deadline=$(($(date +%s) + timeout))
+    while :; do
+        if ! kill -0 "$SLUICE_DBZ_PID" 2>/dev/null; then
+            _dbz_tail "$SLUICE_DBZ_DIR/stdout.log" 20
+            _dbz_tail "$SLUICE_DBZ_LOG"
+            _dbz_err "connect worker exited during startup"
+            return 1
+        fi
+        state=
+        if status=$(_dbz_rest "/connectors/$SLUICE_DBZ_CONNECTOR/status" 2>/dev/null); then
+            state=$("$(_dbz_python)" -c '
+import json, sys
+s = json.loads(sys.argv[1])
+states = [s["connector"]["state"]] + [t["state"] for t in s.get("tasks", [])]
+if "FAILED" in states:
+    print("FAILED")
+elif len(states) > 1 and all(x == "RUNNING" for x in states):
+    print("RUNNING")
+else:
+    print(",".join(states))
+' "$status" 2>/dev/null)
+        fi
+        if [[ $state == FAILED ]]; then
+            printf '%s\n' "$status" >&2
+            _dbz_tail "$SLUICE_DBZ_LOG"
+            _dbz_err "connector $SLUICE_DBZ_CONNECTOR failed"
+            return 1
+        fi
+        if [[ $state == RUNNING ]]; then
+            slot_active=$(psql -XtAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" 2>/dev/null)
+            if [[ $slot_active == t ]]; then
+                _dbz_log "connector $SLUICE_DBZ_CONNECTOR streaming after $(awk -v a="$_DBZ_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
+                return 0
+            fi
+        fi
+        if (($(date +%s) >= deadline)); then
+            [[ -n ${status:-} ]] && printf '%s\n' "$status" >&2
+            _dbz_tail "$SLUICE_DBZ_LOG"
+            _dbz_err "connector $SLUICE_DBZ_CONNECTOR not streaming after ${timeout}s (state: ${state:-no REST answer}, slot active: ${slot_active:-?})"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# dbz_status: print the connector's status JSON from the REST API (states of
+# the connector and its tasks, with the stack trace of a failed task).
+dbz_status() {
+    _dbz_rest "/connectors/$SLUICE_DBZ_CONNECTOR/status"
+    echo
+}
+
+# dbz_connect_stop: stop the worker (TERM lets it commit offsets and close the
+# replication connection; KILL after 30 s). A no-op when none is running.
+dbz_connect_stop() {
+    local pid=${SLUICE_DBZ_PID:-} i
+    [[ -n $pid ]] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        for ((i = 0; i < 300; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null
+            sleep 0.2
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+    unset SLUICE_DBZ_PID
+    return 0
+}
+
+# dbz_drop_slot: drop the connector's replication slot and publication, which
+# outlive the worker (PostgreSQL keeps WAL for an inactive slot). Call after
+# dbz_connect_stop; a no-op for objects that do not exist.
+dbz_drop_slot() {
+    [[ -n ${SLUICE_DBZ_SLOT:-} ]] || return 0
+    local pub
+    pub=$(sed -n 's/^publication\.name=//p' "$SLUICE_DBZ_DIR/connector.properties" 2>/dev/null)
+    psql -X -q -v ON_ERROR_STOP=1 \
+        -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" \
+        -c "DROP PUBLICATION IF EXISTS \"${pub:-$SLUICE_DBZ_SLOT}\"" >/dev/null || {
+        _dbz_err "could not drop slot/publication $SLUICE_DBZ_SLOT"; return 1; }
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Compares sluice's Kafka messages with Debezium's, event by event.
+
+usage: compare.py EXPECTED.jsonl ACTUAL.jsonl KNOWN.json
+
+Both files hold one message a line: {"topic", "key", "value", "headers"},
+key and value as the raw JSON text Kafka delivered (null for none). Events
+are matched per topic, in order. Fields that differ between any two runs
+(timestamps, LSNs, transaction ids) are masked. Numbers are compared by
+their text, so 1.0E10 and 1e10 differ, as they would for a consumer that
+compares bytes.
+
+KNOWN.json lists accepted differences: {"path": "...", "events": [i, ...]
+or "all", "reason": "..."}; a difference whose path starts with an accepted
+path, in one of its events, is reported but does not fail the comparison.
+Exit status 1 when any other difference remains.
+"""
+import json
+import sys
+from collections import defaultdict
+
+# Masked: they differ between two runs of the same connector.
+VOLATILE_SOURCE = {"ts_ms", "ts_us", "ts_ns", "txId", "lsn", "sequence", "version"}
+VOLATILE_ENVELOPE = {"ts_ms", "ts_us", "ts_ns"}
+VOLATILE_HEADERS = {"__debezium.context.runId"}
+
+
+class Raw(str):
+    """A number kept as the text it was written with."""
+
+
+def parse(text):
+    if text is None:
+        return None
+    return json.loads(
+        text,
+        object_pairs_hook=lambda pairs: ("obj", pairs),
+        parse_float=Raw,
+        parse_int=Raw,
+        parse_constant=Raw,
+    )
+
+
+def mask(value):
+    """Blanks the volatile members of a parsed envelope, in place."""
+    if not (isinstance(value, tuple) and value[0] == "obj"):
+        return value
+    pairs = value[1]
+    payload = next((v for k, v in pairs if k == "payload"), None)
+    if payload is None or not (isinstance(payload, tuple) and payload[0] == "obj"):
+        payload = value  # schemas disabled: the whole message is the payload
+    for i, (k, v) in enumerate(payload[1]):
+        if k in VOLATILE_ENVELOPE:
+            payload[1][i] = (k, "<masked>")
+        if k == "source" and isinstance(v, tuple):
+            for j, (sk, sv) in enumerate(v[1]):
+                if sk in VOLATILE_SOURCE:
+                    v[1][j] = (sk, "<masked>")
+    return value
+
+
+def label(item, index):
+    if isinstance(item, tuple) and item[0] == "obj":
+        for k, v in item[1]:
+            if k == "field":
+                return v
+    return str(index)
+
+
+def diff(a, b, path, out):
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        ka = [k for k, _ in a[1]]
+        kb = [k for k, _ in b[1]]
+        if ka != kb:
+            out.append((path, "members %s != %s" % (ka, kb)))
+            da, db = dict(a[1]), dict(b[1])
+            for k in ka:
+                if k in db:
+                    diff(da[k], db[k], path + "." + k, out)
+            return
+        for (k, va), (_, vb) in zip(a[1], b[1]):
+            diff(va, vb, path + "." + k, out)
+        return
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out.append((path, "%d items != %d items" % (len(a), len(b))))
+        for i, (va, vb) in enumerate(zip(a, b)):
+            diff(va, vb, "%s[%s]" % (path, label(va, i)), out)
+        return
+    if type(a) is not type(b) or a != b:
+        out.append((path, "%s != %s" % (show(a), show(b))))
+
+
+def show(v):
+    text = json.dumps(unparse(v), ensure_ascii=False)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def unparse(v):
+    if isinstance(v, tuple):
+        return {k: unparse(x) for k, x in v[1]}
+    if isinstance(v, list):
+        return [unparse(x) for x in v]
+    return v
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main():
+    expected, actual, known = load(sys.argv[1]), load(sys.argv[2]), json.load(open(sys.argv[3]))
+    by_topic = defaultdict(list)
+    for m in actual:
+        by_topic[m["topic"]].append(m)
+    seen = defaultdict(int)
+    failures, accepted = [], []
+    used = set()
+
+    def accept(event, path):
+        for n, k in enumerate(known):
+            if path.startswith(k["path"]) and (k["events"] == "all" or event in k["events"]):
+                used.add(n)
+                return k["reason"]
+        return None
+
+    for i, e in enumerate(expected):
+        topic = e["topic"]
+        k = seen[topic]
+        seen[topic] += 1
+        if k >= len(by_topic[topic]):
+            found = [("event", "missing: %s message %d of the topic" % (topic, k))]
+        else:
+            a = by_topic[topic][k]
+            found = []
+            diff(parse(e["key"]), parse(a["key"]), "key", found)
+            diff(mask(parse(e["value"])), mask(parse(a["value"])), "value", found)
+            eh = [h for h in e.get("headers", []) if h[0] not in VOLATILE_HEADERS]
+            ah = [h for h in a.get("headers", []) if h[0] not in VOLATILE_HEADERS]
+            if eh != ah:
+                found.append(("headers", "%s != %s" % (eh, ah)))
+        for path, what in found:
+            reason = accept(i, path)
+            (accepted if reason else failures).append((i, topic, path, what, reason))
+    extra = {t: len(ms) - seen[t] for t, ms in by_topic.items() if len(ms) > seen[t]}
+    for t, n in extra.items():
+        failures.append((-1, t, "event", "%d unexpected extra messages" % n, None))
+
+    for i, topic, path, what, reason in accepted:
+        print("known    #%d %s %s: %s (%s)" % (i, topic, path, what, reason))
+    for i, topic, path, what, _ in failures:
+        print("DIFFERS  #%d %s %s: %s" % (i, topic, path, what))
+    for n, k in enumerate(known):
+        if n not in used:
+            print("stale    known difference no longer seen: %s" % k["path"])
+    print("%d events compared: %d differences, %d of them known"
+          % (len(expected), len(failures) + len(accepted), len(accepted)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
