@@ -34,8 +34,8 @@ static const sl_config_key core_keys[] = {
     {.name = "topic.prefix",
      .type = SL_CONF_STRING,
      .required = true,
-     .doc = "Prefix of every topic name (<topic.prefix>.<schema>.<table>) and the source block's "
-            "name field."},
+     .doc = "Prefix of every topic name (prefix.schema.table) and the source block's name "
+            "field."},
     {.name = "sink.type",
      .type = SL_CONF_ENUM,
      .default_value = "kafka",
@@ -51,8 +51,8 @@ static const sl_config_key core_keys[] = {
      .doc = "Kafka Connect converter class of values; " JSON_CONVERTER " is supported."},
     {.name = "offset.storage.file.filename",
      .type = SL_CONF_STRING,
-     .doc = "File holding the connector's durable position; default <name>.offsets.json in the "
-            "working directory."},
+     .doc = "File holding the connector's durable position; default NAME.offsets.json in the "
+            "working directory (NAME: the name key)."},
     {.name = "offset.flush.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "1000",

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,8 +196,7 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
             return FEED_BLOCKED;
         if (rc != SL_OK)
             return FEED_ERROR;
-        p->stage = (ev->op == SL_OP_DELETE && p->tombstones && p->has_key) ? STAGE_TOMBSTONE
-                                                                            : STAGE_NEW;
+        p->stage = (ev->op == SL_OP_DELETE && p->tombstones) ? STAGE_TOMBSTONE : STAGE_NEW;
     }
     if (p->stage == STAGE_TOMBSTONE) {
         sl_code rc = produce(p, ev, true, err);
@@ -468,6 +468,14 @@ static void backoff(sl_stop *stop, int64_t ms)
 sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
 {
     sl_log_set_context(sl_config_name(conn->cfg));
+    const char *snapshot = sl_config_str(conn->cfg, "snapshot.mode");
+    if (strcasecmp(snapshot, "no_data") != 0 && strcasecmp(snapshot, "never") != 0)
+        sl_warn("snapshot.mode \"%s\": this version does not take an initial snapshot; it "
+                "streams the changes made from now on (set snapshot.mode to no_data to silence "
+                "this)",
+                snapshot);
+    if (sl_config_int(conn->cfg, "heartbeat.interval.ms", 0) > 0)
+        sl_warn("heartbeat.interval.ms: heartbeat events are not emitted by this version");
     int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", -1);
     int64_t delay0 = sl_config_int(conn->cfg, "errors.retry.delay.initial.ms", 300);
     int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 10000);

@@ -190,11 +190,28 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
 
 static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        sink->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
-        RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e;
+    if (msg->nheaders == 0) {
+        e = rd_kafka_producev(sink->rk, RD_KAFKA_V_TOPIC(msg->topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
+                              RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
+                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+    } else {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(msg->nheaders);
+        for (size_t i = 0; i < msg->nheaders; i++)
+            rd_kafka_header_add(hdrs, msg->headers[i].name, -1, msg->headers[i].value,
+                                (ssize_t)msg->headers[i].len);
+        e = rd_kafka_producev(sink->rk, RD_KAFKA_V_TOPIC(msg->topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
+                              RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
+                              RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+        /* The message owns the headers only once it is accepted. */
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_headers_destroy(hdrs);
+    }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return SL_OK;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)

@@ -97,6 +97,7 @@ struct sl_source {
     const char *dbname;
     const char *topic_prefix;
     pg_type_options type_opts;
+    bool include_comments;
     sl_filter *schema_filter;
     sl_filter *table_filter;
     int64_t status_interval_ms;
@@ -263,6 +264,10 @@ static const sl_config_key pg_keys[] = {
      .default_value = "numeric",
      .choices = "numeric|string",
      .doc = "interval columns as microseconds (numeric) or ISO 8601 strings."},
+    {.name = "include.schema.comments",
+     .type = SL_CONF_BOOL,
+     .default_value = "false",
+     .doc = "Whether column comments become the doc of their schema fields."},
     {.name = "include.unknown.datatypes",
      .type = SL_CONF_BOOL,
      .default_value = "false",
@@ -504,7 +509,8 @@ static sl_code build_table(sl_source *s, const pgo_message *m, pg_table **out, s
         bool optional = !t->is_key[i] && !(cat && cat->not_null);
         fields[i].name = sl_arena_strdup(&t->arena, c->name);
         rc = pg_column_schema(types[i], c->typmod, optional, cat ? cat->default_expr : NULL,
-                              cat ? cat->comment : NULL, &s->type_opts, &t->arena,
+                              cat && s->include_comments ? cat->comment : NULL, &s->type_opts,
+                              &t->arena,
                               &fields[i].schema, &t->convs[i], err);
         if (rc != SL_OK) {
             table_free(t);
@@ -584,11 +590,11 @@ static void build_params(sl_source *s, bool replication, conn_params *p)
     param(p, "application_name", p->app);
     /*
      * The text forms the type converters parse: ISO dates, UTC timestamps,
-     * hex bytea, shortest-exact floats, postgres-style intervals.
+     * hex bytea, shortest-exact floats, postgres-style intervals, "$1,234.56" money.
      */
     param(p, "options",
           "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "
-          "-c bytea_output=hex -c TimeZone=UTC");
+          "-c bytea_output=hex -c TimeZone=UTC -c lc_monetary=C");
     if (replication)
         param(p, "replication", "database");
     p->keys[p->n] = NULL;
@@ -989,7 +995,11 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, sl
     v[SRC_SNAPSHOT] = sl_value_string("false", 5);
     v[SRC_DB] = sl_value_string(s->dbname, (uint32_t)strlen(s->dbname));
 
-    /* sequence: ["<last commit LSN>","<this LSN>"], decimal strings. */
+    /*
+     * sequence: ["<end of the last commit>","<this LSN>"], decimal strings, as
+     * Debezium writes it; the first element is null until a commit was seen
+     * (or a stored position was resumed from).
+     */
     uint32_t l1 = 0, l2 = 0;
     const char *a = s->have_last_commit ? u64_text(arena, s->last_commit_lsn, &l1) : NULL;
     const char *b = u64_text(arena, lsn, &l2);
@@ -1083,8 +1093,12 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
         if (old_vals && t->base.nkey > 0 &&
             key_changed(t, &m->u.change.old_tuple, &m->u.change.new_tuple)) {
             /* A new primary key: Debezium emits a delete of the old key and a create. */
-            push_event(s, batch, t, SL_OP_DELETE, lsn)->before = old_vals;
-            push_event(s, batch, t, SL_OP_CREATE, lsn)->after = new_vals;
+            sl_event *del = push_event(s, batch, t, SL_OP_DELETE, lsn);
+            del->before = old_vals;
+            del->key_change_row = new_vals;
+            sl_event *create = push_event(s, batch, t, SL_OP_CREATE, lsn);
+            create->after = new_vals;
+            create->key_change_row = old_vals;
         } else {
             sl_event *ev = push_event(s, batch, t, SL_OP_UPDATE, lsn);
             ev->before = m->u.change.old_kind == 'O' ? old_vals : NULL;
@@ -1136,7 +1150,7 @@ static sl_code handle_message(sl_source *s, const pgo_frame *f, sl_batch *batch,
                 item->u.position.bytes[i] = (uint8_t)(m.u.commit.end_lsn >> (56 - 8 * i));
             s->emitted_lsn = m.u.commit.end_lsn;
         }
-        s->last_commit_lsn = m.u.commit.commit_lsn;
+        s->last_commit_lsn = m.u.commit.end_lsn;
         s->have_last_commit = true;
         s->in_tx = false;
         s->skipping_tx = false;
@@ -1196,6 +1210,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     s->dbname = sl_config_str(cfg, "database.dbname");
     s->topic_prefix = sl_config_str(cfg, "topic.prefix");
     s->type_opts = parse_type_options(cfg);
+    s->include_comments = sl_config_bool(cfg, "include.schema.comments", false);
     s->status_interval_ms = sl_config_int(cfg, "status.update.interval.ms", 10000);
     s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
     s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
@@ -1246,6 +1261,8 @@ static sl_code pg_start(sl_source *s, const sl_position *from, sl_error *err)
 {
     s->skip_before = (from && from->len == 8) ? position_lsn(from) : 0;
     s->acked_lsn = s->skip_before;
+    s->have_last_commit = s->skip_before != 0;
+    s->last_commit_lsn = s->skip_before;
     s->started = true;
     return connect_and_stream(s, err);
 }
@@ -1445,6 +1462,7 @@ static void pg_close(sl_source *s)
 
 const sl_source_ops sl_source_postgres = {
     .name = "postgres",
+    .connector_name = "postgresql",
     .connector_classes = connector_classes,
     .config_keys = pg_keys,
     .check = pg_check,

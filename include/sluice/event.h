@@ -149,6 +149,12 @@ typedef struct sl_event {
     sl_table *table; /* the encoder may fill table->encoder_cache */
     const sl_value *before; /* row_schema->nfields values, or NULL */
     const sl_value *after;  /* row_schema->nfields values, or NULL */
+    /*
+     * A change of primary key comes as a delete of the old key and a create
+     * of the new one. For those two events, the row holding the other key:
+     * the new row for the delete, the old row for the create. NULL otherwise.
+     */
+    const sl_value *key_change_row;
     const sl_schema *source_schema; /* the source block's STRUCT schema */
     const sl_value *source;         /* source_schema->nfields values */
     int64_t ts_us;                  /* connector clock when processed; set by the pipeline */

@@ -21,12 +21,21 @@
 
 typedef struct sl_sink sl_sink; /* defined by each sink */
 
+/* A Kafka message header; the value is not NUL-terminated. */
+typedef struct sl_header {
+    const char *name;
+    const void *value;
+    size_t len;
+} sl_header;
+
 typedef struct sl_message {
     const char *topic;
     const void *key; /* NULL: no key */
     size_t key_len;
     const void *value; /* NULL: tombstone */
     size_t value_len;
+    const sl_header *headers; /* may be NULL when nheaders is 0 */
+    size_t nheaders;
     uint64_t token; /* handed back in the acknowledgement */
 } sl_message;
 

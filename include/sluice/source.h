@@ -69,6 +69,9 @@ typedef struct sl_source sl_source; /* defined by each connector */
 typedef struct sl_source_ops {
     const char *name; /* registry name: "postgres" */
 
+    /* Debezium's name of the connector ("postgresql"), for message headers. */
+    const char *connector_name;
+
     /* connector.class values that select this source, NULL-terminated. */
     const char *const *connector_classes;
 

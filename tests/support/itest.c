@@ -82,44 +82,48 @@ char *it_pg_value(PGconn *conn, const char *sql)
 char *it_write_config(const char *dir, const char *name, const char *include, const char *sink,
                       const char *extra)
 {
-    char text[8192];
-    snprintf(text, sizeof text,
-             "{\n"
-             "  \"name\": \"%s\",\n"
-             "  \"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\",\n"
-             "  \"database.hostname\": \"%s\",\n"
-             "  \"database.port\": \"%s\",\n"
-             "  \"database.user\": \"%s\",\n"
-             "  \"database.password\": \"${SLUICE_TEST_PG_PASSWORD}\",\n"
-             "  \"database.dbname\": \"%s\",\n"
-             "  \"topic.prefix\": \"%s\",\n"
-             "  \"slot.name\": \"%s\",\n"
-             "  \"publication.name\": \"%s\",\n"
-             "  \"publication.autocreate.mode\": \"filtered\",\n"
-             "  \"table.include.list\": \"%s\",\n"
-             "  \"sink.type\": \"%s\",\n"
-             "  \"kafka.bootstrap.servers\": \"%s\",\n"
-             "  \"sink.file.directory\": \"%s/out\",\n"
-             "  \"offset.storage.file.filename\": \"%s/offsets.json\",\n"
-             "  \"offset.flush.interval.ms\": 100%s%s\n"
-             "}\n",
-             name, need_env("SLUICE_TEST_PG_HOST"), need_env("SLUICE_TEST_PG_PORT"),
-             need_env("SLUICE_TEST_PG_USER"), need_env("SLUICE_TEST_PG_DB"), name, name, name,
-             include, sink, need_env("SLUICE_TEST_KAFKA"), dir, dir, *extra ? ",\n  " : "", extra);
-    if (strcmp(sink, "kafka") != 0) {
-        /* The file and stdout sinks take no kafka.* key. */
-        char *k = strstr(text, "  \"kafka.bootstrap.servers\"");
-        char *e = strchr(k, '\n');
-        memmove(k, e + 1, strlen(e + 1) + 1);
+    char path[4200];
+    json_t *c = json_object();
+    json_object_set_new(c, "name", json_string(name));
+    json_object_set_new(c, "connector.class",
+                        json_string("io.debezium.connector.postgresql.PostgresConnector"));
+    json_object_set_new(c, "database.hostname", json_string(need_env("SLUICE_TEST_PG_HOST")));
+    json_object_set_new(c, "database.port", json_string(need_env("SLUICE_TEST_PG_PORT")));
+    json_object_set_new(c, "database.user", json_string(need_env("SLUICE_TEST_PG_USER")));
+    json_object_set_new(c, "database.password", json_string("${SLUICE_TEST_PG_PASSWORD}"));
+    json_object_set_new(c, "database.dbname", json_string(need_env("SLUICE_TEST_PG_DB")));
+    json_object_set_new(c, "topic.prefix", json_string(name));
+    json_object_set_new(c, "slot.name", json_string(name));
+    json_object_set_new(c, "publication.name", json_string(name));
+    json_object_set_new(c, "publication.autocreate.mode", json_string("filtered"));
+    json_object_set_new(c, "table.include.list", json_string(include));
+    json_object_set_new(c, "sink.type", json_string(sink));
+    if (strcmp(sink, "kafka") == 0)
+        json_object_set_new(c, "kafka.bootstrap.servers", json_string(need_env("SLUICE_TEST_KAFKA")));
+    if (strcmp(sink, "file") == 0) {
+        snprintf(path, sizeof path, "%s/out", dir);
+        json_object_set_new(c, "sink.file.directory", json_string(path));
     }
-    if (strcmp(sink, "file") != 0) {
-        char *k = strstr(text, "  \"sink.file.directory\"");
-        char *e = strchr(k, '\n');
-        memmove(k, e + 1, strlen(e + 1) + 1);
-    }
+    snprintf(path, sizeof path, "%s/offsets.json", dir);
+    json_object_set_new(c, "offset.storage.file.filename", json_string(path));
+    json_object_set_new(c, "offset.flush.interval.ms", json_integer(100));
+    json_object_set_new(c, "snapshot.mode", json_string("no_data"));
+    /* The extra members override the defaults above. */
+    char wrapped[8192];
+    snprintf(wrapped, sizeof wrapped, "{%s}", extra);
+    json_error_t jerr;
+    json_t *more = json_loads(wrapped, 0, &jerr);
+    if (!more)
+        cr_assert_fail("bad extra config members (%s): %s", jerr.text, extra);
+    json_object_update(c, more);
+    json_decref(more);
+    char *text = json_dumps(c, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(c);
     char file[256];
     snprintf(file, sizeof file, "%s.json", name);
-    return ts_write_file(dir, file, text);
+    char *out = ts_write_file(dir, file, text);
+    free(text);
+    return out;
 }
 
 pid_t it_sluice_start(const char *config, const char *log_path)
@@ -196,6 +200,23 @@ static char *dup_bytes(const void *p, size_t n)
     return s;
 }
 
+static char *headers_json(const rd_kafka_message_t *m)
+{
+    json_t *arr = json_array();
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++)
+            json_array_append_new(arr, json_pack("[s, s%]", name, val ? (const char *)val : "",
+                                                 val ? size : 0));
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
+}
+
 it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_ms)
 {
     it_messages out = {0};
@@ -243,6 +264,7 @@ it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_
             it_message *im = &out.items[out.n++];
             im->key = dup_bytes(m->key, m->key_len);
             im->value = dup_bytes(m->payload, m->len);
+            im->headers = headers_json(m);
             im->partition = m->partition;
             im->offset = m->offset;
             last = mono_ms();
@@ -259,6 +281,7 @@ void it_messages_free(it_messages *m)
     for (size_t i = 0; i < m->n; i++) {
         free(m->items[i].key);
         free(m->items[i].value);
+        free(m->items[i].headers);
     }
     free(m->items);
     m->items = NULL;
@@ -310,4 +333,35 @@ char *it_tempdir(const char *name)
     snprintf(path, sizeof path, "%s/%s-%d", base ? base : "/tmp", name, (int)getpid());
     mkdir(path, 0755);
     return strdup(path);
+}
+
+void it_messages_write_jsonl(const char *path, const char *topic, const it_messages *m)
+{
+    FILE *f = fopen(path, "a");
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < m->n; i++) {
+        json_t *line = json_object();
+        json_object_set_new(line, "topic", json_string(topic));
+        json_object_set_new(line, "key", m->items[i].key ? json_string(m->items[i].key) : json_null());
+        json_object_set_new(line, "value",
+                            m->items[i].value ? json_string(m->items[i].value) : json_null());
+        json_t *h = json_loads(m->items[i].headers ? m->items[i].headers : "[]", 0, NULL);
+        json_object_set_new(line, "headers", h ? h : json_array());
+        char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fprintf(f, "%s\n", text);
+        free(text);
+        json_decref(line);
+    }
+    fclose(f);
+}
+
+int it_system(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }

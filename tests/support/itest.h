@@ -45,6 +45,7 @@ bool it_wait_log(const char *log_path, const char *text, int timeout_ms);
 typedef struct it_message {
     char *key;   /* NULL for a null key */
     char *value; /* NULL for a tombstone */
+    char *headers; /* JSON array of [name, value] pairs */
     int32_t partition;
     int64_t offset;
 } it_message;
@@ -60,6 +61,12 @@ typedef struct it_messages {
  */
 it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_ms);
 void it_messages_free(it_messages *m);
+
+/* Appends messages as {"topic","key","value","headers"} lines to path. */
+void it_messages_write_jsonl(const char *path, const char *topic, const it_messages *m);
+
+/* Runs a command through the shell; returns its exit status. */
+int it_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Creates topic with partitions (replication 1); ok if it exists. */
 void it_create_topic(const char *topic, int partitions);
