@@ -64,6 +64,11 @@ static const sl_config_key core_keys[] = {
      .type = SL_CONF_BOOL,
      .default_value = "true",
      .doc = "Whether a delete event is followed by a tombstone (same key, null value)."},
+    {.name = "extended.headers.enabled",
+     .type = SL_CONF_BOOL,
+     .default_value = "true",
+     .doc = "Whether every message carries Debezium's __debezium.context.* headers "
+            "(connectorLogicalName, taskId, connectorName, runId)."},
     {.name = "skipped.operations",
      .type = SL_CONF_LIST,
      .default_value = "t",

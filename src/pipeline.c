@@ -20,10 +20,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "encoder_json.h"
 #include "offsets.h"
 #include "pipeline.h"
 #include "sluice/log.h"
@@ -99,6 +101,12 @@ typedef struct pipeline {
     stage stage;
     sl_buf key, value;
     bool has_key;
+    sl_header headers[5]; /* of the current event's messages */
+    size_t nheaders;
+    sl_buf other_key; /* the other key of a primary key change, as JSON */
+
+    bool extended_headers;
+    char run_id[40]; /* a UUID per life of the pipeline, as Debezium's runId header */
 
     bool tombstones;
     bool skip[128];
@@ -143,6 +151,8 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
         .key_len = p->has_key ? p->key.len : 0,
         .value = tombstone ? NULL : p->value.data,
         .value_len = tombstone ? 0 : p->value.len,
+        .headers = p->headers,
+        .nheaders = p->nheaders,
         .token = p->tx_seq,
     };
     sl_code rc = p->conn->sink->produce(p->sink, &msg, err);
@@ -151,6 +161,62 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
         p->messages++;
     }
     return rc;
+}
+
+static void add_header(pipeline *p, const char *name, const void *value, size_t len)
+{
+    p->headers[p->nheaders++] = (sl_header){.name = name, .value = value, .len = len};
+}
+
+/*
+ * Debezium's headers: on the two events of a primary key change, the other
+ * key (__debezium.newkey on the delete and its tombstone, __debezium.oldkey
+ * on the create), then the __debezium.context.* headers of every message
+ * (extended.headers.enabled).
+ */
+static sl_code build_headers(pipeline *p, const sl_event *ev, sl_error *err)
+{
+    p->nheaders = 0;
+    if (ev->key_change_row) {
+        bool has_key;
+        sl_buf_reset(&p->other_key);
+        sl_code rc = sl_json_key_payload(ev, ev->key_change_row, &p->other_key, &has_key, err);
+        if (rc != SL_OK)
+            return rc;
+        if (has_key)
+            add_header(p, ev->op == SL_OP_DELETE ? "__debezium.newkey" : "__debezium.oldkey",
+                       p->other_key.data, p->other_key.len);
+    }
+    if (p->extended_headers) {
+        const char *prefix = sl_config_str(p->cfg, "topic.prefix");
+        const char *connector = p->conn->source->connector_name;
+        add_header(p, "__debezium.context.connectorLogicalName", prefix, strlen(prefix));
+        add_header(p, "__debezium.context.taskId", "0", 1);
+        add_header(p, "__debezium.context.connectorName", connector, strlen(connector));
+        add_header(p, "__debezium.context.runId", p->run_id, strlen(p->run_id));
+    }
+    return SL_OK;
+}
+
+/* A version 7 UUID (time-ordered), as Debezium's runId header uses. */
+static void make_run_id(char out[40])
+{
+    uint8_t b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (uint8_t)rand();
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
+    b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+    snprintf(out, 40,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
 }
 
 /* Opens a ring slot for a transaction; false when the ring is full. */
@@ -185,6 +251,8 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
         sl_buf_reset(&p->value);
         p->has_key = false;
         sl_code rc = p->conn->encoder->encode(p->enc, ev, &p->key, &p->has_key, &p->value, err);
+        if (rc == SL_OK)
+            rc = build_headers(p, ev, err);
         if (rc != SL_OK)
             return FEED_ERROR;
         p->stage = STAGE_VALUE;
@@ -360,6 +428,7 @@ static void teardown(pipeline *p)
     free(p->batch.items);
     sl_buf_free(&p->key);
     sl_buf_free(&p->value);
+    sl_buf_free(&p->other_key);
 }
 
 /* One life of the pipeline, from opening the components to a stop or a failure. */
@@ -372,6 +441,8 @@ static sl_code run_once(pipeline *p, sl_error *err)
     p->cp = sl_checkpoint_new((size_t)sl_config_int(p->cfg, "max.queue.size", 8192));
     sl_buf_init(&p->key);
     sl_buf_init(&p->value);
+    sl_buf_init(&p->other_key);
+    make_run_id(p->run_id);
     if (!p->batch.items || !p->cp)
         return sl_error_set(err, SL_NOMEM, "out of memory");
 
@@ -489,6 +560,7 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         p.cfg = conn->cfg;
         p.stop = stop;
         p.tombstones = sl_config_bool(p.cfg, "tombstones.on.delete", true);
+        p.extended_headers = sl_config_bool(p.cfg, "extended.headers.enabled", true);
         p.flush_interval_ms = sl_config_int(p.cfg, "offset.flush.interval.ms", 1000);
         p.offsets_path = sl_config_str(p.cfg, "offset.storage.file.filename");
         parse_skipped(&p);

@@ -68,13 +68,14 @@ Test(pg_golden, events_match_debezium_message_for_message, .timeout = 300)
     char extra[1024];
     snprintf(extra, sizeof extra,
              "\"skipped.operations\": \"none\", \"snapshot.mode\": \"no_data\", "
-             "\"publication.autocreate.mode\": \"all_tables\", \"database.dbname\": \"%s\"",
-             dbname);
+             "\"publication.autocreate.mode\": \"all_tables\", \"database.dbname\": \"%s\", "
+             "\"slot.name\": \"%s\", \"slot.drop.on.stop\": true",
+             dbname, dbname);
     char *cfg = it_write_config(dir, "golden", "public.(all_types|full_ident|no_pk|uniq_only|"
                                               "composite_pk|toasted|capture_end)",
                                 "kafka", extra);
     pid_t pid = it_sluice_start(cfg, log_path);
-    cr_assert(it_wait_log(log_path, "streaming from slot", 60000), "see %s", log_path);
+    cr_assert(it_wait_log(log_path, "streaming from slot", 30000), "see %s", log_path);
     cr_assert_eq(it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/changes.sql "
                            ">/dev/null",
                            dbname, GOLDEN),

@@ -54,6 +54,7 @@ static struct {
     int nlog;
     bool lost_once;
     int max_unproduced; /* emitted events not yet accepted by the sink, at worst */
+    char first_headers[512]; /* name=value;... of the first message */
 } w;
 
 static uint64_t token_tx[1 << 16]; /* pipeline token (tx seq) → fake transaction index */
@@ -228,6 +229,7 @@ static const sl_config_key fake_keys[] = {{.name = "fake.option", .type = SL_CON
 
 static const sl_source_ops fake_source = {
     .name = "fake",
+    .connector_name = "fakesql",
     .config_keys = fake_keys,
     .open = fs_open,
     .start = fs_start,
@@ -293,6 +295,11 @@ static sl_code fk_produce(sl_sink *s, const sl_message *m, sl_error *err)
                  id);
     if (w.nlog < MAX_MSGS)
         w.log[w.nlog++] = strdup(entry);
+    if (!w.first_headers[0])
+        for (size_t h = 0; h < m->nheaders; h++)
+            snprintf(w.first_headers + strlen(w.first_headers),
+                     sizeof w.first_headers - strlen(w.first_headers), "%s=%.*s;",
+                     m->headers[h].name, (int)m->headers[h].len, (const char *)m->headers[h].value);
     w.inflight_tokens[w.ninflight++] = (int)m->token;
     if (m->value)
         w.produced++;
@@ -451,6 +458,11 @@ Test(pipeline, events_arrive_in_order_with_tombstones_and_a_final_checkpoint)
     }
     cr_assert_eq(w.last_ack, 49);
     cr_assert_not(w.ack_violation, "a position was confirmed before its events were acknowledged");
+    cr_assert(strstr(w.first_headers, "__debezium.context.connectorLogicalName=t;"
+                                      "__debezium.context.taskId=0;"
+                                      "__debezium.context.connectorName=fakesql;"
+                                      "__debezium.context.runId="),
+              "%s", w.first_headers);
     char pos[64];
     bool found;
     sl_error err;
