@@ -69,8 +69,12 @@ Test(pg_crash, kill_9_mid_load_loses_nothing_and_keeps_per_key_order, .timeout =
     loader l = {0};
     pthread_t th;
     pthread_create(&th, NULL, load, &l);
-    /* Crash once a good part of the load is committed, while it goes on. */
-    while (l.committed_tx < 300 && !l.done)
+    /*
+     * Crash once a good part of the load is committed and sluice has written
+     * checkpoints for some of it (so the restart resumes mid-stream), while
+     * the load goes on.
+     */
+    while ((l.committed_tx < 300 || !it_wait_log(log_path, "checkpoint ", 10)) && !l.done)
         usleep(10000);
     kill(pid, SIGKILL);
     int status;
