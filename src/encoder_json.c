@@ -1125,23 +1125,38 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
 
     sl_buf b;
     sl_buf_init(&b);
-    PUT_LITERAL(&b, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
-    write_schema(&b, c->row, "before");
-    sl_buf_putc(&b, ',');
-    write_schema(&b, c->row, "after");
-    sl_buf_putc(&b, ',');
-    write_schema(&b, c->source, "source");
-    sl_buf_putc(&b, ',');
-    write_schema(&b, tx, "transaction");
-    sl_buf_putc(&b, ',');
-    PUT_LITERAL(&b, envelope_tail_fields);
-    PUT_LITERAL(&b, "],\"optional\":false,\"name\":");
-    size_t topic_len = strlen(t->topic);
-    char *envelope_name = sl_arena_alloc(&c->arena, topic_len + sizeof ".Envelope");
-    memcpy(envelope_name, t->topic, topic_len);
-    memcpy(envelope_name + topic_len, ".Envelope", sizeof ".Envelope");
-    sl_json_write_string(&b, envelope_name, strlen(envelope_name));
-    PUT_LITERAL(&b, ",\"version\":2},\"payload\":{\"before\":");
+    if (t->message_envelope) {
+        /* {op, ts_ms, source, transaction, message}: Debezium's message value. */
+        PUT_LITERAL(&b, "{\"schema\":{\"type\":\"struct\",\"fields\":["
+                        "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+                        "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},");
+        write_schema(&b, c->source, "source");
+        sl_buf_putc(&b, ',');
+        write_schema(&b, tx, "transaction");
+        sl_buf_putc(&b, ',');
+        write_schema(&b, c->row, "message");
+        PUT_LITERAL(&b, "],\"optional\":false,\"name\":");
+        sl_json_write_string(&b, t->message_envelope, strlen(t->message_envelope));
+        PUT_LITERAL(&b, ",\"version\":1},\"payload\":");
+    } else {
+        PUT_LITERAL(&b, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
+        write_schema(&b, c->row, "before");
+        sl_buf_putc(&b, ',');
+        write_schema(&b, c->row, "after");
+        sl_buf_putc(&b, ',');
+        write_schema(&b, c->source, "source");
+        sl_buf_putc(&b, ',');
+        write_schema(&b, tx, "transaction");
+        sl_buf_putc(&b, ',');
+        PUT_LITERAL(&b, envelope_tail_fields);
+        PUT_LITERAL(&b, "],\"optional\":false,\"name\":");
+        size_t topic_len = strlen(t->topic);
+        char *envelope_name = sl_arena_alloc(&c->arena, topic_len + sizeof ".Envelope");
+        memcpy(envelope_name, t->topic, topic_len);
+        memcpy(envelope_name + topic_len, ".Envelope", sizeof ".Envelope");
+        sl_json_write_string(&b, envelope_name, strlen(envelope_name));
+        PUT_LITERAL(&b, ",\"version\":2},\"payload\":{\"before\":");
+    }
     c->value_head = arena_copy_buf(&c->arena, &b);
     c->value_head_len = b.len;
 
@@ -1286,6 +1301,14 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     case SL_OP_TRUNCATE:
         key_row = NULL;
         break;
+    case SL_OP_MESSAGE:
+        if (!ev->table->message_envelope || !ev->after)
+            return sl_error_set(err, SL_INVALID,
+                                "table \"%s\": a message event needs a message "
+                                "stream and its content",
+                                ev->table->topic);
+        key_row = ev->after;
+        break;
     default:
         return sl_error_set(err, SL_INVALID, "table \"%s\": unknown operation '%c'",
                             ev->table->topic, (char)ev->op);
@@ -1319,6 +1342,22 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
         *has_key = true;
     }
 
+    if (ev->op == SL_OP_MESSAGE) {
+        if (enc->opts.value_schemas)
+            put_mem(value, c->value_head, c->value_head_len);
+        PUT_LITERAL(value, "{\"op\":\"m\",\"ts_ms\":");
+        sl_json_write_int(value, ev->ts_us / 1000);
+        PUT_LITERAL(value, ",\"source\":");
+        if (!write_struct(value, c->source, ev->source))
+            goto bad_source;
+        PUT_LITERAL(value, ",\"transaction\":null,\"message\":");
+        if (!write_struct(value, c->row, ev->after))
+            goto bad_after;
+        sl_buf_putc(value, '}');
+        if (enc->opts.value_schemas)
+            sl_buf_putc(value, '}');
+        return SL_OK;
+    }
     if (enc->opts.value_schemas)
         put_mem(value, c->value_head, c->value_head_len);
     else

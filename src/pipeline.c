@@ -177,6 +177,8 @@ static void add_header(pipeline *p, const char *name, const void *value, size_t 
 static sl_code build_headers(pipeline *p, const sl_event *ev, sl_error *err)
 {
     p->nheaders = 0;
+    if (ev->op == SL_OP_MESSAGE)
+        return SL_OK; /* Debezium sends logical decoding messages without headers */
     if (ev->key_change_row) {
         bool has_key;
         sl_buf_reset(&p->other_key);

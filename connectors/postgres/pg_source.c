@@ -100,6 +100,8 @@ struct sl_source {
     bool include_comments;
     sl_filter *schema_filter;
     sl_filter *table_filter;
+    sl_filter *message_filter;
+    pg_table *message_table; /* the pseudo-table of logical decoding messages */
     int64_t status_interval_ms;
     int64_t retry_delay0_ms, retry_delay_max_ms;
 
@@ -264,6 +266,13 @@ static const sl_config_key pg_keys[] = {
      .default_value = "numeric",
      .choices = "numeric|string",
      .doc = "interval columns as microseconds (numeric) or ISO 8601 strings."},
+    {.name = "message.prefix.include.list",
+     .type = SL_CONF_REGEXES,
+     .doc = "Regular expressions of the prefixes of logical decoding messages to emit (to topic "
+            "prefix.message); default all."},
+    {.name = "message.prefix.exclude.list",
+     .type = SL_CONF_REGEXES,
+     .doc = "Regular expressions of the prefixes of logical decoding messages not to emit."},
     {.name = "include.schema.comments",
      .type = SL_CONF_BOOL,
      .default_value = "false",
@@ -304,6 +313,11 @@ static sl_code pg_check(const sl_config *cfg, sl_error *err)
         return sl_error_set(err, SL_CONFIG,
                             "keys \"table.include.list\" and \"table.exclude.list\" cannot both "
                             "be set");
+    if (sl_config_has(cfg, "message.prefix.include.list") &&
+        sl_config_has(cfg, "message.prefix.exclude.list"))
+        return sl_error_set(err, SL_CONFIG,
+                            "keys \"message.prefix.include.list\" and "
+                            "\"message.prefix.exclude.list\" cannot both be set");
     if (sl_config_has(cfg, "schema.include.list") && sl_config_has(cfg, "schema.exclude.list"))
         return sl_error_set(err, SL_CONFIG,
                             "keys \"schema.include.list\" and \"schema.exclude.list\" cannot both "
@@ -897,9 +911,10 @@ static sl_code connect_and_stream(sl_source *s, sl_error *err)
     char *qpub = quote_ident(s->repl, s->publication);
     char *lit = PQescapeLiteral(s->repl, qpub, strlen(qpub));
     char sql[1024];
+    /* Logical decoding messages come with "messages" from PostgreSQL 14 on. */
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s)", qslot,
-             lsn, lit);
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s%s)",
+             qslot, lsn, lit, PQserverVersion(s->repl) >= 140000 ? ", messages 'true'" : "");
     PQfreemem(qslot);
     PQfreemem(qpub);
     PQfreemem(lit);
@@ -983,8 +998,9 @@ static const char *u64_text(sl_arena *arena, uint64_t v, uint32_t *len)
     return out;
 }
 
-/* The source block of an event at lsn of table t. */
-static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, sl_arena *arena)
+/* The source block of an event at lsn of table t; with_xid false leaves txId null. */
+static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bool with_xid,
+                                     sl_arena *arena)
 {
     sl_value *v = sl_arena_alloc(arena, SRC_FIELDS * sizeof *v);
     static const char version[] = SOURCE_VERSION;
@@ -1027,7 +1043,7 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, sl
     v[SRC_TS_NS] = sl_value_int(s->commit_time_us * 1000);
     v[SRC_SCHEMA] = sl_value_string(t->base.schema_name, (uint32_t)strlen(t->base.schema_name));
     v[SRC_TABLE] = sl_value_string(t->base.name, (uint32_t)strlen(t->base.name));
-    v[SRC_TXID] = sl_value_int(s->xid);
+    v[SRC_TXID] = with_xid ? sl_value_int(s->xid) : sl_value_null();
     v[SRC_LSN] = sl_value_int((int64_t)lsn);
     v[SRC_XMIN] = sl_value_null();
     if (s->origin[0]) {
@@ -1048,7 +1064,7 @@ static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op
     ev->op = op;
     ev->table = &t->base;
     ev->source_schema = s->source_schema;
-    ev->source = source_values(s, t, lsn, &batch->arena);
+    ev->source = source_values(s, t, lsn, op != SL_OP_MESSAGE || s->in_tx, &batch->arena);
     return ev;
 }
 
@@ -1123,6 +1139,42 @@ static void drain_truncates(sl_source *s, sl_batch *batch)
     }
 }
 
+/*
+ * A logical decoding message (pg_logical_emit_message): an event on the
+ * connector's message topic. A transactional one belongs to its transaction;
+ * a non-transactional one comes alone and is a transaction of its own, whose
+ * position is the message's LSN.
+ */
+static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch *batch)
+{
+    bool transactional = m->u.message.flags & 1;
+    if (transactional ? s->skipping_tx : m->u.message.lsn <= s->skip_before)
+        return;
+    if (!sl_filter_match(s->message_filter, m->u.message.prefix))
+        return;
+    if (!transactional) {
+        /* Debezium's sequence starts with the LSN of such a message. */
+        s->last_commit_lsn = m->u.message.lsn;
+        s->have_last_commit = true;
+        sl_batch_push(batch, SL_ITEM_BEGIN);
+    }
+    sl_value *row = sl_arena_alloc(&batch->arena, 2 * sizeof *row);
+    size_t plen = strlen(m->u.message.prefix);
+    row[0] = sl_value_string(sl_arena_strndup(&batch->arena, m->u.message.prefix, plen),
+                             (uint32_t)plen);
+    uint8_t *content = sl_arena_alloc(&batch->arena, m->u.message.len + 1);
+    memcpy(content, m->u.message.content, m->u.message.len);
+    row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
+    push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
+    if (!transactional) {
+        sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
+        item->u.position.len = 8;
+        for (int i = 0; i < 8; i++)
+            item->u.position.bytes[i] = (uint8_t)(m->u.message.lsn >> (56 - 8 * i));
+        s->emitted_lsn = m->u.message.lsn;
+    }
+}
+
 static sl_code handle_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_error *err)
 {
     pgo_message m;
@@ -1185,9 +1237,45 @@ static sl_code handle_message(sl_source *s, const pgo_frame *f, sl_batch *batch,
         drain_truncates(s, batch);
         break;
     }
-    default: /* 'Y' types and 'M' messages carry nothing sluice emits */
+    case 'M':
+        handle_logical_message(s, &m, batch);
+        break;
+    default: /* 'Y' types carry nothing sluice emits */
         break;
     }
+    return SL_OK;
+}
+
+/* The pseudo-table of logical decoding messages: topic <prefix>.message, keyed by prefix. */
+static sl_code build_message_table(sl_source *s, sl_error *err)
+{
+    pg_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    sl_arena_init(&t->arena, 4096);
+    t->included = true;
+    size_t n = strlen(s->topic_prefix) + sizeof ".message";
+    char *topic = sl_arena_alloc(&t->arena, n);
+    snprintf(topic, n, "%s.message", s->topic_prefix);
+    t->base.topic = topic;
+    t->base.database = s->dbname;
+    t->base.schema_name = "";
+    t->base.name = "";
+    t->base.version = ++s->table_versions;
+    t->base.message_envelope = "io.debezium.connector.postgresql.MessageValue";
+    static const uint32_t key_fields[1] = {0};
+    t->base.key_fields = key_fields;
+    t->base.nkey = 1;
+    sl_code rc = sl_schema_parse_json(sl_embedded_schema("postgres-message.json"), &t->arena,
+                                      &t->base.row_schema, err);
+    if (rc == SL_OK)
+        rc = sl_schema_parse_json(sl_embedded_schema("postgres-message-key.json"), &t->arena,
+                                  &t->base.key_schema, err);
+    if (rc != SL_OK) {
+        table_free(t);
+        return rc;
+    }
+    s->message_table = t;
     return SL_OK;
 }
 
@@ -1223,6 +1311,11 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     if (rc == SL_OK)
         rc = sl_filter_new(cfg, "table.include.list", "table.exclude.list", &s->table_filter, err);
     if (rc == SL_OK)
+        rc = sl_filter_new(cfg, "message.prefix.include.list", "message.prefix.exclude.list",
+                           &s->message_filter, err);
+    if (rc == SL_OK)
+        rc = build_message_table(s, err);
+    if (rc == SL_OK)
         rc = sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &s->schema_arena,
                                   &s->source_schema, err);
     if (rc == SL_OK) {
@@ -1238,6 +1331,8 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     if (rc != SL_OK) {
         sl_filter_free(s->schema_filter);
         sl_filter_free(s->table_filter);
+        sl_filter_free(s->message_filter);
+        table_free(s->message_table);
         sl_arena_destroy(&s->schema_arena);
         sl_arena_destroy(&s->scratch);
         free(s->slot);
@@ -1302,8 +1397,11 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
         sl_error_set(err, SL_CONNECT, "replication connection lost: %s", conn_message(s->repl));
         return fail_stream(s, SL_CONNECT, err);
     }
-    /* Each message adds at most two items (a key change), or a truncate's own list. */
-    while (batch->capacity - batch->count >= 2 && s->npending_truncates == 0) {
+    /*
+     * Each message adds at most three items (a key change: two events; a
+     * non-transactional message: begin, event, commit), or a truncate's own list.
+     */
+    while (batch->capacity - batch->count >= 3 && s->npending_truncates == 0) {
         char *buf = NULL;
         int len = PQgetCopyData(s->repl, &buf, 1);
         if (len == 0)
@@ -1450,8 +1548,10 @@ static void pg_close(sl_source *s)
         drop_slot(s);
     disconnect(s);
     free_retired(s);
+    table_free(s->message_table);
     sl_filter_free(s->schema_filter);
     sl_filter_free(s->table_filter);
+    sl_filter_free(s->message_filter);
     sl_arena_destroy(&s->schema_arena);
     sl_arena_destroy(&s->scratch);
     free(s->pending_truncates);

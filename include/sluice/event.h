@@ -123,6 +123,14 @@ typedef struct sl_table {
     const uint32_t *key_fields; /* positions in row_schema of the key fields, key order */
     uint64_t version;           /* distinct for each table object a source makes */
 
+    /*
+     * Set for a stream of non-row events (PostgreSQL's logical decoding
+     * messages): their value is {op, ts_ms, source, transaction, message},
+     * a struct of this name, version 1, with row_schema as its "message"
+     * field, instead of Debezium's row envelope. NULL for tables.
+     */
+    const char *message_envelope;
+
     /* Owned by the encoder; freed through encoder_cache_free when the table is freed. */
     void *encoder_cache;
     void (*encoder_cache_free)(void *cache);
@@ -142,6 +150,7 @@ typedef enum sl_op {
     SL_OP_UPDATE = 'u',
     SL_OP_DELETE = 'd',
     SL_OP_TRUNCATE = 't',
+    SL_OP_MESSAGE = 'm', /* a logical decoding message: the row is in after */
 } sl_op;
 
 typedef struct sl_event {
