@@ -350,9 +350,9 @@ static sl_code add_json_object(sl_config *cfg, json_t *obj, sl_error *err)
         } else {
             return sl_error_set(err, SL_CONFIG,
                                 "key \"%s\": expected a string, number or boolean, got %s", key,
-                                json_is_null(v)     ? "null"
-                                : json_is_array(v)  ? "an array"
-                                                    : "an object");
+                                json_is_null(v)    ? "null"
+                                : json_is_array(v) ? "an array"
+                                                   : "an object");
         }
         char *value;
         bool secret;
@@ -500,9 +500,8 @@ static sl_code check_value(const sl_config_key *k, const entry *e, sl_error *err
             return sl_error_set(err, SL_CONFIG, "key \"%s\": expected an integer%s%s%s", e->key,
                                 show ? ", got \"" : "", show ? v : "", show ? "\"" : "");
         if (k->min < k->max && (n < k->min || n > k->max))
-            return sl_error_set(err, SL_CONFIG,
-                                "key \"%s\": %lld is out of range [%lld, %lld]", e->key, n,
-                                (long long)k->min, (long long)k->max);
+            return sl_error_set(err, SL_CONFIG, "key \"%s\": %lld is out of range [%lld, %lld]",
+                                e->key, n, (long long)k->min, (long long)k->max);
         break;
     }
     case SL_CONF_BOOL:
@@ -533,8 +532,9 @@ static sl_code check_value(const sl_config_key *k, const entry *e, sl_error *err
             if (r != 0) {
                 char msg[128];
                 regerror(r, &re, msg, sizeof msg);
-                rc = sl_error_set(err, SL_CONFIG, "key \"%s\": invalid regular expression \"%s\": %s",
-                                  e->key, item, msg);
+                rc = sl_error_set(err, SL_CONFIG,
+                                  "key \"%s\": invalid regular expression \"%s\": %s", e->key, item,
+                                  msg);
                 break;
             }
             regfree(&re);

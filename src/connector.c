@@ -20,7 +20,8 @@ static const sl_config_key core_keys[] = {
     {.name = "name",
      .type = SL_CONF_STRING,
      .required = true,
-     .doc = "Unique name of the connector; it names the default offsets file and the Kafka client."},
+     .doc =
+         "Unique name of the connector; it names the default offsets file and the Kafka client."},
     {.name = "connector.class",
      .type = SL_CONF_STRING,
      .required = true,
@@ -160,10 +161,11 @@ static sl_code check_core(const sl_config *cfg, sl_error *err)
     for (char *op = strtok_r(copy, ", ", &save); op; op = strtok_r(NULL, ", ", &save)) {
         if (strcmp(op, "c") && strcmp(op, "u") && strcmp(op, "d") && strcmp(op, "t") &&
             strcasecmp(op, "none")) {
-            rc = sl_error_set(err, SL_CONFIG,
-                              "key \"skipped.operations\": unknown operation \"%s\" (expected c, u, "
-                              "d, t or none)",
-                              op);
+            rc =
+                sl_error_set(err, SL_CONFIG,
+                             "key \"skipped.operations\": unknown operation \"%s\" (expected c, u, "
+                             "d, t or none)",
+                             op);
             break;
         }
     }
@@ -227,10 +229,11 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
         goto fail;
     }
     if (sl_registry_encoder(kconv) != c->encoder) {
-        rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"key.converter\": \"%s\" must be the same converter as "
-                          "\"value.converter\"",
-                          path, kconv);
+        rc =
+            sl_error_set(err, SL_CONFIG,
+                         "file \"%s\": key \"key.converter\": \"%s\" must be the same converter as "
+                         "\"value.converter\"",
+                         path, kconv);
         goto fail;
     }
 

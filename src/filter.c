@@ -67,8 +67,7 @@ static sl_code list_compile(const char *text, re_list *l, sl_error *err)
     return rc;
 }
 
-sl_code sl_filter_new_from(const char *include, const char *exclude, sl_filter **out,
-                           sl_error *err)
+sl_code sl_filter_new_from(const char *include, const char *exclude, sl_filter **out, sl_error *err)
 {
     sl_filter *f = calloc(1, sizeof *f);
     if (!f)

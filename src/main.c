@@ -119,7 +119,8 @@ static int load_all(const file_list *files, sl_connector ***out)
             if (!conns[j])
                 continue;
             if (strcmp(sl_config_name(conns[j]->cfg), sl_config_name(conns[i]->cfg)) == 0) {
-                fprintf(stderr, "sluice: file \"%s\": connector name \"%s\" is also used by \"%s\"\n",
+                fprintf(stderr,
+                        "sluice: file \"%s\": connector name \"%s\" is also used by \"%s\"\n",
                         files->paths[i], sl_config_name(conns[i]->cfg), files->paths[j]);
                 failed = 1;
             } else if (strcmp(sl_config_str(conns[j]->cfg, "offset.storage.file.filename"),

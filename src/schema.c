@@ -110,8 +110,8 @@ static sl_code parse_node(json_t *node, sl_arena *arena, const sl_schema **out, 
         json_object_foreach(params, k, v)
         {
             if (!json_is_string(v))
-                return sl_error_set(err, SL_INVALID, "schema \"%s\": parameter \"%s\" is not a string",
-                                    path, k);
+                return sl_error_set(err, SL_INVALID,
+                                    "schema \"%s\": parameter \"%s\" is not a string", path, k);
             p[n].key = sl_arena_strdup(arena, k);
             p[n].value = sl_arena_strdup(arena, json_string_value(v));
             n++;
@@ -134,7 +134,8 @@ static sl_code parse_node(json_t *node, sl_arena *arena, const sl_schema **out, 
             json_t *fj = json_array_get(fields, i);
             const char *fname = json_string_value(json_object_get(fj, "field"));
             if (!fname)
-                return sl_error_set(err, SL_INVALID, "schema \"%s\": field %zu has no name", path, i);
+                return sl_error_set(err, SL_INVALID, "schema \"%s\": field %zu has no name", path,
+                                    i);
             f[i].name = sl_arena_strdup(arena, fname);
             sl_code rc = parse_node(fj, arena, &f[i].schema, f[i].name, err);
             if (rc != SL_OK)

@@ -33,14 +33,10 @@ struct sl_sink {
 
 /* librdkafka's defaults tuned for a CDC producer; all of them can be overridden. */
 static const char *const defaults[][2] = {
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"partitioner", "murmur2_random"},
-    {"linger.ms", "5"},
-    {"queue.buffering.max.kbytes", "32768"},
-    {"queue.buffering.max.messages", "100000"},
-    {"message.timeout.ms", "300000"},
-    {"compression.type", "none"},
+    {"enable.idempotence", "true"},          {"acks", "all"},
+    {"partitioner", "murmur2_random"},       {"linger.ms", "5"},
+    {"queue.buffering.max.kbytes", "32768"}, {"queue.buffering.max.messages", "100000"},
+    {"message.timeout.ms", "300000"},        {"compression.type", "none"},
 };
 
 static const sl_config_key kafka_keys[] = {
@@ -143,14 +139,16 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    sl_log(level <= 3 ? SL_LOG_ERROR : level <= 4 ? SL_LOG_WARN : SL_LOG_DEBUG, "kafka %s: %s",
-           fac, buf);
+    sl_log(level <= 3   ? SL_LOG_ERROR
+           : level <= 4 ? SL_LOG_WARN
+                        : SL_LOG_DEBUG,
+           "kafka %s: %s", fac, buf);
 }
 
 static void kafka_close(sl_sink *sink);
 
-static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx,
-                          sl_sink **out, sl_error *err)
+static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx, sl_sink **out,
+                          sl_error *err)
 {
     rd_kafka_conf_t *conf;
     sl_code rc = build_conf(cfg, &conf, err);
@@ -202,12 +200,11 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
         for (size_t i = 0; i < msg->nheaders; i++)
             rd_kafka_header_add(hdrs, msg->headers[i].name, -1, msg->headers[i].value,
                                 (ssize_t)msg->headers[i].len);
-        e = rd_kafka_producev(sink->rk, RD_KAFKA_V_TOPIC(msg->topic),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
-                              RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
-                              RD_KAFKA_V_HEADERS(hdrs),
-                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+        e = rd_kafka_producev(
+            sink->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
+            RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
         /* The message owns the headers only once it is accepted. */
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             rd_kafka_headers_destroy(hdrs);

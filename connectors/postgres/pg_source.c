@@ -55,8 +55,8 @@ enum {
 };
 
 static const char *const source_field_names[SRC_FIELDS] = {
-    "version", "connector", "name",  "ts_ms", "snapshot", "db",  "sequence", "ts_us",
-    "ts_ns",   "schema",    "table", "txId",  "lsn",      "xmin", "origin",  "origin_lsn",
+    "version", "connector", "name",  "ts_ms", "snapshot", "db",   "sequence", "ts_us",
+    "ts_ns",   "schema",    "table", "txId",  "lsn",      "xmin", "origin",   "origin_lsn",
 };
 
 typedef enum pub_mode {
@@ -73,7 +73,7 @@ typedef struct pg_table {
     bool included;
     uint32_t ncols;
     pg_converter *convs;
-    bool *is_key; /* per column */
+    bool *is_key;   /* per column */
     sl_arena arena; /* schemas, names, converters */
     struct pg_table *next_retired;
 } pg_table;
@@ -524,8 +524,7 @@ static sl_code build_table(sl_source *s, const pgo_message *m, pg_table **out, s
         fields[i].name = sl_arena_strdup(&t->arena, c->name);
         rc = pg_column_schema(types[i], c->typmod, optional, cat ? cat->default_expr : NULL,
                               cat && s->include_comments ? cat->comment : NULL, &s->type_opts,
-                              &t->arena,
-                              &fields[i].schema, &t->convs[i], err);
+                              &t->arena, &fields[i].schema, &t->convs[i], err);
         if (rc != SL_OK) {
             table_free(t);
             return sl_error_prefix(err, "table \"%s.%s\", column \"%s\"", nsp, rel, c->name);
@@ -587,7 +586,8 @@ static void param(conn_params *p, const char *k, const char *v)
 static void build_params(sl_source *s, bool replication, conn_params *p)
 {
     memset(p, 0, sizeof *p);
-    snprintf(p->port, sizeof p->port, "%lld", (long long)sl_config_int(s->cfg, "database.port", 5432));
+    snprintf(p->port, sizeof p->port, "%lld",
+             (long long)sl_config_int(s->cfg, "database.port", 5432));
     snprintf(p->app, sizeof p->app, "sluice-%s", sl_config_name(s->cfg));
     param(p, "host", sl_config_str(s->cfg, "database.hostname"));
     param(p, "port", p->port);
@@ -619,8 +619,8 @@ static void build_params(sl_source *s, bool replication, conn_params *p)
 static sl_code classify(const char *msg)
 {
     static const char *const fatal[] = {
-        "authentication failed", "no pg_hba.conf entry", "does not exist", "permission denied",
-        "must be superuser", "must have replication", "wal_level", "password is required",
+        "authentication failed", "no pg_hba.conf entry",  "does not exist", "permission denied",
+        "must be superuser",     "must have replication", "wal_level",      "password is required",
         "requires a password",
     };
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
@@ -695,8 +695,8 @@ static char *quote_ident(PGconn *conn, const char *name)
 /* The tables the filters select, as a quoted FOR TABLE list (filtered mode). */
 static sl_code filtered_table_list(sl_source *s, char **out, sl_error *err)
 {
-    PGresult *res = PQexec(s->catalog,
-                           "SELECT n.nspname, c.relname FROM pg_class c "
+    PGresult *res =
+        PQexec(s->catalog, "SELECT n.nspname, c.relname FROM pg_class c "
                            "JOIN pg_namespace n ON n.oid = c.relnamespace "
                            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%' "
                            "AND n.nspname <> 'information_schema' ORDER BY 1, 2");
@@ -726,8 +726,9 @@ static sl_code filtered_table_list(sl_source *s, char **out, sl_error *err)
 static sl_code ensure_publication(sl_source *s, sl_error *err)
 {
     const char *params[1] = {s->publication};
-    PGresult *res = PQexecParams(s->catalog, "SELECT puballtables FROM pg_publication WHERE pubname = $1",
-                                 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(s->catalog, "SELECT puballtables FROM pg_publication WHERE pubname = $1", 1,
+                     NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         sl_error_set(err, SL_SOURCE, "could not look up publication \"%s\": %s", s->publication,
                      conn_message(s->catalog));
@@ -828,7 +829,8 @@ static sl_code ensure_slot(sl_source *s, uint64_t *confirmed, sl_error *err)
 
     char *qslot = quote_ident(s->repl, s->slot);
     char sql[256];
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", qslot);
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+             qslot);
     PQfreemem(qslot);
     res = PQexec(s->repl, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -852,7 +854,10 @@ static sl_code send_status(sl_source *s, bool reply, sl_error *err)
     uint8_t msg[34];
     uint64_t write = s->received_lsn > s->acked_lsn ? s->received_lsn : s->acked_lsn;
     size_t n = pgo_status_update_encode(msg, write, s->acked_lsn, s->acked_lsn, now_pg_us(), reply);
-    if (PQputCopyData(s->repl, (const char *)msg, (int)n) != 1 || PQflush(s->repl) < 0)
+    int queued = PQputCopyData(s->repl, (const char *)msg, (int)n);
+    if (queued == 0)
+        return SL_OK; /* the socket's buffer is full: the next update will carry the news */
+    if (queued != 1 || PQflush(s->repl) < 0)
         return sl_error_set(err, SL_CONNECT, "could not send status update: %s",
                             conn_message(s->repl));
     s->last_status_ms = now_ms();
@@ -885,7 +890,8 @@ static sl_code connect_and_stream(sl_source *s, sl_error *err)
     if (rc == SL_OK)
         rc = connect_db(s, true, &s->repl, err);
     if (rc == SL_OK && PQserverVersion(s->repl) < 100000)
-        rc = sl_error_set(err, SL_UNSUPPORTED, "PostgreSQL %d is too old: pgoutput needs 10 or later",
+        rc = sl_error_set(err, SL_UNSUPPORTED,
+                          "PostgreSQL %d is too old: pgoutput needs 10 or later",
                           PQserverVersion(s->repl));
     if (rc == SL_OK)
         rc = ensure_publication(s, err);
@@ -1160,8 +1166,8 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     }
     sl_value *row = sl_arena_alloc(&batch->arena, 2 * sizeof *row);
     size_t plen = strlen(m->u.message.prefix);
-    row[0] = sl_value_string(sl_arena_strndup(&batch->arena, m->u.message.prefix, plen),
-                             (uint32_t)plen);
+    row[0] =
+        sl_value_string(sl_arena_strndup(&batch->arena, m->u.message.prefix, plen), (uint32_t)plen);
     uint8_t *content = sl_arena_alloc(&batch->arena, m->u.message.len + 1);
     memcpy(content, m->u.message.content, m->u.message.len);
     row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
@@ -1306,8 +1312,8 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     sl_arena_init(&s->schema_arena, 8192);
     sl_arena_init(&s->scratch, 64 * 1024);
 
-    sl_code rc = sl_filter_new(cfg, "schema.include.list", "schema.exclude.list",
-                               &s->schema_filter, err);
+    sl_code rc =
+        sl_filter_new(cfg, "schema.include.list", "schema.exclude.list", &s->schema_filter, err);
     if (rc == SL_OK)
         rc = sl_filter_new(cfg, "table.include.list", "table.exclude.list", &s->table_filter, err);
     if (rc == SL_OK)
@@ -1370,8 +1376,8 @@ static sl_code fail_stream(sl_source *s, sl_code code, sl_error *err)
         s->skip_before = s->emitted_lsn;
     disconnect(s);
     s->next_connect_ms = now_ms() + s->retry_delay_ms;
-    s->retry_delay_ms =
-        s->retry_delay_ms * 2 > s->retry_delay_max_ms ? s->retry_delay_max_ms : s->retry_delay_ms * 2;
+    s->retry_delay_ms = s->retry_delay_ms * 2 > s->retry_delay_max_ms ? s->retry_delay_max_ms
+                                                                      : s->retry_delay_ms * 2;
     return err->code;
 }
 

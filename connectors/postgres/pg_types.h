@@ -134,7 +134,7 @@ typedef struct pg_converter {
      */
     bool omitted;
     bool null_elements; /* ARRAY: elements may be null (else a null element nulls the array) */
-    int32_t scale;                   /* DECIMAL*, MONEY*: the target scale */
+    int32_t scale;      /* DECIMAL*, MONEY*: the target scale */
     const struct pg_converter *elem; /* ARRAY: the element converter (in the table's arena) */
 } pg_converter;
 

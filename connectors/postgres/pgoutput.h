@@ -97,7 +97,7 @@ typedef struct pgo_message {
             char old_kind; /* 0 none, 'K' key only, 'O' full old row */
             pgo_tuple old_tuple;
             pgo_tuple new_tuple; /* empty for deletes */
-        } change; /* 'I', 'U', 'D' */
+        } change;                /* 'I', 'U', 'D' */
         struct {
             uint32_t nrels;
             uint8_t options; /* 1 cascade, 2 restart identity */

@@ -60,6 +60,7 @@ bool sl_config_has(const sl_config *cfg, const char *key);
  * returns fn's result when it is non-zero.
  */
 int sl_config_foreach_prefix(const sl_config *cfg, const char *prefix,
-                             int (*fn)(void *ctx, const char *subkey, const char *value), void *ctx);
+                             int (*fn)(void *ctx, const char *subkey, const char *value),
+                             void *ctx);
 
 #endif

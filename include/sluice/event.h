@@ -155,7 +155,7 @@ typedef enum sl_op {
 
 typedef struct sl_event {
     sl_op op;
-    sl_table *table; /* the encoder may fill table->encoder_cache */
+    sl_table *table;        /* the encoder may fill table->encoder_cache */
     const sl_value *before; /* row_schema->nfields values, or NULL */
     const sl_value *after;  /* row_schema->nfields values, or NULL */
     /*

@@ -33,8 +33,8 @@ typedef enum sl_item_kind {
 typedef struct sl_item {
     sl_item_kind kind;
     union {
-        sl_event event;        /* SL_ITEM_EVENT */
-        sl_position position;  /* SL_ITEM_COMMIT */
+        sl_event event;       /* SL_ITEM_EVENT */
+        sl_position position; /* SL_ITEM_COMMIT */
     } u;
 } sl_item;
 

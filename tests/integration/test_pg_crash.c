@@ -34,8 +34,7 @@ static void *load(void *arg)
     for (int v = 0; v < VERSIONS; v++) {
         for (int k = 0; k < KEYS; k += ROWS_PER_TX) {
             if (v == 0)
-                it_pg_exec(db,
-                           "INSERT INTO it_crash SELECT g, 0 FROM generate_series(%d, %d) g", k,
+                it_pg_exec(db, "INSERT INTO it_crash SELECT g, 0 FROM generate_series(%d, %d) g", k,
                            k + ROWS_PER_TX - 1);
             else
                 it_pg_exec(db, "UPDATE it_crash SET v = %d WHERE id BETWEEN %d AND %d", v, k,

@@ -32,9 +32,9 @@ Test(pg_golden, events_match_debezium_message_for_message, .timeout = 300)
     PGconn *db = it_pg_connect();
     it_pg_exec(db, "CREATE DATABASE %s", dbname);
     PQfinish(db);
-    cr_assert_eq(it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/schema.sql", dbname,
-                           GOLDEN),
-                 0);
+    cr_assert_eq(
+        it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/schema.sql", dbname, GOLDEN),
+        0);
 
     /* Topics may hold messages of an earlier run against the same broker: skip those. */
     json_error_t jerr;
@@ -71,8 +71,9 @@ Test(pg_golden, events_match_debezium_message_for_message, .timeout = 300)
              "\"publication.autocreate.mode\": \"all_tables\", \"database.dbname\": \"%s\", "
              "\"slot.name\": \"%s\", \"slot.drop.on.stop\": true",
              dbname, dbname);
-    char *cfg = it_write_config(dir, "golden", "public.(all_types|full_ident|no_pk|uniq_only|"
-                                              "composite_pk|toasted|capture_end)",
+    char *cfg = it_write_config(dir, "golden",
+                                "public.(all_types|full_ident|no_pk|uniq_only|"
+                                "composite_pk|toasted|capture_end)",
                                 "kafka", extra);
     pid_t pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from slot", 30000), "see %s", log_path);
@@ -89,8 +90,9 @@ Test(pg_golden, events_match_debezium_message_for_message, .timeout = 300)
         it_messages_free(&m);
     }
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
-    int rc = it_system("python3 %s/compare.py %s/events.jsonl %s %s/known-differences.json >%s/compare.txt 2>&1",
-                       GOLDEN, GOLDEN, actual, GOLDEN, dir);
+    int rc = it_system(
+        "python3 %s/compare.py %s/events.jsonl %s %s/known-differences.json >%s/compare.txt 2>&1",
+        GOLDEN, GOLDEN, actual, GOLDEN, dir);
     char path[4300];
     snprintf(path, sizeof path, "%s/compare.txt", dir);
     char *report = ts_read_file(path, NULL);

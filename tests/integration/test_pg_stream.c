@@ -95,8 +95,9 @@ Test(pg_stream, every_operation_reaches_kafka_in_the_debezium_envelope)
             cr_assert_null(m.items[i].key, "truncate events have no key");
         } else {
             json_t *k = it_json(m.items[i].key);
-            cr_assert_str_eq(json_string_value(json_object_get(json_object_get(k, "schema"), "name")),
-                             "it_ops.public.it_ops.Key");
+            cr_assert_str_eq(
+                json_string_value(json_object_get(json_object_get(k, "schema"), "name")),
+                "it_ops.public.it_ops.Key");
             json_decref(k);
         }
         json_decref(v);
@@ -109,7 +110,8 @@ Test(pg_stream, every_operation_reaches_kafka_in_the_debezium_envelope)
     cr_assert(json_is_null(json_object_get(c1, "before")));
     json_t *u = it_payload(it_json(m.items[2].value));
     cr_assert(json_is_null(json_object_get(u, "before")), "REPLICA IDENTITY DEFAULT: no before");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(u, "after"), "name")), "uno");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(u, "after"), "name")),
+                     "uno");
     json_t *d = it_payload(it_json(m.items[3].value));
     cr_assert(json_is_null(json_object_get(d, "after")));
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(d, "before"), "id")), 2);
@@ -118,8 +120,7 @@ Test(pg_stream, every_operation_reaches_kafka_in_the_debezium_envelope)
                      "\"optional\":false,\"field\":\"id\"}],\"optional\":false,"
                      "\"name\":\"it_ops.public.it_ops.Key\"},\"payload\":{\"id\":2}}");
 
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "clean exit on SIGTERM; see %s",
-                 log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "clean exit on SIGTERM; see %s", log_path);
     char offsets[4300];
     snprintf(offsets, sizeof offsets, "%s/offsets.json", dir);
     char *text = ts_read_file(offsets, NULL);
@@ -255,8 +256,8 @@ Test(pg_stream, the_file_sink_writes_one_json_lines_file_per_topic)
     }
     cr_assert_not_null(ta);
     cr_assert_not_null(tb);
-    cr_assert(strstr(ta, "{\"key\":{\"id\":1},\"value\":{\"before\":null,\"after\":{\"id\":1},"), "%s",
-              ta);
+    cr_assert(strstr(ta, "{\"key\":{\"id\":1},\"value\":{\"before\":null,\"after\":{\"id\":1},"),
+              "%s", ta);
     cr_assert(strstr(ta, "{\"key\":{\"id\":2},"), "%s", ta);
     cr_assert(strstr(tb, "\"op\":\"d\""), "%s", tb);
     cr_assert(strstr(tb, "{\"key\":{\"id\":9},\"value\":null}"), "%s", tb);

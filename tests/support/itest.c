@@ -73,8 +73,8 @@ char *it_pg_value(PGconn *conn, const char *sql)
     PGresult *res = PQexec(conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         cr_assert_fail("SQL failed: %s\n%s", PQerrorMessage(conn), sql);
-    char *v = (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) ? strdup(PQgetvalue(res, 0, 0))
-                                                               : NULL;
+    char *v =
+        (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
     PQclear(res);
     return v;
 }
@@ -99,7 +99,8 @@ char *it_write_config(const char *dir, const char *name, const char *include, co
     json_object_set_new(c, "table.include.list", json_string(include));
     json_object_set_new(c, "sink.type", json_string(sink));
     if (strcmp(sink, "kafka") == 0)
-        json_object_set_new(c, "kafka.bootstrap.servers", json_string(need_env("SLUICE_TEST_KAFKA")));
+        json_object_set_new(c, "kafka.bootstrap.servers",
+                            json_string(need_env("SLUICE_TEST_KAFKA")));
     if (strcmp(sink, "file") == 0) {
         snprintf(path, sizeof path, "%s/out", dir);
         json_object_set_new(c, "sink.file.directory", json_string(path));
@@ -209,8 +210,8 @@ static char *headers_json(const rd_kafka_message_t *m)
         const void *val;
         size_t size;
         for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; i++)
-            json_array_append_new(arr, json_pack("[s, s%]", name, val ? (const char *)val : "",
-                                                 val ? size : 0));
+            json_array_append_new(
+                arr, json_pack("[s, s%]", name, val ? (const char *)val : "", val ? size : 0));
     }
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
@@ -342,7 +343,8 @@ void it_messages_write_jsonl(const char *path, const char *topic, const it_messa
     for (size_t i = 0; i < m->n; i++) {
         json_t *line = json_object();
         json_object_set_new(line, "topic", json_string(topic));
-        json_object_set_new(line, "key", m->items[i].key ? json_string(m->items[i].key) : json_null());
+        json_object_set_new(line, "key",
+                            m->items[i].key ? json_string(m->items[i].key) : json_null());
         json_object_set_new(line, "value",
                             m->items[i].value ? json_string(m->items[i].value) : json_null());
         json_t *h = json_loads(m->items[i].headers ? m->items[i].headers : "[]", 0, NULL);

@@ -43,8 +43,8 @@ int it_sluice_stop(pid_t pid, int sig, int timeout_ms);
 bool it_wait_log(const char *log_path, const char *text, int timeout_ms);
 
 typedef struct it_message {
-    char *key;   /* NULL for a null key */
-    char *value; /* NULL for a tombstone */
+    char *key;     /* NULL for a null key */
+    char *value;   /* NULL for a tombstone */
     char *headers; /* JSON array of [name, value] pairs */
     int32_t partition;
     int64_t offset;

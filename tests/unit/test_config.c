@@ -69,12 +69,13 @@ Test(config, kafka_connect_rest_form_is_accepted)
 {
     sl_error err;
     sl_connector *c;
-    const char *text = "{\"name\": \"inventory\", \"config\": {"
-                       "\"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\", "
-                       "\"database.hostname\": \"h\", \"database.user\": \"u\", "
-                       "\"database.dbname\": \"d\", \"topic.prefix\": \"p\", "
-                       "\"sink.type\": \"stdout\", \"tasks.max\": \"1\", "
-                       "\"plugin.name\": \"pgoutput\"}}";
+    const char *text =
+        "{\"name\": \"inventory\", \"config\": {"
+        "\"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\", "
+        "\"database.hostname\": \"h\", \"database.user\": \"u\", "
+        "\"database.dbname\": \"d\", \"topic.prefix\": \"p\", "
+        "\"sink.type\": \"stdout\", \"tasks.max\": \"1\", "
+        "\"plugin.name\": \"pgoutput\"}}";
     cr_assert_eq(load(text, &err, &c), SL_OK, "%s", err.msg);
     cr_assert_str_eq(sl_config_name(c->cfg), "inventory");
     cr_assert_str_eq(c->sink->name, "stdout");
@@ -237,9 +238,9 @@ Test(config, values_are_typed_from_json_numbers_and_booleans)
 {
     sl_error err;
     sl_connector *c;
-    cr_assert_eq(load("{" BASE ", \"database.port\": 6543, \"tombstones.on.delete\": false}", &err,
-                      &c),
-                 SL_OK, "%s", err.msg);
+    cr_assert_eq(
+        load("{" BASE ", \"database.port\": 6543, \"tombstones.on.delete\": false}", &err, &c),
+        SL_OK, "%s", err.msg);
     cr_assert_eq(sl_config_int(c->cfg, "database.port", 0), 6543);
     cr_assert_not(sl_config_bool(c->cfg, "tombstones.on.delete", true));
     sl_connector_free(c);

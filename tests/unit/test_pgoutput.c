@@ -94,7 +94,8 @@ Test(pgoutput, captured_stream_decodes_to_golden_text)
     sl_buf_init(&out);
     uint8_t *bytes = malloc(strlen(hex));
     int begins = 0, commits = 0;
-    for (char *line = hex; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = hex; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         char *sp = strchr(line, ' ');
         cr_assert_not_null(sp);
         size_t n = unhex(sp + 1, bytes);
@@ -132,7 +133,8 @@ Test(pgoutput, truncated_messages_are_errors_not_crashes)
     sl_arena arena;
     sl_arena_init(&arena, 0);
     int refused = 0;
-    for (char *line = hex; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = hex; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         size_t n = unhex(strchr(line, ' ') + 1, bytes);
         /* Every strict prefix of a message must be refused cleanly. */
         for (size_t cut = 0; cut < n; cut++) {

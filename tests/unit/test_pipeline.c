@@ -37,9 +37,9 @@ static struct {
 
     /* source state */
     int starts;
-    int next_tx;       /* next transaction to emit */
-    int next_event;    /* next event of next_tx; -1: BEGIN not emitted yet */
-    int64_t last_ack;  /* highest position acknowledged to the source */
+    int next_tx;      /* next transaction to emit */
+    int next_event;   /* next event of next_tx; -1: BEGIN not emitted yet */
+    int64_t last_ack; /* highest position acknowledged to the source */
     int emitted_events;
     int start_positions[16];
     bool ack_violation;
@@ -48,12 +48,12 @@ static struct {
     int produced; /* accepted messages, over all lives */
     int inflight_tokens[MAX_MSGS];
     int ninflight;
-    int msgs_per_tx;    /* messages the sink should get per transaction */
-    int acks[MAX_TX];   /* acknowledgements per transaction since it was last (re)emitted */
-    char *log[MAX_MSGS];          /* "op:id" or "tomb:id" in accepted order */
+    int msgs_per_tx;     /* messages the sink should get per transaction */
+    int acks[MAX_TX];    /* acknowledgements per transaction since it was last (re)emitted */
+    char *log[MAX_MSGS]; /* "op:id" or "tomb:id" in accepted order */
     int nlog;
     bool lost_once;
-    int max_unproduced; /* emitted events not yet accepted by the sink, at worst */
+    int max_unproduced;      /* emitted events not yet accepted by the sink, at worst */
     char first_headers[512]; /* name=value;... of the first message */
 } w;
 
@@ -289,9 +289,10 @@ static sl_code fk_produce(sl_sink *s, const sl_message *m, sl_error *err)
     if (!m->value)
         snprintf(entry, sizeof entry, "tomb:%d", id);
     else
-        snprintf(entry, sizeof entry, "%c:%d", strstr(value, "\"op\":\"c\"")   ? 'c'
-                                               : strstr(value, "\"op\":\"u\"") ? 'u'
-                                                                                : 'd',
+        snprintf(entry, sizeof entry, "%c:%d",
+                 strstr(value, "\"op\":\"c\"")   ? 'c'
+                 : strstr(value, "\"op\":\"u\"") ? 'u'
+                                                 : 'd',
                  id);
     if (w.nlog < MAX_MSGS)
         w.log[w.nlog++] = strdup(entry);
@@ -398,8 +399,7 @@ static void run_pipeline(run_ctx *r, const char *extra)
     sl_config *cfg;
     cr_assert_eq(sl_config_parse("test.json", text, &cfg, &err), SL_OK, "%s", err.msg);
     extern const sl_config_key *sl_core_config_keys(void);
-    const sl_config_key *tables[] = {sl_core_config_keys(), fake_keys,
-                                     sl_encoder_json.config_keys};
+    const sl_config_key *tables[] = {sl_core_config_keys(), fake_keys, sl_encoder_json.config_keys};
     cr_assert_eq(sl_config_validate(cfg, tables, 3, &err), SL_OK, "%s", err.msg);
     r->conn.cfg = cfg;
     r->conn.source = &fake_source;

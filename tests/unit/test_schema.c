@@ -20,8 +20,9 @@ Test(schema, postgres_source_block_parses)
     const sl_schema *f = s->fields[snap].schema;
     cr_assert(f->optional);
     cr_assert_str_eq(f->name, "io.debezium.data.Enum");
-    cr_assert_str_eq(sl_schema_param(f, "allowed"),
-                     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental");
+    cr_assert_str_eq(
+        sl_schema_param(f, "allowed"),
+        "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental");
     cr_assert_not_null(f->default_value);
     cr_assert_eq(f->default_value->len, 5);
     cr_assert_eq(sl_schema_field_index(s, "xmin"), 13);

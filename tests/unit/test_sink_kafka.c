@@ -107,8 +107,8 @@ static void serve_until(sl_sink *sink, int total, int timeout_ms)
     }
 }
 
-Test(sink_kafka, every_message_is_acknowledged_exactly_once, .init = start_mock,
-     .fini = stop_mock, .timeout = 60)
+Test(sink_kafka, every_message_is_acknowledged_exactly_once, .init = start_mock, .fini = stop_mock,
+     .timeout = 60)
 {
     sl_sink *sink = open_sink("");
     for (uint64_t i = 0; i < 1000; i++)
@@ -128,13 +128,11 @@ Test(sink_kafka, retriable_produce_errors_are_retried_not_lost, .init = start_mo
 {
     sl_sink *sink = open_sink(",\"kafka.retry.backoff.ms\":\"10\"");
     /* The next produce requests fail with errors a producer retries. */
-    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 6,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    rd_kafka_mock_push_request_errors(
+        mock, 0 /* Produce */, 6, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     for (uint64_t i = 0; i < 500; i++)
         cr_assert_eq(produce(sink, i), SL_OK);
     serve_until(sink, 500, 30000);
@@ -177,7 +175,8 @@ Test(sink_kafka, a_full_queue_pushes_back_until_acknowledgements_are_served, .in
 
 Test(sink_kafka, unknown_properties_are_refused_naming_the_key)
 {
-    char text[] = "{\"name\":\"t\",\"kafka.bootstrap.servers\":\"x:1\",\"kafka.acks\":\"sometimes\"}";
+    char text[] =
+        "{\"name\":\"t\",\"kafka.bootstrap.servers\":\"x:1\",\"kafka.acks\":\"sometimes\"}";
     sl_config *cfg;
     sl_error err;
     cr_assert_eq(sl_config_parse("bad.json", text, &cfg, &err), SL_OK);

@@ -178,8 +178,11 @@ def main():
     for t, n in extra.items():
         failures.append((-1, t, "event", "%d unexpected extra messages" % n, None))
 
+    grouped = defaultdict(list)
     for i, topic, path, what, reason in accepted:
-        print("known    #%d %s %s: %s (%s)" % (i, topic, path, what, reason))
+        grouped[(topic, path, what, reason)].append(i)
+    for (topic, path, what, reason), events in grouped.items():
+        print("known    %s %s: %s in %d event(s) (%s)" % (topic, path, what, len(events), reason))
     for i, topic, path, what, _ in failures:
         print("DIFFERS  #%d %s %s: %s" % (i, topic, path, what))
     for n, k in enumerate(known):
