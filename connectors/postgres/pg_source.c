@@ -158,6 +158,28 @@ static int64_t now_pg_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
 }
 
+/* A position is the LSN, 8 bytes big-endian. */
+static void lsn_position(uint64_t lsn, sl_position *pos)
+{
+    pos->len = 8;
+    for (int i = 0; i < 8; i++)
+        pos->bytes[i] = (uint8_t)(lsn >> (56 - 8 * i));
+}
+
+/* Pushes a COMMIT item ending at lsn. */
+static void push_commit(sl_batch *batch, uint64_t lsn)
+{
+    lsn_position(lsn, &sl_batch_push(batch, SL_ITEM_COMMIT)->u.position);
+}
+
+static uint64_t position_lsn(const sl_position *pos)
+{
+    uint64_t lsn = 0;
+    for (int i = 0; i < 8 && i < pos->len; i++)
+        lsn = lsn << 8 | pos->bytes[i];
+    return lsn;
+}
+
 /* ---- configuration ---- */
 
 static const char *const connector_classes[] = {
@@ -1173,10 +1195,7 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
     push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
     if (!transactional) {
-        sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
-        item->u.position.len = 8;
-        for (int i = 0; i < 8; i++)
-            item->u.position.bytes[i] = (uint8_t)(m->u.message.lsn >> (56 - 8 * i));
+        push_commit(batch, m->u.message.lsn);
         s->emitted_lsn = m->u.message.lsn;
     }
 }
@@ -1202,10 +1221,7 @@ static sl_code handle_message(sl_source *s, const pgo_frame *f, sl_batch *batch,
         break;
     case 'C':
         if (!s->skipping_tx) {
-            sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
-            item->u.position.len = 8;
-            for (int i = 0; i < 8; i++)
-                item->u.position.bytes[i] = (uint8_t)(m.u.commit.end_lsn >> (56 - 8 * i));
+            push_commit(batch, m.u.commit.end_lsn);
             s->emitted_lsn = m.u.commit.end_lsn;
         }
         s->last_commit_lsn = m.u.commit.end_lsn;
@@ -1350,14 +1366,6 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     return SL_OK;
 }
 
-static uint64_t position_lsn(const sl_position *pos)
-{
-    uint64_t lsn = 0;
-    for (int i = 0; i < 8 && i < pos->len; i++)
-        lsn = lsn << 8 | pos->bytes[i];
-    return lsn;
-}
-
 static sl_code pg_start(sl_source *s, const sl_position *from, sl_error *err)
 {
     s->skip_before = (from && from->len == 8) ? position_lsn(from) : 0;
@@ -1434,10 +1442,7 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
                  * log of tables that are not captured.
                  */
                 if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
-                    sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
-                    item->u.position.len = 8;
-                    for (int i = 0; i < 8; i++)
-                        item->u.position.bytes[i] = (uint8_t)(f.wal_end >> (56 - 8 * i));
+                    push_commit(batch, f.wal_end);
                     s->emitted_lsn = f.wal_end;
                 }
             }
@@ -1506,9 +1511,7 @@ static sl_code pg_position_parse(const char *text, sl_position *pos, sl_error *e
     uint64_t lsn;
     if (pgo_lsn_parse(text, &lsn) != 0)
         return sl_error_set(err, SL_INVALID, "\"%s\" is not an LSN like 0/16B3748", text);
-    pos->len = 8;
-    for (int i = 0; i < 8; i++)
-        pos->bytes[i] = (uint8_t)(lsn >> (56 - 8 * i));
+    lsn_position(lsn, pos);
     return SL_OK;
 }
 
