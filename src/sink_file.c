@@ -28,10 +28,14 @@
 #define SYNC_INTERVAL_NS (10 * 1000 * 1000)
 #define SYNC_PENDING_MAX 20000
 
+/* Bytes gathered per file before one write(2). */
+#define WRITE_CHUNK (256 * 1024)
+
 typedef struct topic_file {
     char *topic; /* NULL: empty slot */
-    FILE *f;
-    bool dirty;
+    int fd;
+    sl_buf pending; /* lines not yet written */
+    bool dirty;     /* written since the last sync */
 } topic_file;
 
 typedef struct token_run {
@@ -50,7 +54,7 @@ struct sl_sink {
     size_t nruns, runs_cap;
     size_t pending;
     struct timespec last_sync;
-    sl_buf line;
+    topic_file out; /* stdout */
     sl_sink_ack_fn on_ack;
     void *ack_ctx;
 };
@@ -133,7 +137,8 @@ static sl_code sink_new(const sl_config *cfg, bool to_stdout, sl_sink_ack_fn on_
     s->to_stdout = to_stdout;
     s->on_ack = on_ack;
     s->ack_ctx = ack_ctx;
-    sl_buf_init(&s->line);
+    s->out.fd = STDOUT_FILENO;
+    sl_buf_init(&s->out.pending);
     clock_gettime(CLOCK_MONOTONIC, &s->last_sync);
     if (!to_stdout) {
         const char *dir = sl_config_str(cfg, "sink.file.directory");
@@ -197,12 +202,12 @@ static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, s
         return sl_error_set(err, SL_SINK, "topic \"%s\" cannot be a file name", topic);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.jsonl", s->dir, topic);
-    FILE *f = fopen(path, "ae");
-    if (!f)
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
         return sl_error_set(err, SL_IO, "could not open \"%s\": %s", path, strerror(errno));
-    setvbuf(f, NULL, _IOFBF, 256 * 1024);
     s->files[i].topic = strdup(topic);
-    s->files[i].f = f;
+    s->files[i].fd = fd;
+    sl_buf_init(&s->files[i].pending);
     s->files[i].dirty = false;
     s->nfiles++;
     if (s->nfiles * 2 > s->nfiles_cap) {
@@ -231,32 +236,62 @@ static void owe_ack(sl_sink *s, uint64_t token)
     s->pending++;
 }
 
+/* Writes a file's gathered lines out. */
+static sl_code write_pending(topic_file *tf, sl_error *err)
+{
+    size_t off = 0;
+    while (off < tf->pending.len) {
+        ssize_t n = write(tf->fd, tf->pending.data + off, tf->pending.len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sl_error_set(err, SL_IO, "could not write the file of topic \"%s\": %s",
+                                tf->topic ? tf->topic : "(stdout)", strerror(errno));
+        }
+        off += (size_t)n;
+    }
+    sl_buf_reset(&tf->pending);
+    tf->dirty = true;
+    return SL_OK;
+}
+
 static sl_code file_produce(sl_sink *s, const sl_message *msg, sl_error *err)
 {
-    sl_buf_reset(&s->line);
-    FILE *f;
+    topic_file *tf;
     if (s->to_stdout) {
-        sl_buf_puts(&s->line, "{\"topic\":");
-        append_json_string(&s->line, msg->topic);
-        sl_buf_puts(&s->line, ",\"key\":");
-        f = stdout;
+        tf = &s->out;
+        sl_buf_puts(&tf->pending, "{\"topic\":");
+        append_json_string(&tf->pending, msg->topic);
+        sl_buf_puts(&tf->pending, ",\"key\":");
     } else {
-        topic_file *tf;
         sl_code rc = topic_file_get(s, msg->topic, &tf, err);
         if (rc != SL_OK)
             return rc;
-        tf->dirty = true;
-        f = tf->f;
-        sl_buf_puts(&s->line, "{\"key\":");
+        sl_buf_puts(&tf->pending, "{\"key\":");
     }
-    append_part(&s->line, msg->key, msg->key_len);
-    sl_buf_puts(&s->line, ",\"value\":");
-    append_part(&s->line, msg->value, msg->value_len);
-    sl_buf_puts(&s->line, "}\n");
-    if (fwrite(s->line.data, 1, s->line.len, f) != s->line.len)
-        return sl_error_set(err, SL_IO, "could not write message of topic \"%s\": %s", msg->topic,
-                            strerror(errno));
+    /* One copy into the file's buffer; the kernel's copy is the only other. */
+    append_part(&tf->pending, msg->key, msg->key_len);
+    sl_buf_puts(&tf->pending, ",\"value\":");
+    append_part(&tf->pending, msg->value, msg->value_len);
+    sl_buf_puts(&tf->pending, "}\n");
     owe_ack(s, msg->token);
+    if (tf->pending.len >= WRITE_CHUNK)
+        return write_pending(tf, err);
+    return SL_OK;
+}
+
+/* Writes out and, when asked, syncs one file. */
+static sl_code settle(sl_sink *s, topic_file *tf, sl_error *err)
+{
+    if (tf->pending.len > 0) {
+        sl_code rc = write_pending(tf, err);
+        if (rc != SL_OK)
+            return rc;
+    }
+    if (tf->dirty && s->fsync && fdatasync(tf->fd) != 0)
+        return sl_error_set(err, SL_IO, "could not sync the file of topic \"%s\": %s",
+                            tf->topic ? tf->topic : "(stdout)", strerror(errno));
+    tf->dirty = false;
     return SL_OK;
 }
 
@@ -264,17 +299,16 @@ static sl_code file_produce(sl_sink *s, const sl_message *msg, sl_error *err)
 static sl_code sync_and_ack(sl_sink *s, sl_error *err)
 {
     if (s->to_stdout) {
-        if (fflush(stdout) != 0)
-            return sl_error_set(err, SL_IO, "could not write to stdout: %s", strerror(errno));
+        sl_code rc = settle(s, &s->out, err);
+        if (rc != SL_OK)
+            return rc;
     } else {
         for (size_t i = 0; i < s->nfiles_cap; i++) {
-            topic_file *tf = &s->files[i];
-            if (!tf->topic || !tf->dirty)
+            if (!s->files[i].topic)
                 continue;
-            if (fflush(tf->f) != 0 || (s->fsync && fdatasync(fileno(tf->f)) != 0))
-                return sl_error_set(err, SL_IO, "could not write file of topic \"%s\": %s",
-                                    tf->topic, strerror(errno));
-            tf->dirty = false;
+            sl_code rc = settle(s, &s->files[i], err);
+            if (rc != SL_OK)
+                return rc;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &s->last_sync);
@@ -318,16 +352,15 @@ static void file_close(sl_sink *s)
         return;
     for (size_t i = 0; i < s->nfiles_cap; i++) {
         if (s->files[i].topic) {
-            fclose(s->files[i].f);
+            close(s->files[i].fd);
+            sl_buf_free(&s->files[i].pending);
             free(s->files[i].topic);
         }
     }
-    if (s->to_stdout)
-        fflush(stdout);
+    sl_buf_free(&s->out.pending);
     free(s->files);
     free(s->runs);
     free(s->dir);
-    sl_buf_free(&s->line);
     free(s);
 }
 
