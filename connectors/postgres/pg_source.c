@@ -169,7 +169,10 @@ static void lsn_position(uint64_t lsn, sl_position *pos)
 /* Pushes a COMMIT item ending at lsn. */
 static void push_commit(sl_batch *batch, uint64_t lsn)
 {
-    lsn_position(lsn, &sl_batch_push(batch, SL_ITEM_COMMIT)->u.position);
+    sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
+    if (!item)
+        abort(); /* pg_poll() keeps room for every item one message adds */
+    lsn_position(lsn, &item->u.position);
 }
 
 static uint64_t position_lsn(const sl_position *pos)
@@ -1084,9 +1087,15 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
     return v;
 }
 
+/*
+ * Adds an event to the batch. pg_poll() reads a message only while the batch
+ * has room for everything one message can add, so the batch is never full.
+ */
 static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op, uint64_t lsn)
 {
     sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+    if (!item)
+        abort();
     sl_event *ev = &item->u.event;
     memset(ev, 0, sizeof *ev);
     ev->op = op;
@@ -1234,7 +1243,7 @@ static sl_code handle_message(sl_source *s, const pgo_frame *f, sl_batch *batch,
         s->origin_lsn = m.u.origin.lsn;
         break;
     case 'R': {
-        pg_table *t;
+        pg_table *t = NULL;
         rc = build_table(s, &m, &t, err);
         if (rc != SL_OK)
             return rc;
