@@ -585,11 +585,25 @@ run_one() { # workload contender run
         ok=false error="contender did not start"
     fi
     if [[ $ok == true ]]; then
-        local ws_pid
-        ws_pid=$(pg -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")
+        # A contender may report "started" a moment before its walsender
+        # holds the slot (Debezium does): wait for the slot to be active.
+        local ws_pid='' tries
+        for ((tries = 0; tries < 500; tries++)); do
+            ws_pid=$(pg -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")
+            [[ -n $ws_pid ]] && break
+            sleep 0.02
+        done
+        if [[ -z $ws_pid ]]; then
+            ok=false error="the slot never became active"
+        fi
+    fi
+    if [[ $ok == true ]]; then
         "$probe" sample 100 "$cdc_pid" "$ws_pid" >"$dir/sample.json" 2>"$dir/sample.err" &
         sampler_pid=$!
-        until grep -q sampling "$dir/sample.err" 2>/dev/null; do sleep 0.02; done
+        until grep -q sampling "$dir/sample.err" 2>/dev/null; do
+            kill -0 "$sampler_pid" 2>/dev/null || break
+            sleep 0.02
+        done
         if ((perf)) && [[ $c == sluice-* ]]; then
             perf record -q -g -F 499 -p "$cdc_pid" -o "$results/perf-$id.data" \
                 >"$dir/perf.log" 2>&1 &
