@@ -1,0 +1,125 @@
+/*
+ * Tests for src/main.c, through the real binary: check validates files and
+ * directories without connecting, refuses what run would refuse, and the
+ * usual flags behave.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "support.h"
+
+static char *dir;
+static char output[65536];
+
+static void setup(void)
+{
+    dir = ts_tempdir();
+}
+
+static void teardown(void)
+{
+    ts_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+/* Runs sluice with args; returns the exit status, output (stdout and stderr) in output. */
+static int sluice(const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", SLUICE_BINARY, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_connector(const char *file, const char *name, const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"name\": \"%s\", \"connector.class\": \"postgres\", "
+             "\"database.hostname\": \"h\", \"database.user\": \"u\", \"database.dbname\": \"d\", "
+             "\"topic.prefix\": \"%s\", \"sink.type\": \"stdout\"%s}",
+             name, name, extra);
+    free(ts_write_file(dir, file, text));
+}
+
+Test(cli, version_and_help)
+{
+    cr_assert_eq(sluice("--version"), 0);
+    cr_assert(strncmp(output, "sluice ", 7) == 0, "%s", output);
+    cr_assert_eq(sluice("--help"), 0);
+    cr_assert(strstr(output, "check FILE|DIR"), "%s", output);
+    cr_assert(strstr(output, "run FILE|DIR"), "%s", output);
+    cr_assert_eq(sluice(""), 2, "no command is a usage error");
+    cr_assert_eq(sluice("frobnicate x"), 2);
+    cr_assert(strstr(output, "unknown command \"frobnicate\""), "%s", output);
+    cr_assert_eq(sluice("--log-level loud check x"), 2);
+}
+
+Test(cli, check_validates_a_directory_of_connector_files)
+{
+    write_connector("a.json", "alpha", "");
+    write_connector("b.json", "beta", "");
+    free(ts_write_file(dir, "notes.txt", "not a connector"));
+    char args[4200];
+    snprintf(args, sizeof args, "check %s", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "a.json: ok (connector \"alpha\""), "%s", output);
+    cr_assert(strstr(output, "b.json: ok (connector \"beta\""), "%s", output);
+    cr_assert_null(strstr(output, "notes.txt"), "only *.json files are connectors");
+}
+
+Test(cli, check_reports_every_bad_file_and_fails)
+{
+    write_connector("a.json", "alpha", ", \"database.prot\": 5432");
+    write_connector("b.json", "beta", ", \"tombstones.on.delete\": \"maybe\"");
+    char args[4200];
+    snprintf(args, sizeof args, "check %s", dir);
+    cr_assert_eq(sluice(args), 2);
+    cr_assert(strstr(output, "a.json\": unknown key \"database.prot\""), "%s", output);
+    cr_assert(strstr(output, "b.json\": key \"tombstones.on.delete\""), "%s", output);
+}
+
+Test(cli, two_connectors_may_not_share_a_name_or_an_offsets_file)
+{
+    write_connector("a.json", "same", "");
+    write_connector("b.json", "same", "");
+    char args[4200];
+    snprintf(args, sizeof args, "check %s", dir);
+    cr_assert_eq(sluice(args), 2);
+    cr_assert(strstr(output, "connector name \"same\" is also used"), "%s", output);
+
+    write_connector("b.json", "other", ", \"offset.storage.file.filename\": \"same.offsets.json\"");
+    cr_assert_eq(sluice(args), 2);
+    cr_assert(strstr(output, "offsets file \"same.offsets.json\" is also used"), "%s", output);
+}
+
+Test(cli, run_refuses_a_bad_file_before_starting_anything)
+{
+    write_connector("a.json", "alpha", ", \"value.converter\": \"com.example.PigeonConverter\"");
+    char args[4200];
+    snprintf(args, sizeof args, "run %s/a.json", dir);
+    cr_assert_eq(sluice(args), 2);
+    cr_assert(strstr(output, "unsupported converter \"com.example.PigeonConverter\""), "%s",
+              output);
+    snprintf(args, sizeof args, "run %s/missing.json", dir);
+    cr_assert_eq(sluice(args), 2);
+    cr_assert(strstr(output, "missing.json"), "%s", output);
+}
+
+Test(cli, keys_lists_every_component)
+{
+    cr_assert_eq(sluice("keys"), 0);
+    cr_assert(strstr(output, "`database.hostname`"));
+    cr_assert(strstr(output, "`kafka.bootstrap.servers`"));
+    cr_assert(strstr(output, "`sink.file.directory`"));
+    cr_assert(strstr(output, "`schemas.enable`"));
+}
