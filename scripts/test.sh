@@ -74,6 +74,8 @@ if want integration || want bench; then
     svc_pg_start
     svc_kafka_start
     export SLUICE_TEST_BINARY="$build/sluice"
+    SLUICE_TEST_PG_RESTART=$(svc_pg_restart_command)
+    export SLUICE_TEST_PG_RESTART
     export SLUICE_TEST_TMPDIR="$SVC_TMPDIR"
 fi
 

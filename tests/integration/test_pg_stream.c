@@ -226,6 +226,37 @@ Test(pg_stream, a_lost_server_connection_is_reconnected)
     free(cfg);
 }
 
+Test(pg_stream, a_restarted_server_is_reconnected_without_loss)
+{
+    const char *restart = getenv("SLUICE_TEST_PG_RESTART");
+    cr_assert_not_null(restart, "SLUICE_TEST_PG_RESTART is set by scripts/test.sh");
+    dir = it_tempdir("pgrestart");
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_pgrestart; "
+                   "CREATE TABLE it_pgrestart (id int PRIMARY KEY)");
+    char *cfg = it_write_config(dir, "it_pgrestart", "public.it_pgrestart", "kafka", "");
+    pid_t pid = start(cfg);
+    it_pg_exec(db, "INSERT INTO it_pgrestart SELECT generate_series(1, 100)");
+    it_messages m = it_consume("it_pgrestart.public.it_pgrestart", 100, 300, 60000);
+    cr_assert_eq(m.n, 100);
+    it_messages_free(&m);
+
+    PQfinish(db);
+    cr_assert_eq(it_system("%s >/dev/null 2>&1", restart), 0, "the server restarts");
+    db = it_pg_connect();
+    it_pg_exec(db, "INSERT INTO it_pgrestart SELECT generate_series(101, 200)");
+    cr_assert(it_wait_log(log_path, "reconnecting", 30000), "the loss was noticed");
+    m = it_consume("it_pgrestart.public.it_pgrestart", 200, 1500, 90000);
+    cr_assert_eq(m.n, 200, "every row once, none lost; got %zu", m.n);
+    for (size_t i = 0; i < m.n; i++) {
+        json_t *after = json_object_get(it_payload(it_json(m.items[i].value)), "after");
+        cr_assert_eq(json_integer_value(json_object_get(after, "id")), (json_int_t)i + 1);
+    }
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    it_messages_free(&m);
+    free(cfg);
+}
+
 Test(pg_stream, the_file_sink_writes_one_json_lines_file_per_topic)
 {
     dir = it_tempdir("file");

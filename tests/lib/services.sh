@@ -280,6 +280,20 @@ EOF
     _svc_log "postgres ready on 127.0.0.1:$_SVC_PG_PORT in $(_svc_elapsed "$t0")s"
 }
 
+# Prints a shell command that restarts the test PostgreSQL (fast shutdown),
+# for tests that run outside this shell and cannot call svc_pg_restart.
+svc_pg_restart_command() {
+    _svc_is_running pg || { _svc_err "postgres is not running"; return 1; }
+    local cmd
+    printf -v cmd '%q ' "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -l "$_SVC_PG_LOG" -m fast -w \
+        -t "${SLUICE_SVC_TIMEOUT:-60}" restart
+    if ((EUID == 0)); then
+        printf 'runuser -u postgres -- %s\n' "$cmd"
+    else
+        printf '%s\n' "$cmd"
+    fi
+}
+
 svc_pg_restart() {
     _svc_is_running pg || { _svc_err "postgres is not running"; return 1; }
     if ! _svc_as postgres "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -l "$_SVC_PG_LOG" \

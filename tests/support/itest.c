@@ -138,6 +138,8 @@ pid_t it_sluice_start(const char *config, const char *log_path)
             dup2(fd, 1);
             close(fd);
         }
+        /* sluice itself must not leak: a leak makes it exit non-zero under ASan. */
+        setenv("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1", 1);
         execl(bin, bin, "--log-level", "debug", "run", config, (char *)NULL);
         _exit(127);
     }

@@ -1,0 +1,126 @@
+/*
+ * Tests for src/sink_file.c: every message lands in its topic's file, in
+ * order, and is acknowledged exactly once and only after it was written.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_load.h"
+#include "sinks.h"
+#include "support.h"
+
+static char *dir;
+static uint64_t acked[64];
+static uint64_t acks_total;
+static uint64_t last_token_acked;
+static bool out_of_order;
+
+static void on_ack(void *ctx, uint64_t token, sl_code status, const char *reason)
+{
+    (void)ctx;
+    (void)reason;
+    cr_assert_eq(status, SL_OK);
+    cr_assert_lt(token, 64);
+    if (token < last_token_acked)
+        out_of_order = true;
+    last_token_acked = token;
+    acked[token]++;
+    acks_total++;
+}
+
+static sl_sink *open_sink(void)
+{
+    dir = ts_tempdir();
+    memset(acked, 0, sizeof acked);
+    acks_total = 0;
+    last_token_acked = 0;
+    out_of_order = false;
+    char text[4200];
+    snprintf(text, sizeof text, "{\"sink.file.directory\": \"%s/out\"}", dir);
+    sl_config *cfg;
+    sl_error err;
+    cr_assert_eq(sl_config_parse("t.json", text, &cfg, &err), SL_OK, "%s", err.msg);
+    const sl_config_key *tables[] = {sl_sink_file.config_keys};
+    cr_assert_eq(sl_config_validate(cfg, tables, 1, &err), SL_OK, "%s", err.msg);
+    sl_sink *sink;
+    cr_assert_eq(sl_sink_file.open(cfg, on_ack, NULL, &sink, &err), SL_OK, "%s", err.msg);
+    sl_config_free(cfg);
+    return sink;
+}
+
+static sl_code produce(sl_sink *sink, const char *topic, int n, uint64_t token, size_t pad)
+{
+    char key[64];
+    snprintf(key, sizeof key, "{\"id\":%d}", n);
+    char *value = malloc(pad + 64);
+    int len = snprintf(value, pad + 64, "{\"n\":%d,\"pad\":\"", n);
+    memset(value + len, 'x', pad);
+    memcpy(value + len + pad, "\"}", 3);
+    sl_message m = {.topic = topic,
+                    .key = key,
+                    .key_len = strlen(key),
+                    .value = value,
+                    .value_len = strlen(value),
+                    .token = token};
+    sl_error err;
+    sl_code rc = sl_sink_file.produce(sink, &m, &err);
+    free(value);
+    return rc;
+}
+
+static void serve(sl_sink *sink, uint64_t total)
+{
+    sl_error err;
+    for (int i = 0; i < 2000 && acks_total < total; i++) {
+        cr_assert_eq(sl_sink_file.poll(sink, 1, &err), SL_OK, "%s", err.msg);
+    }
+}
+
+Test(sink_file, messages_are_written_in_order_and_acknowledged_once)
+{
+    sl_sink *sink = open_sink();
+    const char *topics[] = {"p.public.a", "p.public.b", "p.public.c"};
+    for (int i = 0; i < 30000; i++)
+        cr_assert_eq(produce(sink, topics[i % 3], i, (uint64_t)(i / 1000), 40), SL_OK);
+    serve(sink, 30000);
+    cr_assert_eq(acks_total, 30000);
+    cr_assert_not(out_of_order, "acknowledgements follow the order of the messages");
+    for (int t = 0; t < 30; t++)
+        cr_assert_eq(acked[t], 1000, "token %d", t);
+
+    for (int f = 0; f < 3; f++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/out/%s.jsonl", dir, topics[f]);
+        char *text = ts_read_file(path, NULL);
+        cr_assert_not_null(text, "%s", path);
+        int expect = f, lines = 0;
+        for (char *line = text; *line; line = strchr(line, '\n') + 1) {
+            int n = -1;
+            char *v = strstr(line, "\"value\":{\"n\":");
+            cr_assert_not_null(v);
+            sscanf(v + 13, "%d", &n);
+            cr_assert_eq(n, expect, "%s line %d", topics[f], lines);
+            expect += 3;
+            lines++;
+        }
+        cr_assert_eq(lines, 10000);
+        free(text);
+    }
+    sl_sink_file.close(sink);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+Test(sink_file, topics_that_are_not_file_names_are_refused)
+{
+    sl_sink *sink = open_sink();
+    sl_message m = {.topic = "../escape", .value = "{}", .value_len = 2};
+    sl_error err;
+    cr_assert_eq(sl_sink_file.produce(sink, &m, &err), SL_SINK);
+    cr_assert(strstr(err.msg, "../escape"), "%s", err.msg);
+    sl_sink_file.close(sink);
+    ts_rmtree(dir);
+    free(dir);
+}
