@@ -1438,8 +1438,15 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
         pgo_frame f;
         sl_code rc = pgo_frame_decode((const uint8_t *)buf, (size_t)len, &f, err);
         if (rc == SL_OK) {
-            if (f.wal_end > s->received_lsn)
-                s->received_lsn = f.wal_end;
+            /*
+             * What was received: the record position of data, the WAL end of
+             * a keepalive (the server's end of WAL, as data frames carry it,
+             * would tell the server we are further than we are, and it would
+             * stop sending the keepalives that let an idle slot advance).
+             */
+            uint64_t seen = f.kind == PGO_FRAME_XLOGDATA ? f.wal_start : f.wal_end;
+            if (seen > s->received_lsn)
+                s->received_lsn = seen;
             if (f.kind == PGO_FRAME_XLOGDATA) {
                 rc = handle_message(s, &f, batch, err);
             } else {

@@ -257,6 +257,39 @@ Test(pg_stream, a_restarted_server_is_reconnected_without_loss)
     free(cfg);
 }
 
+Test(pg_stream, an_idle_connector_lets_the_slot_advance)
+{
+    dir = it_tempdir("idle");
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_idle_captured, it_idle_busy; "
+                   "CREATE TABLE it_idle_captured (id int PRIMARY KEY); "
+                   "CREATE TABLE it_idle_busy (id int PRIMARY KEY, v text)");
+    char *cfg = it_write_config(dir, "it_idle", "public.it_idle_captured", "kafka",
+                                "\"status.update.interval.ms\": 1000");
+    pid_t pid = start(cfg);
+    /* Plenty of WAL, none of it for the captured table. */
+    it_pg_exec(db, "INSERT INTO it_idle_busy SELECT g, repeat('x', 200) FROM "
+                   "generate_series(1, 20000) g");
+    char *target = it_pg_value(db, "SELECT pg_current_wal_lsn()::text");
+    bool advanced = false;
+    for (int i = 0; i < 300 && !advanced; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT confirmed_flush_lsn >= '%s'::pg_lsn FROM pg_replication_slots "
+                 "WHERE slot_name = 'it_idle'",
+                 target);
+        char *v = it_pg_value(db, sql);
+        advanced = v && v[0] == 't';
+        free(v);
+        if (!advanced)
+            usleep(100000);
+    }
+    cr_assert(advanced, "the slot stayed behind %s: WAL would pile up on the server", target);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    free(target);
+    free(cfg);
+}
+
 Test(pg_stream, the_file_sink_writes_one_json_lines_file_per_topic)
 {
     dir = it_tempdir("file");
