@@ -268,21 +268,16 @@ def markdown(runs, machine, chart_name):
                 f"| {label} | " + " | ".join(cells)
                 + f" | ≤ {GOAL_P99_MS:g} ms at {GOAL_P99_RATE:,}/s | {verdict([p99], lambda v: v <= GOAL_P99_MS)}{note} |"
             )
-    if sluices and "W2L" in workloads:
-        steady = [stat(g, "W2L", c, "rss_peak_mb").hi for c in sluices]
-        steady = max([v for v in steady if v is not None], default=None)
-        cells = ["" if w != "W2L" else fmt(steady, 1) + " MB" for w in workloads]
-        out.append(
-            "| sluice RSS, steady (peak during W2L) | " + " | ".join(cells)
-            + f" | ≤ {GOAL_RSS_STEADY_MB} MB | {verdict([steady], lambda v: v <= GOAL_RSS_STEADY_MB)} |"
-        )
-    if sluices and "W1" in workloads:
-        peak = [stat(g, "W1", c, "rss_peak_mb").hi for c in sluices]
+    for wl, label, goal in (("W2L", "sluice RSS, steady (peak during W2L)", GOAL_RSS_STEADY_MB),
+                            ("W1", "sluice peak RSS during W1", GOAL_RSS_W1_MB)):
+        if not sluices or wl not in workloads:
+            continue
+        peak = [stat(g, wl, c, "rss_peak_mb").hi for c in sluices]
         peak = max([v for v in peak if v is not None], default=None)
-        cells = ["" if w != "W1" else fmt(peak, 1) + " MB" for w in workloads]
+        cells = ["" if w != wl else fmt(peak, 1) + " MB" for w in workloads]
         out.append(
-            "| sluice peak RSS during W1 | " + " | ".join(cells)
-            + f" | ≤ {GOAL_RSS_W1_MB} MB | {verdict([peak], lambda v: v <= GOAL_RSS_W1_MB)} |"
+            f"| {label} | " + " | ".join(cells)
+            + f" | ≤ {goal} MB | {verdict([peak], lambda v: v <= goal)} |"
         )
     out.append("")
     failed = [r for r in runs if not r["ok"]]

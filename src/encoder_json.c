@@ -194,42 +194,37 @@ typedef struct binary_fp {
     bool lower_closer; /* the next smaller value is half as far away as the next larger */
 } binary_fp;
 
+/* An IEEE 754 binary value of frac_bits stored significand bits and exp_bits exponent bits. */
+static binary_fp decompose(uint64_t bits, int frac_bits, int exp_bits)
+{
+    int be = (int)((bits >> frac_bits) & ((1U << exp_bits) - 1));
+    uint64_t frac = bits & ((1ULL << frac_bits) - 1);
+    int bias = (1 << (exp_bits - 1)) - 1 + frac_bits; /* 1075 for double, 150 for float */
+    binary_fp b;
+    if (be == 0) {
+        b.m = frac;
+        b.e = 1 - bias;
+        b.lower_closer = false;
+    } else {
+        b.m = frac | (1ULL << frac_bits);
+        b.e = be - bias;
+        b.lower_closer = frac == 0 && be > 1;
+    }
+    return b;
+}
+
 static binary_fp decompose_double(double v)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
-    int be = (int)((bits >> 52) & 0x7ff);
-    uint64_t frac = bits & ((1ULL << 52) - 1);
-    binary_fp b;
-    if (be == 0) {
-        b.m = frac;
-        b.e = -1074;
-        b.lower_closer = false;
-    } else {
-        b.m = frac | (1ULL << 52);
-        b.e = be - 1075;
-        b.lower_closer = frac == 0 && be > 1;
-    }
-    return b;
+    return decompose(bits, 52, 11);
 }
 
 static binary_fp decompose_float(float v)
 {
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
-    int be = (int)((bits >> 23) & 0xff);
-    uint32_t frac = bits & ((1U << 23) - 1);
-    binary_fp b;
-    if (be == 0) {
-        b.m = frac;
-        b.e = -149;
-        b.lower_closer = false;
-    } else {
-        b.m = frac | (1U << 23);
-        b.e = be - 150;
-        b.lower_closer = frac == 0 && be > 1;
-    }
-    return b;
+    return decompose(bits, 23, 8);
 }
 
 /* floor(k * log10(2)), exact for |k| < 2000, where k * log10(2) stays far enough from integers. */

@@ -139,15 +139,6 @@ except Exception as e:
 PY
 }
 
-_dbz_tail() {
-    local file=$1 n=${2:-60}
-    if [[ -r $file ]]; then
-        printf -- '--- last %s lines of %s ---\n' "$n" "$file" >&2
-        tail -n "$n" "$file" >&2
-        printf -- '--- end of %s ---\n' "$file" >&2
-    fi
-}
-
 dbz_connect_start() {
     local name=${1:-}
     [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start NAME [KEY=VALUE ...]"; return 1; }
@@ -262,8 +253,8 @@ dbz_wait_running() {
     deadline=$(($(date +%s) + timeout))
     while :; do
         if ! kill -0 "$SLUICE_DBZ_PID" 2>/dev/null; then
-            _dbz_tail "$SLUICE_DBZ_DIR/stdout.log" 20
-            _dbz_tail "$SLUICE_DBZ_LOG"
+            _svc_tail "$SLUICE_DBZ_DIR/stdout.log" 20
+            _svc_tail "$SLUICE_DBZ_LOG" 60
             _dbz_err "connect worker exited during startup"
             return 1
         fi
@@ -283,7 +274,7 @@ else:
         fi
         if [[ $state == FAILED ]]; then
             printf '%s\n' "$status" >&2
-            _dbz_tail "$SLUICE_DBZ_LOG"
+            _svc_tail "$SLUICE_DBZ_LOG" 60
             _dbz_err "connector $SLUICE_DBZ_CONNECTOR failed"
             return 1
         fi
@@ -296,7 +287,7 @@ else:
         fi
         if (($(date +%s) >= deadline)); then
             [[ -n ${status:-} ]] && printf '%s\n' "$status" >&2
-            _dbz_tail "$SLUICE_DBZ_LOG"
+            _svc_tail "$SLUICE_DBZ_LOG" 60
             _dbz_err "connector $SLUICE_DBZ_CONNECTOR not streaming after ${timeout}s (state: ${state:-no REST answer}, slot active: ${slot_active:-?})"
             return 1
         fi

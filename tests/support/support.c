@@ -46,11 +46,8 @@ char *ts_write_file(const char *dir, const char *name, const char *text)
     return path;
 }
 
-char *ts_read_file(const char *path, size_t *len)
+char *ts_read_stream(FILE *f, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap);
     while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
@@ -58,10 +55,19 @@ char *ts_read_file(const char *path, size_t *len)
         if (cap - n - 1 == 0)
             buf = realloc(buf, cap *= 2);
     }
-    fclose(f);
     buf[n] = '\0';
     if (len)
         *len = n;
+    return buf;
+}
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = ts_read_stream(f, len);
+    fclose(f);
     return buf;
 }
 

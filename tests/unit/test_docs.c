@@ -18,14 +18,7 @@ static char *run_keys(void)
 {
     FILE *p = popen(SLUICE_BINARY " keys", "r");
     cr_assert_not_null(p);
-    size_t cap = 65536, n = 0, r;
-    char *out = malloc(cap);
-    while ((r = fread(out + n, 1, cap - n - 1, p)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0)
-            out = realloc(out, cap *= 2);
-    }
-    out[n] = '\0';
+    char *out = ts_read_stream(p, NULL);
     cr_assert_eq(pclose(p), 0);
     return out;
 }
