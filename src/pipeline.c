@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "encoder_json.h"
-#include "offsets.h"
+#include "encoders/encoder_json.h"
+#include "offsets/offsets.h"
 #include "pipeline.h"
 #include "sluice/log.h"
 

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "registry.h"
-#include "sinks.h"
+#include "sinks/sinks.h"
 
 extern const sl_source_ops sl_source_postgres;
 extern const sl_encoder_ops sl_encoder_json;

@@ -13,7 +13,7 @@
 
 #include "config_load.h"
 #include "connector.h"
-#include "offsets.h"
+#include "offsets/offsets.h"
 #include "pipeline.h"
 #include "sluice/schema.h"
 #include "support.h"

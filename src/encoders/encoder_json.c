@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encoder_json.h"
+#include "encoders/encoder_json.h"
 #include "sluice/schema.h"
 
 /* ---------------------------------------------------------------------------

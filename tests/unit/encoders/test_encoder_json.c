@@ -1,5 +1,5 @@
 /*
- * Tests for src/encoder_json.c: whole events against hand-written golden
+ * Tests for src/encoders/encoder_json.c: whole events against hand-written golden
  * files (tests/golden/json/), the null and default rules, the schema cache,
  * and the number, string and base64 writers one by one.
  *
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "config_load.h"
-#include "encoder_json.h"
+#include "encoders/encoder_json.h"
 #include "sluice/schema.h"
 
 /* ---------------------------------------------------------------------------

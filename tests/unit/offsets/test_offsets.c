@@ -1,4 +1,4 @@
-/* Tests for src/offsets.c: atomic writes, reading back, refusing a foreign file. */
+/* Tests for src/offsets/offsets.c: atomic writes, reading back, refusing a foreign file. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "offsets.h"
+#include "offsets/offsets.h"
 #include "support.h"
 
 Test(offsets, missing_file_means_no_position)

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sinks.h"
+#include "sinks/sinks.h"
 #include "sluice/memory.h"
 
 #define SYNC_INTERVAL_NS (10 * 1000 * 1000)

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sinks.h"
+#include "sinks/sinks.h"
 #include "sluice/log.h"
 
 struct sl_sink {

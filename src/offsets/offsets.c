@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "offsets.h"
+#include "offsets/offsets.h"
 
 sl_code sl_offsets_read(const char *path, const char *name, const char *source, char *position,
                         size_t size, bool *found, sl_error *err)

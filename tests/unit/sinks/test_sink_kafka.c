@@ -1,5 +1,5 @@
 /*
- * Tests for src/sink_kafka.c against librdkafka's mock cluster, for the
+ * Tests for src/sinks/sink_kafka.c against librdkafka's mock cluster, for the
  * faults a real broker cannot be made to produce on demand: retriable
  * produce errors (acknowledged once, after the retries), a broker that stays
  * down (messages acknowledged as lost, never as delivered), and a full
@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "config_load.h"
-#include "sinks.h"
+#include "sinks/sinks.h"
 
 #define MAX_TOKENS 20000
 

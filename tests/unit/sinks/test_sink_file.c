@@ -1,5 +1,5 @@
 /*
- * Tests for src/sink_file.c: every message lands in its topic's file, in
+ * Tests for src/sinks/sink_file.c: every message lands in its topic's file, in
  * order, and is acknowledged exactly once and only after it was written.
  */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config_load.h"
-#include "sinks.h"
+#include "sinks/sinks.h"
 #include "support.h"
 
 static char *dir;
