@@ -527,7 +527,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
 
 static bool fatal(sl_code code)
 {
-    return code == SL_CONFIG || code == SL_UNSUPPORTED || code == SL_INTERNAL;
+    return code == SL_CONFIG || code == SL_UNSUPPORTED || code == SL_INTERNAL || code == SL_STATE;
 }
 
 /* Sleeps up to ms, waking early on a stop request. */

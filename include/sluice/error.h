@@ -28,6 +28,7 @@
     X(UNSUPPORTED, false, "not supported")                                                         \
     X(INVALID, false, "invalid data")                                                              \
     X(STOPPED, false, "stopped")                                                                   \
+    X(STATE, false, "stored position does not match the server")                                   \
     X(INTERNAL, false, "internal error")
 
 typedef enum sl_code {
