@@ -19,7 +19,7 @@ die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 say() { printf 'install-deps: %s\n' "$*"; }
 
 build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
-            libcriterion-dev libjansson-dev libmariadb-dev clang-format)
+            libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev clang-format)
 service_pkgs=(postgresql mariadb-server kcat)
 
 # --- Debian packages --------------------------------------------------------

@@ -10,10 +10,40 @@
 
 #define SL_CONFIG_MAX_TABLES 8
 
-/* Reads and parses a connector file, substituting ${...}; caller frees with sl_config_free. */
+/*
+ * Resource limits, so that no connector file can exhaust memory or hang the
+ * loader: a connector file, and each file a ${file:...} reference reads,
+ * must be a regular file of at most SL_CONFIG_MAX_FILE bytes (a FIFO or a
+ * device such as /dev/zero is refused without being read); all the
+ * references of one connector file together may bring in at most
+ * SL_CONFIG_MAX_REFERENCED bytes (files read plus environment values).
+ */
+#define SL_CONFIG_MAX_FILE (1u << 20)
+#define SL_CONFIG_MAX_REFERENCED (16u << 20)
+
+/*
+ * Reads and parses a connector file, substituting references; the caller
+ * frees the result with sl_config_free.
+ *
+ * References follow Kafka Connect's ConfigTransformer: ${PROVIDER:[PATH:]KEY}
+ * with everything up to the first "}". Providers: ${env:NAME} (an
+ * environment variable; takes no path) and ${file:PATH:KEY} (KEY of a Java
+ * properties file, as FileConfigProvider); sluice adds ${file:PATH} (the
+ * whole file without its final newlines) and ${NAME} (an environment
+ * variable, NAME being letters, digits and '_'). A reference of a known
+ * provider that cannot be resolved is an error naming the key; one of an
+ * unknown provider, or a ${NAME} that is not a set environment variable, is
+ * left as written, as Connect does, with a warning that names the key only.
+ * "$${" stands for a literal "${". A value with any substituted part is
+ * secret (sl_config_is_secret).
+ */
 sl_code sl_config_load(const char *path, sl_config **out, sl_error *err);
 
-/* Same from text; file names the origin in messages. */
+/*
+ * Same from text (at most SL_CONFIG_MAX_FILE bytes), for a file or a buffer:
+ * file names the origin in messages. The entry point of the loader's fuzz
+ * target.
+ */
 sl_code sl_config_parse(const char *file, const char *text, sl_config **out, sl_error *err);
 
 /*
@@ -27,6 +57,13 @@ sl_code sl_config_validate(sl_config *cfg, const sl_config_key *const *tables, s
 /* Sets a value (used for defaults computed from other keys, and by tests). */
 void sl_config_set(sl_config *cfg, const char *key, const char *value);
 
+/* Frees cfg, wiping its secret values first; cfg may be NULL. */
 void sl_config_free(sl_config *cfg);
+
+/*
+ * How many key comparisons lookups and insertions have made in cfg so far:
+ * lets a test show that loading n keys costs O(n), without timing anything.
+ */
+size_t sl_config_key_probes(const sl_config *cfg);
 
 #endif

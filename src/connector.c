@@ -144,12 +144,13 @@ static sl_code check_core(const sl_config *cfg, sl_error *err)
     const char *prefix = sl_config_str(cfg, "topic.prefix");
     if (!*prefix)
         return sl_error_set(err, SL_CONFIG, "key \"topic.prefix\": must not be empty");
+    char shown[160];
     for (const char *p = prefix; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
             return sl_error_set(err, SL_CONFIG,
-                                "key \"topic.prefix\": \"%s\" has a character not allowed in topic "
+                                "key \"topic.prefix\":%s has a character not allowed in topic "
                                 "names (letters, digits, '.', '_', '-')",
-                                prefix);
+                                sl_config_show(cfg, "topic.prefix", shown, sizeof shown));
     const char *name = sl_config_name(cfg);
     if (!*name || strchr(name, '/'))
         return sl_error_set(err, SL_CONFIG, "key \"name\": must be non-empty and without '/'");
@@ -161,11 +162,11 @@ static sl_code check_core(const sl_config *cfg, sl_error *err)
     for (char *op = strtok_r(copy, ", ", &save); op; op = strtok_r(NULL, ", ", &save)) {
         if (strcmp(op, "c") && strcmp(op, "u") && strcmp(op, "d") && strcmp(op, "t") &&
             strcasecmp(op, "none")) {
-            rc =
-                sl_error_set(err, SL_CONFIG,
-                             "key \"skipped.operations\": unknown operation \"%s\" (expected c, u, "
-                             "d, t or none)",
-                             op);
+            bool show = !sl_config_is_secret(cfg, "skipped.operations");
+            rc = sl_error_set(err, SL_CONFIG,
+                              "key \"skipped.operations\": unknown operation%s%s%s (expected c, u, "
+                              "d, t or none)",
+                              show ? " \"" : "", show ? op : "", show ? "\"" : "");
             break;
         }
     }
@@ -196,6 +197,7 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
         abort();
     c->cfg = cfg;
 
+    char shown[160];
     const char *cls = raw(cfg, "connector.class", NULL);
     if (!cls) {
         rc = sl_error_set(err, SL_CONFIG, "file \"%s\": missing required key \"connector.class\"",
@@ -205,18 +207,18 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
     c->source = sl_registry_source(cls);
     if (!c->source) {
         rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"connector.class\": unknown connector \"%s\" (this "
+                          "file \"%s\": key \"connector.class\": unknown connector%s (this "
                           "version has io.debezium.connector.postgresql.PostgresConnector)",
-                          path, cls);
+                          path, sl_config_show(cfg, "connector.class", shown, sizeof shown));
         goto fail;
     }
     const char *sink = raw(cfg, "sink.type", "kafka");
     c->sink = sl_registry_sink(sink);
     if (!c->sink) {
         rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"sink.type\": unknown sink \"%s\" (expected kafka, "
+                          "file \"%s\": key \"sink.type\": unknown sink%s (expected kafka, "
                           "file or stdout)",
-                          path, sink);
+                          path, sl_config_show(cfg, "sink.type", shown, sizeof shown));
         goto fail;
     }
     const char *vconv = raw(cfg, "value.converter", JSON_CONVERTER);
@@ -224,16 +226,15 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
     c->encoder = sl_registry_encoder(vconv);
     if (!c->encoder) {
         rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"value.converter\": unsupported converter \"%s\"",
-                          path, vconv);
+                          "file \"%s\": key \"value.converter\": unsupported converter%s", path,
+                          sl_config_show(cfg, "value.converter", shown, sizeof shown));
         goto fail;
     }
     if (sl_registry_encoder(kconv) != c->encoder) {
-        rc =
-            sl_error_set(err, SL_CONFIG,
-                         "file \"%s\": key \"key.converter\": \"%s\" must be the same converter as "
-                         "\"value.converter\"",
-                         path, kconv);
+        rc = sl_error_set(err, SL_CONFIG,
+                          "file \"%s\": key \"key.converter\":%s must be the same converter as "
+                          "\"value.converter\"",
+                          path, sl_config_show(cfg, "key.converter", shown, sizeof shown));
         goto fail;
     }
 

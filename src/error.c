@@ -1,10 +1,13 @@
 /*
  * The error type: code names, texts and the message helpers of error.h.
+ * Every message passes through sl_redact (redact.h) as it is made, so a
+ * secret quoted by a library never leaves in an sl_error.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "redact.h"
 #include "sluice/error.h"
 
 static const struct {
@@ -40,6 +43,7 @@ sl_code sl_error_set(sl_error *err, sl_code code, const char *fmt, ...)
         err->code = code;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        sl_redact(err->msg, sizeof err->msg);
     }
     return code;
 }
@@ -63,6 +67,7 @@ sl_code sl_error_prefix(sl_error *err, const char *fmt, ...)
     size_t m = strnlen(old, rest);
     memcpy(err->msg + n + 2, old, m);
     err->msg[n + 2 + m] = '\0';
+    sl_redact(err->msg, sizeof err->msg);
     return err->code;
 }
 

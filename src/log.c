@@ -1,6 +1,7 @@
 /*
  * Logging to stderr (log.h). One line per call, written with a single
  * write so that lines of different pipeline threads do not interleave.
+ * Each line passes through sl_redact (redact.h) before it is written.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "redact.h"
 #include "sluice/log.h"
 
 static sl_log_level threshold = SL_LOG_INFO;
@@ -64,6 +66,10 @@ void sl_log(sl_log_level level, const char *fmt, ...)
     n += (size_t)m;
     if (n > sizeof line - 2)
         n = sizeof line - 2;
+    line[n] = '\0';
+    /* The connector name and the message may both hold a value that must stay secret. */
+    sl_redact(line, sizeof line);
+    n = strlen(line);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

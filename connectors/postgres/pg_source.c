@@ -321,19 +321,17 @@ static sl_code pg_check(const sl_config *cfg, sl_error *err)
     if (strcasecmp(sl_config_str(cfg, "plugin.name"), "pgoutput") != 0)
         return sl_error_set(err, SL_CONFIG,
                             "key \"plugin.name\": sluice reads the built-in pgoutput plugin only");
-    const char *slot = sl_config_str(cfg, "slot.name");
-    size_t len = strlen(slot);
-    if (len == 0 || len > 63)
-        return sl_error_set(err, SL_CONFIG, "key \"slot.name\": must be 1 to 63 characters");
-    for (const char *p = slot; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return sl_error_set(err, SL_CONFIG,
-                                "key \"slot.name\": \"%s\" may contain only lower case letters, "
-                                "digits and underscores",
-                                slot);
-    const char *pub = sl_config_str(cfg, "publication.name");
-    if (!*pub || strlen(pub) > 63)
-        return sl_error_set(err, SL_CONFIG, "key \"publication.name\": must be 1 to 63 characters");
+    /*
+     * PostgreSQL's rule for slot names. A publication name is quoted in SQL but
+     * travels inside START_REPLICATION's publication_names literal too, which a
+     * backslash or quote would break after the publication was created.
+     */
+    if (sl_config_check_name(cfg, "slot.name", 63, SL_NAME_LOWER | SL_NAME_DIGIT, "_", err) !=
+            SL_OK ||
+        sl_config_check_name(cfg, "publication.name", 63,
+                             SL_NAME_LOWER | SL_NAME_UPPER | SL_NAME_DIGIT | SL_NAME_NON_ASCII,
+                             "_$-.", err) != SL_OK)
+        return SL_CONFIG;
     if (sl_config_has(cfg, "table.include.list") && sl_config_has(cfg, "table.exclude.list"))
         return sl_error_set(err, SL_CONFIG,
                             "keys \"table.include.list\" and \"table.exclude.list\" cannot both "
