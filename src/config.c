@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,9 @@ struct sl_config {
     char *file;
     entry *entries; /* in file order */
     size_t count, capacity;
-    size_t *slots; /* open addressing: entry index + 1, 0 for an empty slot */
-    size_t nslots; /* a power of two, at least twice count */
-    size_t probes; /* key comparisons so far (sl_config_key_probes) */
+    size_t *slots;        /* open addressing: entry index + 1, 0 for an empty slot */
+    size_t nslots;        /* a power of two, at least twice count */
+    atomic_size_t probes; /* key comparisons so far (sl_config_key_probes) */
     const sl_config_key *tables[SL_CONFIG_MAX_TABLES];
     size_t ntables;
 };
@@ -72,7 +73,7 @@ const char *sl_config_file(const sl_config *cfg)
 
 size_t sl_config_key_probes(const sl_config *cfg)
 {
-    return cfg->probes;
+    return atomic_load_explicit(&cfg->probes, memory_order_relaxed);
 }
 
 /* ---- the key index ---- */
@@ -86,18 +87,19 @@ static size_t hash_key(const char *key)
 }
 
 /*
- * The slot that holds key, or the empty slot where it would go. probes is
- * counted through a const pointer because lookups are logically read-only.
+ * The slot that holds key, or the empty slot where it would go. Lookups are
+ * logically read-only, so probes is counted through a cast; atomically,
+ * because a connector's configuration is read by its pipeline thread.
  */
 static size_t *find_slot(const sl_config *cfg, const char *key)
 {
     size_t mask = cfg->nslots - 1;
-    size_t *probes = (size_t *)&cfg->probes;
+    atomic_size_t *probes = (atomic_size_t *)&cfg->probes;
     for (size_t i = hash_key(key) & mask;; i = (i + 1) & mask) {
         size_t s = cfg->slots[i];
         if (s == 0)
             return &cfg->slots[i];
-        (*probes)++;
+        atomic_fetch_add_explicit(probes, 1, memory_order_relaxed);
         if (strcmp(cfg->entries[s - 1].key, key) == 0)
             return &cfg->slots[i];
     }
