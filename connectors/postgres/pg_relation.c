@@ -1,0 +1,259 @@
+/*
+ * Tables of the PostgreSQL source (pg_source_int.h): a pg_table per version
+ * of a relation, built from its Relation message (with what the catalog adds),
+ * and the map from relation OID to the current version. A version that a new
+ * Relation message replaces is retired, and freed at the next poll, once the
+ * pipeline has encoded the events that point to it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgres/pg_catalog.h"
+#include "postgres/pg_source_int.h"
+#include "sluice/schema.h"
+
+void pg_table_free(pg_table *t)
+{
+    if (!t)
+        return;
+    sl_table_drop_cache(&t->base);
+    sl_arena_destroy(&t->arena);
+    free(t);
+}
+
+pg_table *pg_relmap_get(sl_source *s, uint32_t relid)
+{
+    if (!s->relmap_cap)
+        return NULL;
+    size_t i = (relid * 2654435761u) & (s->relmap_cap - 1);
+    while (s->relmap[i].relid) {
+        if (s->relmap[i].relid == relid)
+            return s->relmap[i].table;
+        i = (i + 1) & (s->relmap_cap - 1);
+    }
+    return NULL;
+}
+
+static void relmap_put_raw(relmap_entry *map, size_t cap, uint32_t relid, pg_table *t)
+{
+    size_t i = (relid * 2654435761u) & (cap - 1);
+    while (map[i].relid && map[i].relid != relid)
+        i = (i + 1) & (cap - 1);
+    map[i].relid = relid;
+    map[i].table = t;
+}
+
+/* Stores t for relid; a table it replaces is retired until the next poll. */
+void pg_relmap_put(sl_source *s, uint32_t relid, pg_table *t)
+{
+    pg_table *old = pg_relmap_get(s, relid);
+    if (old) {
+        old->next_retired = s->retired;
+        s->retired = old;
+        relmap_put_raw(s->relmap, s->relmap_cap, relid, t);
+        return;
+    }
+    if ((s->relmap_count + 1) * 2 > s->relmap_cap) {
+        size_t cap = s->relmap_cap ? s->relmap_cap * 2 : 64;
+        relmap_entry *map = calloc(cap, sizeof *map);
+        if (!map)
+            abort();
+        for (size_t i = 0; i < s->relmap_cap; i++)
+            if (s->relmap[i].relid)
+                relmap_put_raw(map, cap, s->relmap[i].relid, s->relmap[i].table);
+        free(s->relmap);
+        s->relmap = map;
+        s->relmap_cap = cap;
+    }
+    relmap_put_raw(s->relmap, s->relmap_cap, relid, t);
+    s->relmap_count++;
+}
+
+void pg_relmap_free_retired(sl_source *s)
+{
+    while (s->retired) {
+        pg_table *t = s->retired;
+        s->retired = t->next_retired;
+        pg_table_free(t);
+    }
+}
+
+/*
+ * Forgets every table. They are retired rather than freed: events of the
+ * batch being filled may still point to them.
+ */
+void pg_relmap_clear(sl_source *s)
+{
+    for (size_t i = 0; i < s->relmap_cap; i++) {
+        if (s->relmap[i].relid) {
+            pg_table *t = s->relmap[i].table;
+            t->next_retired = s->retired;
+            s->retired = t;
+        }
+    }
+    free(s->relmap);
+    s->relmap = NULL;
+    s->relmap_cap = s->relmap_count = 0;
+}
+
+bool pg_table_included(sl_source *s, const char *nsp, const char *rel)
+{
+    if (!sl_config_has(s->cfg, "schema.include.list") &&
+        (strcmp(nsp, "pg_catalog") == 0 || strcmp(nsp, "information_schema") == 0))
+        return false;
+    if (!sl_filter_match(s->schema_filter, nsp))
+        return false;
+    char full[256];
+    snprintf(full, sizeof full, "%s.%s", nsp, rel);
+    return sl_filter_match(s->table_filter, full);
+}
+
+/*
+ * Builds the table for a Relation message: column schemas from the types and
+ * the catalog, key = primary key columns, else the replica identity index.
+ */
+sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_error *err)
+{
+    pg_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    sl_arena_init(&t->arena, 8192);
+    t->relid = m->u.relation.oid;
+    const char *nsp = m->u.relation.nspname[0] ? m->u.relation.nspname : "pg_catalog";
+    const char *rel = m->u.relation.relname;
+    t->included = pg_table_included(s, nsp, rel);
+    t->base.schema_name = sl_arena_strdup(&t->arena, nsp);
+    t->base.name = sl_arena_strdup(&t->arena, rel);
+    t->base.database = s->dbname;
+    t->base.version = ++s->table_versions;
+    if (!t->included) {
+        *out = t;
+        return SL_OK;
+    }
+
+    size_t tlen = strlen(s->topic_prefix) + strlen(nsp) + strlen(rel) + 3;
+    char *topic = sl_arena_alloc(&t->arena, tlen);
+    snprintf(topic, tlen, "%s.%s.%s", s->topic_prefix, nsp, rel);
+    t->base.topic = topic;
+
+    sl_code rc = pg_conn_catalog(s, err);
+    pg_relation_info info;
+    if (rc == SL_OK)
+        rc = pg_catalog_relation(s->catalog, t->relid, &t->arena, &info, err);
+    uint16_t n = m->u.relation.ncols;
+    const pg_type_desc **types = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *types);
+    uint32_t *oids = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *oids);
+    for (uint16_t i = 0; i < n; i++)
+        oids[i] = m->u.relation.cols[i].type_oid;
+    if (rc == SL_OK && n > 0)
+        rc = pg_catalog_types(s->catalog, oids, n, &t->arena, types, err);
+    if (rc != SL_OK) {
+        pg_table_free(t);
+        return sl_error_prefix(err, "table \"%s.%s\"", nsp, rel);
+    }
+
+    t->ncols = n;
+    t->convs = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->convs);
+    t->is_key = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->is_key);
+    uint32_t *key_fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_fields);
+    uint32_t nkey = 0;
+
+    /* Key: the primary key in key order; else the replica identity index. */
+    if (info.npk > 0) {
+        for (uint32_t k = 0; k < info.npk; k++)
+            for (uint16_t i = 0; i < n; i++)
+                if (strcmp(m->u.relation.cols[i].name, info.pk[k]) == 0)
+                    key_fields[nkey++] = i;
+    } else if (m->u.relation.replident == 'i') {
+        for (uint16_t i = 0; i < n; i++)
+            if (m->u.relation.cols[i].flags & 1)
+                key_fields[nkey++] = i;
+    }
+    memset(t->is_key, 0, (n ? n : 1) * sizeof *t->is_key);
+    for (uint32_t k = 0; k < nkey; k++)
+        t->is_key[key_fields[k]] = true;
+
+    sl_field *fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *fields);
+    for (uint16_t i = 0; i < n; i++) {
+        const pgo_relation_column *c = &m->u.relation.cols[i];
+        const pg_catalog_column *cat = NULL;
+        for (uint32_t j = 0; j < info.ncols; j++)
+            if (strcmp(info.cols[j].name, c->name) == 0)
+                cat = &info.cols[j];
+        bool optional = !t->is_key[i] && !(cat && cat->not_null);
+        fields[i].name = sl_arena_strdup(&t->arena, c->name);
+        rc = pg_column_schema(types[i], c->typmod, optional, cat ? cat->default_expr : NULL,
+                              cat && s->include_comments ? cat->comment : NULL, &s->type_opts,
+                              &t->arena, &fields[i].schema, &t->convs[i], err);
+        if (rc != SL_OK) {
+            pg_table_free(t);
+            return sl_error_prefix(err, "table \"%s.%s\", column \"%s\"", nsp, rel, c->name);
+        }
+    }
+
+    size_t nlen = strlen(topic) + 16;
+    sl_schema *row = sl_arena_alloc(&t->arena, sizeof *row);
+    memset(row, 0, sizeof *row);
+    row->type = SL_TYPE_STRUCT;
+    row->optional = true;
+    char *row_name = sl_arena_alloc(&t->arena, nlen);
+    snprintf(row_name, nlen, "%s.Value", topic);
+    row->name = row_name;
+    row->nfields = n;
+    row->fields = fields;
+    t->base.row_schema = row;
+
+    if (nkey > 0) {
+        sl_schema *key = sl_arena_alloc(&t->arena, sizeof *key);
+        memset(key, 0, sizeof *key);
+        key->type = SL_TYPE_STRUCT;
+        key->optional = false;
+        char *key_name = sl_arena_alloc(&t->arena, nlen);
+        snprintf(key_name, nlen, "%s.Key", topic);
+        key->name = key_name;
+        sl_field *kf = sl_arena_alloc(&t->arena, nkey * sizeof *kf);
+        for (uint32_t k = 0; k < nkey; k++)
+            kf[k] = fields[key_fields[k]];
+        key->fields = kf;
+        key->nfields = nkey;
+        t->base.key_schema = key;
+        t->base.key_fields = key_fields;
+        t->base.nkey = nkey;
+    }
+    *out = t;
+    return SL_OK;
+}
+
+/* The pseudo-table of logical decoding messages: topic <prefix>.message, keyed by prefix. */
+sl_code pg_message_table_build(sl_source *s, sl_error *err)
+{
+    pg_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    sl_arena_init(&t->arena, 4096);
+    t->included = true;
+    size_t n = strlen(s->topic_prefix) + sizeof ".message";
+    char *topic = sl_arena_alloc(&t->arena, n);
+    snprintf(topic, n, "%s.message", s->topic_prefix);
+    t->base.topic = topic;
+    t->base.database = s->dbname;
+    t->base.schema_name = "";
+    t->base.name = "";
+    t->base.version = ++s->table_versions;
+    t->base.message_envelope = "io.debezium.connector.postgresql.MessageValue";
+    static const uint32_t key_fields[1] = {0};
+    t->base.key_fields = key_fields;
+    t->base.nkey = 1;
+    sl_code rc = sl_schema_parse_json(sl_embedded_schema("postgres-message.json"), &t->arena,
+                                      &t->base.row_schema, err);
+    if (rc == SL_OK)
+        rc = sl_schema_parse_json(sl_embedded_schema("postgres-message-key.json"), &t->arena,
+                                  &t->base.key_schema, err);
+    if (rc != SL_OK) {
+        pg_table_free(t);
+        return rc;
+    }
+    s->message_table = t;
+    return SL_OK;
+}

@@ -1,0 +1,332 @@
+/*
+ * Events of the PostgreSQL source (pg_source_int.h): each pgoutput message of
+ * the stream becomes batch items, BEGIN, EVENTs with their row values and
+ * source block, COMMIT. Values are carved from the batch arena; transactions
+ * that commit before the resume point are skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgres/pg_source_int.h"
+#include "sluice/log.h"
+
+const char *const pg_source_field_names[SRC_FIELDS] = {
+    "version", "connector", "name",  "ts_ms", "snapshot", "db",   "sequence", "ts_us",
+    "ts_ns",   "schema",    "table", "txId",  "lsn",      "xmin", "origin",   "origin_lsn",
+};
+
+/* Pushes a COMMIT item ending at lsn. */
+void pg_stream_push_commit(sl_batch *batch, uint64_t lsn)
+{
+    sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
+    if (!item)
+        abort(); /* pg_poll() keeps room for every item one message adds */
+    pg_lsn_position(lsn, &item->u.position);
+}
+
+static void warn_limited(sl_source *s, const char *fmt, const char *a, const char *b,
+                         const char *msg)
+{
+    if (s->warnings < 100)
+        sl_warn(fmt, a, b, msg);
+    else if (s->warnings == 100)
+        sl_warn("further conversion warnings are not logged");
+    s->warnings++;
+}
+
+/* Converts a tuple into row values in the batch arena. */
+static sl_code tuple_values(sl_source *s, pg_table *t, const pgo_tuple *tuple, sl_arena *arena,
+                            sl_value **out, sl_error *err)
+{
+    if (tuple->ncols != t->ncols)
+        return sl_error_set(err, SL_PROTOCOL, "table \"%s.%s\": tuple has %u columns, relation %u",
+                            t->base.schema_name, t->base.name, tuple->ncols, t->ncols);
+    sl_value *vals = sl_arena_alloc(arena, (t->ncols ? t->ncols : 1) * sizeof *vals);
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        const pgo_column_value *c = &tuple->cols[i];
+        switch (c->kind) {
+        case 't': {
+            sl_error cerr;
+            if (pg_convert_text(&t->convs[i], c->data, c->len, arena, &vals[i], &cerr) != SL_OK) {
+                warn_limited(s, "table \"%s\", column \"%s\": %s; emitted as null", t->base.topic,
+                             t->base.row_schema->fields[i].name, cerr.msg);
+                vals[i] = sl_value_null();
+            }
+            break;
+        }
+        case 'u':
+            pg_unchanged_toast_value(&t->convs[i], &vals[i]);
+            break;
+        default:
+            vals[i] = sl_value_null();
+            break;
+        }
+    }
+    *out = vals;
+    return SL_OK;
+}
+
+static const char *u64_text(sl_arena *arena, uint64_t v, uint32_t *len)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char *out = sl_arena_alloc(arena, (size_t)n + 1);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    *len = (uint32_t)n;
+    return out;
+}
+
+/* The source block of an event at lsn of table t; with_xid false leaves txId null. */
+static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bool with_xid,
+                                     sl_arena *arena)
+{
+    sl_value *v = sl_arena_alloc(arena, SRC_FIELDS * sizeof *v);
+    static const char version[] = SOURCE_VERSION;
+    v[SRC_VERSION] = sl_value_string(version, sizeof version - 1);
+    v[SRC_CONNECTOR] = sl_value_string("postgresql", 10);
+    v[SRC_NAME] = sl_value_string(s->topic_prefix, (uint32_t)strlen(s->topic_prefix));
+    v[SRC_TS_MS] = sl_value_int(s->commit_time_us / 1000);
+    v[SRC_SNAPSHOT] = sl_value_string("false", 5);
+    v[SRC_DB] = sl_value_string(s->dbname, (uint32_t)strlen(s->dbname));
+
+    /*
+     * sequence: ["<end of the last commit>","<this LSN>"], decimal strings, as
+     * Debezium writes it; the first element is null until a commit was seen
+     * (or a stored position was resumed from).
+     */
+    uint32_t l1 = 0, l2 = 0;
+    const char *a = s->have_last_commit ? u64_text(arena, s->last_commit_lsn, &l1) : NULL;
+    const char *b = u64_text(arena, lsn, &l2);
+    char *seq = sl_arena_alloc(arena, l1 + l2 + 16);
+    size_t n = 0;
+    seq[n++] = '[';
+    if (a) {
+        seq[n++] = '"';
+        memcpy(seq + n, a, l1);
+        n += l1;
+        seq[n++] = '"';
+    } else {
+        memcpy(seq + n, "null", 4);
+        n += 4;
+    }
+    seq[n++] = ',';
+    seq[n++] = '"';
+    memcpy(seq + n, b, l2);
+    n += l2;
+    seq[n++] = '"';
+    seq[n++] = ']';
+    v[SRC_SEQUENCE] = sl_value_string(seq, (uint32_t)n);
+
+    v[SRC_TS_US] = sl_value_int(s->commit_time_us);
+    v[SRC_TS_NS] = sl_value_int(s->commit_time_us * 1000);
+    v[SRC_SCHEMA] = sl_value_string(t->base.schema_name, (uint32_t)strlen(t->base.schema_name));
+    v[SRC_TABLE] = sl_value_string(t->base.name, (uint32_t)strlen(t->base.name));
+    v[SRC_TXID] = with_xid ? sl_value_int(s->xid) : sl_value_null();
+    v[SRC_LSN] = sl_value_int((int64_t)lsn);
+    v[SRC_XMIN] = sl_value_null();
+    if (s->origin[0]) {
+        v[SRC_ORIGIN] = sl_value_string(s->origin, (uint32_t)strlen(s->origin));
+        v[SRC_ORIGIN_LSN] = sl_value_int((int64_t)s->origin_lsn);
+    } else {
+        v[SRC_ORIGIN] = sl_value_null();
+        v[SRC_ORIGIN_LSN] = sl_value_null();
+    }
+    return v;
+}
+
+/*
+ * Adds an event to the batch. pg_poll() reads a message only while the batch
+ * has room for everything one message can add, so the batch is never full.
+ */
+static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op, uint64_t lsn)
+{
+    sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+    if (!item)
+        abort();
+    sl_event *ev = &item->u.event;
+    memset(ev, 0, sizeof *ev);
+    ev->op = op;
+    ev->table = &t->base;
+    ev->source_schema = s->source_schema;
+    ev->source = source_values(s, t, lsn, op != SL_OP_MESSAGE || s->in_tx, &batch->arena);
+    return ev;
+}
+
+/* True when a key column differs between the old and the new tuple. */
+static bool key_changed(const pg_table *t, const pgo_tuple *old, const pgo_tuple *new_tuple)
+{
+    for (uint32_t k = 0; k < t->base.nkey; k++) {
+        uint32_t i = t->base.key_fields[k];
+        const pgo_column_value *a = &old->cols[i], *b = &new_tuple->cols[i];
+        if (a->kind == 'n' || a->kind == 'u' || b->kind == 'u')
+            continue; /* not in the old key image, or not sent: cannot have changed */
+        if (a->kind != b->kind || a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+            return true;
+    }
+    return false;
+}
+
+static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, sl_batch *batch,
+                             sl_error *err)
+{
+    pg_table *t = pg_relmap_get(s, m->u.change.relid);
+    if (!t)
+        return sl_error_set(err, SL_PROTOCOL, "change for relation %u before its Relation message",
+                            m->u.change.relid);
+    if (!t->included || s->skipping_tx)
+        return SL_OK;
+    sl_arena *arena = &batch->arena;
+    sl_value *old_vals = NULL, *new_vals = NULL;
+    sl_code rc = SL_OK;
+    if (m->u.change.old_kind)
+        rc = tuple_values(s, t, &m->u.change.old_tuple, arena, &old_vals, err);
+    if (rc == SL_OK && m->type != 'D')
+        rc = tuple_values(s, t, &m->u.change.new_tuple, arena, &new_vals, err);
+    if (rc != SL_OK)
+        return rc;
+
+    switch (m->type) {
+    case 'I':
+        push_event(s, batch, t, SL_OP_CREATE, lsn)->after = new_vals;
+        break;
+    case 'U':
+        if (old_vals && t->base.nkey > 0 &&
+            key_changed(t, &m->u.change.old_tuple, &m->u.change.new_tuple)) {
+            /* A new primary key: Debezium emits a delete of the old key and a create. */
+            sl_event *del = push_event(s, batch, t, SL_OP_DELETE, lsn);
+            del->before = old_vals;
+            del->key_change_row = new_vals;
+            sl_event *create = push_event(s, batch, t, SL_OP_CREATE, lsn);
+            create->after = new_vals;
+            create->key_change_row = old_vals;
+        } else {
+            sl_event *ev = push_event(s, batch, t, SL_OP_UPDATE, lsn);
+            ev->before = m->u.change.old_kind == 'O' ? old_vals : NULL;
+            ev->after = new_vals;
+        }
+        break;
+    case 'D':
+        push_event(s, batch, t, SL_OP_DELETE, lsn)->before = old_vals;
+        break;
+    }
+    return SL_OK;
+}
+
+/* Emits truncate events for the pending relids that fit into the batch. */
+void pg_stream_drain_truncates(sl_source *s, sl_batch *batch)
+{
+    while (s->npending_truncates > 0 && !sl_batch_full(batch)) {
+        uint32_t relid = s->pending_truncates[--s->npending_truncates];
+        pg_table *t = pg_relmap_get(s, relid);
+        if (t && t->included && !s->skipping_tx)
+            push_event(s, batch, t, SL_OP_TRUNCATE, s->truncate_lsn);
+    }
+}
+
+/*
+ * A logical decoding message (pg_logical_emit_message): an event on the
+ * connector's message topic. A transactional one belongs to its transaction;
+ * a non-transactional one comes alone and is a transaction of its own, whose
+ * position is the message's LSN.
+ */
+static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch *batch)
+{
+    bool transactional = m->u.message.flags & 1;
+    if (transactional ? s->skipping_tx : m->u.message.lsn <= s->skip_before)
+        return;
+    if (!sl_filter_match(s->message_filter, m->u.message.prefix))
+        return;
+    if (!transactional) {
+        /* Debezium's sequence starts with the LSN of such a message. */
+        s->last_commit_lsn = m->u.message.lsn;
+        s->have_last_commit = true;
+        sl_batch_push(batch, SL_ITEM_BEGIN);
+    }
+    sl_value *row = sl_arena_alloc(&batch->arena, 2 * sizeof *row);
+    size_t plen = strlen(m->u.message.prefix);
+    row[0] =
+        sl_value_string(sl_arena_strndup(&batch->arena, m->u.message.prefix, plen), (uint32_t)plen);
+    uint8_t *content = sl_arena_alloc(&batch->arena, m->u.message.len + 1);
+    memcpy(content, m->u.message.content, m->u.message.len);
+    row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
+    push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
+    if (!transactional) {
+        pg_stream_push_commit(batch, m->u.message.lsn);
+        s->emitted_lsn = m->u.message.lsn;
+    }
+}
+
+sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_error *err)
+{
+    pgo_message m;
+    sl_arena_reset(&s->scratch);
+    sl_code rc = pgo_message_decode(f->data, f->len, &s->scratch, &m, err);
+    if (rc != SL_OK)
+        return rc;
+
+    switch (m.type) {
+    case 'B':
+        s->in_tx = true;
+        s->xid = m.u.begin.xid;
+        s->final_lsn = m.u.begin.final_lsn;
+        s->commit_time_us = m.u.begin.commit_time + PG_EPOCH_OFFSET_US;
+        s->origin[0] = '\0';
+        s->skipping_tx = s->final_lsn < s->skip_before;
+        if (!s->skipping_tx)
+            sl_batch_push(batch, SL_ITEM_BEGIN);
+        break;
+    case 'C':
+        if (!s->skipping_tx) {
+            pg_stream_push_commit(batch, m.u.commit.end_lsn);
+            s->emitted_lsn = m.u.commit.end_lsn;
+        }
+        s->last_commit_lsn = m.u.commit.end_lsn;
+        s->have_last_commit = true;
+        s->in_tx = false;
+        s->skipping_tx = false;
+        break;
+    case 'O':
+        snprintf(s->origin, sizeof s->origin, "%s", m.u.origin.name);
+        s->origin_lsn = m.u.origin.lsn;
+        break;
+    case 'R': {
+        pg_table *t = NULL;
+        rc = pg_table_build(s, &m, &t, err);
+        if (rc != SL_OK)
+            return rc;
+        pg_relmap_put(s, t->relid, t);
+        break;
+    }
+    case 'I':
+    case 'U':
+    case 'D':
+        return handle_change(s, &m, f->wal_start, batch, err);
+    case 'T': {
+        uint32_t n = m.u.truncate.nrels;
+        uint32_t *relids = realloc(s->pending_truncates, (n ? n : 1) * sizeof *relids);
+        if (!relids)
+            abort();
+        s->pending_truncates = relids;
+        /* Stored in reverse, drained from the end: the events keep the message's order. */
+        for (uint32_t i = 0; i < n; i++)
+            relids[n - 1 - i] = m.u.truncate.relids[i];
+        s->npending_truncates = n;
+        s->truncate_lsn = f->wal_start;
+        pg_stream_drain_truncates(s, batch);
+        break;
+    }
+    case 'M':
+        handle_logical_message(s, &m, batch);
+        break;
+    default: /* 'Y' types carry nothing sluice emits */
+        break;
+    }
+    return SL_OK;
+}
