@@ -251,6 +251,14 @@ sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pg
     if (r.overrun)
         return sl_error_set(err, SL_PROTOCOL, "malformed pgoutput message '%c' (%zu bytes)",
                             m->type, len);
+    /* OID 0 is no relation (and marks a free slot of the source's relation map). */
+    if (m->type == 'R' && m->u.relation.oid == 0)
+        return sl_error_set(err, SL_PROTOCOL, "relation message for OID 0");
+    int64_t t = m->type == 'B' ? m->u.begin.commit_time : m->u.commit.commit_time;
+    if ((m->type == 'B' || m->type == 'C') && (t < PGO_COMMIT_TIME_MIN || t > PGO_COMMIT_TIME_MAX))
+        return sl_error_set(err, SL_PROTOCOL,
+                            "%s message with commit time %lld us after 2000-01-01, out of range",
+                            m->type == 'B' ? "begin" : "commit", (long long)t);
     return SL_OK;
 }
 

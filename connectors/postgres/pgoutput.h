@@ -21,6 +21,15 @@
 /* Microseconds between 1970-01-01 and 2000-01-01, PostgreSQL's epoch. */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
+/*
+ * The commit timestamps the decoder accepts: those whose Unix time in
+ * nanoseconds (source.ts_ns) fits in 64 bits, years 1677 to 2262. A server
+ * clock outside that range is broken; the decoder refuses the message rather
+ * than overflow.
+ */
+#define PGO_COMMIT_TIME_MAX (INT64_MAX / 1000 - PG_EPOCH_OFFSET_US)
+#define PGO_COMMIT_TIME_MIN (INT64_MIN / 1000 - PG_EPOCH_OFFSET_US)
+
 typedef enum pgo_frame_kind {
     PGO_FRAME_XLOGDATA = 'w',
     PGO_FRAME_KEEPALIVE = 'k',
@@ -115,7 +124,9 @@ typedef struct pgo_message {
 
 /*
  * Decodes one pgoutput message. Strings and tuple data point into buf,
- * arrays are allocated in scratch; both must outlive *out's use.
+ * arrays are allocated in scratch; both must outlive *out's use. Refuses
+ * (SL_PROTOCOL) what no sane server sends: a truncated message, a Relation
+ * of OID 0, a commit time outside PGO_COMMIT_TIME_MIN..MAX.
  */
 sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pgo_message *out,
                            sl_error *err);

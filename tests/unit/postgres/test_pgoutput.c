@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sluice/memory.h"
+#include "postgres/pg_source_int.h"
 #include "postgres/pgoutput.h"
 #include "support.h"
 
@@ -192,4 +193,115 @@ Test(pgoutput, lsn_text_round_trips)
     cr_assert_eq(pgo_lsn_parse("x/1", &lsn), -1);
     cr_assert_eq(pgo_lsn_parse("1/", &lsn), -1);
     cr_assert_eq(pgo_lsn_parse("123456789/1", &lsn), -1);
+}
+
+static size_t put_be(uint8_t *b, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+    return (size_t)bytes;
+}
+
+/* A Relation message for relation oid: public.t (id int4, key). */
+static size_t relation_message(uint8_t *b, uint32_t oid)
+{
+    size_t n = 0;
+    b[n++] = 'R';
+    n += put_be(b + n, oid, 4);
+    memcpy(b + n, "public\0t\0", 9);
+    n += 9;
+    b[n++] = 'd';
+    n += put_be(b + n, 1, 2);
+    b[n++] = 1;
+    memcpy(b + n, "id\0", 3);
+    n += 3;
+    n += put_be(b + n, 23, 4);
+    n += put_be(b + n, 0xFFFFFFFFu, 4);
+    return n;
+}
+
+Test(pgoutput, item22_a_relation_of_oid_0_is_refused)
+{
+    uint8_t b[64];
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    pgo_message m;
+    sl_error err;
+    cr_assert_eq(pgo_message_decode(b, relation_message(b, 16384), &arena, &m, &err), SL_OK, "%s",
+                 err.msg);
+    cr_assert_eq(m.u.relation.oid, 16384);
+    /* OID 0 marks a free slot of the source's relation map: such a table would leak. */
+    cr_assert_eq(pgo_message_decode(b, relation_message(b, 0), &arena, &m, &err), SL_PROTOCOL);
+    cr_assert(strstr(err.msg, "OID 0"), "%s", err.msg);
+    sl_arena_destroy(&arena);
+}
+
+/* Begin ('B') and Commit ('C') messages with commit time t. */
+static size_t begin_message(uint8_t *b, int64_t t)
+{
+    size_t n = 0;
+    b[n++] = 'B';
+    n += put_be(b + n, 0x1000, 8);
+    n += put_be(b + n, (uint64_t)t, 8);
+    n += put_be(b + n, 777, 4);
+    return n;
+}
+
+static size_t commit_message(uint8_t *b, int64_t t)
+{
+    size_t n = 0;
+    b[n++] = 'C';
+    b[n++] = 0;
+    n += put_be(b + n, 0x1000, 8);
+    n += put_be(b + n, 0x1010, 8);
+    n += put_be(b + n, (uint64_t)t, 8);
+    return n;
+}
+
+Test(pgoutput, item22_a_commit_time_that_would_overflow_is_refused)
+{
+    uint8_t b[64];
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    pgo_message m;
+    sl_error err;
+    /* Now-ish, and the extremes whose nanoseconds since 1970 still fit: accepted. */
+    const int64_t max = INT64_MAX / 1000 - 946684800000000,
+                  min = INT64_MIN / 1000 - 946684800000000;
+    const int64_t ok[] = {847000000000000, max, min, 0};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cr_assert_eq(pgo_message_decode(b, begin_message(b, ok[i]), &arena, &m, &err), SL_OK);
+        cr_assert_eq(m.u.begin.commit_time, ok[i]);
+        cr_assert_eq(pgo_message_decode(b, commit_message(b, ok[i]), &arena, &m, &err), SL_OK);
+    }
+    /* What a broken or hostile server could send: refused, never an overflow downstream. */
+    const int64_t bad[] = {INT64_MAX, INT64_MIN, max + 1, min - 1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(pgo_message_decode(b, begin_message(b, bad[i]), &arena, &m, &err), SL_PROTOCOL,
+                     "begin at %lld accepted", (long long)bad[i]);
+        cr_assert_eq(pgo_message_decode(b, commit_message(b, bad[i]), &arena, &m, &err),
+                     SL_PROTOCOL, "commit at %lld accepted", (long long)bad[i]);
+    }
+    sl_arena_destroy(&arena);
+}
+
+Test(pgoutput, item22_a_begin_whose_commit_time_would_overflow_is_refused_by_the_stream)
+{
+    sl_source *s = calloc(1, sizeof *s);
+    sl_arena_init(&s->scratch, 4096);
+    sl_item items[4];
+    sl_batch batch = {.items = items, .capacity = 4};
+    sl_arena_init(&batch.arena, 4096);
+    uint8_t b[21] = {'B'};
+    b[8] = 0x10;             /* final LSN 0/1000 */
+    memset(b + 9, 0x7f, 1);  /* commit time INT64_MAX: ... */
+    memset(b + 10, 0xff, 7); /* ... Unix microseconds would overflow */
+    b[20] = 7;               /* xid */
+    pgo_frame f = {.kind = PGO_FRAME_XLOGDATA, .data = b, .len = sizeof b};
+    sl_error err;
+    cr_assert_eq(pg_stream_message(s, &f, &batch, &err), SL_PROTOCOL);
+    cr_assert_eq(batch.count, 0);
+    sl_arena_destroy(&batch.arena);
+    sl_arena_destroy(&s->scratch);
+    free(s);
 }
