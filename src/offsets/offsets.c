@@ -14,6 +14,10 @@
 
 #include "offsets/offsets.h"
 
+#define RESET_HINT                                                                                 \
+    "restore it from a backup, or delete it to start from the source's own position (for "         \
+    "PostgreSQL, its replication slot's)"
+
 sl_code sl_offsets_read(const char *path, const char *name, const char *source, char *position,
                         size_t size, bool *found, sl_error *err)
 {
@@ -24,28 +28,53 @@ sl_code sl_offsets_read(const char *path, const char *name, const char *source, 
         return sl_error_set(err, SL_IO, "could not access offsets file \"%s\": %s", path,
                             strerror(errno));
     }
+    /*
+     * A file that is there but unusable is a state only an operator can
+     * settle (SL_STATE): guessing a position could skip or repeat changes.
+     * The messages never quote the content, which could be anything.
+     */
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sl_error_set(err, SL_IO, "could not access offsets file \"%s\": %s", path,
+                            strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return sl_error_set(err, SL_STATE, "offsets file \"%s\" is not a regular file", path);
+    if (st.st_size == 0)
+        return sl_error_set(err, SL_STATE, "offsets file \"%s\" is empty; %s", path, RESET_HINT);
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return sl_error_set(err, SL_IO, "could not read offsets file \"%s\": line %d: %s", path,
-                            jerr.line, jerr.text);
+    if (!root) {
+        if (jerr.line < 0) /* not a syntax error: the file could not be read */
+            return sl_error_set(err, SL_IO, "could not read offsets file \"%s\"", path);
+        return sl_error_set(err, SL_STATE,
+                            "offsets file \"%s\" is not valid JSON (line %d, column %d, %lld "
+                            "bytes); %s",
+                            path, jerr.line, jerr.column, (long long)st.st_size, RESET_HINT);
+    }
     sl_code rc = SL_OK;
     const char *fname = json_string_value(json_object_get(root, "name"));
     const char *fsource = json_string_value(json_object_get(root, "source"));
-    const char *fpos = json_string_value(json_object_get(root, "position"));
-    if (!fname || !fsource || !fpos) {
-        rc = sl_error_set(err, SL_IO,
-                          "offsets file \"%s\" lacks \"name\", \"source\" or \"position\"", path);
+    json_t *jpos = json_object_get(root, "position");
+    /* A source's position text is a string, or a JSON object kept as one in the file. */
+    char *fpos = json_is_string(jpos)   ? strdup(json_string_value(jpos))
+                 : json_is_object(jpos) ? json_dumps(jpos, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                        : NULL;
+    if (!json_is_object(root) || !fname || !fsource || !fpos) {
+        rc = sl_error_set(err, SL_STATE,
+                          "offsets file \"%s\" lacks \"name\", \"source\" or \"position\"; %s",
+                          path, RESET_HINT);
     } else if (strcmp(fname, name) != 0 || strcmp(fsource, source) != 0) {
         rc = sl_error_set(err, SL_CONFIG,
                           "offsets file \"%s\" belongs to connector \"%s\" (%s), not \"%s\" (%s)",
                           path, fname, fsource, name, source);
     } else if (strlen(fpos) >= size) {
-        rc = sl_error_set(err, SL_IO, "offsets file \"%s\": position too long", path);
+        rc = sl_error_set(err, SL_STATE, "offsets file \"%s\": position too long; %s", path,
+                          RESET_HINT);
     } else {
         memcpy(position, fpos, strlen(fpos) + 1);
         *found = true;
     }
+    free(fpos);
     json_decref(root);
     return rc;
 }
@@ -101,8 +130,11 @@ sl_code sl_offsets_write(const char *path, const char *name, const char *source,
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "source", source, "position",
-                             position, "written_at", stamp);
+    json_t *jpos = position[0] == '{' ? json_loads(position, 0, NULL) : json_string(position);
+    if (!jpos)
+        return sl_error_set(err, SL_INVALID, "position to write is not valid JSON");
+    json_t *root = json_pack("{s:s, s:s, s:o, s:s}", "name", name, "source", source, "position",
+                             jpos, "written_at", stamp);
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!text)

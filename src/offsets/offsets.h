@@ -1,7 +1,9 @@
 /*
  * The offsets file: where a connector's durable position is kept between
  * runs, one small JSON file per connector:
- *   {"name":"inventory","source":"postgres","position":"0/16B3748","written_at":"..."}
+ *   {"name":"inventory","source":"postgres","position":{"lsn":"0/16B3748",...},"written_at":"..."}
+ * The position is the source's text for it: a JSON object text (starting
+ * with '{') is stored as an object, anything else as a string.
  * Writes are atomic (temporary file, fsync, rename, fsync of the directory),
  * so after a crash the file holds either the old or the new position.
  */
@@ -16,7 +18,9 @@
 /*
  * Reads the position text for connector name from path. *found is false when
  * the file does not exist. A file written for another connector or source is
- * refused, so that two connectors never share a position by mistake.
+ * refused (SL_CONFIG), so that two connectors never share a position by
+ * mistake; an empty, corrupt or incomplete file is refused with SL_STATE,
+ * naming the file but never quoting its content.
  */
 sl_code sl_offsets_read(const char *path, const char *name, const char *source, char *position,
                         size_t size, bool *found, sl_error *err);

@@ -59,16 +59,64 @@ Test(offsets, a_file_of_another_connector_is_refused)
     free(dir);
 }
 
-Test(offsets, a_corrupt_file_is_an_error_not_a_fresh_start)
+Test(offsets, item13_a_corrupt_file_names_the_file_but_never_quotes_it)
 {
     char *dir = ts_tempdir();
-    char *path = ts_write_file(dir, "c.json", "{\"name\": \"c\", \"posit");
+    /* Cut in the middle of a string: the parser's message would quote the text around it. */
+    char *path = ts_write_file(dir, "c.json", "{\"name\": \"c\", \"pass S3cr3t-word");
     char pos[64];
     bool found;
     sl_error err;
-    cr_assert_eq(sl_offsets_read(path, "c", "postgres", pos, sizeof pos, &found, &err), SL_IO);
+    cr_assert_eq(sl_offsets_read(path, "c", "postgres", pos, sizeof pos, &found, &err), SL_STATE,
+                 "a corrupt file is a state to settle, not a transient error: %s", err.msg);
+    cr_assert_not(found);
     cr_assert(strstr(err.msg, "c.json"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "not valid JSON"), "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "S3cr3t"), "the content leaked: %s", err.msg);
+    cr_assert_null(strstr(err.msg, "pass"), "the content leaked: %s", err.msg);
     free(path);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+Test(offsets, item13_an_empty_file_is_refused_naming_it)
+{
+    char *dir = ts_tempdir();
+    char *path = ts_write_file(dir, "c.json", "");
+    char pos[64];
+    bool found;
+    sl_error err;
+    cr_assert_eq(sl_offsets_read(path, "c", "postgres", pos, sizeof pos, &found, &err), SL_STATE,
+                 "%s", err.msg);
+    cr_assert(strstr(err.msg, "c.json") && strstr(err.msg, "empty"), "%s", err.msg);
+    free(path);
+    /* Valid JSON without a position: refused the same way. */
+    path = ts_write_file(dir, "d.json", "{\"name\":\"c\",\"source\":\"postgres\"}");
+    cr_assert_eq(sl_offsets_read(path, "c", "postgres", pos, sizeof pos, &found, &err), SL_STATE,
+                 "%s", err.msg);
+    free(path);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+Test(offsets, item6_an_object_position_is_kept_as_an_object_and_read_back_as_its_text)
+{
+    char *dir = ts_tempdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    const char *text =
+        "{\"lsn\":\"0/16B3748\",\"slot\":\"s\",\"system_identifier\":\"73\",\"timeline\":1}";
+    sl_error err;
+    cr_assert_eq(sl_offsets_write(path, "c", "postgres", text, &err), SL_OK, "%s", err.msg);
+    char *file = ts_read_file(path, NULL);
+    cr_assert(strstr(file, "\"position\":{\"lsn\":\"0/16B3748\""), "%s", file);
+    free(file);
+    char pos[256];
+    bool found = false;
+    cr_assert_eq(sl_offsets_read(path, "c", "postgres", pos, sizeof pos, &found, &err), SL_OK, "%s",
+                 err.msg);
+    cr_assert(found);
+    cr_assert_str_eq(pos, text);
     ts_rmtree(dir);
     free(dir);
 }
