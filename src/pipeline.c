@@ -119,6 +119,7 @@ typedef struct pipeline {
     char durable_text[POSITION_TEXT_MAX];
 
     char lost_reason[256];
+    bool source_gave_up; /* poll failed with what the source could not get past (source.h) */
     uint64_t events, messages, transactions;
     int64_t last_stats_ms;
 } pipeline;
@@ -394,6 +395,8 @@ static sl_code start(pipeline *p, sl_error *err)
     rc = c->source->open(p->cfg, &p->src, err);
     if (rc != SL_OK)
         return rc;
+    if (c->source->set_stop_fd)
+        c->source->set_stop_fd(p->src, p->stop->fd);
 
     char text[POSITION_TEXT_MAX];
     bool found = false;
@@ -471,10 +474,9 @@ static sl_code run_once(pipeline *p, sl_error *err)
             sl_arena_reset(&p->batch.arena);
             rc = c->source->poll(p->src, &p->batch, err);
             if (rc == SL_CONNECT) {
-                if (!reported_connect)
-                    sl_warn("%s; reconnecting", err->msg);
-                reported_connect = true;
+                reported_connect = true; /* the source logged the failure (source.h) */
             } else if (rc != SL_OK) {
+                p->source_gave_up = true;
                 return rc;
             } else {
                 if (reported_connect && p->batch.count > 0) {
@@ -569,12 +571,15 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         int64_t started = now_ms();
         sl_error_clear(err);
         sl_code rc = run_once(&p, err);
+        /* Only a requested stop that completed may release what a restart needs (source.h). */
+        if (rc == SL_OK && conn->source->stopped)
+            conn->source->stopped(p.src);
         teardown(&p);
-        if (rc == SL_OK) {
+        if (rc == SL_OK || (rc == SL_STOPPED && atomic_load(&stop->requested))) {
             sl_info("stopped");
             return SL_OK;
         }
-        if (atomic_load(&stop->requested) || fatal(rc)) {
+        if (atomic_load(&stop->requested) || fatal(rc) || p.source_gave_up) {
             sl_error_log("%s", err->msg);
             return rc;
         }

@@ -1,9 +1,12 @@
 /*
- * Catalog queries of the PostgreSQL source (pg_catalog.h).
+ * Queries of the PostgreSQL source (pg_catalog.h).
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "postgres/pg_catalog.h"
 
@@ -36,14 +39,120 @@ static char *dup_or_null(sl_arena *arena, const PGresult *res, int row, int col)
     return sl_arena_strdup(arena, PQgetvalue(res, row, col));
 }
 
-static sl_code query(PGconn *conn, const char *sql, const char *param, PGresult **out,
-                     sl_error *err)
+int64_t pg_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+sl_code pg_wait_socket(PGconn *conn, bool write, int64_t deadline_ms, int stop_fd, sl_error *err)
+{
+    for (;;) {
+        struct pollfd fds[2] = {
+            {.fd = PQsocket(conn), .events = write ? POLLOUT : POLLIN},
+            {.fd = stop_fd, .events = POLLIN},
+        };
+        if (fds[0].fd < 0)
+            return sl_error_set(err, SL_CONNECT, "connection lost");
+        int timeout = -1;
+        if (deadline_ms >= 0) {
+            int64_t left = deadline_ms - pg_clock_ms();
+            if (left <= 0)
+                return sl_error_set(err, SL_CONNECT, "the server did not answer in time");
+            timeout = left > 60000 ? 60000 : (int)left;
+        }
+        int n = poll(fds, stop_fd >= 0 ? 2 : 1, timeout);
+        if (n < 0 && errno != EINTR)
+            return sl_error_set(err, SL_CONNECT, "poll failed: %s", strerror(errno));
+        if (n > 0 && stop_fd >= 0 && (fds[1].revents & POLLIN))
+            return sl_error_set(err, SL_STOPPED, "stop requested");
+        if (n > 0 && fds[0].revents)
+            return SL_OK;
+    }
+}
+
+const char *pg_message(const PGresult *res, PGconn *conn)
+{
+    static _Thread_local char buf[512];
+    const char *raw =
+        res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    size_t n = 0;
+    for (const char *p = raw; *p && n + 3 < sizeof buf; p++) {
+        if (*p != '\n') {
+            buf[n++] = *p;
+        } else if (p[1]) {
+            buf[n++] = ';';
+            buf[n++] = ' ';
+        }
+    }
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+sl_code pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                const pg_wait *w, PGresult **out, sl_error *err)
+{
+    *out = NULL;
+    int64_t deadline = w->timeout_ms >= 0 ? pg_clock_ms() + w->timeout_ms : -1;
+    int sent = nparams > 0 ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                           : PQsendQuery(conn, sql);
+    if (!sent)
+        return sl_error_set(err, SL_CONNECT, "%s", pg_message(NULL, conn));
+    /* A non-blocking connection may hold part of the statement back. */
+    for (;;) {
+        int f = PQflush(conn);
+        if (f == 0)
+            break;
+        sl_code rc = f < 0 ? sl_error_set(err, SL_CONNECT, "%s", pg_message(NULL, conn))
+                           : pg_wait_socket(conn, true, deadline, w->stop_fd, err);
+        if (rc != SL_OK)
+            return rc;
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            sl_code rc = pg_wait_socket(conn, false, deadline, w->stop_fd, err);
+            if (rc == SL_OK && PQconsumeInput(conn) != 1)
+                rc = sl_error_set(err, SL_CONNECT, "%s", pg_message(NULL, conn));
+            if (rc != SL_OK) {
+                PQclear(last);
+                return rc;
+            }
+        }
+        PGresult *res = PQgetResult(conn);
+        if (!res)
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        /* Keep the first error, else the last result. */
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(res);
+        } else {
+            PQclear(last);
+            last = res;
+        }
+        if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
+            break;
+    }
+    if (!last)
+        return sl_error_set(err, SL_CONNECT, "%s", pg_message(NULL, conn));
+    *out = last;
+    return SL_OK;
+}
+
+static sl_code query(PGconn *conn, const char *sql, const char *param, const pg_wait *w,
+                     PGresult **out, sl_error *err)
 {
     const char *params[1] = {param};
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res;
+    sl_code rc = pg_exec(conn, sql, 1, params, w, &res, err);
+    if (rc != SL_OK)
+        return sl_error_prefix(err, "catalog query failed");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         sl_code code = PQstatus(conn) == CONNECTION_OK ? SL_SOURCE : SL_CONNECT;
-        sl_error_set(err, code, "catalog query failed: %s", PQerrorMessage(conn));
+        sl_error_set(err, code, "catalog query failed: %s", pg_message(NULL, conn));
         PQclear(res);
         return code;
     }
@@ -51,13 +160,13 @@ static sl_code query(PGconn *conn, const char *sql, const char *param, PGresult 
     return SL_OK;
 }
 
-sl_code pg_catalog_relation(PGconn *conn, uint32_t relid, sl_arena *arena, pg_relation_info *out,
-                            sl_error *err)
+sl_code pg_catalog_relation(PGconn *conn, uint32_t relid, const pg_wait *w, sl_arena *arena,
+                            pg_relation_info *out, sl_error *err)
 {
     char oid[16];
     snprintf(oid, sizeof oid, "%u", relid);
     PGresult *res;
-    sl_code rc = query(conn, RELATION_SQL, oid, &res, err);
+    sl_code rc = query(conn, RELATION_SQL, oid, w, &res, err);
     if (rc != SL_OK)
         return rc;
     int n = PQntuples(res);
@@ -71,7 +180,7 @@ sl_code pg_catalog_relation(PGconn *conn, uint32_t relid, sl_arena *arena, pg_re
     }
     PQclear(res);
 
-    rc = query(conn, PRIMARY_KEY_SQL, oid, &res, err);
+    rc = query(conn, PRIMARY_KEY_SQL, oid, w, &res, err);
     if (rc != SL_OK)
         return rc;
     n = PQntuples(res);
@@ -97,8 +206,8 @@ static type_row *find_row(type_row *rows, size_t n, uint32_t oid)
     return NULL;
 }
 
-sl_code pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, sl_arena *arena,
-                         const pg_type_desc **out, sl_error *err)
+sl_code pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, const pg_wait *w,
+                         sl_arena *arena, const pg_type_desc **out, sl_error *err)
 {
     size_t cap = n * 3 + 8, count = 0;
     type_row *rows = calloc(cap, sizeof *rows);
@@ -122,7 +231,7 @@ sl_code pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, sl_arena 
             off += (size_t)snprintf(param + off, len - off, "%s%u", i ? "," : "", want[i]);
         snprintf(param + off, len - off, "}");
         PGresult *res;
-        rc = query(conn, TYPES_SQL, param, &res, err);
+        rc = query(conn, TYPES_SQL, param, w, &res, err);
         free(param);
         if (rc != SL_OK)
             break;
@@ -185,10 +294,6 @@ sl_code pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, sl_arena 
             for (size_t j = 0; j < count; j++)
                 if (descs[j].oid == oids[i])
                     out[i] = &descs[j];
-            if (!out[i]) {
-                rc = sl_error_set(err, SL_SOURCE, "type %u not found in pg_type", oids[i]);
-                break;
-            }
         }
     }
     free(rows);

@@ -11,6 +11,7 @@
 
 #include "postgres/pg_catalog.h"
 #include "postgres/pg_source_int.h"
+#include "sluice/log.h"
 #include "sluice/schema.h"
 
 void pg_table_free(pg_table *t)
@@ -109,9 +110,48 @@ bool pg_table_included(sl_source *s, const char *nsp, const char *rel)
     return sl_filter_match(s->table_filter, full);
 }
 
+uint32_t pg_key_columns(const pgo_message *m, const pg_relation_info *info, uint32_t *out)
+{
+    uint16_t n = m->u.relation.ncols;
+    const pgo_relation_column *cols = m->u.relation.cols;
+    uint32_t nident = 0, npk = 0;
+    for (uint16_t i = 0; i < n; i++)
+        if (cols[i].flags & 1)
+            nident++;
+    /* The primary key's columns, in key order, when the catalog knows them all. */
+    uint32_t *pk = out;
+    for (uint32_t k = 0; k < info->npk; k++) {
+        uint16_t i = 0;
+        while (i < n && strcmp(cols[i].name, info->pk[k]) != 0)
+            i++;
+        if (i == n) {
+            npk = 0;
+            break;
+        }
+        pk[npk++] = i;
+    }
+    if (m->u.relation.replident == 'f' || nident == 0)
+        return npk; /* the old tuple has every column, or there is none: the primary key */
+    /* The primary key when it is the replica identity, in its own order; else the identity. */
+    bool same = npk == nident;
+    for (uint32_t k = 0; k < npk && same; k++)
+        same = (cols[pk[k]].flags & 1) != 0;
+    if (same)
+        return npk;
+    uint32_t nkey = 0;
+    for (uint16_t i = 0; i < n; i++)
+        if (cols[i].flags & 1)
+            out[nkey++] = i;
+    return nkey;
+}
+
 /*
- * Builds the table for a Relation message: column schemas from the types and
- * the catalog, key = primary key columns, else the replica identity index.
+ * Builds the table for a Relation message. The message is the truth about
+ * the WAL being decoded: column names, types, the replica identity. The
+ * catalog of today only adds what the message does not say (nullability,
+ * defaults, comments, the primary key, enum labels); when it no longer knows
+ * the table or a type (dropped since), the table degrades to nullable
+ * columns without defaults and the type to its text form.
  */
 sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_error *err)
 {
@@ -137,39 +177,51 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     snprintf(topic, tlen, "%s.%s.%s", s->topic_prefix, nsp, rel);
     t->base.topic = topic;
 
+    pg_wait w = pg_conn_catalog_wait(s);
     sl_code rc = pg_conn_catalog(s, err);
     pg_relation_info info;
     if (rc == SL_OK)
-        rc = pg_catalog_relation(s->catalog, t->relid, &t->arena, &info, err);
+        rc = pg_catalog_relation(s->catalog, t->relid, &w, &t->arena, &info, err);
     uint16_t n = m->u.relation.ncols;
     const pg_type_desc **types = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *types);
     uint32_t *oids = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *oids);
     for (uint16_t i = 0; i < n; i++)
         oids[i] = m->u.relation.cols[i].type_oid;
     if (rc == SL_OK && n > 0)
-        rc = pg_catalog_types(s->catalog, oids, n, &t->arena, types, err);
+        rc = pg_catalog_types(s->catalog, oids, n, &w, &t->arena, types, err);
     if (rc != SL_OK) {
         pg_table_free(t);
         return sl_error_prefix(err, "table \"%s.%s\"", nsp, rel);
+    }
+    if (info.ncols == 0 && n > 0)
+        sl_warn("table \"%s.%s\" (relation %u) is no longer in the catalog: its columns are taken "
+                "as nullable and without defaults, its key from its replica identity",
+                nsp, rel, t->relid);
+    for (uint16_t i = 0; i < n; i++) {
+        if (types[i])
+            continue;
+        /* A type dropped since (an enum replaced by text, say): the value's text form. */
+        sl_warn("table \"%s.%s\", column \"%s\": type %u is no longer in the catalog; its values "
+                "are emitted as text",
+                nsp, rel, m->u.relation.cols[i].name, oids[i]);
+        pg_type_desc *d = sl_arena_alloc(&t->arena, sizeof *d);
+        memset(d, 0, sizeof *d);
+        d->oid = oids[i];
+        d->name = "unknown";
+        d->typtype = 'b';
+        d->typcategory = 'U';
+        types[i] = d;
     }
 
     t->ncols = n;
     t->convs = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->convs);
     t->is_key = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->is_key);
     uint32_t *key_fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_fields);
-    uint32_t nkey = 0;
-
-    /* Key: the primary key in key order; else the replica identity index. */
-    if (info.npk > 0) {
-        for (uint32_t k = 0; k < info.npk; k++)
-            for (uint16_t i = 0; i < n; i++)
-                if (strcmp(m->u.relation.cols[i].name, info.pk[k]) == 0)
-                    key_fields[nkey++] = i;
-    } else if (m->u.relation.replident == 'i') {
-        for (uint16_t i = 0; i < n; i++)
-            if (m->u.relation.cols[i].flags & 1)
-                key_fields[nkey++] = i;
-    }
+    uint32_t nkey = pg_key_columns(m, &info, key_fields);
+    if (nkey == 0 && m->u.relation.replident == 'f' && info.ncols == 0 && n > 0)
+        sl_warn("table \"%s.%s\": REPLICA IDENTITY FULL and no catalog to name its primary key: "
+                "its events have no key",
+                nsp, rel);
     memset(t->is_key, 0, (n ? n : 1) * sizeof *t->is_key);
     for (uint32_t k = 0; k < nkey; k++)
         t->is_key[key_fields[k]] = true;

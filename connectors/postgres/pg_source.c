@@ -7,13 +7,19 @@
  * (publication and slot set-up, table and type details). The replication
  * socket is non-blocking; poll() reads what is there and returns.
  *
- * Positions are LSNs: a COMMIT item carries the transaction's end LSN. On
- * (re)start the source asks the server for the stream after the last durable
- * position and skips any transaction whose commit lies before it, so a
- * transaction is never emitted twice by one process, and after a crash only
- * transactions not yet checkpointed come again. The flush LSN confirmed to
- * the server is the last position the pipeline acknowledged, never more.
+ * Positions are LSNs: a COMMIT item carries the transaction's end LSN, with
+ * the identity of the stream it belongs to (slot, database system,
+ * timeline). On (re)start the source asks the server for the stream after
+ * the last durable position and skips any transaction whose commit lies
+ * before it, so a transaction is never emitted twice by one process, and
+ * after a crash only transactions not yet checkpointed come again. The flush
+ * LSN confirmed to the server is the last position the pipeline
+ * acknowledged, never more. A server that cannot resume from the stored
+ * position (another cluster or slot, a slot lost or moved past it) is
+ * refused with SL_STATE: skipping changes is an operator's decision
+ * (offset.mismatch.strategy), never the source's.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +91,18 @@ static const sl_config_key pg_keys[] = {
     {.name = "slot.drop.on.stop",
      .type = SL_CONF_BOOL,
      .default_value = "false",
-     .doc = "Whether the slot is dropped when sluice stops cleanly (for tests and trials: the "
-            "next start misses what changed meanwhile)."},
+     .doc =
+         "Whether the slot is dropped when a requested stop (SIGTERM, SIGINT) completes with its "
+         "final checkpoint; never after a failure or a crash. For tests and trials: the next "
+         "start creates a new slot and misses what changed meanwhile."},
+    {.name = "offset.mismatch.strategy",
+     .type = SL_CONF_ENUM,
+     .default_value = "trust_offset",
+     .choices = "trust_offset|trust_slot|trust_greater_lsn|no_validation",
+     .doc = "When the replication slot cannot resume from the stored position (it is missing, or "
+            "past it): trust_offset refuses to start; trust_slot, trust_greater_lsn and "
+            "no_validation go on from the slot and log the skipped range. Debezium's default is "
+            "no_validation."},
     {.name = "publication.name",
      .type = SL_CONF_STRING,
      .default_value = "dbz_publication",
@@ -98,6 +114,13 @@ static const sl_config_key pg_keys[] = {
      .doc = "all_tables: create the publication FOR ALL TABLES when missing; filtered: create or "
             "update it FOR TABLE the tables the filters select; no_tables: create it empty; "
             "disabled: it must exist."},
+    {.name = "publish.via.partition.root",
+     .type = SL_CONF_BOOL,
+     .default_value = "true",
+     .doc =
+         "Whether a publication sluice creates publishes a partitioned table's changes under its "
+         "own name rather than each partition's (PostgreSQL 13 and later). Debezium's default "
+         "is false."},
     {.name = "schema.include.list",
      .type = SL_CONF_REGEXES,
      .doc = "Regular expressions of schemas to capture (full match); default all but system "
@@ -211,6 +234,117 @@ static pg_type_options parse_type_options(const sl_config *cfg)
     return o;
 }
 
+/* ---- positions ---- */
+
+void pg_position_make(uint64_t lsn, const pg_identity *id, sl_position *pos)
+{
+    memset(pos, 0, sizeof *pos);
+    pg_position_set_lsn(pos, lsn);
+    if (!id || id->system_id == 0)
+        return;
+    uint8_t *b = pos->bytes + 8;
+    for (int i = 0; i < 8; i++)
+        *b++ = (uint8_t)(id->system_id >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        *b++ = (uint8_t)(id->timeline >> (24 - 8 * i));
+    size_t n = strnlen(id->slot, sizeof id->slot - 1);
+    *b++ = (uint8_t)n;
+    memcpy(b, id->slot, n);
+    pos->len = (uint16_t)(8 + 8 + 4 + 1 + n);
+}
+
+bool pg_position_identity(const sl_position *pos, pg_identity *id)
+{
+    memset(id, 0, sizeof *id);
+    if (pos->len < 21)
+        return false;
+    const uint8_t *b = pos->bytes + 8;
+    for (int i = 0; i < 8; i++)
+        id->system_id = id->system_id << 8 | *b++;
+    for (int i = 0; i < 4; i++)
+        id->timeline = id->timeline << 8 | *b++;
+    size_t n = *b++;
+    if (n >= sizeof id->slot || 21 + n > pos->len)
+        return false;
+    memcpy(id->slot, b, n);
+    id->slot[n] = '\0';
+    return id->system_id != 0;
+}
+
+/*
+ * The text of a position in the offsets file: a JSON object with the LSN and
+ * the identity of its stream, e.g.
+ *   {"lsn":"0/16B3748","slot":"debezium","system_identifier":"7312...","timeline":1}
+ * or the bare LSN when the identity is unknown.
+ */
+static sl_code pg_position_format(const sl_position *pos, char *buf, size_t size, sl_error *err)
+{
+    if (pos->len < 8)
+        return sl_error_set(err, SL_INVALID, "not a PostgreSQL position");
+    char lsn[32];
+    pgo_lsn_format(pg_position_lsn(pos), lsn, sizeof lsn);
+    pg_identity id;
+    int n;
+    /* Slot names are lower case letters, digits and underscores (pg_check): no escaping. */
+    if (pg_position_identity(pos, &id))
+        n = snprintf(buf, size,
+                     "{\"lsn\":\"%s\",\"slot\":\"%s\",\"system_identifier\":\"%llu\","
+                     "\"timeline\":%u}",
+                     lsn, id.slot, (unsigned long long)id.system_id, id.timeline);
+    else
+        n = snprintf(buf, size, "%s", lsn);
+    if (n < 0 || (size_t)n >= size)
+        return sl_error_set(err, SL_INVALID, "position text too long");
+    return SL_OK;
+}
+
+static bool parse_position_object(const char *text, sl_position *pos)
+{
+    json_t *root = json_loads(text, 0, NULL);
+    if (!root)
+        return false;
+    const char *lsn_text = json_string_value(json_object_get(root, "lsn"));
+    const char *slot = json_string_value(json_object_get(root, "slot"));
+    const char *sysid = json_string_value(json_object_get(root, "system_identifier"));
+    json_t *tl = json_object_get(root, "timeline");
+    uint64_t lsn;
+    pg_identity id;
+    memset(&id, 0, sizeof id);
+    char *end = NULL;
+    bool ok = json_is_object(root) && lsn_text && pgo_lsn_parse(lsn_text, &lsn) == 0 && slot &&
+              *slot && strlen(slot) < sizeof id.slot && sysid && *sysid && json_is_integer(tl) &&
+              json_integer_value(tl) > 0 && json_integer_value(tl) <= UINT32_MAX;
+    if (ok) {
+        id.system_id = strtoull(sysid, &end, 10);
+        ok = *end == '\0' && id.system_id != 0;
+    }
+    if (ok) {
+        id.timeline = (uint32_t)json_integer_value(tl);
+        snprintf(id.slot, sizeof id.slot, "%s", slot);
+        pg_position_make(lsn, &id, pos);
+    }
+    json_decref(root);
+    return ok;
+}
+
+/*
+ * Reads what pg_position_format wrote, and the bare LSN of older offsets
+ * files. A malformed position is a state only an operator can settle
+ * (SL_STATE); the text is not repeated in the message.
+ */
+static sl_code pg_position_parse(const char *text, sl_position *pos, sl_error *err)
+{
+    uint64_t lsn;
+    if (text[0] == '{' ? parse_position_object(text, pos) : pgo_lsn_parse(text, &lsn) == 0) {
+        if (text[0] != '{')
+            pg_position_make(lsn, NULL, pos);
+        return SL_OK;
+    }
+    return sl_error_set(err, SL_STATE,
+                        "the position is neither an LSN like 0/16B3748 nor an object with \"lsn\", "
+                        "\"slot\", \"system_identifier\" and \"timeline\"");
+}
+
 /* ---- source operations ---- */
 
 static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
@@ -235,6 +369,13 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
     s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
     s->retry_delay_ms = s->retry_delay0_ms;
+    s->max_retries = sl_config_int(cfg, "errors.max.retries", -1);
+    s->mismatch_name = sl_config_str(cfg, "offset.mismatch.strategy");
+    s->mismatch = strcasecmp(s->mismatch_name, "trust_offset") == 0 ? MISMATCH_TRUST_OFFSET
+                                                                    : MISMATCH_TRUST_SLOT;
+    s->pub_via_root = sl_config_bool(cfg, "publish.via.partition.root", true);
+    s->stop_fd = -1;
+    s->sender_timeout_ms = 60000;
     sl_arena_init(&s->schema_arena, 8192);
     sl_arena_init(&s->scratch, 64 * 1024);
 
@@ -276,9 +417,17 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     return SL_OK;
 }
 
+static void pg_set_stop_fd(sl_source *s, int fd)
+{
+    s->stop_fd = fd;
+}
+
 static sl_code pg_start(sl_source *s, const sl_position *from, sl_error *err)
 {
-    s->skip_before = (from && from->len == 8) ? pg_position_lsn(from) : 0;
+    s->skip_before = (from && from->len >= 8) ? pg_position_lsn(from) : 0;
+    memset(&s->expected, 0, sizeof s->expected);
+    if (s->skip_before)
+        pg_position_identity(from, &s->expected);
     s->acked_lsn = s->skip_before;
     s->have_last_commit = s->skip_before != 0;
     s->last_commit_lsn = s->skip_before;
@@ -286,108 +435,209 @@ static sl_code pg_start(sl_source *s, const sl_position *from, sl_error *err)
     return pg_conn_stream(s, err);
 }
 
-static sl_code fail_stream(sl_source *s, sl_code code, sl_error *err)
+/*
+ * The stream failed: remember why, log it (the first failures, then at most
+ * every 10 s), drop the connections and schedule the next attempt after a
+ * delay that doubles with each failure until the stream makes progress.
+ * Returns SL_CONNECT, with err describing the failure.
+ */
+static sl_code fail_stream(sl_source *s, sl_error *err)
 {
-    (void)code;
     /* Resume after what was emitted: the pipeline has it, acknowledged or in flight. */
     if (s->emitted_lsn > s->skip_before)
         s->skip_before = s->emitted_lsn;
     pg_conn_disconnect(s);
-    s->next_connect_ms = pg_now_ms() + s->retry_delay_ms;
+    s->failures++;
+    snprintf(s->last_failure, sizeof s->last_failure, "%s", err->msg);
+    int64_t now = pg_now_ms();
+    s->next_connect_ms = now + s->retry_delay_ms;
+    if (s->failures <= 5 || now - s->last_failure_log_ms >= 10000) {
+        char more[64] = "";
+        if (s->failures_not_logged)
+            snprintf(more, sizeof more, " (%lld failures not logged since the last one)",
+                     (long long)s->failures_not_logged);
+        char limit[64] = "";
+        if (s->max_retries >= 0)
+            snprintf(limit, sizeof limit, "; errors.max.retries is %lld",
+                     (long long)s->max_retries);
+        sl_warn("%s; reconnecting in %lld ms (failure %lld in a row%s)%s", err->msg,
+                (long long)s->retry_delay_ms, (long long)s->failures, limit, more);
+        s->last_failure_log_ms = now;
+        s->failures_not_logged = 0;
+    } else {
+        s->failures_not_logged++;
+    }
     s->retry_delay_ms = s->retry_delay_ms * 2 > s->retry_delay_max_ms ? s->retry_delay_max_ms
                                                                       : s->retry_delay_ms * 2;
-    return err->code;
+    err->code = SL_CONNECT;
+    return SL_CONNECT;
+}
+
+/* Errors a new connection may not meet again; the others are given up on at once. */
+static bool transient(sl_code rc)
+{
+    return rc == SL_CONNECT || rc == SL_SOURCE || rc == SL_IO;
+}
+
+/* Reads one message (a frame) and turns it into items; *consumed is false when none was waiting. */
+static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_error *err)
+{
+    char *buf;
+    int len;
+    *consumed = true;
+    if (s->pending_frame) {
+        buf = s->pending_frame;
+        len = s->pending_len;
+        s->pending_frame = NULL;
+    } else {
+        buf = NULL;
+        len = PQgetCopyData(s->repl, &buf, 1);
+        if (len == 0) {
+            *consumed = false;
+            return SL_OK;
+        }
+        if (len < 0) {
+            PGresult *res = PQgetResult(s->repl);
+            sl_error_set(err, SL_CONNECT, "replication stream ended: %s", pg_message(res, s->repl));
+            PQclear(res);
+            return SL_CONNECT;
+        }
+        s->replay_skip = 0;
+        s->last_receive_ms = pg_now_ms();
+        s->probe_sent_ms = 0;
+    }
+    s->replay_count = 0;
+    s->overflow = false;
+    pgo_frame f;
+    sl_code rc = pgo_frame_decode((const uint8_t *)buf, (size_t)len, &f, err);
+    if (rc == SL_OK) {
+        /*
+         * What was received: the record position of data, the WAL end of
+         * a keepalive (the server's end of WAL, as data frames carry it,
+         * would tell the server we are further than we are, and it would
+         * stop sending the keepalives that let an idle slot advance).
+         */
+        uint64_t seen = f.kind == PGO_FRAME_XLOGDATA ? f.wal_start : f.wal_end;
+        if (seen > s->received_lsn)
+            s->received_lsn = seen;
+        if (f.kind == PGO_FRAME_XLOGDATA) {
+            rc = pg_stream_message(s, &f, batch, err);
+        } else {
+            if (f.reply_requested)
+                s->reply_due = true;
+            /*
+             * Between transactions, a keepalive's WAL end is a position the
+             * server has fully sent: emitting it lets the slot advance past
+             * log of tables that are not captured.
+             */
+            if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before &&
+                pg_stream_push_commit(s, batch, f.wal_end))
+                s->emitted_lsn = f.wal_end;
+        }
+    }
+    if (rc == SL_OK && s->overflow) {
+        /* Decoded again at the next poll, from the first item that did not fit. */
+        s->pending_frame = buf;
+        s->pending_len = len;
+        s->replay_skip = s->replay_resume;
+        return SL_OK;
+    }
+    PQfreemem(buf);
+    return rc;
+}
+
+/* When the server has been silent too long, asks it for a reply, then gives the connection up. */
+static sl_code check_silence(sl_source *s, sl_error *err)
+{
+    int64_t now = pg_now_ms(), half = s->sender_timeout_ms / 2;
+    if (s->probe_sent_ms && now - s->probe_sent_ms >= half)
+        return sl_error_set(err, SL_CONNECT,
+                            "no message from the server for %lld ms, nor an answer to a request "
+                            "for one (wal_sender_timeout is %lld ms): the connection is dead",
+                            (long long)(now - s->last_receive_ms), (long long)s->sender_timeout_ms);
+    if (!s->probe_sent_ms && now - s->last_receive_ms >= half) {
+        sl_code rc = pg_conn_send_status(s, true, err);
+        if (rc != SL_OK)
+            return rc;
+        s->probe_sent_ms = now;
+    }
+    return SL_OK;
 }
 
 static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
 {
     pg_relmap_free_retired(s);
     if (s->state == STATE_DISCONNECTED) {
+        if (s->max_retries >= 0 && s->failures > s->max_retries) {
+            sl_error_set(err, SL_SOURCE,
+                         "giving up after %lld failures in a row (errors.max.retries is %lld); "
+                         "the last: %s",
+                         (long long)s->failures, (long long)s->max_retries, s->last_failure);
+            return SL_SOURCE;
+        }
         if (pg_now_ms() < s->next_connect_ms)
             return SL_OK;
         sl_code rc = pg_conn_stream(s, err);
-        if (rc != SL_OK) {
-            if (rc != SL_CONNECT && rc != SL_SOURCE)
-                return rc;
-            /* Transient: try again after the backoff, without failing the pipeline. */
-            fail_stream(s, rc, err);
-            err->code = SL_CONNECT;
-            return SL_CONNECT;
-        }
+        if (rc == SL_STOPPED)
+            return SL_OK;
+        if (rc != SL_OK)
+            return transient(rc) ? fail_stream(s, err) : rc;
     }
 
     pg_stream_drain_truncates(s, batch);
     if (PQconsumeInput(s->repl) != 1) {
-        sl_error_set(err, SL_CONNECT, "replication connection lost: %s", pg_conn_message(s->repl));
-        return fail_stream(s, SL_CONNECT, err);
+        sl_error_set(err, SL_CONNECT, "replication connection lost: %s", pg_message(NULL, s->repl));
+        return fail_stream(s, err);
     }
-    /*
-     * Each message adds at most three items (a key change: two events; a
-     * non-transactional message: begin, event, commit), or a truncate's own list.
-     */
-    while (batch->capacity - batch->count >= 3 && s->npending_truncates == 0) {
-        char *buf = NULL;
-        int len = PQgetCopyData(s->repl, &buf, 1);
-        if (len == 0)
-            break;
-        if (len < 0) {
-            PGresult *res = PQgetResult(s->repl);
-            sl_error_set(err, SL_CONNECT, "replication stream ended: %s", pg_conn_message(s->repl));
-            PQclear(res);
-            return fail_stream(s, SL_CONNECT, err);
+    while (!sl_batch_full(batch) && s->npending_truncates == 0) {
+        bool consumed;
+        sl_code rc = read_frame(s, batch, &consumed, err);
+        if (rc == SL_STOPPED) {
+            /* A stop interrupted a catalog query: the pipeline stops next. */
+            pg_conn_disconnect(s);
+            return SL_OK;
         }
-        pgo_frame f;
-        sl_code rc = pgo_frame_decode((const uint8_t *)buf, (size_t)len, &f, err);
-        if (rc == SL_OK) {
-            /*
-             * What was received: the record position of data, the WAL end of
-             * a keepalive (the server's end of WAL, as data frames carry it,
-             * would tell the server we are further than we are, and it would
-             * stop sending the keepalives that let an idle slot advance).
-             */
-            uint64_t seen = f.kind == PGO_FRAME_XLOGDATA ? f.wal_start : f.wal_end;
-            if (seen > s->received_lsn)
-                s->received_lsn = seen;
-            if (f.kind == PGO_FRAME_XLOGDATA) {
-                rc = pg_stream_message(s, &f, batch, err);
-            } else {
-                if (f.reply_requested)
-                    s->reply_due = true;
-                /*
-                 * Between transactions, a keepalive's WAL end is a position the
-                 * server has fully sent: emitting it lets the slot advance past
-                 * log of tables that are not captured.
-                 */
-                if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
-                    pg_stream_push_commit(batch, f.wal_end);
-                    s->emitted_lsn = f.wal_end;
-                }
-            }
-        }
-        PQfreemem(buf);
-        if (rc == SL_CONNECT)
-            return fail_stream(s, rc, err);
         if (rc != SL_OK)
-            return rc;
+            return transient(rc) ? fail_stream(s, err) : rc;
+        if (!consumed || s->pending_frame)
+            break;
     }
+    /* Progress past where the stream started: a failure before it was the last of a series. */
+    if (s->emitted_lsn > s->stream_start_lsn && s->failures) {
+        s->failures = 0;
+        s->failures_not_logged = 0;
+        s->retry_delay_ms = s->retry_delay0_ms;
+    }
+    if (check_silence(s, err) != SL_OK)
+        return fail_stream(s, err);
     if (s->reply_due || pg_now_ms() - s->last_status_ms >= s->status_interval_ms) {
         if (pg_conn_send_status(s, s->reply_due, err) != SL_OK)
-            return fail_stream(s, SL_CONNECT, err);
+            return fail_stream(s, err);
     }
     return SL_OK;
 }
 
 static int pg_wait_fd(sl_source *s, int *timeout_ms)
 {
+    int64_t now = pg_now_ms();
     if (s->state == STATE_DISCONNECTED) {
-        int64_t wait = s->next_connect_ms - pg_now_ms();
+        int64_t wait = s->next_connect_ms - now;
         if (wait < *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
         return -1;
     }
-    int64_t until_status = s->last_status_ms + s->status_interval_ms - pg_now_ms();
-    if (until_status < *timeout_ms)
-        *timeout_ms = until_status < 0 ? 0 : (int)until_status;
+    if (s->pending_frame) {
+        *timeout_ms = 0; /* a message waits for room in the next batch */
+        return -1;
+    }
+    /* Wake for the next status update, and for the silence checks. */
+    int64_t half = s->sender_timeout_ms / 2;
+    int64_t next = s->last_status_ms + s->status_interval_ms;
+    int64_t silence = s->probe_sent_ms ? s->probe_sent_ms + half : s->last_receive_ms + half;
+    if (silence < next)
+        next = silence;
+    if (next - now < *timeout_ms)
+        *timeout_ms = next - now < 0 ? 0 : (int)(next - now);
     return PQsocket(s->repl);
 }
 
@@ -396,9 +646,8 @@ static sl_code pg_idle(sl_source *s, sl_error *err)
     if (s->state != STATE_STREAMING)
         return SL_OK;
     if (pg_now_ms() - s->last_status_ms >= s->status_interval_ms / 2 || s->reply_due) {
-        sl_code rc = pg_conn_send_status(s, false, err);
-        if (rc != SL_OK)
-            return fail_stream(s, rc, err);
+        if (pg_conn_send_status(s, false, err) != SL_OK)
+            return fail_stream(s, err);
     }
     return SL_OK;
 }
@@ -409,27 +658,23 @@ static sl_code pg_ack(sl_source *s, const sl_position *pos, sl_error *err)
     if (lsn <= s->acked_lsn)
         return SL_OK;
     s->acked_lsn = lsn;
-    sl_code rc = pg_conn_send_status(s, false, err);
-    if (rc != SL_OK)
-        return fail_stream(s, rc, err) == SL_CONNECT ? SL_OK : rc;
+    if (pg_conn_send_status(s, false, err) != SL_OK)
+        fail_stream(s, err); /* the next poll reconnects; the position is confirmed then */
     return SL_OK;
 }
 
-static sl_code pg_position_format(const sl_position *pos, char *buf, size_t size, sl_error *err)
+/* A requested stop completed: drop the slot when slot.drop.on.stop asks for it. */
+static void pg_stopped(sl_source *s)
 {
-    if (pos->len != 8)
-        return sl_error_set(err, SL_INVALID, "not a PostgreSQL position");
-    pgo_lsn_format(pg_position_lsn(pos), buf, size);
-    return SL_OK;
-}
-
-static sl_code pg_position_parse(const char *text, sl_position *pos, sl_error *err)
-{
-    uint64_t lsn;
-    if (pgo_lsn_parse(text, &lsn) != 0)
-        return sl_error_set(err, SL_INVALID, "\"%s\" is not an LSN like 0/16B3748", text);
-    pg_lsn_position(lsn, pos);
-    return SL_OK;
+    if (!s->drop_slot_on_stop || !s->started)
+        return;
+    if (s->state == STATE_STREAMING) {
+        sl_error err;
+        if (pg_conn_send_status(s, false, &err) == SL_OK)
+            PQflush(s->repl);
+    }
+    pg_conn_drop_slot(s);
+    pg_conn_disconnect(s);
 }
 
 static void pg_close(sl_source *s)
@@ -441,8 +686,6 @@ static void pg_close(sl_source *s)
         if (pg_conn_send_status(s, false, &err) == SL_OK)
             PQflush(s->repl);
     }
-    if (s->drop_slot_on_stop && s->started)
-        pg_conn_drop_slot(s);
     pg_conn_disconnect(s);
     pg_relmap_free_retired(s);
     pg_table_free(s->message_table);
@@ -464,6 +707,7 @@ const sl_source_ops sl_source_postgres = {
     .config_keys = pg_keys,
     .check = pg_check,
     .open = pg_open,
+    .set_stop_fd = pg_set_stop_fd,
     .start = pg_start,
     .poll = pg_poll,
     .wait_fd = pg_wait_fd,
@@ -471,5 +715,6 @@ const sl_source_ops sl_source_postgres = {
     .ack = pg_ack,
     .position_format = pg_position_format,
     .position_parse = pg_position_parse,
+    .stopped = pg_stopped,
     .close = pg_close,
 };

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "postgres/pg_catalog.h"
 #include "postgres/pg_types.h"
 #include "postgres/pgoutput.h"
 #include "sluice/filter.h"
@@ -78,6 +79,23 @@ typedef enum conn_state {
     STATE_STREAMING,
 } conn_state;
 
+/* offset.mismatch.strategy: what to do when the slot cannot resume from the stored position. */
+typedef enum mismatch_strategy {
+    MISMATCH_TRUST_OFFSET, /* refuse to start: the stored position is the truth */
+    MISMATCH_TRUST_SLOT,   /* go on from the slot, skipping (loudly) what lies between */
+} mismatch_strategy;
+
+/*
+ * Whose WAL a position is in: the replication slot, and the database system
+ * and timeline it was read from. Stored with every position, so that an
+ * offsets file is never applied to another slot or another cluster.
+ */
+typedef struct pg_identity {
+    uint64_t system_id; /* 0: unknown (an offsets file of an older sluice) */
+    uint32_t timeline;
+    char slot[64];
+} pg_identity;
+
 struct sl_source {
     const sl_config *cfg;
     char *slot;
@@ -94,13 +112,53 @@ struct sl_source {
     pg_table *message_table; /* the pseudo-table of logical decoding messages */
     int64_t status_interval_ms;
     int64_t retry_delay0_ms, retry_delay_max_ms;
+    int64_t max_retries; /* errors.max.retries: consecutive failed (re)connects, -1 unbounded */
+    mismatch_strategy mismatch;
+    const char *mismatch_name; /* the configured offset.mismatch.strategy, for messages */
+    bool pub_via_root;         /* publish.via.partition.root */
+    int stop_fd;               /* readable once the pipeline is asked to stop; -1 until set */
 
     PGconn *repl;
     PGconn *catalog;
     conn_state state;
     int64_t next_connect_ms;
     int64_t retry_delay_ms;
+    int64_t failures;          /* consecutive failures without progress */
+    uint64_t stream_start_lsn; /* where the current stream started: progress is beyond it */
+    int64_t last_failure_log_ms;
+    int64_t failures_not_logged;
+    char last_failure[SL_ERROR_MAX];
     bool started;
+
+    /*
+     * The identity of the stored position (from the offsets file), then of
+     * the server the source streams from; positions carry the latter.
+     */
+    pg_identity expected;
+    pg_identity server;
+    uint64_t server_wal_end; /* IDENTIFY_SYSTEM's xlogpos at the last connect */
+    sl_position position_template;
+
+    /*
+     * A dead stream is noticed by its silence: after half the server's
+     * wal_sender_timeout without a message, a status update asks for a reply;
+     * with none after another half, the connection is given up.
+     */
+    int64_t sender_timeout_ms;
+    int64_t last_receive_ms;
+    int64_t probe_sent_ms; /* 0: no reply pending */
+
+    /*
+     * A message that added more items than the batch had room for: kept and
+     * decoded again at the next poll, skipping the items already emitted.
+     */
+    char *pending_frame; /* from PQgetCopyData, owned */
+    int pending_len;
+    uint32_t replay_skip;   /* items of the current message to drop (already emitted) */
+    uint32_t replay_count;  /* items the current message has added (or dropped) so far */
+    uint32_t replay_resume; /* the first item that did not fit */
+    bool overflow;          /* the current message did not fit */
+    sl_item spare_item;     /* written to, and dropped, for items that are skipped */
 
     uint64_t skip_before;  /* transactions committing before this were emitted already */
     uint64_t emitted_lsn;  /* end of the last transaction (or idle position) emitted */
@@ -148,10 +206,16 @@ static inline int64_t pg_now_pg_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
 }
 
-/* A position is the LSN, 8 bytes big-endian. */
-static inline void pg_lsn_position(uint64_t lsn, sl_position *pos)
+/*
+ * A position is the LSN, 8 bytes big-endian, followed by the identity when
+ * it is known: system identifier (8 bytes), timeline (4), slot name length
+ * (1) and the slot name. Positions of one stream differ only in the LSN, so
+ * the source fills a template once per connection and sets the LSN.
+ */
+static inline void pg_position_set_lsn(sl_position *pos, uint64_t lsn)
 {
-    pos->len = 8;
+    if (pos->len < 8)
+        pos->len = 8;
     for (int i = 0; i < 8; i++)
         pos->bytes[i] = (uint8_t)(lsn >> (56 - 8 * i));
 }
@@ -166,6 +230,14 @@ static inline uint64_t pg_position_lsn(const sl_position *pos)
 
 /* Names of the source block's fields, in SRC_* order (pg_stream.c). */
 extern const char *const pg_source_field_names[SRC_FIELDS];
+
+/* ---- pg_source.c: positions ---- */
+
+/* Makes the position of lsn in the stream of identity id (NULL: an identity-less position). */
+void pg_position_make(uint64_t lsn, const pg_identity *id, sl_position *pos);
+
+/* Reads the identity of pos; false when it has none (an older offsets file). */
+bool pg_position_identity(const sl_position *pos, pg_identity *id);
 
 /* ---- pg_relation.c: tables ---- */
 
@@ -183,6 +255,16 @@ void pg_relmap_clear(sl_source *s);
 
 /* Whether the filters select schema nsp, table rel. */
 bool pg_table_included(sl_source *s, const char *nsp, const char *rel);
+
+/*
+ * The key of a table version, as positions into the Relation message's
+ * columns, in key order; returns how many. Keys come from what the WAL
+ * carries, never from a guess: the primary key when every old tuple holds it
+ * (it is the replica identity, or the identity is FULL, or there is none and
+ * so no old tuple), else the replica identity's columns. out has room for
+ * every column.
+ */
+uint32_t pg_key_columns(const pgo_message *m, const pg_relation_info *info, uint32_t *out);
 
 /* Builds the table version a Relation message describes; the caller owns *out. */
 sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_error *err);
@@ -207,8 +289,14 @@ sl_code pg_conn_send_status(sl_source *s, bool reply, sl_error *err);
 /* Drops the replication slot (after closing the stream); logs rather than fails. */
 void pg_conn_drop_slot(sl_source *s);
 
-/* A connection's last error without libpq's trailing newline; thread-local storage. */
-const char *pg_conn_message(PGconn *conn);
+/* How long catalog statements may take, interrupted by a stop. */
+pg_wait pg_conn_catalog_wait(const sl_source *s);
+
+/*
+ * Parses the content of a timeline history file (TIMELINE_HISTORY): the LSN
+ * at which timeline tli ended; false when tli is not an ancestor listed there.
+ */
+bool pg_timeline_switchpoint(const char *history, uint32_t tli, uint64_t *lsn);
 
 /* ---- pg_stream.c: events ---- */
 
@@ -218,7 +306,15 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
 /* Emits truncate events for the pending relids that fit into the batch. */
 void pg_stream_drain_truncates(sl_source *s, sl_batch *batch);
 
-/* Pushes a COMMIT item ending at lsn. */
-void pg_stream_push_commit(sl_batch *batch, uint64_t lsn);
+/*
+ * Adds an item to the batch. Items the current message already emitted at an
+ * earlier poll, and items that do not fit (the message is then decoded again
+ * at the next poll), go to &s->spare_item and are dropped: a caller must not
+ * record anything outside the item (such as emitted_lsn) for those.
+ */
+sl_item *pg_stream_push(sl_source *s, sl_batch *batch, sl_item_kind kind);
+
+/* Pushes a COMMIT item ending at lsn; false when it did not fit (see pg_stream_push). */
+bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn);
 
 #endif

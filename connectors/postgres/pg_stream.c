@@ -16,13 +16,28 @@ const char *const pg_source_field_names[SRC_FIELDS] = {
     "ts_ns",   "schema",    "table", "txId",  "lsn",      "xmin", "origin",   "origin_lsn",
 };
 
-/* Pushes a COMMIT item ending at lsn. */
-void pg_stream_push_commit(sl_batch *batch, uint64_t lsn)
+sl_item *pg_stream_push(sl_source *s, sl_batch *batch, sl_item_kind kind)
 {
-    sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
-    if (!item)
-        abort(); /* pg_poll() keeps room for every item one message adds */
-    pg_lsn_position(lsn, &item->u.position);
+    uint32_t i = s->replay_count++;
+    if (i < s->replay_skip)
+        return &s->spare_item; /* emitted at an earlier poll */
+    if (!s->overflow && !sl_batch_full(batch))
+        return sl_batch_push(batch, kind);
+    if (!s->overflow) {
+        s->overflow = true;
+        s->replay_resume = i;
+    }
+    return &s->spare_item;
+}
+
+bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
+{
+    sl_item *item = pg_stream_push(s, batch, SL_ITEM_COMMIT);
+    if (item == &s->spare_item)
+        return false;
+    item->u.position = s->position_template;
+    pg_position_set_lsn(&item->u.position, lsn);
+    return true;
 }
 
 static void warn_limited(sl_source *s, const char *fmt, const char *a, const char *b,
@@ -141,22 +156,23 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
     return v;
 }
 
-/*
- * Adds an event to the batch. pg_poll() reads a message only while the batch
- * has room for everything one message can add, so the batch is never full.
- */
-static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op, uint64_t lsn)
+/* Fills the event of item (see pg_stream_push); a dropped item gets no source block. */
+static sl_event *fill_event(sl_source *s, sl_item *item, sl_batch *batch, pg_table *t, sl_op op,
+                            uint64_t lsn)
 {
-    sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
-    if (!item)
-        abort();
     sl_event *ev = &item->u.event;
     memset(ev, 0, sizeof *ev);
     ev->op = op;
     ev->table = &t->base;
     ev->source_schema = s->source_schema;
-    ev->source = source_values(s, t, lsn, op != SL_OP_MESSAGE || s->in_tx, &batch->arena);
+    if (item != &s->spare_item)
+        ev->source = source_values(s, t, lsn, op != SL_OP_MESSAGE || s->in_tx, &batch->arena);
     return ev;
+}
+
+static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op, uint64_t lsn)
+{
+    return fill_event(s, pg_stream_push(s, batch, SL_ITEM_EVENT), batch, t, op, lsn);
 }
 
 /* True when a key column differs between the old and the new tuple. */
@@ -191,6 +207,19 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
         rc = tuple_values(s, t, &m->u.change.new_tuple, arena, &new_vals, err);
     if (rc != SL_OK)
         return rc;
+    /*
+     * A TOASTed value the update left unchanged is not in the new tuple
+     * ('u'); an old tuple that has it (REPLICA IDENTITY FULL, or a key
+     * column) gives the true value, which Debezium copies too. Only without
+     * it does the placeholder stand in.
+     */
+    if (old_vals && new_vals && m->u.change.old_tuple.ncols == m->u.change.new_tuple.ncols) {
+        for (uint32_t i = 0; i < t->ncols; i++) {
+            char old_kind = m->u.change.old_tuple.cols[i].kind;
+            if (m->u.change.new_tuple.cols[i].kind == 'u' && (old_kind == 't' || old_kind == 'b'))
+                new_vals[i] = old_vals[i];
+        }
+    }
 
     switch (m->type) {
     case 'I':
@@ -222,11 +251,16 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
 /* Emits truncate events for the pending relids that fit into the batch. */
 void pg_stream_drain_truncates(sl_source *s, sl_batch *batch)
 {
-    while (s->npending_truncates > 0 && !sl_batch_full(batch)) {
-        uint32_t relid = s->pending_truncates[--s->npending_truncates];
-        pg_table *t = pg_relmap_get(s, relid);
-        if (t && t->included && !s->skipping_tx)
-            push_event(s, batch, t, SL_OP_TRUNCATE, s->truncate_lsn);
+    while (s->npending_truncates > 0) {
+        pg_table *t = pg_relmap_get(s, s->pending_truncates[s->npending_truncates - 1]);
+        if (t && t->included && !s->skipping_tx) {
+            /* Straight into the batch: a truncate keeps its own list of what is left to emit. */
+            sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+            if (!item)
+                return;
+            fill_event(s, item, batch, t, SL_OP_TRUNCATE, s->truncate_lsn);
+        }
+        s->npending_truncates--;
     }
 }
 
@@ -247,7 +281,7 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
         /* Debezium's sequence starts with the LSN of such a message. */
         s->last_commit_lsn = m->u.message.lsn;
         s->have_last_commit = true;
-        sl_batch_push(batch, SL_ITEM_BEGIN);
+        pg_stream_push(s, batch, SL_ITEM_BEGIN);
     }
     sl_value *row = sl_arena_alloc(&batch->arena, 2 * sizeof *row);
     size_t plen = strlen(m->u.message.prefix);
@@ -257,10 +291,8 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     memcpy(content, m->u.message.content, m->u.message.len);
     row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
     push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
-    if (!transactional) {
-        pg_stream_push_commit(batch, m->u.message.lsn);
+    if (!transactional && pg_stream_push_commit(s, batch, m->u.message.lsn))
         s->emitted_lsn = m->u.message.lsn;
-    }
 }
 
 sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_error *err)
@@ -280,13 +312,11 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
         s->origin[0] = '\0';
         s->skipping_tx = s->final_lsn < s->skip_before;
         if (!s->skipping_tx)
-            sl_batch_push(batch, SL_ITEM_BEGIN);
+            pg_stream_push(s, batch, SL_ITEM_BEGIN);
         break;
     case 'C':
-        if (!s->skipping_tx) {
-            pg_stream_push_commit(batch, m.u.commit.end_lsn);
+        if (!s->skipping_tx && pg_stream_push_commit(s, batch, m.u.commit.end_lsn))
             s->emitted_lsn = m.u.commit.end_lsn;
-        }
         s->last_commit_lsn = m.u.commit.end_lsn;
         s->have_last_commit = true;
         s->in_tx = false;

@@ -12,6 +12,12 @@
  * Once the sink holds every event up to a COMMIT and the offsets file holds
  * its position, the pipeline calls ack() with that position; only then may
  * the source let the server forget the log before it.
+ *
+ * A life of a source: open, set_stop_fd, start, poll/idle/ack..., then, only
+ * when the pipeline stops because a stop was asked for and its final
+ * checkpoint is written and acknowledged, stopped(); then close(). A
+ * pipeline that fails closes its source without stopped() and opens a new
+ * one to try again.
  */
 #ifndef SLUICE_SOURCE_H
 #define SLUICE_SOURCE_H
@@ -88,6 +94,16 @@ typedef struct sl_source_ops {
     sl_code (*open)(const sl_config *cfg, sl_source **out, sl_error *err);
 
     /*
+     * Optional. Gives the source a descriptor that becomes readable (and
+     * stays so) when the pipeline is asked to stop. A source that waits for
+     * its server inside start(), poll() or idle() waits on it too and gives
+     * up at once: start() then returns SL_STOPPED, poll() and idle() return
+     * SL_OK with whatever they have, so that a server that stopped answering
+     * never holds up a stop. Called once, right after open().
+     */
+    void (*set_stop_fd)(sl_source *src, int fd);
+
+    /*
      * Connects and starts reading after from (NULL or len 0: the source's own
      * starting point, e.g. a new replication slot's). Creates what is missing
      * on the server (slot, publication) as configured.
@@ -97,8 +113,12 @@ typedef struct sl_source_ops {
     /*
      * Adds available items to batch without blocking. SL_OK with no items
      * added means nothing is available now. The source reconnects by itself
-     * when the server goes away, and returns SL_CONNECT only for the pipeline
-     * to log and back off; the next poll tries again. Other errors are fatal.
+     * when the server goes away, with a growing delay, logging each failure;
+     * it returns SL_CONNECT after a failure, for the pipeline to know, and
+     * the next poll goes on. Any other error means the source gave up: a
+     * state no retry can change (SL_STATE, SL_PROTOCOL...), or more
+     * consecutive failures than errors.max.retries allows. The pipeline must
+     * not restart such a source.
      */
     sl_code (*poll)(sl_source *src, sl_batch *batch, sl_error *err);
 
@@ -120,6 +140,16 @@ typedef struct sl_source_ops {
     /* Position to text for the offsets file (NUL-terminated), and back. */
     sl_code (*position_format)(const sl_position *pos, char *buf, size_t size, sl_error *err);
     sl_code (*position_parse)(const char *text, sl_position *pos, sl_error *err);
+
+    /*
+     * Optional. The pipeline stopped because a stop was asked for, and its
+     * final checkpoint is written and acknowledged: the source may release
+     * what only a deliberate, complete stop may release (the PostgreSQL
+     * source drops its replication slot when slot.drop.on.stop is set).
+     * Never called after a failure, so a restart finds everything in place.
+     * Failures are logged by the source; the stop goes on.
+     */
+    void (*stopped)(sl_source *src);
 
     /* Disconnects and frees everything, tables included. */
     void (*close)(sl_source *src);
