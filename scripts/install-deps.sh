@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sluice needs to build and to run its integration tests on
 # Debian 12: build/test libraries, the database servers the tests start, kcat,
-# a Java runtime + Maven, and the Kafka broker jars (cached outside the repo).
+# a Java runtime + Maven, the Kafka broker jars and Oracle MySQL from Debian
+# sid (both cached outside the repo, see scripts/fetch-mysql.sh).
 #
 # Idempotent and cheap when everything is present: one dpkg-query call and a
 # file check, no network. Safe to call at the top of .ci/run.
@@ -10,6 +11,7 @@
 #   SLUICE_CACHE          cache root (default: $HOME/.cache/sluice)
 #   SLUICE_KAFKA_VERSION  Kafka version (default: <kafka.version> in kafka-pom.xml)
 #   SLUICE_SKIP_KAFKA=1   skip resolving the Kafka jars
+#   SLUICE_SKIP_MYSQL=1   skip fetching MySQL (scripts/fetch-mysql.sh)
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,8 +21,11 @@ die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 say() { printf 'install-deps: %s\n' "$*"; }
 
 build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
-            libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev clang-format)
-service_pkgs=(postgresql mariadb-server kcat)
+            libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev libssl-dev
+            zlib1g-dev clang-format)
+# openssl makes the test servers' TLS certificates; debian-archive-keyring
+# and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
+service_pkgs=(postgresql mariadb-server kcat openssl debian-archive-keyring)
 
 # --- Debian packages --------------------------------------------------------
 
@@ -67,6 +72,17 @@ if ((${#missing[@]})); then
         die "apt-get failed (full log: $apt_log)"
     fi
     rm -f "$apt_log"
+fi
+
+# --- Oracle MySQL (Debian sid's, unpacked into the cache) --------------------
+
+# Not fatal: without it the MySQL tests cannot run, and scripts/test.sh says
+# so loudly ("NOT RUN: ...", a failure unless SLUICE_ALLOW_MISSING_MYSQL=1).
+if [[ ${SLUICE_SKIP_MYSQL:-0} != 1 ]]; then
+    if ! bash "$script_dir/fetch-mysql.sh"; then
+        printf '\ninstall-deps: WARNING: Oracle MySQL could not be fetched (see above);\n' >&2
+        printf 'install-deps: WARNING: the MySQL tests will NOT RUN.\n\n' >&2
+    fi
 fi
 
 # --- Kafka broker jars --------------------------------------------------------

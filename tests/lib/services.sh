@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Private, throw-away test services for sluice's integration tests:
-# PostgreSQL (logical decoding), a single-node KRaft Kafka broker, and MariaDB
-# (row-based binlog). Everything lives in one temp dir and binds to 127.0.0.1
-# only, on free ports, so several runs can share a machine.
+# PostgreSQL (logical decoding), a single-node KRaft Kafka broker, MariaDB
+# and Oracle MySQL (row-based binlogs, GTIDs, TLS). Everything lives in one
+# temp dir and binds to 127.0.0.1 only, on free ports, so several runs can
+# share a machine.
 #
 # Usage (source it; do not call the start functions inside $(...) or a
 # subshell, they export variables and remember PIDs in the calling shell):
@@ -12,8 +13,10 @@
 #   trap 'exit 130' INT TERM     # so the EXIT trap also runs on signals
 #   svc_init
 #   svc_pg_start; svc_kafka_start; svc_mariadb_start
+#   svc_mysql_start || [[ $? == 2 ]]   # 2: MySQL was never fetched
 #
-# Needs scripts/install-deps.sh to have run (packages + Kafka jars).
+# Needs scripts/install-deps.sh to have run (packages, Kafka jars, and
+# scripts/fetch-mysql.sh for MySQL).
 #
 # Exported after start:
 #   svc_init:          SVC_TMPDIR
@@ -22,9 +25,24 @@
 #                      SLUICE_TEST_PG_CONNINFO SLUICE_TEST_PG_SOCKET_DIR
 #                      PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
 #   svc_kafka_start:   SLUICE_TEST_KAFKA (host:port)
-#   svc_mariadb_start: SLUICE_TEST_MYSQL_HOST SLUICE_TEST_MYSQL_PORT
-#                      SLUICE_TEST_MYSQL_USER SLUICE_TEST_MYSQL_PASSWORD
-#                      SLUICE_TEST_MYSQL_DB SLUICE_TEST_MYSQL_SOCKET
+#   svc_mariadb_start: SLUICE_TEST_MARIADB_HOST _PORT _USER _PASSWORD _DB
+#                      _SOCKET (root without password over it) _SSL_CA
+#                      (the CA of the server's certificate) _VERSION;
+#                      the same HOST..SOCKET also as SLUICE_TEST_MYSQL_*
+#                      (their first names)
+#   svc_mysql_start:   SLUICE_TEST_MYSQL97_HOST _PORT _USER _PASSWORD _DB
+#                      _SOCKET _SSL_CA _VERSION, and _ROOT (the unpacked
+#                      tree: sid's loader, libraries, mysqld, mysql,
+#                      mysqlbinlog)
+#   The MariaDB/MySQL user (SLUICE_TEST_*_USER) has the grants Debezium
+#   documents for its connector and owns the test database; the password
+#   plugin is mysql_native_password on MariaDB, caching_sha2_password on
+#   MySQL. Both servers: binlog_format=ROW, binlog_row_image=FULL,
+#   binlog_row_metadata=FULL, binlog_checksum=CRC32, GTIDs on (MariaDB
+#   domain 0 in strict mode, server_id 1; MySQL gtid_mode=ON, server_id 2).
+#
+# Also: svc_mariadb_sql / svc_mysql_sql (the client as root over the socket),
+#   svc_mariadb_restart / svc_mysql_restart, svc_mysql_available.
 #
 # Tunables: SLUICE_KEEP_TMP=1 (keep the temp dir), SLUICE_CACHE,
 #   SLUICE_KAFKA_VERSION, SLUICE_KAFKA_LIBS (explicit jar dir),
@@ -468,29 +486,111 @@ svc_kafka_stop() {
 }
 
 # ---------------------------------------------------------------------------
-# MariaDB (row-based binlog with full row image and metadata)
+# TLS material for the MySQL-family servers
+# ---------------------------------------------------------------------------
+
+# _svc_tls_make DIR OWNER: a throw-away CA (ca.pem) and a server certificate
+# for 127.0.0.1 and localhost signed by it (server-cert.pem, server-key.pem)
+# in DIR, owned by OWNER when we are root. EC keys: made in milliseconds.
+_svc_tls_make() {
+    local dir=$1 owner=$2
+    command -v openssl >/dev/null || { _svc_err "openssl not found"; return 1; }
+    mkdir -p "$dir" || return 1
+    if ! {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3 \
+            -subj "/CN=sluice test CA" -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=localhost" -keyout "$dir/server-key.pem" -out "$dir/server.csr" &&
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext" &&
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+            -CAcreateserial -days 3 -extfile "$dir/san.ext" -out "$dir/server-cert.pem"
+    } >"$dir/openssl.log" 2>&1; then
+        _svc_tail "$dir/openssl.log"
+        _svc_err "could not make TLS certificates in $dir"
+        return 1
+    fi
+    if ((EUID == 0)); then chown -R "$owner:" "$dir" || return 1; fi
+    chmod 0644 "$dir/ca.pem" "$dir/server-cert.pem"
+}
+
+# _svc_wait_ping NAME PID SOCKET LOG: wait until the server answers a ping on
+# its socket, failing early if the process died.
+_svc_wait_ping() {
+    local name=$1 pid=$2 sock=$3 log=$4 deadline
+    deadline=$(_svc_wait_deadline)
+    until mariadb-admin --no-defaults --socket="$sock" -uroot --connect-timeout=2 ping >/dev/null 2>&1; do
+        if ! _svc_pid_alive "$pid"; then
+            _svc_tail "$log"
+            _svc_err "$name exited during startup"
+            return 1
+        fi
+        if (($(date +%s) >= deadline)); then
+            _svc_tail "$log"
+            _svc_err "$name not ready after ${SLUICE_SVC_TIMEOUT:-60}s"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------------------
+# MariaDB (row-based binlog, full row image and metadata, GTIDs, CRC32)
 # ---------------------------------------------------------------------------
 
 _svc_mariadb_admin() {
     mariadb-admin --no-defaults --socket="$_SVC_MY_SOCK" -uroot "$@"
 }
 
+# svc_mariadb_sql [ARGS...]: the mariadb client as root over the private
+# socket (SQL on stdin or -e); for setup steps a replica user may not do.
+svc_mariadb_sql() {
+    mariadb --no-defaults --socket="$_SVC_MY_SOCK" -uroot "$@"
+}
+
+# Starts mariadbd on the prepared data dir; the settings are the ones a CDC
+# source expects (../docs: ROW format, FULL image and metadata, GTID strict
+# mode, CRC32 checksums) and TLS with the private CA.
+_svc_mariadb_launch() {
+    local mydir=$SVC_TMPDIR/mariadb
+    "$_SVC_MY_BIN" --no-defaults "${_SVC_MY_AS_USER[@]}" \
+        --datadir="$mydir/data" --tmpdir="$mydir/tmp" \
+        --socket="$_SVC_MY_SOCK" --pid-file="$mydir/mysqld.pid" \
+        --port="$_SVC_MY_PORT" --bind-address=127.0.0.1 \
+        --log-error="$_SVC_MY_LOG" --skip-name-resolve \
+        --log-bin="$mydir/binlog/mariadb-bin" --server-id=1 \
+        --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
+        --gtid-domain-id=0 --gtid-strict-mode=ON --log-slave-updates \
+        --binlog-checksum=CRC32 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+        --ssl-ca="$mydir/tls/ca.pem" --ssl-cert="$mydir/tls/server-cert.pem" \
+        --ssl-key="$mydir/tls/server-key.pem" \
+        --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
+        --sync-binlog=0 \
+        >>"$mydir/stdout.log" 2>&1 </dev/null &
+    _SVC_MY_PID=$!
+    _svc_mark_running mariadb
+    if ! _svc_wait_ping mariadbd "$_SVC_MY_PID" "$_SVC_MY_SOCK" "$_SVC_MY_LOG"; then
+        _svc_pid_alive "$_SVC_MY_PID" || _svc_mark_stopped mariadb
+        return 1
+    fi
+}
+
 svc_mariadb_start() {
     _svc_need_init || return 1
     if _svc_is_running mariadb; then _svc_err "mariadb already started"; return 1; fi
-    local t0 mydir user=mysql mariadbd deadline
-    local -a as_user=()
+    local t0 mydir user=mysql
     t0=$(_svc_now)
-    mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-    if ! [[ -x $mariadbd ]] || ! command -v mariadb-install-db >/dev/null ||
+    _SVC_MY_BIN=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+    if ! [[ -x $_SVC_MY_BIN ]] || ! command -v mariadb-install-db >/dev/null ||
             ! command -v mariadb >/dev/null; then
         _svc_err "mariadbd/mariadb-install-db/mariadb not found (run scripts/install-deps.sh)"
         return 1
     fi
+    _SVC_MY_AS_USER=()
     if ((EUID == 0)); then
         id -u mysql >/dev/null 2>&1 || {
             _svc_err "OS user 'mysql' missing (install the mariadb-server package)"; return 1; }
-        as_user=(--user=mysql)
+        _SVC_MY_AS_USER=(--user=mysql)
     fi
 
     mydir=$SVC_TMPDIR/mariadb
@@ -498,69 +598,62 @@ svc_mariadb_start() {
     _SVC_MY_LOG=$mydir/error.log
     _svc_mkdir_for "$user" "$mydir" || return 1
     _svc_as "$user" mkdir -p "$mydir/data" "$mydir/binlog" "$mydir/tmp" || return 1
+    _svc_tls_make "$mydir/tls" "$user" || return 1
     _svc_port _SVC_MY_PORT || return 1
 
     # --no-defaults everywhere: the packaged /etc/mysql config must not leak in.
     # "normal" root auth = passwordless root over the private socket.
-    if ! mariadb-install-db --no-defaults --datadir="$mydir/data" "${as_user[@]}" \
+    if ! mariadb-install-db --no-defaults --datadir="$mydir/data" "${_SVC_MY_AS_USER[@]}" \
             --auth-root-authentication-method=normal --skip-test-db \
             --skip-name-resolve >"$mydir/install-db.log" 2>&1 </dev/null; then
         _svc_tail "$mydir/install-db.log"
         _svc_err "mariadb-install-db failed"
         return 1
     fi
+    _svc_mariadb_launch || return 1
 
-    "$mariadbd" --no-defaults "${as_user[@]}" \
-        --datadir="$mydir/data" --tmpdir="$mydir/tmp" \
-        --socket="$_SVC_MY_SOCK" --pid-file="$mydir/mysqld.pid" \
-        --port="$_SVC_MY_PORT" --bind-address=127.0.0.1 \
-        --log-error="$_SVC_MY_LOG" --skip-name-resolve \
-        --log-bin="$mydir/binlog/mariadb-bin" --server-id=1 \
-        --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
-        --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
-        --sync-binlog=0 \
-        >"$mydir/stdout.log" 2>&1 </dev/null &
-    _SVC_MY_PID=$!
-    _svc_mark_running mariadb
-
-    deadline=$(_svc_wait_deadline)
-    until _svc_mariadb_admin --connect-timeout=2 ping >/dev/null 2>&1; do
-        if ! _svc_pid_alive "$_SVC_MY_PID"; then
-            _svc_tail "$mydir/stdout.log" 20
-            _svc_tail "$_SVC_MY_LOG"
-            _svc_err "mariadbd exited during startup"
-            _svc_mark_stopped mariadb
-            return 1
-        fi
-        if (($(date +%s) >= deadline)); then
-            _svc_tail "$_SVC_MY_LOG"
-            _svc_err "mariadb not ready after ${SLUICE_SVC_TIMEOUT:-60}s"
-            return 1
-        fi
-        sleep 0.2
-    done
-
+    # The replica user gets what Debezium's MariaDB connector documents
+    # (REPLICATION CLIENT is BINLOG MONITOR's old name, LOCK TABLES for
+    # table-level snapshot locks) and owns the test database. Its password
+    # goes through mysql_native_password, MariaDB's default plugin.
     local u=$_SVC_TEST_USER p=$_SVC_TEST_PASSWORD db=$_SVC_TEST_DB
-    if ! mariadb --no-defaults --socket="$_SVC_MY_SOCK" -uroot >"$mydir/setup.log" 2>&1 <<EOF
+    if ! svc_mariadb_sql >"$mydir/setup.log" 2>&1 <<EOSQL
 CREATE DATABASE IF NOT EXISTS $db;
 CREATE USER '$u'@'%' IDENTIFIED BY '$p';
 CREATE USER '$u'@'localhost' IDENTIFIED BY '$p';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD, SHOW DATABASES ON *.* TO '$u'@'%', '$u'@'localhost';
+GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, LOCK TABLES ON *.* TO '$u'@'%', '$u'@'localhost';
 GRANT ALL PRIVILEGES ON $db.* TO '$u'@'%', '$u'@'localhost';
-EOF
+EOSQL
     then
         _svc_tail "$mydir/setup.log"
         _svc_err "mariadb setup (user/database) failed"
         return 1
     fi
 
-    export SLUICE_TEST_MYSQL_HOST=127.0.0.1
-    export SLUICE_TEST_MYSQL_PORT=$_SVC_MY_PORT
-    export SLUICE_TEST_MYSQL_USER=$u
-    export SLUICE_TEST_MYSQL_PASSWORD=$p
-    export SLUICE_TEST_MYSQL_DB=$db
-    export SLUICE_TEST_MYSQL_SOCKET=$_SVC_MY_SOCK
-    _svc_log "mariadb ready on 127.0.0.1:$_SVC_MY_PORT in $(_svc_elapsed "$t0")s"
+    local version
+    version=$(svc_mariadb_sql -N -B -e 'SELECT VERSION()' 2>/dev/null) || version=
+    export SLUICE_TEST_MARIADB_HOST=127.0.0.1
+    export SLUICE_TEST_MARIADB_PORT=$_SVC_MY_PORT
+    export SLUICE_TEST_MARIADB_USER=$u
+    export SLUICE_TEST_MARIADB_PASSWORD=$p
+    export SLUICE_TEST_MARIADB_DB=$db
+    export SLUICE_TEST_MARIADB_SOCKET=$_SVC_MY_SOCK
+    export SLUICE_TEST_MARIADB_SSL_CA=$mydir/tls/ca.pem
+    export SLUICE_TEST_MARIADB_VERSION=$version
+    # The first names of these variables, kept for existing callers.
+    export SLUICE_TEST_MYSQL_HOST=127.0.0.1 SLUICE_TEST_MYSQL_PORT=$_SVC_MY_PORT
+    export SLUICE_TEST_MYSQL_USER=$u SLUICE_TEST_MYSQL_PASSWORD=$p
+    export SLUICE_TEST_MYSQL_DB=$db SLUICE_TEST_MYSQL_SOCKET=$_SVC_MY_SOCK
+    _svc_log "mariadb $version ready on 127.0.0.1:$_SVC_MY_PORT in $(_svc_elapsed "$t0")s"
+}
+
+# svc_mariadb_restart: clean shutdown and start on the same data and port.
+svc_mariadb_restart() {
+    _svc_is_running mariadb || { _svc_err "mariadb is not running"; return 1; }
+    _svc_mariadb_admin --connect-timeout=2 shutdown >/dev/null 2>&1 || true
+    _svc_kill_wait "$_SVC_MY_PID" 30
+    _svc_mark_stopped mariadb
+    _svc_mariadb_launch
 }
 
 svc_mariadb_stop() {
@@ -568,6 +661,150 @@ svc_mariadb_stop() {
     _svc_mariadb_admin --connect-timeout=2 shutdown >/dev/null 2>&1 || true
     _svc_kill_wait "$_SVC_MY_PID" 30
     _svc_mark_stopped mariadb
+}
+
+# ---------------------------------------------------------------------------
+# Oracle MySQL 9.x: Debian sid's build, unpacked by scripts/fetch-mysql.sh
+# into the cache and run through sid's own dynamic loader and libraries
+# ---------------------------------------------------------------------------
+
+_svc_mysql_cache() { printf '%s\n' "${SLUICE_CACHE:-$HOME/.cache/sluice}/mysql-sid"; }
+
+# svc_mysql_available: true when scripts/fetch-mysql.sh has put a complete
+# MySQL into the cache; otherwise says why on stderr. Never fetches.
+svc_mysql_available() {
+    local c
+    c=$(_svc_mysql_cache)
+    if [[ -f $c/.complete && -x $c/root/usr/sbin/mysqld && -d $c/template/mysql ]]; then
+        return 0
+    fi
+    if [[ -f $c/fetch.log ]]; then
+        _svc_err "MySQL is not in $c: scripts/fetch-mysql.sh failed (log: $c/fetch.log)"
+    else
+        _svc_err "MySQL is not in $c: run scripts/fetch-mysql.sh (needs Debian sid from a mirror)"
+    fi
+    return 1
+}
+
+# Runs a program of the unpacked tree through sid's loader.
+_svc_mysql_run() {
+    "${_SVC_MYSQL_LOADER[@]}" "$@"
+}
+
+# svc_mysql_sql [ARGS...]: MySQL's own mysql client as root over the private
+# socket (SQL on stdin or -e).
+svc_mysql_sql() {
+    _svc_mysql_run "$_SVC_MYSQL_ROOT/usr/bin/mysql" --no-defaults \
+        --socket="$_SVC_MYSQL_SOCK" -uroot "$@"
+}
+
+_svc_mysql_launch() {
+    local dir=$SVC_TMPDIR/mysql root=$_SVC_MYSQL_ROOT
+    local -a as_user=()
+    ((EUID == 0)) && as_user=(--user=root)
+    # performance_schema off saves ~250 MB; the redo capacity must match
+    # the template's (scripts/fetch-mysql.sh).
+    # Not through _svc_mysql_run: $! must be mysqld itself, not a subshell.
+    "${_SVC_MYSQL_LOADER[@]}" "$root/usr/sbin/mysqld" --no-defaults "${as_user[@]}" \
+        --basedir="$root/usr" --lc-messages-dir="$root/usr/share/mysql" \
+        --character-sets-dir="$root/usr/share/mysql/charsets" \
+        --plugin-dir="$root/usr/lib/mysql/plugin" \
+        --datadir="$dir/data" --tmpdir="$dir/tmp" --secure-file-priv="$dir/files" \
+        --socket="$_SVC_MYSQL_SOCK" --pid-file="$dir/mysqld.pid" \
+        --port="$_SVC_MYSQL_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+        --mysqlx=OFF --log-error="$_SVC_MYSQL_LOG" \
+        --server-id=2 --log-bin="$dir/binlog/mysql-bin" \
+        --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
+        --binlog-checksum=CRC32 --gtid-mode=ON --enforce-gtid-consistency=ON \
+        --performance-schema=OFF --innodb-redo-log-capacity=8M \
+        --innodb-buffer-pool-size=128M --innodb-flush-log-at-trx-commit=2 \
+        --sync-binlog=0 \
+        >>"$dir/stdout.log" 2>&1 </dev/null &
+    _SVC_MYSQL_PID=$!
+    _svc_mark_running mysql
+    if ! _svc_wait_ping mysqld "$_SVC_MYSQL_PID" "$_SVC_MYSQL_SOCK" "$_SVC_MYSQL_LOG"; then
+        _svc_pid_alive "$_SVC_MYSQL_PID" || _svc_mark_stopped mysql
+        return 1
+    fi
+}
+
+# svc_mysql_start: returns 2 (after saying why) when MySQL was never
+# fetched into the cache, so a caller can report the tests that did not run;
+# 1 on any other failure.
+svc_mysql_start() {
+    _svc_need_init || return 1
+    if _svc_is_running mysql; then _svc_err "mysql already started"; return 1; fi
+    svc_mysql_available || return 2
+    local t0 dir
+    t0=$(_svc_now)
+    command -v mariadb-admin >/dev/null || {
+        _svc_err "mariadb-admin not found (run scripts/install-deps.sh)"; return 1; }
+    _SVC_MYSQL_ROOT=$(_svc_mysql_cache)/root
+    _SVC_MYSQL_LOADER=("$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+        --library-path "$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu")
+    dir=$SVC_TMPDIR/mysql
+    _SVC_MYSQL_SOCK=$dir/mysqld.sock
+    _SVC_MYSQL_LOG=$dir/error.log
+    mkdir -p "$dir"/{binlog,tmp,files} || return 1
+    chmod 0700 "$dir"
+    # A copy of the initialized template; --reflink makes it instant where
+    # the file system can share blocks.
+    cp -a --reflink=auto "$(_svc_mysql_cache)/template" "$dir/data" || {
+        _svc_err "could not copy the MySQL data directory template"; return 1; }
+    _svc_port _SVC_MYSQL_PORT || return 1
+    _svc_mysql_launch || return 1
+
+    # The replica user gets what Debezium's MySQL connector documents (plus
+    # LOCK TABLES for table-level snapshot locks and BACKUP_ADMIN for LOCK
+    # INSTANCE FOR BACKUP) and owns the test database. caching_sha2_password
+    # is MySQL's default and only password plugin since 9.0.
+    local u=$_SVC_TEST_USER p=$_SVC_TEST_PASSWORD db=$_SVC_TEST_DB
+    if ! svc_mysql_sql >"$dir/setup.log" 2>&1 <<EOSQL
+CREATE DATABASE IF NOT EXISTS $db;
+CREATE USER '$u'@'%' IDENTIFIED WITH caching_sha2_password BY '$p';
+CREATE USER '$u'@'localhost' IDENTIFIED WITH caching_sha2_password BY '$p';
+GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, LOCK TABLES ON *.* TO '$u'@'%', '$u'@'localhost';
+GRANT BACKUP_ADMIN ON *.* TO '$u'@'%', '$u'@'localhost';
+GRANT ALL PRIVILEGES ON $db.* TO '$u'@'%', '$u'@'localhost';
+EOSQL
+    then
+        _svc_tail "$dir/setup.log"
+        _svc_err "mysql setup (user/database) failed"
+        return 1
+    fi
+
+    local version
+    version=$(svc_mysql_sql -N -B -e 'SELECT VERSION()' 2>/dev/null) || version=
+    export SLUICE_TEST_MYSQL97_HOST=127.0.0.1
+    export SLUICE_TEST_MYSQL97_PORT=$_SVC_MYSQL_PORT
+    export SLUICE_TEST_MYSQL97_USER=$u
+    export SLUICE_TEST_MYSQL97_PASSWORD=$p
+    export SLUICE_TEST_MYSQL97_DB=$db
+    export SLUICE_TEST_MYSQL97_SOCKET=$_SVC_MYSQL_SOCK
+    # MySQL made its own CA and server certificate at initialization.
+    export SLUICE_TEST_MYSQL97_SSL_CA=$dir/data/ca.pem
+    export SLUICE_TEST_MYSQL97_VERSION=$version
+    export SLUICE_TEST_MYSQL97_ROOT=$_SVC_MYSQL_ROOT
+    _svc_log "mysql $version ready on 127.0.0.1:$_SVC_MYSQL_PORT in $(_svc_elapsed "$t0")s"
+}
+
+_svc_mysql_shutdown() {
+    # MySQL 8+ has no COM_SHUTDOWN (mariadb-admin shutdown), only the statement.
+    svc_mysql_sql --connect-timeout=2 -e 'SHUTDOWN' >/dev/null 2>&1 || true
+    _svc_kill_wait "$_SVC_MYSQL_PID" 30
+    _svc_mark_stopped mysql
+}
+
+# svc_mysql_restart: clean shutdown and start on the same data and port.
+svc_mysql_restart() {
+    _svc_is_running mysql || { _svc_err "mysql is not running"; return 1; }
+    _svc_mysql_shutdown
+    _svc_mysql_launch
+}
+
+svc_mysql_stop() {
+    _svc_is_running mysql || return 0
+    _svc_mysql_shutdown
 }
 
 # ---------------------------------------------------------------------------
@@ -580,6 +817,7 @@ svc_stop_all() {
             pg) svc_pg_stop || true ;;
             kafka) svc_kafka_stop || true ;;
             mariadb) svc_mariadb_stop || true ;;
+            mysql) svc_mysql_stop || true ;;
         esac
     done
     _SVC_RUNNING=()
