@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Debezium's PostgreSQL connector in a Kafka Connect standalone worker: the
-# reference sluice is compared with, both for golden events and for the
-# benchmark. Builds on tests/lib/services.sh (PostgreSQL and Kafka must be
-# running, started by svc_pg_start and svc_kafka_start in the same shell).
+# Debezium's PostgreSQL, MySQL and MariaDB connectors in a Kafka Connect
+# standalone worker: the reference sluice is compared with, both for golden
+# events and for the benchmark. Builds on tests/lib/services.sh (the database
+# and Kafka must be running, started by svc_pg_start / svc_mysql_start /
+# svc_mariadb_start and svc_kafka_start in the same shell).
 #
 # Usage (source it; like the services library, call the start function in
 # the current shell, not inside $(...)):
@@ -19,12 +20,21 @@
 #   dbz_connect_stop
 #   dbz_drop_slot                    # optional: release the slot's WAL
 #
-# dbz_connect_start NAME [KEY=VALUE ...]
+# dbz_connect_start [--mysql|--mariadb] NAME [KEY=VALUE ...]
 #   NAME is the connector name and, unless overridden, its topic.prefix; the
 #   slot and publication are named dbz_NAME (non-identifier characters -> _).
 #   Each KEY=VALUE is added to (or replaces a key of) the connector config,
 #   e.g. skipped.operations=none, snapshot.mode=initial,
 #   publication.autocreate.mode=filtered, producer.override.acks=1.
+#   --mysql / --mariadb: Debezium's MySQL connector on the svc_mysql_start
+#   server, or its MariaDB connector on the svc_mariadb_start server (call
+#   dbz_install_plugin mysql / mariadb first). Their defaults: the test
+#   database only, snapshot.mode=no_data, the schema history in the Kafka
+#   topic dbz-history.NAME, database.server.id 184054.
+#
+# dbz_install_plugin mysql|mariadb
+#   Resolves that connector into $cache/debezium-V/plugins (once) and
+#   exports SLUICE_DBZ_PLUGIN_VERSION.
 #
 # Worker defaults: JsonConverter with schemas.enable=true for keys and values,
 # offsets in a file, REST on a free 127.0.0.1 port, producer acks=all, JVM
@@ -120,6 +130,46 @@ dbz_install() {
     _dbz_log "debezium $_DBZ_VERSION ready ($(find "$_DBZ_HOME" -name '*.jar' | wc -l) jars)"
 }
 
+# dbz_install_plugin mysql|mariadb: the MySQL or MariaDB connector into
+# $cache/debezium-V/plugins/debezium-connector-KIND, next to the PostgreSQL
+# one; its own marker records its version (the MariaDB connector has its own,
+# older release train on Maven Central).
+dbz_install_plugin() {
+    local kind=${1:-}
+    case $kind in
+        mysql | mariadb) ;;
+        *) _dbz_err "usage: dbz_install_plugin mysql|mariadb"; return 1 ;;
+    esac
+    dbz_install || return 1
+    local version dir staging log
+    version=$(_dbz_pom_prop "debezium.$kind.version")
+    [[ -n $version ]] || { _dbz_err "no debezium.$kind.version in $_DBZ_POM"; return 1; }
+    dir=$_DBZ_HOME/plugins/debezium-connector-$kind
+    export SLUICE_DBZ_PLUGIN_VERSION=$version
+    if [[ -f $dir/.complete && $(<"$dir/.complete") == "debezium-connector-$kind $version" ]]; then
+        return 0
+    fi
+    _dbz_log "resolving Debezium's $kind connector $version into $dir"
+    staging=$(mktemp -d "$_DBZ_HOME/plugins/.$kind.tmp.XXXXXX") || return 1
+    log=$staging.log
+    if ! mvn -B -q -Dstyle.color=never -f "$_DBZ_POM" -P"connector-$kind" \
+            -DoutputDirectory="$staging" -DincludeScope=runtime \
+            dependency:copy-dependencies >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        rm -rf "$staging"
+        _dbz_err "maven could not resolve debezium-connector-$kind $version (full log: $log)"
+        return 1
+    fi
+    compgen -G "$staging/debezium-connector-$kind-$version.jar" >/dev/null || {
+        _dbz_err "maven finished but debezium-connector-$kind-$version.jar is missing (log: $log)"
+        return 1
+    }
+    printf 'debezium-connector-%s %s\n' "$kind" "$version" >"$staging/.complete"
+    rm -rf "$dir"
+    mv "$staging" "$dir" || return 1
+    rm -f "$log"
+}
+
 _dbz_python() { command -v /usr/bin/python3 || command -v python3; }
 
 # _dbz_rest PATH: GET from the worker's REST API; prints the body, fails on a
@@ -140,14 +190,26 @@ PY
 }
 
 dbz_connect_start() {
+    local kind=postgres
+    case ${1:-} in
+        --mysql) kind=mysql; shift ;;
+        --mariadb) kind=mariadb; shift ;;
+    esac
     local name=${1:-}
-    [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start NAME [KEY=VALUE ...]"; return 1; }
+    [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start [--mysql|--mariadb] NAME [KEY=VALUE ...]"; return 1; }
     shift
     if [[ -n ${SLUICE_DBZ_PID:-} ]] && kill -0 "$SLUICE_DBZ_PID" 2>/dev/null; then
         _dbz_err "a Connect worker is already running (pid $SLUICE_DBZ_PID)"; return 1
     fi
     [[ -n ${SLUICE_TEST_KAFKA:-} ]] || { _dbz_err "SLUICE_TEST_KAFKA unset (call svc_kafka_start first)"; return 1; }
-    [[ -n ${SLUICE_TEST_PG_PORT:-} ]] || { _dbz_err "SLUICE_TEST_PG_* unset (call svc_pg_start first)"; return 1; }
+    case $kind in
+        postgres) [[ -n ${SLUICE_TEST_PG_PORT:-} ]] || {
+            _dbz_err "SLUICE_TEST_PG_* unset (call svc_pg_start first)"; return 1; } ;;
+        mysql) [[ -n ${SLUICE_TEST_MYSQL97_PORT:-} ]] || {
+            _dbz_err "SLUICE_TEST_MYSQL97_* unset (call svc_mysql_start first)"; return 1; } ;;
+        mariadb) [[ -n ${SLUICE_TEST_MARIADB_PORT:-} ]] || {
+            _dbz_err "SLUICE_TEST_MARIADB_* unset (call svc_mariadb_start first)"; return 1; } ;;
+    esac
     _dbz_versions || return 1
     [[ -f $_DBZ_HOME/.complete ]] || { _dbz_err "no Debezium jars in $_DBZ_HOME (call dbz_install)"; return 1; }
 
@@ -185,22 +247,49 @@ EOF
 
     # Defaults first; a KEY=VALUE argument replaces the line with the same
     # key, so the file never holds a key twice.
-    local -a conf=(
-        "name=$name"
-        "connector.class=io.debezium.connector.postgresql.PostgresConnector"
-        "tasks.max=1"
-        "plugin.name=pgoutput"
-        "database.hostname=$SLUICE_TEST_PG_HOST"
-        "database.port=$SLUICE_TEST_PG_PORT"
-        "database.user=$SLUICE_TEST_PG_USER"
-        "database.password=$SLUICE_TEST_PG_PASSWORD"
-        "database.dbname=$SLUICE_TEST_PG_DB"
-        "topic.prefix=$name"
-        "slot.name=$ident"
-        "publication.name=$ident"
-        "publication.autocreate.mode=all_tables"
-        "snapshot.mode=no_data"
-    )
+    local -a conf
+    if [[ $kind == postgres ]]; then
+        conf=(
+            "name=$name"
+            "connector.class=io.debezium.connector.postgresql.PostgresConnector"
+            "tasks.max=1"
+            "plugin.name=pgoutput"
+            "database.hostname=$SLUICE_TEST_PG_HOST"
+            "database.port=$SLUICE_TEST_PG_PORT"
+            "database.user=$SLUICE_TEST_PG_USER"
+            "database.password=$SLUICE_TEST_PG_PASSWORD"
+            "database.dbname=$SLUICE_TEST_PG_DB"
+            "topic.prefix=$name"
+            "slot.name=$ident"
+            "publication.name=$ident"
+            "publication.autocreate.mode=all_tables"
+            "snapshot.mode=no_data"
+        )
+    else
+        local v=MYSQL97 class=io.debezium.connector.mysql.MySqlConnector
+        if [[ $kind == mariadb ]]; then
+            v=MARIADB class=io.debezium.connector.mariadb.MariaDbConnector
+        fi
+        [[ -f $_DBZ_HOME/plugins/debezium-connector-$kind/.complete ]] || {
+            _dbz_err "no $kind connector in $_DBZ_HOME/plugins (call dbz_install_plugin $kind)"; return 1; }
+        local host_var=SLUICE_TEST_${v}_HOST port_var=SLUICE_TEST_${v}_PORT
+        local user_var=SLUICE_TEST_${v}_USER pass_var=SLUICE_TEST_${v}_PASSWORD db_var=SLUICE_TEST_${v}_DB
+        conf=(
+            "name=$name"
+            "connector.class=$class"
+            "tasks.max=1"
+            "database.hostname=${!host_var}"
+            "database.port=${!port_var}"
+            "database.user=${!user_var}"
+            "database.password=${!pass_var}"
+            "database.server.id=184054"
+            "database.include.list=${!db_var}"
+            "topic.prefix=$name"
+            "snapshot.mode=no_data"
+            "schema.history.internal.kafka.bootstrap.servers=$SLUICE_TEST_KAFKA"
+            "schema.history.internal.kafka.topic=dbz-history.$name"
+        )
+    fi
     local i found
     for kv in "$@"; do
         [[ $kv == *=* ]] || { _dbz_err "connector setting '$kv' is not KEY=VALUE"; return 1; }
@@ -239,15 +328,17 @@ EOF
     export SLUICE_DBZ_PID SLUICE_DBZ_LOG SLUICE_DBZ_DIR=$dir
     export SLUICE_DBZ_REST=http://127.0.0.1:$port SLUICE_DBZ_CONNECTOR=$name
     SLUICE_DBZ_SLOT=$(sed -n 's/^slot\.name=//p' "$dir/connector.properties")
-    export SLUICE_DBZ_SLOT
+    export SLUICE_DBZ_SLOT SLUICE_DBZ_KIND=$kind
     _DBZ_T0=$(date +%s.%N)
     _dbz_log "connect worker started (pid $SLUICE_DBZ_PID, rest $SLUICE_DBZ_REST, log $SLUICE_DBZ_LOG)"
 }
 
 # dbz_wait_running [TIMEOUT]: wait until the connector and all its tasks
 # report RUNNING and the replication slot is active (the walsender is
-# streaming, so any change committed from now on will be captured). On a
-# timeout, a FAILED state or a dead JVM: print the status and the log tail.
+# streaming, so any change committed from now on will be captured); for
+# MySQL/MariaDB until the server shows the connector's binlog dump thread.
+# On a timeout, a FAILED state or a dead JVM: print the status and the log
+# tail.
 dbz_wait_running() {
     local timeout=${1:-${SLUICE_DBZ_TIMEOUT:-90}} deadline status state slot_active
     deadline=$(($(date +%s) + timeout))
@@ -279,7 +370,18 @@ else:
             return 1
         fi
         if [[ $state == RUNNING ]]; then
-            slot_active=$(psql -XtAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" 2>/dev/null)
+            case ${SLUICE_DBZ_KIND:-postgres} in
+                postgres)
+                    slot_active=$(psql -XtAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" 2>/dev/null) ;;
+                # The binlog client is connected once the server runs a dump
+                # thread for it ("Binlog Dump" or "Binlog Dump GTID").
+                mysql)
+                    slot_active=$(svc_mysql_sql -N -B -e 'SHOW PROCESSLIST' 2>/dev/null |
+                        awk -F'\t' '$5 ~ /^Binlog Dump/ { f = 1 } END { print f ? "t" : "f" }') ;;
+                mariadb)
+                    slot_active=$(svc_mariadb_sql -N -B -e 'SHOW PROCESSLIST' 2>/dev/null |
+                        awk -F'\t' '$5 ~ /^Binlog Dump/ { f = 1 } END { print f ? "t" : "f" }') ;;
+            esac
             if [[ $slot_active == t ]]; then
                 _dbz_log "connector $SLUICE_DBZ_CONNECTOR streaming after $(awk -v a="$_DBZ_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"
                 return 0
