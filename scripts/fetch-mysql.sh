@@ -123,9 +123,11 @@ export APT_CONFIG=$apt_dir/apt.conf
 
 say "apt-get update (Debian sid from $mirror)"
 log=$cache/fetch.log
-if ! apt-get update -q >"$log" 2>&1; then
+# --error-on=any: a mirror that cannot be reached is an error, not a warning.
+if ! apt-get update -q --error-on=any >"$log" 2>&1 ||
+        ! apt-cache show --no-all-versions mysql-server-core >/dev/null 2>&1; then
     tail -n 20 "$log" >&2
-    die "apt-get update for sid failed (log: $log)"
+    die "apt-get update could not read Debian sid from $mirror (log: $log)"
 fi
 
 # Resolve the package set: MySQL's two core packages plus, transitively, the

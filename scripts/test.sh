@@ -8,7 +8,8 @@
 #
 # Usage: scripts/test.sh [unit|integration|bench]...   (default: all of them)
 # Environment: SLUICE_BUILD_DIR (default build-test), SLUICE_KEEP_TMP=1 keeps
-# the services' directory for a look after a failure.
+# the services' directory for a look after a failure, SLUICE_CTEST_REGEX runs
+# only the ctest tests whose names match (e.g. mysql).
 #
 # MySQL comes from Debian sid (scripts/fetch-mysql.sh). When it could not be
 # fetched, its tests do not run: the summary says "NOT RUN: ..." and counts
@@ -51,7 +52,9 @@ not_run=()
 run_ctest() { # label
     local label=$1 log
     log=$(mktemp)
-    if (cd "$build" && ctest -L "^$label\$" --output-on-failure --timeout 900) >"$log" 2>&1; then
+    local -a only=()
+    [[ -n ${SLUICE_CTEST_REGEX:-} ]] && only=(-R "$SLUICE_CTEST_REGEX")
+    if (cd "$build" && ctest -L "^$label\$" "${only[@]}" --output-on-failure --timeout 900) >"$log" 2>&1; then
         :
     fi
     cat "$log"

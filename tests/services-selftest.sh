@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Self-check for tests/lib/services.sh: starts PostgreSQL, Kafka and MariaDB,
-# pokes each the way sluice's tests will, and stops them again.
+# Self-check for tests/lib/services.sh: starts PostgreSQL, Kafka, MariaDB and
+# MySQL (when scripts/fetch-mysql.sh could fetch it; otherwise it says
+# "NOT RUN" and fails unless SLUICE_ALLOW_MISSING_MYSQL=1), pokes each the
+# way sluice's tests will, and stops them again.
 # Prints per-service start times and a final "N passed, N failed" line.
 set -euo pipefail
 
@@ -39,6 +41,8 @@ declare -A took=()
 t=$(now); svc_pg_start;      took[postgres]=$(since "$t")
 t=$(now); svc_kafka_start;   took[kafka]=$(since "$t")
 t=$(now); svc_mariadb_start; took[mariadb]=$(since "$t")
+mysql_rc=0
+t=$(now); svc_mysql_start || mysql_rc=$?; took[mysql]=$(since "$t")
 
 # --- PostgreSQL -------------------------------------------------------------
 # The PG* variables make plain psql a scram login as sluice over TCP.
@@ -89,8 +93,13 @@ my() {
         -u "$SLUICE_TEST_MYSQL_USER" -p"$SLUICE_TEST_MYSQL_PASSWORD" -N -B "$@"
 }
 check "mariadb: query over TCP as sluice" "sluice@127.0.0.1" "$(my -e 'SELECT USER()' 2>&1)"
-check "mariadb: binlog settings" "1 ROW FULL FULL" \
-    "$(my -e 'SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata' 2>&1 | tr '\t' ' ')"
+check "mariadb: binlog settings" "1 ROW FULL FULL CRC32 1 0" \
+    "$(my -e 'SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata,
+        @@binlog_checksum, @@gtid_strict_mode, @@gtid_domain_id' 2>&1 | tr '\t' ' ')"
+check "mariadb: TLS with the test CA, host name checked" "TLSv1.3" \
+    "$(my --ssl-ca="$SLUICE_TEST_MARIADB_SSL_CA" --ssl-verify-server-cert \
+        -e "SHOW SESSION STATUS LIKE 'Ssl_version'" 2>&1 | cut -f2)"
+check "mariadb: SLUICE_TEST_MYSQL_* still name MariaDB" "$SLUICE_TEST_MARIADB_PORT" "$SLUICE_TEST_MYSQL_PORT"
 my sluice_test -e 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, "a");'
 out=$(my -e 'SHOW BINARY LOGS' 2>&1 || true)
 if [[ $out == mariadb-bin.* ]]; then ok "mariadb: SHOW BINARY LOGS"; else fail "mariadb: SHOW BINARY LOGS" "$out"; fi
@@ -106,9 +115,53 @@ else
     ok "mariadb: wrong password is rejected"
 fi
 loopback_only mariadb "$_SVC_MY_PID"
+t=$(now); svc_mariadb_restart; took[mariadb-restart]=$(since "$t")
+check "mariadb: query after svc_mariadb_restart" "sluice@127.0.0.1" "$(my -e 'SELECT USER()' 2>&1)"
+
+# --- MySQL ------------------------------------------------------------------
+if ((mysql_rc == 2)); then
+    if [[ ${SLUICE_ALLOW_MISSING_MYSQL:-0} == 1 ]]; then
+        printf 'NOT RUN: MySQL checks (MySQL was not fetched; SLUICE_ALLOW_MISSING_MYSQL=1)\n'
+    else
+        fail "mysql: available" "NOT RUN: MySQL was not fetched (scripts/fetch-mysql.sh)"
+    fi
+elif ((mysql_rc != 0)); then
+    fail "mysql: svc_mysql_start"
+else
+    # The MariaDB client logs in to MySQL 9 too (caching_sha2_password).
+    my9() {
+        mariadb --no-defaults -h "$SLUICE_TEST_MYSQL97_HOST" -P "$SLUICE_TEST_MYSQL97_PORT" \
+            -u "$SLUICE_TEST_MYSQL97_USER" -p"$SLUICE_TEST_MYSQL97_PASSWORD" -N -B "$@"
+    }
+    check "mysql: query over TCP as sluice" "sluice@127.0.0.1 9.7" \
+        "$(my9 -e 'SELECT USER(), LEFT(VERSION(), 3)' 2>&1 | tr '\t' ' ')"
+    check "mysql: binlog settings" "1 ROW FULL FULL CRC32 ON 0" \
+        "$(my9 -e 'SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata,
+            @@binlog_checksum, @@gtid_mode, @@performance_schema' 2>&1 | tr '\t' ' ')"
+    check "mysql: password plugin" "caching_sha2_password" \
+        "$(svc_mysql_sql -N -B -e "SELECT plugin FROM mysql.user WHERE user = 'sluice' LIMIT 1" 2>&1)"
+    check "mysql: TLS with the server's own CA" "TLSv1.3" \
+        "$(my9 --ssl-ca="$SLUICE_TEST_MYSQL97_SSL_CA" \
+            -e "SHOW SESSION STATUS LIKE 'Ssl_version'" 2>&1 | cut -f2)"
+    my9 sluice_test -e 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);'
+    if my9 -e 'SHOW BINARY LOGS' 2>&1 | grep -q '^mysql-bin\.'; then
+        ok "mysql: SHOW BINARY LOGS"
+    else
+        fail "mysql: SHOW BINARY LOGS"
+    fi
+    if mariadb --no-defaults -h 127.0.0.1 -P "$SLUICE_TEST_MYSQL97_PORT" -u sluice -pwrong -e 'SELECT 1' >/dev/null 2>&1; then
+        fail "mysql: wrong password is rejected"
+    else
+        ok "mysql: wrong password is rejected"
+    fi
+    loopback_only mysql "$_SVC_MYSQL_PID"
+    t=$(now); svc_mysql_restart; took[mysql-restart]=$(since "$t")
+    check "mysql: table kept over svc_mysql_restart" 1 "$(my9 sluice_test -e 'SELECT COUNT(*) FROM t' 2>&1)"
+fi
 
 # --- Stop -------------------------------------------------------------------
 pids=("$(head -n 1 "$SVC_TMPDIR/pg/data/postmaster.pid")" "$_SVC_KAFKA_PID" "$_SVC_MY_PID")
+((mysql_rc == 0)) && pids+=("$_SVC_MYSQL_PID")
 tmp=$SVC_TMPDIR
 t=$(now); svc_stop_all; took[stop-all]=$(since "$t")
 svc_stop_all   # must be a no-op the second time
@@ -122,7 +175,8 @@ done
 check "stop: all server processes gone" "" "${alive[*]}"
 if [[ ${SLUICE_KEEP_TMP:-0} == 1 || ! -e $tmp ]]; then ok "stop: temp dir handled"; else fail "stop: temp dir handled" "$tmp still exists"; fi
 
-printf 'timings (s): postgres %s, kafka %s, mariadb %s, postgres restart %s, stop all %s\n' \
-    "${took[postgres]}" "${took[kafka]}" "${took[mariadb]}" "${took[postgres-restart]}" "${took[stop-all]}"
+printf 'timings (s): postgres %s, kafka %s, mariadb %s, mysql %s, postgres restart %s, mariadb restart %s, mysql restart %s, stop all %s\n' \
+    "${took[postgres]}" "${took[kafka]}" "${took[mariadb]}" "${took[mysql]}" "${took[postgres-restart]}" \
+    "${took[mariadb-restart]}" "${took[mysql-restart]:--}" "${took[stop-all]}"
 printf '%d passed, %d failed\n' "$passed" "$failed"
 ((failed == 0))
