@@ -48,6 +48,7 @@ typedef unsigned char uchar; /* ma_tls.h uses it before ma_pvio.h defines it */
 #define MY_ER_SOURCE_HAS_PURGED_REQUIRED_GTIDS 1789
 #define MY_ER_ACCESS_DENIED 1045
 #define MY_ER_SPECIFIC_ACCESS_DENIED 1227
+#define MY_ER_MARIADB_SLAVE_SAME_ID 4052
 
 struct my_conn {
     MYSQL *mysql;
@@ -60,6 +61,7 @@ struct my_conn {
     /* The dump, once my_conn_dump() sent it. */
     bool dumping;
     bool ended;
+    uint32_t server_id;   /* ours, as a replica */
     uint8_t checksum_alg; /* of the events being read; from the last FORMAT_DESCRIPTION */
     char file[512];       /* the binlog file being read (from ROTATE events) */
     uint64_t pos;         /* position after the last event read */
@@ -677,6 +679,7 @@ sl_code my_conn_dump(my_conn *c, const my_dump_start *start, sl_error *err)
         return rc;
     c->dumping = true;
     c->ended = false;
+    c->server_id = start->replica_server_id;
     copy_str(c->file, sizeof c->file, file);
     c->pos = pos;
     /* Until the first FORMAT_DESCRIPTION the events carry the algorithm the
@@ -742,19 +745,32 @@ my_conn_stats my_conn_get_stats(const my_conn *c)
     return c->stats;
 }
 
-/* The stream ended with an error packet or a broken connection. */
-static sl_code stream_error(my_conn *c, sl_error *err)
+/*
+ * The stream ended with an error packet or a broken connection. Error 1236
+ * is the server giving up on the requested position (purged binlog or
+ * GTIDs, a position past the end): only an operator can settle that. MySQL
+ * also uses it when another replica connects with the same server id, which
+ * MariaDB reports as 4052: a configuration error.
+ */
+static sl_code stream_error(my_conn *c, uint32_t server_id, sl_error *err)
 {
     unsigned no = mysql_errno(c->mysql);
+    const char *msg = mysql_error(c->mysql);
     c->dumping = false;
+    if (no == MY_ER_MARIADB_SLAVE_SAME_ID ||
+        (no == MY_ER_SOURCE_FATAL_READING_BINLOG && strstr(msg, "same server_uuid/server_id")))
+        return sl_error_set(err, SL_CONFIG,
+                            "another replica connected to server \"%s\" with server id %u, which "
+                            "must be unique (\"database.server.id\"): %s (error %u)",
+                            c->address, server_id, msg, no);
     sl_code code = error_code(no);
     if (code == SL_STATE)
         return sl_error_set(err, SL_STATE,
-                            "server \"%s\" cannot send the binlog from the requested position "
-                            "(purged, or not there): %s (error %u)",
-                            c->address, mysql_error(c->mysql), no);
+                            "server \"%s\" cannot send the binlog from the requested position: "
+                            "%s (error %u)",
+                            c->address, msg, no);
     return sl_error_set(err, code, "binlog stream from server \"%s\" failed: %s (error %u)",
-                        c->address, mysql_error(c->mysql), no);
+                        c->address, msg, no);
 }
 
 /* Updates the checksum algorithm and the position from the event's header. */
@@ -813,7 +829,7 @@ sl_code my_conn_read(my_conn *c, my_event *ev, my_read_result *res, sl_error *er
     }
     unsigned long len = mysql_net_read_packet(c->mysql);
     if (len == (unsigned long)packet_error)
-        return stream_error(c, err);
+        return stream_error(c, c->server_id, err);
     c->last_rx_ms = now_ms();
     const uint8_t *p = c->mysql->net.read_pos;
     /* An EOF packet (0xfe, short) ends a non-blocking dump; 0x00 starts an event. */

@@ -206,6 +206,7 @@ typedef enum my_read_result {
  * Returns the next event if bytes are there, else MY_READ_AGAIN at once.
  * Errors: SL_STATE when the server no longer has the requested position
  * (binlog purged, GTIDs purged, position past the end: server error 1236);
+ * SL_CONFIG when another replica took over with the same server id;
  * SL_CONNECT when the connection broke or was silent past net_timeout_ms;
  * SL_INVALID for a checksum mismatch; SL_PROTOCOL for malformed packets.
  */

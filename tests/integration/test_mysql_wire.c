@@ -705,3 +705,41 @@ Test(mysql_wire, mysql97_purged_binlog)
 {
     purged_binlog(IT_MYSQL97);
 }
+
+/* A second replica with the same server id takes over; the first one's error says why. */
+static void duplicate_server_id(it_mysql_kind kind)
+{
+    it_mysql srv = it_mysql_server(kind);
+    my_binlog_status st = status(&srv);
+    my_conn_options o = it_mysql_options(&srv);
+    my_dump_start start = {.kind = MY_START_FILE, .file = st.file, .pos = st.pos};
+    my_conn *first = dump(&srv, &o, &start);
+    read_until(first, MY_EVENT_FORMAT_DESCRIPTION, 10000);
+    my_conn *second = it_mysql_connect(&srv, &o);
+    sl_error err;
+    cr_assert_eq(my_conn_dump(second, &start, &err), SL_OK, "%s", err.msg);
+    read_until(second, MY_EVENT_FORMAT_DESCRIPTION, 10000);
+    sl_code rc = SL_OK;
+    int64_t deadline = mono_ms() + 10000;
+    while (rc == SL_OK && mono_ms() < deadline) {
+        my_conn_wait(first, 1000);
+        my_event ev;
+        my_read_result res;
+        rc = my_conn_read(first, &ev, &res, &err);
+    }
+    cr_assert_eq(rc, SL_CONFIG, "%s", err.msg);
+    cr_assert(strstr(err.msg, "\"database.server.id\""), "%s", err.msg);
+    my_conn_close(second);
+    my_conn_close(first);
+    my_binlog_status_free(&st);
+}
+
+Test(mysql_wire, mariadb_duplicate_server_id)
+{
+    duplicate_server_id(IT_MARIADB);
+}
+
+Test(mysql_wire, mysql97_duplicate_server_id)
+{
+    duplicate_server_id(IT_MYSQL97);
+}
