@@ -23,6 +23,8 @@ say() { printf 'install-deps: %s\n' "$*"; }
 build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
             libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev libssl-dev
             zlib1g-dev clang-format)
+# The fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime.
+fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
 service_pkgs=(postgresql mariadb-server kcat openssl debian-archive-keyring)
@@ -32,7 +34,7 @@ service_pkgs=(postgresql mariadb-server kcat openssl debian-archive-keyring)
 command -v dpkg-query >/dev/null 2>&1 ||
     die "dpkg-query not found: this script expects Debian 12 (or a derivative)"
 
-wanted=("${build_pkgs[@]}" "${service_pkgs[@]}")
+wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${service_pkgs[@]}")
 # Java may come from outside Debian (e.g. a JDK in /usr/lib/jvm), so only ask
 # for the Debian packages when the commands are absent.
 command -v java >/dev/null 2>&1 || wanted+=(default-jre-headless)
