@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what sluice needs to build and to run its integration tests on
-# Debian 12: build/test libraries, the database servers the tests start, kcat,
-# a Java runtime + Maven, the Kafka broker jars and Oracle MySQL from Debian
-# sid (both cached outside the repo, see scripts/fetch-mysql.sh).
+# Debian 12: build/test libraries, clang with libFuzzer, the database servers
+# the tests start, kcat, curl, a Java runtime + Maven, the Kafka broker jars,
+# the toxiproxy fault proxy and Oracle MySQL from Debian sid (cached outside
+# the repo, see scripts/fetch-mysql.sh).
 #
 # Idempotent and cheap when everything is present: one dpkg-query call and a
 # file check, no network. Safe to call at the top of .ci/run.
@@ -12,6 +13,7 @@
 #   SLUICE_KAFKA_VERSION  Kafka version (default: <kafka.version> in kafka-pom.xml)
 #   SLUICE_SKIP_KAFKA=1   skip resolving the Kafka jars
 #   SLUICE_SKIP_MYSQL=1   skip fetching MySQL (scripts/fetch-mysql.sh)
+#   SLUICE_SKIP_TOXIPROXY=1  skip building toxiproxy
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +29,7 @@ build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
-service_pkgs=(postgresql mariadb-server kcat openssl debian-archive-keyring)
+service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring)
 
 # --- Debian packages --------------------------------------------------------
 
@@ -85,6 +87,53 @@ if [[ ${SLUICE_SKIP_MYSQL:-0} != 1 ]]; then
         printf '\ninstall-deps: WARNING: Oracle MySQL could not be fetched (see above);\n' >&2
         printf 'install-deps: WARNING: the MySQL tests will NOT RUN.\n\n' >&2
     fi
+fi
+
+# --- toxiproxy: the fault suite's TCP fault proxy ------------------------------
+# Built from the Go module proxy with `go install` and cached; a Go older than
+# 1.21 (Debian 12's golang-go is 1.19) first fetches a newer toolchain, which
+# the module proxy serves as the module golang.org/toolchain.
+
+toxi_version=2.12.0
+toxi_dir="${SLUICE_CACHE:-$HOME/.cache/sluice}/toxiproxy-$toxi_version"
+if [[ ${SLUICE_SKIP_TOXIPROXY:-0} != 1 && ! -x $toxi_dir/toxiproxy-server ]]; then
+    go_bin=$(command -v go || true)
+    [[ -z $go_bin && -x /usr/local/go/bin/go ]] && go_bin=/usr/local/go/bin/go
+    if [[ -z $go_bin ]]; then
+        say "installing: golang-go"
+        sudo_cmd=()
+        ((EUID == 0)) || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends golang-go >/dev/null || die "could not install golang-go"
+        go_bin=$(command -v go) || die "go not found after installing golang-go"
+    fi
+    mkdir -p "$toxi_dir"
+    gopath="$toxi_dir/gopath"
+    go_version=$("$go_bin" env GOVERSION 2>/dev/null || "$go_bin" version | awk '{print $3}')
+    go_minor=$(sed -n 's/^go1\.\([0-9]*\).*/\1/p' <<<"$go_version")
+    if ((${go_minor:-0} < 21)); then
+        case $(uname -m) in
+            x86_64) go_arch=amd64 ;;
+            aarch64) go_arch=arm64 ;;
+            *) die "no Go toolchain module for $(uname -m)" ;;
+        esac
+        say "fetching Go 1.23.4 (the module golang.org/toolchain) for toxiproxy"
+        toolchain_dir=$(cd "$toxi_dir" && GOPATH=$gopath GOFLAGS=-mod=mod GO111MODULE=on \
+            "$go_bin" mod download -json "golang.org/toolchain@v0.0.1-go1.23.4.linux-$go_arch" |
+            sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p') || true
+        [[ -x $toolchain_dir/bin/go ]] || die "could not fetch the Go 1.23.4 toolchain module"
+        go_bin=$toolchain_dir/bin/go
+    fi
+    say "building toxiproxy $toxi_version into $toxi_dir"
+    staging=$(mktemp -d "$toxi_dir/bin.XXXXXX")
+    if ! GOBIN=$staging GOPATH=$gopath GOFLAGS=-modcacherw GOTOOLCHAIN=auto \
+            "$go_bin" install "github.com/Shopify/toxiproxy/v2/cmd/server@v$toxi_version" \
+            >"$staging.log" 2>&1; then
+        tail -n 20 "$staging.log" >&2
+        die "go install of toxiproxy failed (log: $staging.log)"
+    fi
+    mv "$staging/server" "$toxi_dir/toxiproxy-server"
+    rm -rf "$staging" "$staging.log" "$gopath"
 fi
 
 # --- Kafka broker jars --------------------------------------------------------

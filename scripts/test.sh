@@ -6,7 +6,13 @@
 # servers started on loopback in a temporary directory for the integration
 # tests, and the benchmark harness's smoke mode.
 #
-# Usage: scripts/test.sh [unit|integration|bench]...   (default: all of them)
+# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|bench]...
+#   default: unit fuzz integration faults bench
+#   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
+#                (default 25; scripts/fuzz.sh --seconds 600 is the long run)
+#   faults       the fault-injection suite (tests/faults/), a short randomised run
+#   faults-long  the same, longer: SLUICE_FAULT_CYCLES kill -9 cycles (default
+#                100) and more load; SLUICE_FAULT_SEED repeats a run
 # Environment: SLUICE_BUILD_DIR (default build-test), SLUICE_KEEP_TMP=1 keeps
 # the services' directory for a look after a failure, SLUICE_CTEST_REGEX runs
 # only the ctest tests whose names match (e.g. mysql).
@@ -20,7 +26,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 build=${SLUICE_BUILD_DIR:-$repo/build-test}
 stages=("$@")
-((${#stages[@]})) || stages=(unit integration bench)
+((${#stages[@]})) || stages=(unit fuzz integration faults bench)
 want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 say() { printf '\n== %s\n' "$*"; }
@@ -74,14 +80,34 @@ if want unit; then
     run_ctest unit
 fi
 
-if want integration || want bench; then
+if want fuzz; then
+    # Each libFuzzer target for a short fixed time (SLUICE_FUZZ_SECONDS, 25 by
+    # default); scripts/fuzz.sh --seconds 600 is the long run.
+    say "fuzz targets (${SLUICE_FUZZ_SECONDS:-25} s each)"
+    log=$(mktemp)
+    bash scripts/fuzz.sh --seconds "${SLUICE_FUZZ_SECONDS:-25}" 2>&1 | tee "$log" | grep -vE '^\[ *[0-9]+%\]' || true
+    passed=$((passed + $(grep -cE '^fuzz [a-z_]+: ok' "$log" || true)))
+    f=$(grep -cE '^fuzz [a-z_]+: FAILED' "$log" || true)
+    if ! grep -qE '^fuzz [a-z_]+: ' "$log"; then f=1; fi
+    failed=$((failed + f))
+    mapfile -t -O "${#failures[@]}" failures < <(grep -E '^fuzz [a-z_]+: FAILED' "$log" || true)
+    rm -f "$log"
+fi
+
+want_faults=0
+if want faults || want faults-long; then want_faults=1; fi
+
+if want integration || want bench || ((want_faults)); then
     # shellcheck source=../tests/lib/services.sh
     source tests/lib/services.sh
     trap svc_stop_all EXIT
     trap 'exit 130' INT TERM
     svc_init
     svc_pg_start
-    svc_kafka_start
+    # --proxied: a second listener advertised at toxiproxy's port, for the
+    # fault suite's network faults between sluice and Kafka.
+    svc_kafka_start --proxied
+    if ((want_faults)); then svc_toxiproxy_start; fi
     export SLUICE_TEST_BINARY="$build/sluice"
     SLUICE_TEST_PG_RESTART=$(svc_pg_restart_command)
     export SLUICE_TEST_PG_RESTART
@@ -109,6 +135,19 @@ fi
 if want integration; then
     say "integration tests (PostgreSQL ${SLUICE_TEST_PG_PORT}, Kafka ${SLUICE_TEST_KAFKA}, MariaDB ${SLUICE_TEST_MARIADB_PORT}, MySQL ${SLUICE_TEST_MYSQL97_PORT:-not running})"
     run_ctest integration
+fi
+
+if ((want_faults)); then
+    mode=short
+    want faults-long && mode=long
+    say "fault-injection suite ($mode)"
+    export FAULT_TOOL=$build/fault_tool
+    # shellcheck source=../tests/faults/faults.sh
+    source tests/faults/faults.sh
+    fault_suite "$mode" || true
+    passed=$((passed + FAULT_PASSED))
+    failed=$((failed + FAULT_FAILED))
+    ((${#FAULT_FAILURES[@]})) && failures+=("${FAULT_FAILURES[@]}")
 fi
 
 if want bench && [[ -x bench/run.sh ]]; then

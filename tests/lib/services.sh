@@ -25,6 +25,13 @@
 #                      SLUICE_TEST_PG_CONNINFO SLUICE_TEST_PG_SOCKET_DIR
 #                      PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
 #   svc_kafka_start:   SLUICE_TEST_KAFKA (host:port)
+#                      with --proxied also SLUICE_TEST_KAFKA_PROXIED (the
+#                      address the broker advertises on its second listener:
+#                      toxiproxy's) and SLUICE_TEST_KAFKA_PROXIED_BACKEND
+#                      (that listener's real address)
+#   svc_toxiproxy_start: SLUICE_TEST_TOXIPROXY (API host:port), and when
+#                      postgres / a proxied kafka run, proxies "postgres"
+#                      (SLUICE_TEST_PG_PROXY_PORT) and "kafka"
 #   svc_mariadb_start: SLUICE_TEST_MARIADB_HOST _PORT _USER _PASSWORD _DB
 #                      _SOCKET (root without password over it) _SSL_CA
 #                      (the CA of the server's certificate) _VERSION;
@@ -43,6 +50,9 @@
 #
 # Also: svc_mariadb_sql / svc_mysql_sql (the client as root over the socket),
 #   svc_mariadb_restart / svc_mysql_restart, svc_mysql_available.
+#
+# Faults (tests/faults/): svc_kafka_kill, svc_kafka_restart, svc_pg_crash_restart,
+#   svc_toxi_add, svc_toxi_remove, svc_toxi_reset, svc_toxi_enable.
 #
 # Tunables: SLUICE_KEEP_TMP=1 (keep the temp dir), SLUICE_CACHE,
 #   SLUICE_KAFKA_VERSION, SLUICE_KAFKA_LIBS (explicit jar dir),
@@ -373,6 +383,10 @@ svc_kafka_start() {
     _svc_need_init || return 1
     if _svc_is_running kafka; then _svc_err "kafka already started"; return 1; fi
     local t0 libs kdir props bport cport cluster_id deadline out
+    # --proxied: a second listener whose advertised address is a proxy's
+    # port, so clients bootstrapping through the proxy stay behind it.
+    local proxied=0 xport='' pport=''
+    [[ ${1:-} == --proxied ]] && proxied=1
     t0=$(_svc_now)
     libs=$(_svc_kafka_libs) || return 1
     compgen -G "$libs/kafka_2.13-*.jar" >/dev/null || {
@@ -386,14 +400,24 @@ svc_kafka_start() {
     _svc_port bport || return 1
     _svc_port cport || return 1
     _SVC_KAFKA_LOG=$kdir/server.log
+    local listeners="PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport"
+    local advertised="PLAINTEXT://127.0.0.1:$bport"
+    local protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if ((proxied)); then
+        _svc_port xport || return 1
+        _svc_port pport || return 1
+        listeners+=",PROXIED://127.0.0.1:$xport"
+        advertised+=",PROXIED://127.0.0.1:$pport"
+        protocols+=",PROXIED:PLAINTEXT"
+    fi
 
     cat >"$props" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$kdir/data
@@ -445,6 +469,9 @@ EOF
         return 1
     fi
 
+    # Kept for svc_kafka_restart, which starts the same broker again.
+    _SVC_KAFKA_CMD=("${jvm[@]}" "${heap[@]}" kafka.Kafka "$props")
+    _SVC_KAFKA_BPORT=$bport
     "${jvm[@]}" "${heap[@]}" kafka.Kafka "$props" >"$kdir/stdout.log" 2>&1 </dev/null &
     _SVC_KAFKA_PID=$!
     _svc_mark_running kafka
@@ -475,6 +502,10 @@ EOF
     done
 
     export SLUICE_TEST_KAFKA=127.0.0.1:$bport
+    if ((proxied)); then
+        export SLUICE_TEST_KAFKA_PROXIED=127.0.0.1:$pport
+        export SLUICE_TEST_KAFKA_PROXIED_BACKEND=127.0.0.1:$xport
+    fi
     _svc_log "kafka ready on $SLUICE_TEST_KAFKA in $(_svc_elapsed "$t0")s"
 }
 
@@ -818,6 +849,7 @@ svc_stop_all() {
             kafka) svc_kafka_stop || true ;;
             mariadb) svc_mariadb_stop || true ;;
             mysql) svc_mysql_stop || true ;;
+            toxiproxy) svc_toxiproxy_stop || true ;;
         esac
     done
     _SVC_RUNNING=()
@@ -830,4 +862,136 @@ svc_stop_all() {
     fi
     unset SVC_TMPDIR
     return 0
+}
+
+# ---------------------------------------------------------------------------
+# Faults (tests/faults/): the broker killed and restarted, PostgreSQL crashed
+# and restarted, and a TCP fault proxy (Shopify's toxiproxy) in front of both.
+# ---------------------------------------------------------------------------
+
+# SIGKILL the broker, as a crash or a power cut would; svc_kafka_restart
+# brings the same broker back.
+svc_kafka_kill() {
+    _svc_is_running kafka || { _svc_err "kafka is not running"; return 1; }
+    kill -KILL "$_SVC_KAFKA_PID" 2>/dev/null || true
+    wait "$_SVC_KAFKA_PID" 2>/dev/null || true
+    _svc_mark_stopped kafka
+}
+
+# Starts the broker again on its ports and data (after svc_kafka_kill) and
+# waits until it serves metadata.
+svc_kafka_restart() {
+    if _svc_is_running kafka; then _svc_err "kafka is running"; return 1; fi
+    ((${#_SVC_KAFKA_CMD[@]})) || { _svc_err "kafka was never started"; return 1; }
+    local t0 deadline out kdir=$SVC_TMPDIR/kafka bport=$_SVC_KAFKA_BPORT
+    t0=$(_svc_now)
+    "${_SVC_KAFKA_CMD[@]}" >>"$kdir/stdout.log" 2>&1 </dev/null &
+    _SVC_KAFKA_PID=$!
+    _svc_mark_running kafka
+    deadline=$(_svc_wait_deadline)
+    until out=$(kcat -b "127.0.0.1:$bport" -L -m 2 2>/dev/null) &&
+            [[ $out == *"broker 1 at 127.0.0.1:$bport"* ]]; do
+        if ! _svc_pid_alive "$_SVC_KAFKA_PID"; then
+            _svc_tail "$_SVC_KAFKA_LOG"
+            _svc_err "kafka exited while restarting"
+            _svc_mark_stopped kafka
+            return 1
+        fi
+        if (($(date +%s) >= deadline)); then
+            _svc_tail "$_SVC_KAFKA_LOG"
+            _svc_err "kafka not ready ${SLUICE_SVC_TIMEOUT:-60}s after its restart"
+            return 1
+        fi
+        sleep 0.3
+    done
+    _svc_log "kafka restarted in $(_svc_elapsed "$t0")s"
+}
+
+# Crash-restarts PostgreSQL: immediate shutdown (no checkpoint, every
+# connection cut, crash recovery on start), as after a power cut.
+svc_pg_crash_restart() {
+    _svc_is_running pg || { _svc_err "postgres is not running"; return 1; }
+    if ! _svc_as postgres "$_SVC_PG_BINDIR/pg_ctl" -D "$_SVC_PG_DATA" -l "$_SVC_PG_LOG" \
+            -m immediate -w -t "${SLUICE_SVC_TIMEOUT:-60}" restart >>"$SVC_TMPDIR/pg/pg_ctl.log" 2>&1; then
+        _svc_tail "$_SVC_PG_LOG"
+        _svc_err "postgres crash restart failed"
+        return 1
+    fi
+}
+
+# Where scripts/install-deps.sh puts toxiproxy's server.
+_svc_toxiproxy_bin() {
+    printf '%s\n' "${SLUICE_TOXIPROXY_BIN:-${SLUICE_CACHE:-$HOME/.cache/sluice}/toxiproxy-2.12.0/toxiproxy-server}"
+}
+
+# _svc_toxi_api METHOD PATH [JSON]: one call of toxiproxy's HTTP API.
+_svc_toxi_api() {
+    local out
+    if ! out=$(curl -sS --max-time 10 -X "$1" -H 'Content-Type: application/json' \
+            ${3:+--data "$3"} -w '\n%{http_code}' "http://$SLUICE_TEST_TOXIPROXY$2" 2>&1) ||
+            [[ ${out##*$'\n'} != 2?? ]]; then
+        _svc_err "toxiproxy $1 $2: ${out//$'\n'/ }"
+        return 1
+    fi
+}
+
+# Starts toxiproxy and a proxy in front of each running server that has one:
+# "postgres" (SLUICE_TEST_PG_PROXY_PORT) and, when the broker was started with
+# --proxied, "kafka" on the address it advertises there.
+svc_toxiproxy_start() {
+    _svc_need_init || return 1
+    if _svc_is_running toxiproxy; then _svc_err "toxiproxy already started"; return 1; fi
+    local bin api deadline dir=$SVC_TMPDIR/toxiproxy
+    bin=$(_svc_toxiproxy_bin)
+    [[ -x $bin ]] || { _svc_err "no toxiproxy server at $bin (run scripts/install-deps.sh)"; return 1; }
+    command -v curl >/dev/null || { _svc_err "curl not found"; return 1; }
+    mkdir -p "$dir" || return 1
+    _svc_port api || return 1
+    "$bin" -host 127.0.0.1 -port "$api" >"$dir/toxiproxy.log" 2>&1 </dev/null &
+    _SVC_TOXI_PID=$!
+    _svc_mark_running toxiproxy
+    export SLUICE_TEST_TOXIPROXY=127.0.0.1:$api
+    deadline=$(_svc_wait_deadline)
+    until curl -sf --max-time 2 "http://$SLUICE_TEST_TOXIPROXY/version" >/dev/null 2>&1; do
+        if ! _svc_pid_alive "$_SVC_TOXI_PID" || (($(date +%s) >= deadline)); then
+            _svc_tail "$dir/toxiproxy.log"
+            _svc_err "toxiproxy did not start"
+            return 1
+        fi
+        sleep 0.1
+    done
+    if _svc_is_running pg; then
+        local pport
+        _svc_port pport || return 1
+        _svc_toxi_api POST /proxies "{\"name\":\"postgres\",\"listen\":\"127.0.0.1:$pport\",\"upstream\":\"127.0.0.1:$_SVC_PG_PORT\",\"enabled\":true}" || return 1
+        export SLUICE_TEST_PG_PROXY_PORT=$pport
+    fi
+    if [[ -n ${SLUICE_TEST_KAFKA_PROXIED:-} ]] && _svc_is_running kafka; then
+        _svc_toxi_api POST /proxies "{\"name\":\"kafka\",\"listen\":\"$SLUICE_TEST_KAFKA_PROXIED\",\"upstream\":\"$SLUICE_TEST_KAFKA_PROXIED_BACKEND\",\"enabled\":true}" || return 1
+    fi
+    _svc_log "toxiproxy ready on $SLUICE_TEST_TOXIPROXY"
+}
+
+# svc_toxi_add PROXY NAME TYPE STREAM ATTRIBUTES-JSON, for example
+#   svc_toxi_add postgres lag latency downstream '{"latency":300,"jitter":100}'
+#   svc_toxi_add kafka hole timeout upstream '{"timeout":0}'    (a black hole)
+#   svc_toxi_add postgres cut reset_peer upstream '{"timeout":0}'
+svc_toxi_add() {
+    _svc_toxi_api POST "/proxies/$1/toxics" \
+        "{\"name\":\"$2\",\"type\":\"$3\",\"stream\":\"$4\",\"toxicity\":1.0,\"attributes\":$5}"
+}
+
+svc_toxi_remove() { _svc_toxi_api DELETE "/proxies/$1/toxics/$2"; }
+
+# Every proxy enabled, every toxic removed.
+svc_toxi_reset() { _svc_toxi_api POST /reset; }
+
+# svc_toxi_enable PROXY true|false: false closes its connections and refuses new ones.
+svc_toxi_enable() { _svc_toxi_api POST "/proxies/$1" "{\"enabled\":$2}"; }
+
+svc_toxiproxy_stop() {
+    _svc_is_running toxiproxy || return 0
+    _svc_kill_wait "$_SVC_TOXI_PID" 10
+    _svc_mark_stopped toxiproxy
+    unset SLUICE_TEST_TOXIPROXY SLUICE_TEST_PG_PROXY_PORT
 }
