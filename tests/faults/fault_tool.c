@@ -1,5 +1,5 @@
 /*
- * The fault-injection suite's tool (tests/faults/README.md): a load generator
+ * The fault-injection suite's tool (tests/README.md): a load generator
  * that writes a randomised mix of changes and records every committed version
  * in a history table, and the checker that reads a topic back and compares it
  * with that history and with the table.

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The fault-injection suite (tests/faults/README.md): real sluice, real
+# The fault-injection suite (tests/README.md): real sluice, real
 # PostgreSQL and Kafka, real faults (kill -9, a broker killed and restarted, a
 # database crash-restarted, network faults through toxiproxy), then a check of
 # every key of the topic against the table and the history of committed
@@ -263,6 +263,31 @@ fault_case_toxi_kafka() {
     _fault_finish 180
 }
 
+# The checker's own test: a clean run must pass, then a change sluice never
+# saw (made after its slot is gone) and a committed version that never reached
+# the topic must each be reported.
+fault_case_checker() {
+    _fault_setup "$_FAULT_NAME" "$SLUICE_TEST_PG_PORT" "$SLUICE_TEST_KAFKA" "" || return 1
+    _fault_start
+    _fault_wait_log "streaming from slot" 1 60 || { _fault_problem "sluice did not start streaming"; return 1; }
+    # Without out-of-line values: this case tests the checker, not issue 7 item 5.
+    SLUICE_FAULT_TOAST=0 _fault_load 200 5
+    _fault_finish 120
+    ((${#_FAULT_PROBLEMS[@]} == 0)) || return 1
+    local id out
+    id=$(_fault_psql -c "SELECT min(id) FROM $_FAULT_NAME")
+    _fault_psql -c "UPDATE $_FAULT_NAME SET n = n + 1000 WHERE id = $id"
+    if out=$("$FAULT_TOOL" check "$_FAULT_NAME" "$_FAULT_TOPIC" 2>&1) ||
+            [[ $out != *"problems of kind: final value differs"* ]]; then
+        _fault_problem "the checker missed a row that differs from its last message"
+    fi
+    _fault_psql -c "INSERT INTO ${_FAULT_NAME}_hist (id, v, op) VALUES ($id, 2000000000, 'w')"
+    if out=$("$FAULT_TOOL" check "$_FAULT_NAME" "$_FAULT_TOPIC" 2>&1) ||
+            [[ $out != *"problems of kind: missing at the end"* ]]; then
+        _fault_problem "the checker missed a committed version that never arrived"
+    fi
+}
+
 # _fault_faults PROXY HOLE: latency, then resets, then a black hole of HOLE seconds.
 _fault_faults() {
     local proxy=$1 hole=$2
@@ -301,7 +326,7 @@ fault_suite() {
         cycles=${SLUICE_FAULT_CYCLES:-20} tx=3000 hole=15
     fi
     echo "fault suite ($mode): seed $_FAULT_SEED (SLUICE_FAULT_SEED=$_FAULT_SEED repeats the load and timing)"
-    local cases=${SLUICE_FAULT_CASES:-kill9 kafka_down kafka_timeout pg_crash toxi_pg toxi_kafka}
+    local cases=${SLUICE_FAULT_CASES:-checker kill9 kafka_down kafka_timeout pg_crash toxi_pg toxi_kafka}
     local c t0 status
     for c in $cases; do
         _FAULT_NAME=fault_$c
@@ -309,6 +334,7 @@ fault_suite() {
         t0=$SECONDS
         echo "fault $c: running"
         case $c in
+            checker) fault_case_checker ;;
             kill9) fault_case_kill9 "$cycles" "$tx" ;;
             kafka_down) fault_case_kafka 10 "" $((tx / 3)) ;;
             kafka_timeout) fault_case_kafka 6 '"kafka.message.timeout.ms": "5000"' $((tx / 3)) ;;
