@@ -424,8 +424,9 @@ static long kind_count[P_KINDS];
 static void problem(int kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(int kind, const char *fmt, ...)
 {
-    kind_count[kind]++;
-    if (problems++ < 25) {
+    /* The first three of each kind are printed; the summary counts them all. */
+    problems++;
+    if (++kind_count[kind] <= 3) {
         va_list ap;
         va_start(ap, fmt);
         fputs("  problem: ", stdout);

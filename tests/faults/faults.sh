@@ -190,7 +190,7 @@ fault_case_kafka() {
     _fault_setup "$_FAULT_NAME" "$SLUICE_TEST_PG_PORT" "$SLUICE_TEST_KAFKA" "$extra" || return 1
     _fault_start
     _fault_wait_log "streaming from slot" 1 60 || { _fault_problem "sluice did not start streaming"; return 1; }
-    _fault_load "$tx" 30
+    _fault_load "$tx" 25
     sleep 5
     _fault_log "broker killed (SIGKILL); restarted after ${outage}s"
     local t0=$SECONDS
