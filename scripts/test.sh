@@ -2,9 +2,10 @@
 # Runs every test of sluice on this machine, installing what is missing:
 # Debian packages, the Kafka jars and Oracle MySQL (scripts/install-deps.sh),
 # a build with AddressSanitizer and UndefinedBehaviorSanitizer, the unit
-# tests, then real PostgreSQL 15, Kafka 4, MariaDB 10.11 and MySQL 9.7
-# servers started on loopback in a temporary directory for the integration
-# tests, and the benchmark harness's smoke mode.
+# tests, the fuzz targets (scripts/fuzz.sh), then real PostgreSQL 15, Kafka 4,
+# MariaDB 10.11 and MySQL 9.7 servers started on loopback in a temporary
+# directory for the integration tests and the fault-injection suite
+# (tests/faults/, with toxiproxy), and the benchmark harness's smoke mode.
 #
 # Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|bench]...
 #   default: unit fuzz integration faults bench
