@@ -39,7 +39,13 @@ done
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (run scripts/install-deps.sh)" >&2; exit 1; }
 CC=clang cmake -S . -B "$build" -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+# A failed build must not leave an older binary to be fuzzed.
+if ! cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1; then
+    grep -vE '^\[ *[0-9]+%\]' "$build/build.log" | tail -n 30 >&2
+    echo "fuzz.sh: the fuzz targets did not build"
+    echo "0 passed, ${#targets[@]} failed"
+    exit 1
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

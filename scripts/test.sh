@@ -89,7 +89,10 @@ if want fuzz; then
     bash scripts/fuzz.sh --seconds "${SLUICE_FUZZ_SECONDS:-25}" 2>&1 | tee "$log" | grep -vE '^\[ *[0-9]+%\]' || true
     passed=$((passed + $(grep -cE '^fuzz [a-z_]+: ok' "$log" || true)))
     f=$(grep -cE '^fuzz [a-z_]+: FAILED' "$log" || true)
-    if ! grep -qE '^fuzz [a-z_]+: ' "$log"; then f=1; fi
+    if ! grep -qE '^fuzz [a-z_]+: ' "$log"; then
+        f=1
+        failures+=("scripts/fuzz.sh (no target ran)")
+    fi
     failed=$((failed + f))
     mapfile -t -O "${#failures[@]}" failures < <(grep -E '^fuzz [a-z_]+: FAILED' "$log" || true)
     rm -f "$log"

@@ -1,17 +1,18 @@
 /*
  * Fuzz target: the replication stream as the PostgreSQL source handles it.
- * Each input is a session: CopyData frames go through the frame decoder
- * (pgoutput.c) and the source's own message handling (pg_source.c:
- * transactions, the relation map, Relation messages turned into tables, the
- * tuple decoder and the value converters, truncates, logical messages), and
- * every event that comes out is encoded by the JSON encoder, as the pipeline
- * would.
+ * Each input is a session: CopyData frames that the source's own poll
+ * (pg_source.c) reads, decodes (pgoutput.c) and turns into events
+ * (pg_stream.c: transactions, the relation map, tables built from Relation
+ * messages by pg_relation.c, the tuple decoder and the value converters,
+ * primary key changes, truncates, logical messages), with a small batch so
+ * that messages overflow it and are decoded again at the next poll; every
+ * event is then encoded by the JSON encoder, as the pipeline would.
  *
- * pg_source.c is included rather than linked so the harness can call its
- * static message handler; its two catalog queries (pg_catalog.h) are answered
- * here from the last Relation message and the input's catalog policy, so no
- * server is needed. The catalog connection is a marker that PQstatus() below
- * reports as open.
+ * No server is needed: the replication connection is a marker, and libpq's
+ * calls on it, the catalog connection and the two catalog queries
+ * (pg_catalog.h) are replaced at link time (ld --wrap, see CMakeLists.txt)
+ * by the functions below. The catalog answers from the last Relation message
+ * and the input's catalog policy.
  *
  * Input:
  *   byte 0      modes: decimal (bits 0-1, mod 3), time (bits 2-3, mod 3),
@@ -21,7 +22,8 @@
  *               whose oid is a multiple of 5 are gone from the catalog (a
  *               dropped table), bit 3: column comments, bit 4: tables named
  *               skip* are excluded, bits 5-7: which columns are NOT NULL
- *   bytes 2-3   the stored position to resume after (<< 16)
+ *   byte 2      the stored position to resume after (<< 24)
+ *   byte 3      batch capacity (3 + byte % 32 items)
  *   then records of [tag][length, 2 bytes big endian][bytes]:
  *     tag % 4 == 0  one pgoutput message, sent as XLogData at the next LSN
  *     tag % 4 == 1  a whole CopyData frame (XLogData or keepalive)
@@ -29,18 +31,16 @@
  *     tag % 4 == 3  the connection is lost (the source reconnects)
  */
 #include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* The catalog connection is a marker, never a real PGconn; see above. */
-static char fake_catalog_marker;
-static ConnStatusType fake_status(const PGconn *conn)
-{
-    return (const void *)conn == (const void *)&fake_catalog_marker ? CONNECTION_OK
-                                                                    : PQstatus(conn);
-}
-#define PQstatus(conn) fake_status(conn)
+#include "postgres/pg_catalog.h"
+#include "postgres/pg_source_int.h"
+#include "sluice/log.h"
 
-#include "postgres/pg_source.c"
-
+/* The source's operations (pg_source.c); the core reaches them through the registry. */
+extern const sl_source_ops sl_source_postgres;
 #include "config_load.h"
 #include "encoders/encoder_json.h"
 #include "fuzz_types.h"
@@ -67,10 +67,13 @@ static struct {
     size_t ndefaults, next_default;
 } cat;
 
-sl_code pg_catalog_relation(PGconn *conn, uint32_t relid, sl_arena *arena, pg_relation_info *out,
-                            sl_error *err)
+sl_code __wrap_pg_catalog_relation(PGconn *conn, uint32_t relid, const pg_wait *w, sl_arena *arena,
+                                   pg_relation_info *out, sl_error *err);
+sl_code __wrap_pg_catalog_relation(PGconn *conn, uint32_t relid, const pg_wait *w, sl_arena *arena,
+                                   pg_relation_info *out, sl_error *err)
 {
     (void)conn;
+    (void)w;
     (void)err;
     memset(out, 0, sizeof *out);
     if (cat.dropped_tables && relid % 5 == 0)
@@ -102,17 +105,21 @@ sl_code pg_catalog_relation(PGconn *conn, uint32_t relid, sl_arena *arena, pg_re
     return SL_OK;
 }
 
-sl_code pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, sl_arena *arena,
-                         const pg_type_desc **out, sl_error *err)
+sl_code __wrap_pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, const pg_wait *w,
+                                sl_arena *arena, const pg_type_desc **out, sl_error *err);
+sl_code __wrap_pg_catalog_types(PGconn *conn, const uint32_t *oids, size_t n, const pg_wait *w,
+                                sl_arena *arena, const pg_type_desc **out, sl_error *err)
 {
     (void)conn;
+    (void)w;
+    (void)err;
     for (size_t i = 0; i < n; i++) {
         out[i] = fz_type_by_oid(oids[i]);
         if (out[i])
             continue;
         /* A type the server no longer has (dropped since the change was logged). */
         if (oids[i] >= 16384 && oids[i] % 3 == 0)
-            return sl_error_set(err, SL_SOURCE, "type %u not found", oids[i]);
+            continue; /* out[i] is NULL, as pg_catalog_types says */
         /* Any other type: an extension or built-in type sluice does not map. */
         pg_type_desc *d = sl_arena_alloc(arena, sizeof *d);
         memset(d, 0, sizeof *d);
@@ -177,7 +184,7 @@ static sl_config *make_config(unsigned modes, unsigned policy)
 }
 
 /* Encodes every event of the batch as the pipeline does, then empties it. */
-static void flush(sl_source *s, sl_batch *batch, bool schemas)
+static void flush(sl_batch *batch, bool schemas)
 {
     for (size_t i = 0; i < batch->count; i++) {
         sl_item *item = &batch->items[i];
@@ -199,7 +206,6 @@ static void flush(sl_source *s, sl_batch *batch, bool schemas)
     }
     batch->count = 0;
     sl_arena_reset(&batch->arena);
-    free_retired(s);
 }
 
 /* Remembers the column names of a Relation message for the catalog's answers. */
@@ -222,26 +228,143 @@ static void peek_relation(const uint8_t *data, size_t len)
     cat.key_flags = flags;
 }
 
-/* What pg_poll does with one frame once it has room in the batch. */
-static void feed_frame(sl_source *s, sl_batch *batch, const uint8_t *buf, size_t len, bool schemas)
+/*
+ * The replication connection: PQgetCopyData hands out the input's frames one
+ * by one, then "nothing yet"; a tag-3 record is a lost connection.
+ */
+static char repl_marker;
+static struct {
+    const uint8_t *p, *end;
+    uint64_t lsn;
+} in;
+
+static bool is_marker(const PGconn *conn)
 {
-    drain_truncates(s, batch);
-    while (batch->capacity - batch->count < 3 || s->npending_truncates > 0) {
-        flush(s, batch, schemas);
-        drain_truncates(s, batch);
+    return (const void *)conn == (const void *)&repl_marker;
+}
+
+int __wrap_PQgetCopyData(PGconn *conn, char **buffer, int async);
+int __wrap_PQgetCopyData(PGconn *conn, char **buffer, int async)
+{
+    (void)conn;
+    (void)async;
+    while (in.end - in.p >= 3) {
+        unsigned tag = *in.p++;
+        size_t len = (size_t)fz_take(&in.p, in.end, 2);
+        if (len > (size_t)(in.end - in.p))
+            len = (size_t)(in.end - in.p);
+        const uint8_t *body = in.p;
+        in.p += len;
+        char *frame;
+        switch (tag % 4) {
+        case 0:
+            /* XLogData: 'w', WAL start, WAL end, send time, then the message. */
+            frame = malloc(25 + len + 1);
+            frame[0] = 'w';
+            for (int i = 0; i < 8; i++) {
+                frame[1 + i] = (char)(uint8_t)(in.lsn >> (56 - 8 * i));
+                frame[9 + i] = (char)(uint8_t)(in.lsn >> (56 - 8 * i));
+                frame[17 + i] = 0;
+            }
+            if (len)
+                memcpy(frame + 25, body, len);
+            in.lsn += 0x100;
+            peek_relation(body, len);
+            *buffer = frame;
+            return (int)(25 + len);
+        case 1:
+            if (len == 0)
+                continue; /* to libpq's callers, 0 means "no data yet" */
+            frame = malloc(len);
+            if (len)
+                memcpy(frame, body, len);
+            if (len > 25 && body[0] == 'w')
+                peek_relation(body + 25, len - 25);
+            *buffer = frame;
+            return (int)len;
+        case 2:
+            if (cat.ndefaults < 8)
+                cat.defaults[cat.ndefaults++] = len ? strndup((const char *)body, len) : NULL;
+            continue;
+        case 3:
+            return -1;
+        }
     }
-    pgo_frame f;
-    sl_error err;
-    if (pgo_frame_decode(buf, len, &f, &err) != SL_OK || f.kind != PGO_FRAME_XLOGDATA)
-        return;
-    peek_relation(f.data, f.len);
-    if (handle_message(s, &f, batch, &err) != SL_OK) {
-        /* The pipeline restarts the stream after an error; the source forgets its tables. */
-        flush(s, batch, schemas);
-        s->catalog = NULL;
-        disconnect(s);
-        s->catalog = (PGconn *)&fake_catalog_marker;
-    }
+    return 0;
+}
+
+void __wrap_PQfreemem(void *ptr);
+void __wrap_PQfreemem(void *ptr)
+{
+    free(ptr);
+}
+
+int __wrap_PQconsumeInput(PGconn *conn);
+int __wrap_PQconsumeInput(PGconn *conn)
+{
+    return is_marker(conn);
+}
+
+PGresult *__wrap_PQgetResult(PGconn *conn);
+PGresult *__wrap_PQgetResult(PGconn *conn)
+{
+    (void)conn;
+    return NULL;
+}
+
+char *__wrap_PQerrorMessage(const PGconn *conn);
+char *__wrap_PQerrorMessage(const PGconn *conn)
+{
+    (void)conn;
+    return "connection lost (fuzz input)";
+}
+
+int __wrap_PQputCopyData(PGconn *conn, const char *buffer, int nbytes);
+int __wrap_PQputCopyData(PGconn *conn, const char *buffer, int nbytes)
+{
+    (void)buffer;
+    (void)nbytes;
+    return is_marker(conn);
+}
+
+int __wrap_PQflush(PGconn *conn);
+int __wrap_PQflush(PGconn *conn)
+{
+    (void)conn;
+    return 0;
+}
+
+void __wrap_PQfinish(PGconn *conn);
+void __wrap_PQfinish(PGconn *conn)
+{
+    (void)conn;
+}
+
+int __wrap_PQsocket(const PGconn *conn);
+int __wrap_PQsocket(const PGconn *conn)
+{
+    (void)conn;
+    return -1;
+}
+
+/* The catalog connection is always open. */
+sl_code __wrap_pg_conn_catalog(sl_source *s, sl_error *err);
+sl_code __wrap_pg_conn_catalog(sl_source *s, sl_error *err)
+{
+    (void)s;
+    (void)err;
+    return SL_OK;
+}
+
+/* What a successful pg_conn_stream leaves behind, without a server. */
+static void connected(sl_source *s)
+{
+    s->repl = (PGconn *)&repl_marker;
+    s->state = STATE_STREAMING;
+    s->sender_timeout_ms = 60000;
+    s->last_receive_ms = pg_now_ms();
+    s->last_status_ms = pg_now_ms();
+    s->probe_sent_ms = 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -251,13 +374,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data, *end = data + size;
     unsigned modes = (unsigned)fz_take(&p, end, 1);
     unsigned policy = (unsigned)fz_take(&p, end, 1);
-    uint64_t skip_before = fz_take(&p, end, 2) << 16;
+    uint64_t skip_before = fz_take(&p, end, 1) << 24;
+    size_t capacity = 3 + (size_t)fz_take(&p, end, 1) % 32;
     bool schemas = modes >> 7 & 1;
     cat.pk_policy = policy & 3;
     cat.dropped_tables = policy & 4;
     cat.not_null_sel = policy >> 5;
     cat.ncols = 0;
     cat.ndefaults = cat.next_default = 0;
+    in.p = p;
+    in.end = end;
+    in.lsn = 0x1000000;
 
     sl_config *cfg = make_config(modes, policy);
     sl_source *s;
@@ -269,59 +396,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->acked_lsn = skip_before;
     s->have_last_commit = skip_before != 0;
     s->last_commit_lsn = skip_before;
-    s->catalog = (PGconn *)&fake_catalog_marker;
+    s->started = true;
+    connected(s);
 
-    sl_batch batch = {.capacity = 16};
+    sl_batch batch = {.capacity = capacity};
     batch.items = calloc(batch.capacity, sizeof *batch.items);
     sl_arena_init(&batch.arena, 16384);
 
-    uint64_t lsn = 0x1000000;
-    uint8_t *frame = NULL;
-    while (end - p >= 3) {
-        unsigned tag = *p++;
-        size_t len = (size_t)fz_take(&p, end, 2);
-        if (len > (size_t)(end - p))
-            len = (size_t)(end - p);
-        const uint8_t *body = p;
-        p += len;
-        switch (tag % 4) {
-        case 0: {
-            /* XLogData: 'w', WAL start, WAL end, send time, then the message. */
-            frame = realloc(frame, 25 + len);
-            frame[0] = 'w';
-            for (int i = 0; i < 8; i++) {
-                frame[1 + i] = (uint8_t)(lsn >> (56 - 8 * i));
-                frame[9 + i] = (uint8_t)(lsn >> (56 - 8 * i));
-                frame[17 + i] = 0;
-            }
-            if (len)
-                memcpy(frame + 25, body, len);
-            feed_frame(s, &batch, frame, 25 + len, schemas);
-            lsn += 0x100;
-            break;
+    /* The pipeline's loop: poll, encode, and after a failure the source reconnects. */
+    for (int polls = 0; polls < 100000; polls++) {
+        sl_code rc = sl_source_postgres.poll(s, &batch, &err);
+        bool idle = batch.count == 0;
+        flush(&batch, schemas);
+        if (rc != SL_OK || s->state == STATE_DISCONNECTED) {
+            if (s->state != STATE_DISCONNECTED)
+                pg_conn_disconnect(s); /* a fatal error: the pipeline restarts the source */
+            connected(s);
+            continue;
         }
-        case 1:
-            feed_frame(s, &batch, body, len, schemas);
+        if (idle && in.p >= in.end && !s->pending_frame && s->npending_truncates == 0)
             break;
-        case 2:
-            if (cat.ndefaults < 8)
-                cat.defaults[cat.ndefaults++] = len ? strndup((const char *)body, len) : NULL;
-            break;
-        case 3:
-            flush(s, &batch, schemas);
-            s->catalog = NULL;
-            disconnect(s);
-            s->catalog = (PGconn *)&fake_catalog_marker;
-            break;
-        }
     }
-    flush(s, &batch, schemas);
-    s->catalog = NULL;
     sl_source_postgres.close(s);
     sl_config_free(cfg);
     sl_arena_destroy(&batch.arena);
     free(batch.items);
-    free(frame);
     for (size_t i = 0; i < cat.ndefaults; i++)
         free(cat.defaults[i]);
     return 0;

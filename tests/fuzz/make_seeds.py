@@ -56,14 +56,14 @@ def pgoutput():
     preamble = [m for m in msgs if m[:1] in (b"R", b"Y")]
     for i, sess in enumerate(sessions):
         body = b"".join(record(0, m) for m in preamble + sess)
-        # modes byte, catalog policy byte, stored position
-        write("pgoutput", bytes([i * 37 & 0xFF, (i * 11) & 0x1F, 0, 0]) + body)
+        # modes, catalog policy, stored position, batch capacity
+        write("pgoutput", bytes([i * 37 & 0xFF, (i * 11) & 0x1F, 0, i * 5]) + body)
     # Defaults from the catalog, a keepalive frame and a reconnect mid-transaction.
     keepalive = b"k" + struct.pack(">QQB", 0x2000000, 0, 1)
     body = (record(2, b"'abc'::text") + record(2, b"42") + record(1, keepalive)
             + b"".join(record(0, m) for m in preamble + msgs[:6]) + record(3, b"")
             + b"".join(record(0, m) for m in preamble + msgs))
-    write("pgoutput", bytes([0, 0x08, 0, 0]) + body)
+    write("pgoutput", bytes([0, 0x08, 0, 29]) + body)
 
 
 # (type index in fuzz_types.h order is not stable to refer to; use names)
