@@ -327,9 +327,11 @@ fault_suite() {
     fi
     echo "fault suite ($mode): seed $_FAULT_SEED (SLUICE_FAULT_SEED=$_FAULT_SEED repeats the load and timing)"
     local cases=${SLUICE_FAULT_CASES:-checker kill9 kafka_down kafka_timeout pg_crash toxi_pg toxi_kafka}
-    local c t0 status
+    local c t0 status n=0
     for c in $cases; do
-        _FAULT_NAME=fault_$c
+        # Numbered, so that a case named twice gets a fresh table, slot and topic.
+        n=$((n + 1))
+        _FAULT_NAME=fault_${c}_$n
         _FAULT_PROBLEMS=() _FAULT_FIGURES=()
         t0=$SECONDS
         echo "fault $c: running"
