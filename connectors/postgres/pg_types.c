@@ -8,24 +8,19 @@
  * formatters) before its converters see it, so several quirks come from
  * those parsers; they are reproduced here and named where they matter.
  */
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "pg_types.h"
+#include "values/dbz.h"
 
 #define PLACEHOLDER "__debezium_unavailable_value"
 #define PLACEHOLDER_LEN 28
 /* UUID.nameUUIDFromBytes(PLACEHOLDER): Debezium's placeholder for uuid[] columns. */
 #define PLACEHOLDER_UUID "b68a35a7-17ad-35b3-af2a-ae46edb4545a"
-
-#define US_PER_SEC INT64_C(1000000)
-#define US_PER_DAY INT64_C(86400000000)
-#define SECS_PER_DAY INT64_C(86400)
 
 /* pgjdbc's unknownLength, used by Debezium for unbounded varbit. */
 #define UNKNOWN_LENGTH 2147483647
@@ -168,392 +163,9 @@ static const char *copy_text(sl_arena *arena, const char *s, size_t n)
  * Numbers
  */
 
-/* Java's Integer/Long.parseInt: optional sign, decimal digits, range checked. */
-static bool parse_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (n == 0)
-        return false;
-    if (s[0] == '-' || s[0] == '+') {
-        neg = s[0] == '-';
-        if (++i == n)
-            return false;
-    }
-    uint64_t v = 0;
-    if (n - i <= 18) {
-        /* Eighteen digits cannot overflow: no check per digit. */
-        for (; i < n; i++) {
-            unsigned d = (unsigned)(unsigned char)s[i] - '0';
-            if (d > 9)
-                return false;
-            v = v * 10 + d;
-        }
-    } else {
-        for (; i < n; i++) {
-            unsigned d = (unsigned)(unsigned char)s[i] - '0';
-            if (d > 9 || v > (UINT64_MAX - d) / 10)
-                return false;
-            v = v * 10 + d;
-        }
-    }
-    int64_t r;
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1)
-            return false;
-        r = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-    } else {
-        if (v > (uint64_t)INT64_MAX)
-            return false;
-        r = (int64_t)v;
-    }
-    if (r < lo || r > hi)
-        return false;
-    *out = r;
-    return true;
-}
-
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-static locale_t c_locale;
-
-static void c_locale_init(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
-
-static const double pow10_double[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-static const float pow10_float[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f,
-                                    1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
-
-/*
- * Java's Double.valueOf / Float.valueOf on the server's text: "NaN",
- * "Infinity", "-Infinity" or a decimal number, correctly rounded to the
- * target precision (a float is rounded from the decimal directly, not via a
- * double). Numbers whose mantissa and power of ten are exact in the target
- * type are computed inline; the rest go to strtod_l/strtof_l in the C locale.
- */
-static bool parse_float(const char *s, size_t n, bool single, double *out)
-{
-    size_t i = 0;
-    bool neg = false;
-    if (n == 0 || n > 400)
-        return false;
-    if (s[0] == '-' || s[0] == '+') {
-        neg = s[0] == '-';
-        i = 1;
-    }
-    if (n - i == 3 && memcmp(s + i, "NaN", 3) == 0) {
-        *out = NAN;
-        return true;
-    }
-    if (n - i == 8 && memcmp(s + i, "Infinity", 8) == 0) {
-        *out = neg ? -INFINITY : INFINITY;
-        return true;
-    }
-    uint64_t mant = 0;
-    int sig = 0, ndig = 0;
-    int64_t exp10 = 0;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
-        if (mant == 0 && s[i] == '0')
-            continue;
-        if (sig < 19) {
-            mant = mant * 10 + (uint64_t)(s[i] - '0');
-            sig++;
-        } else {
-            sig++;
-            exp10++;
-        }
-    }
-    if (i < n && s[i] == '.') {
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
-            if (mant == 0 && s[i] == '0') {
-                exp10--;
-                continue;
-            }
-            if (sig < 19) {
-                mant = mant * 10 + (uint64_t)(s[i] - '0');
-                sig++;
-                exp10--;
-            } else {
-                sig++;
-            }
-        }
-    }
-    if (ndig == 0)
-        return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        int64_t e;
-        size_t j = ++i;
-        if (j < n && (s[j] == '+' || s[j] == '-'))
-            j++;
-        if (j == n)
-            return false;
-        for (; j < n; j++)
-            if (s[j] < '0' || s[j] > '9')
-                return false;
-        if (!parse_int(s + i, n - i, -100000, 100000, &e))
-            return false;
-        exp10 += e;
-        i = n;
-    }
-    if (i != n)
-        return false;
-    if (sig <= 19) {
-        if (mant == 0) {
-            *out = neg ? -0.0 : 0.0;
-            return true;
-        }
-        if (!single && mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
-            double d = (double)mant;
-            d = exp10 < 0 ? d / pow10_double[-exp10] : d * pow10_double[exp10];
-            *out = neg ? -d : d;
-            return true;
-        }
-        if (single && mant <= (UINT64_C(1) << 24) && exp10 >= -10 && exp10 <= 10) {
-            float f = (float)mant;
-            f = exp10 < 0 ? f / pow10_float[-exp10] : f * pow10_float[exp10];
-            *out = neg ? -(double)f : (double)f;
-            return true;
-        }
-    }
-    char buf[404];
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    pthread_once(&c_locale_once, c_locale_init);
-    char *end;
-    if (single)
-        *out = c_locale ? strtof_l(buf, &end, c_locale) : strtof(buf, &end);
-    else
-        *out = c_locale ? strtod_l(buf, &end, c_locale) : strtod(buf, &end);
-    return end == buf + n;
-}
-
-/* Java's (long) cast of a double: truncation, saturating, NaN to 0. */
-static int64_t java_d2l(double d)
-{
-    if (isnan(d))
-        return 0;
-    if (d >= 9223372036854775807.0)
-        return INT64_MAX;
-    if (d <= -9223372036854775808.0)
-        return INT64_MIN;
-    return (int64_t)d;
-}
-
-/* Java's Math.round(double): floor(x + 1/2), without the rounding error of adding 0.5. */
-static int64_t java_round(double x)
-{
-    double f = floor(x);
-    double r = (x - f >= 0.5) ? f + 1.0 : f;
-    return java_d2l(r);
-}
-
 /* ---------------------------------------------------------------------------
  * Decimals: BigDecimal-like values as decimal digit strings
  */
-
-typedef struct decimal {
-    bool neg;
-    uint8_t special; /* DEC_* */
-    const char *ip;  /* integer digits */
-    size_t ni;
-    const char *fp; /* fraction digits */
-    size_t nf;
-    int64_t exp; /* exponent part (defaults only; the server never writes one) */
-} decimal;
-
-enum { DEC_FINITE, DEC_NAN, DEC_PINF, DEC_NINF };
-
-/* BigDecimal's grammar (sign, digits, point, digits, exponent); with specials, PostgreSQL's NaN and
- * infinities. */
-static bool parse_decimal(const char *s, size_t n, bool specials, decimal *d)
-{
-    memset(d, 0, sizeof *d);
-    if (specials) {
-        if (n == 3 && memcmp(s, "NaN", 3) == 0) {
-            d->special = DEC_NAN;
-            return true;
-        }
-        if (n == 8 && memcmp(s, "Infinity", 8) == 0) {
-            d->special = DEC_PINF;
-            return true;
-        }
-        if (n == 9 && memcmp(s, "-Infinity", 9) == 0) {
-            d->special = DEC_NINF;
-            return true;
-        }
-    }
-    size_t i = 0;
-    if (n && (s[0] == '-' || s[0] == '+')) {
-        d->neg = s[0] == '-';
-        i++;
-    }
-    d->ip = s + i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-        i++;
-    d->ni = (size_t)(s + i - d->ip);
-    if (i < n && s[i] == '.') {
-        i++;
-        d->fp = s + i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        d->nf = (size_t)(s + i - d->fp);
-    }
-    if (d->ni + d->nf == 0)
-        return false;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (!parse_int(s + i, n - i, -1000000000, 1000000000, &d->exp))
-            return false;
-        i = n;
-    }
-    return i == n;
-}
-
-/*
- * The unscaled digits of d at a scale: target >= 0 gives exactly that scale
- * (BigDecimal.setScale without rounding: false when non-zero digits would be
- * dropped); target < 0 keeps d's own scale, stripped of trailing fraction
- * zeros when strip is set (VariableScaleDecimal), raised to at least 0.
- * Leading zeros are removed; zero is the empty string.
- */
-static bool decimal_digits(const decimal *d, int64_t target, bool strip, sl_arena *arena,
-                           char *stack, size_t stack_size, const char **digits, size_t *ndigits,
-                           int64_t *scale)
-{
-    int64_t cur = (int64_t)d->nf - d->exp;
-    size_t n = d->ni + d->nf;
-    /* Work on a copy so trailing zeros can be appended. */
-    int64_t want = target >= 0 ? target : (cur < 0 ? 0 : cur);
-    int64_t pad = want > cur ? want - cur : 0;
-    if (pad > 10000000)
-        return false;
-    size_t total = n + (size_t)pad;
-    char *buf = total <= stack_size ? stack : sl_arena_alloc(arena, total);
-    memcpy(buf, d->ip, d->ni);
-    if (d->nf)
-        memcpy(buf + d->ni, d->fp, d->nf);
-    memset(buf + n, '0', (size_t)pad);
-    cur += pad;
-    if (target < 0 && strip) {
-        while (cur > 0 && total > 0 && buf[total - 1] == '0') {
-            total--;
-            cur--;
-        }
-    }
-    if (target >= 0 && cur > target) {
-        int64_t drop = cur - target;
-        size_t keep = (int64_t)total > drop ? total - (size_t)drop : 0;
-        for (size_t k = keep; k < total; k++)
-            if (buf[k] != '0')
-                return false;
-        total = keep;
-        cur = target;
-    }
-    size_t lead = 0;
-    while (lead < total && buf[lead] == '0')
-        lead++;
-    *digits = buf + lead;
-    *ndigits = total - lead;
-    *scale = cur;
-    return true;
-}
-
-/* Java's BigInteger.toByteArray of a signed decimal digit string: minimal big-endian two's
- * complement. */
-static void twos_complement(bool neg, const char *digits, size_t n, sl_arena *arena, sl_value *out)
-{
-    uint8_t *mag;
-    size_t mlen;
-    if (n <= 19) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < n; i++)
-            v = v * 10 + (uint64_t)(digits[i] - '0');
-        mag = sl_arena_alloc(arena, 9);
-        mag[0] = 0;
-        for (int i = 0; i < 8; i++)
-            mag[8 - i] = (uint8_t)(v >> (8 * i));
-        mlen = 9;
-    } else {
-        /* Base 2^32 limbs, little-endian, built nine decimal digits at a time. */
-        size_t cap = n / 9 + 2;
-        uint32_t *limb = sl_arena_alloc(arena, cap * sizeof *limb);
-        size_t used = 0;
-        size_t i = 0;
-        size_t first = n % 9 ? n % 9 : 9;
-        while (i < n) {
-            size_t len = i == 0 ? first : 9;
-            uint32_t mul = 1, add = 0;
-            for (size_t k = 0; k < len; k++) {
-                mul *= 10;
-                add = add * 10 + (uint32_t)(digits[i + k] - '0');
-            }
-            uint64_t carry = add;
-            for (size_t k = 0; k < used; k++) {
-                uint64_t t = (uint64_t)limb[k] * mul + carry;
-                limb[k] = (uint32_t)t;
-                carry = t >> 32;
-            }
-            if (carry)
-                limb[used++] = (uint32_t)carry;
-            i += len;
-        }
-        mlen = used * 4 + 1;
-        mag = sl_arena_alloc(arena, mlen);
-        mag[0] = 0;
-        for (size_t k = 0; k < used; k++) {
-            uint32_t w = limb[used - 1 - k];
-            mag[1 + 4 * k] = (uint8_t)(w >> 24);
-            mag[2 + 4 * k] = (uint8_t)(w >> 16);
-            mag[3 + 4 * k] = (uint8_t)(w >> 8);
-            mag[4 + 4 * k] = (uint8_t)w;
-        }
-    }
-    if (neg) {
-        unsigned carry = 1;
-        for (size_t k = mlen; k-- > 0;) {
-            unsigned t = (unsigned)(uint8_t)~mag[k] + carry;
-            mag[k] = (uint8_t)t;
-            carry = t >> 8;
-        }
-    }
-    size_t start = 0;
-    while (mlen - start > 1 && ((mag[start] == 0x00 && !(mag[start + 1] & 0x80)) ||
-                                (mag[start] == 0xFF && (mag[start + 1] & 0x80))))
-        start++;
-    set_bytes(out, mag + start, mlen - start);
-}
-
-/* BigDecimal.toPlainString of digits at scale (scale >= 0). */
-static void plain_string(bool neg, const char *digits, size_t n, int64_t scale, sl_arena *arena,
-                         sl_value *out)
-{
-    size_t s = (size_t)scale;
-    size_t intlen = n > s ? n - s : 0;
-    size_t len = (n == 0 ? 0 : (size_t)neg) + (intlen ? intlen : 1) + (s ? s + 1 : 0);
-    char *p = sl_arena_alloc(arena, len + 1);
-    char *w = p;
-    if (neg && n)
-        *w++ = '-';
-    if (intlen) {
-        memcpy(w, digits, intlen);
-        w += intlen;
-    } else {
-        *w++ = '0';
-    }
-    if (s) {
-        *w++ = '.';
-        size_t fracdigits = n - intlen;
-        memset(w, '0', s - fracdigits);
-        w += s - fracdigits;
-        memcpy(w, digits + intlen, fracdigits);
-        w += fracdigits;
-    }
-    *w = '\0';
-    set_string(out, p, (size_t)(w - p));
-}
 
 /* Rounds digits (at scale cur) to scale 2 with HALF_UP, for money. Returns the new length. */
 static size_t round_half_up(char *buf, size_t n, int64_t *cur, int64_t target)
@@ -585,75 +197,6 @@ static size_t round_half_up(char *buf, size_t n, int64_t *cur, int64_t target)
 /* ---------------------------------------------------------------------------
  * Calendar (proleptic Gregorian, as java.time)
  */
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dim[m - 1];
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-static int64_t floor_mod(int64_t a, int64_t b)
-{
-    return a - floor_div(a, b) * b;
-}
-
-/*
- * Epoch microseconds as Debezium computes them from an Instant:
- * TimeUnit.SECONDS.toMicros (saturating) plus the micros of the second
- * (wrapping), which only matters beyond year 294247.
- */
-static int64_t java_epoch_micros(int64_t secs, int64_t micros)
-{
-    int64_t base;
-    if (secs > INT64_MAX / US_PER_SEC)
-        base = INT64_MAX;
-    else if (secs < INT64_MIN / US_PER_SEC)
-        base = INT64_MIN;
-    else
-        base = secs * US_PER_SEC;
-    return (int64_t)((uint64_t)base + (uint64_t)micros);
-}
-
-/* Instant.toEpochMilli: false where Math.multiplyExact overflows. */
-static bool java_epoch_millis(int64_t secs, int64_t micros, int64_t *out)
-{
-    int64_t ms;
-    if (__builtin_mul_overflow(secs, 1000, &ms) || __builtin_add_overflow(ms, micros / 1000, &ms))
-        return false;
-    *out = ms;
-    return true;
-}
 
 /* Reads exactly width digits. */
 static bool digits_fixed(const char *s, size_t n, size_t *i, int width, int *out)
@@ -734,7 +277,7 @@ static bool parse_time_part(const char *s, size_t n, size_t *i, bool allow_24, i
         return false;
     if (h > 23 && !(allow_24 && h == 24 && m == 0 && sec == 0 && frac == 0))
         return false;
-    *micros = ((int64_t)h * 3600 + m * 60 + sec) * US_PER_SEC + frac;
+    *micros = ((int64_t)h * 3600 + m * 60 + sec) * SL_DBZ_US_PER_SEC + frac;
     return true;
 }
 
@@ -810,106 +353,13 @@ static bool parse_timestamp(const char *s, size_t n, int flags, timestamp_parts 
         return false;
     if (bc)
         year = 1 - year;
-    if (day < 1 || day > days_in_month(year, month))
+    if (day < 1 || day > sl_dbz_days_in_month(year, month))
         return false;
     ts->year = year;
     ts->month = month;
     ts->day = day;
-    ts->days = days_from_civil(year, month, day);
+    ts->days = sl_dbz_days_from_civil(year, month, day);
     return true;
-}
-
-/* Writes a date as java.time's ISO_LOCAL_DATE: 4+ digit year, '+' beyond 9999, '-' before 0. */
-static char *write_iso_ymd(char *w, int64_t y, int m, int d)
-{
-    if (y >= 1000 && y <= 9999) {
-        int yy = (int)y;
-        *w++ = (char)('0' + yy / 1000);
-        *w++ = (char)('0' + yy / 100 % 10);
-        *w++ = (char)('0' + yy / 10 % 10);
-        *w++ = (char)('0' + yy % 10);
-        goto month;
-    }
-    if (y > 9999)
-        *w++ = '+';
-    else if (y < 0)
-        *w++ = '-';
-    uint64_t ay = y < 0 ? (uint64_t)(-y) : (uint64_t)y;
-    char tmp[24];
-    int k = 0;
-    do {
-        tmp[k++] = (char)('0' + ay % 10);
-        ay /= 10;
-    } while (ay);
-    while (k < 4)
-        tmp[k++] = '0';
-    while (k)
-        *w++ = tmp[--k];
-month:
-    *w++ = '-';
-    *w++ = (char)('0' + m / 10);
-    *w++ = (char)('0' + m % 10);
-    *w++ = '-';
-    *w++ = (char)('0' + d / 10);
-    *w++ = (char)('0' + d % 10);
-    return w;
-}
-
-/*
- * Writes HH:MM:SS and a fraction: exactly digits digits, or with digits == 0
- * the fewest digits that show the non-zero fraction (java.time's ISO format).
- */
-static char *write_iso_time(char *w, int64_t micros_of_day, int digits)
-{
-    int64_t secs = micros_of_day / US_PER_SEC;
-    int frac = (int)(micros_of_day % US_PER_SEC);
-    int h = (int)(secs / 3600), m = (int)(secs / 60 % 60), s = (int)(secs % 60);
-    *w++ = (char)('0' + h / 10);
-    *w++ = (char)('0' + h % 10);
-    *w++ = ':';
-    *w++ = (char)('0' + m / 10);
-    *w++ = (char)('0' + m % 10);
-    *w++ = ':';
-    *w++ = (char)('0' + s / 10);
-    *w++ = (char)('0' + s % 10);
-    char f[9];
-    int nano = frac * 1000;
-    for (int k = 8; k >= 0; k--) {
-        f[k] = (char)('0' + nano % 10);
-        nano /= 10;
-    }
-    int len = digits;
-    if (digits == 0) {
-        len = 9;
-        while (len > 0 && f[len - 1] == '0')
-            len--;
-    }
-    if (len > 0) {
-        *w++ = '.';
-        memcpy(w, f, (size_t)len);
-        w += len;
-    }
-    return w;
-}
-
-static char *write_iso_date(char *w, int64_t days)
-{
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    return write_iso_ymd(w, y, m, d);
-}
-
-static void zoned_timestamp(int64_t utc_days, int64_t utc_micros, int digits, sl_arena *arena,
-                            sl_value *out)
-{
-    char *p = sl_arena_alloc(arena, 48);
-    char *w = write_iso_date(p, utc_days);
-    *w++ = 'T';
-    w = write_iso_time(w, utc_micros, digits);
-    *w++ = 'Z';
-    *w = '\0';
-    set_string(out, p, (size_t)(w - p));
 }
 
 /* ---------------------------------------------------------------------------
@@ -947,9 +397,9 @@ static bool interval_set_seconds(interval_parts *iv, double seconds)
     double micros = seconds * 1e6;
     if (!(micros <= 9223372036854775807.0 && micros >= -9223372036854775808.0))
         return false;
-    int64_t total = java_round(micros);
-    iv->whole_seconds = (int32_t)(uint32_t)(uint64_t)(total / US_PER_SEC);
-    iv->micro_seconds = (int32_t)(total % US_PER_SEC);
+    int64_t total = sl_dbz_java_round(micros);
+    iv->whole_seconds = (int32_t)(uint32_t)(uint64_t)(total / SL_DBZ_US_PER_SEC);
+    iv->micro_seconds = (int32_t)(total % SL_DBZ_US_PER_SEC);
     return true;
 }
 
@@ -988,16 +438,16 @@ static bool parse_interval(const char *s, size_t n, interval_parts *iv)
                 int64_t v;
                 if (end_hours < off || end_hours + 3 > tlen)
                     return false;
-                if (!parse_int(tok + off, end_hours - off, INT32_MIN, INT32_MAX, &v))
+                if (!sl_dbz_parse_int(tok + off, end_hours - off, INT32_MIN, INT32_MAX, &v))
                     return false;
                 hours = (int32_t)v;
-                if (!parse_int(tok + end_hours + 1, 2, INT32_MIN, INT32_MAX, &v))
+                if (!sl_dbz_parse_int(tok + end_hours + 1, 2, INT32_MIN, INT32_MAX, &v))
                     return false;
                 minutes = (int32_t)v;
                 const char *colon2 = memchr(tok + end_hours + 1, ':', tlen - end_hours - 1);
                 if (colon2) {
                     size_t k = (size_t)(colon2 - tok) + 1;
-                    if (!parse_float(tok + k, tlen - k, false, &seconds))
+                    if (!sl_dbz_parse_double(tok + k, tlen - k, false, &seconds))
                         return false;
                 }
                 if (off) {
@@ -1013,7 +463,7 @@ static bool parse_interval(const char *s, size_t n, interval_parts *iv)
             if (token_starts(tok, tlen, "year") || token_starts(tok, tlen, "mon") ||
                 token_starts(tok, tlen, "day") || token_starts(tok, tlen, "hour") ||
                 token_starts(tok, tlen, "min"))
-                ok = value ? parse_int(value, value_len, INT32_MIN, INT32_MAX, &v) : true;
+                ok = value ? sl_dbz_parse_int(value, value_len, INT32_MIN, INT32_MAX, &v) : true;
             if (!ok)
                 return false;
             if (token_starts(tok, tlen, "year"))
@@ -1028,7 +478,7 @@ static bool parse_interval(const char *s, size_t n, interval_parts *iv)
                 minutes = (int32_t)v;
             else if (token_starts(tok, tlen, "sec")) {
                 seconds = 0;
-                if (value && !parse_float(value, value_len, false, &seconds))
+                if (value && !sl_dbz_parse_double(value, value_len, false, &seconds))
                     return false;
             }
         }
@@ -1062,35 +512,7 @@ static int64_t interval_micros(const interval_parts *iv)
     double number_of_days = ym * (365.25 / 12.0) + iv->days;
     double number_of_seconds =
         (((number_of_days * 24 + iv->hours) * 60) + iv->minutes) * 60 + interval_seconds(iv);
-    return java_d2l(number_of_seconds * 1e6 + 0);
-}
-
-/*
- * The shortest decimal that reads back as d (Java's Double.toString digits),
- * as a digit string and the power of ten of its first digit.
- */
-static int shortest_digits(double d, char *digits, int *exp10)
-{
-    char buf[40];
-    pthread_once(&c_locale_once, c_locale_init);
-    locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-        if (strtod(buf, NULL) == d)
-            break;
-    }
-    if (c_locale)
-        uselocale(old);
-    /* buf is "[-]d[.ddd]e[+-]xx" */
-    const char *p = buf;
-    if (*p == '-')
-        p++;
-    int n = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[n++] = *p;
-    *exp10 = atoi(p + 1);
-    return n;
+    return sl_dbz_java_d2l(number_of_seconds * 1e6 + 0);
 }
 
 /* Interval.toIsoString: "PnYnMnDTnHnMnS", seconds via BigDecimal.valueOf(double), ≤ 9 digits, no
@@ -1103,7 +525,7 @@ static void interval_iso(const interval_parts *iv, sl_arena *arena, sl_value *ou
     if (sec != 0) {
         char digits[24];
         int exp10;
-        int nd = shortest_digits(sec, digits, &exp10);
+        int nd = sl_dbz_shortest_digits(sec, digits, &exp10);
         int scale = nd - 1 - exp10; /* digits after the point */
         if (scale > 9) {
             nd -= scale - 9;
@@ -1177,50 +599,6 @@ static bool parse_bytea(const char *s, size_t n, sl_arena *arena, const uint8_t 
     return true;
 }
 
-static void encode_base64(const uint8_t *b, size_t n, bool url, sl_arena *arena, sl_value *out)
-{
-    const char *alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                               : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t len = (n + 2) / 3 * 4;
-    char *p = sl_arena_alloc(arena, len + 1);
-    char *w = p;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-        *w++ = alphabet[v >> 18];
-        *w++ = alphabet[v >> 12 & 63];
-        *w++ = alphabet[v >> 6 & 63];
-        *w++ = alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)b[i] << 16;
-        *w++ = alphabet[v >> 18];
-        *w++ = alphabet[v >> 12 & 63];
-        *w++ = '=';
-        *w++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8;
-        *w++ = alphabet[v >> 18];
-        *w++ = alphabet[v >> 12 & 63];
-        *w++ = alphabet[v >> 6 & 63];
-        *w++ = '=';
-    }
-    *w = '\0';
-    set_string(out, p, len);
-}
-
-static void encode_hex(const uint8_t *b, size_t n, sl_arena *arena, sl_value *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = sl_arena_alloc(arena, 2 * n + 1);
-    for (size_t i = 0; i < n; i++) {
-        p[2 * i] = hex[b[i] >> 4];
-        p[2 * i + 1] = hex[b[i] & 15];
-    }
-    p[2 * n] = '\0';
-    set_string(out, p, 2 * n);
-}
-
 /* Debezium's Bits: a little-endian bit set (the rightmost character is bit 0), trimmed to the
  * highest set bit. */
 static void bits_value(const char *s, size_t n, sl_arena *arena, sl_value *out)
@@ -1262,28 +640,6 @@ static bool parse_bit_bool(const char *s, size_t n, bool *out)
     return true;
 }
 
-static const sl_value *point_value(double x, double y, sl_arena *arena)
-{
-    sl_value *items = sl_arena_alloc(arena, 4 * sizeof *items);
-    uint8_t *wkb = sl_arena_alloc(arena, 21);
-    uint64_t bx, by;
-    memcpy(&bx, &x, 8);
-    memcpy(&by, &y, 8);
-    wkb[0] = 1; /* little-endian */
-    wkb[1] = 1; /* wkbPoint */
-    wkb[2] = wkb[3] = wkb[4] = 0;
-    for (int k = 0; k < 8; k++) {
-        wkb[5 + k] = (uint8_t)(bx >> (8 * k));
-        wkb[13 + k] = (uint8_t)(by >> (8 * k));
-    }
-    memset(items, 0, 4 * sizeof *items);
-    set_double(&items[0], x);
-    set_double(&items[1], y);
-    set_bytes(&items[2], wkb, 21);
-    items[3].kind = SL_VALUE_NULL;
-    return items;
-}
-
 /* pgjdbc's PGpoint: "(x,y)" with surrounding parentheses removed and Double.parseDouble on each
  * part. */
 static bool parse_point(const char *s, size_t n, double *x, double *y)
@@ -1306,7 +662,7 @@ static bool parse_point(const char *s, size_t n, double *x, double *y)
         q++, bn--;
     while (bn && is_java_space(q[bn - 1]))
         bn--;
-    return parse_float(p, an, false, x) && parse_float(q, bn, false, y);
+    return sl_dbz_parse_double(p, an, false, x) && sl_dbz_parse_double(q, bn, false, y);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1319,61 +675,24 @@ static sl_code convert_value(const pg_converter *conv, const char *s, size_t n, 
 static sl_code convert_decimal(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
                                sl_value *out, sl_error *err)
 {
-    decimal d;
-    if (!parse_decimal(s, n, true, &d))
-        return invalid(err, conv, s, n);
-    if (d.special != DEC_FINITE) {
+    sl_dbz_decimal_form form = conv->kind == PG_CONV_DECIMAL_DOUBLE   ? SL_DBZ_AS_DOUBLE
+                               : conv->kind == PG_CONV_DECIMAL_STRING ? SL_DBZ_AS_STRING
+                               : conv->kind == PG_CONV_VARDECIMAL     ? SL_DBZ_AS_VARIABLE_DECIMAL
+                                                                      : SL_DBZ_AS_DECIMAL;
+    switch (sl_dbz_decimal_value(s, n, true, form, conv->scale, arena, out)) {
+    case SL_DBZ_DECIMAL_OK:
+        return SL_OK;
+    case SL_DBZ_DECIMAL_NO_PRECISE:
         /* Special values exist only in double and string modes; precise mode fails, as in Debezium.
          */
-        if (conv->kind == PG_CONV_DECIMAL_DOUBLE) {
-            set_double(out, d.special == DEC_NAN    ? NAN
-                            : d.special == DEC_PINF ? INFINITY
-                                                    : -INFINITY);
-            return SL_OK;
-        }
-        if (conv->kind == PG_CONV_DECIMAL_STRING) {
-            const char *t = d.special == DEC_NAN    ? "NAN"
-                            : d.special == DEC_PINF ? "POSITIVE_INFINITY"
-                                                    : "NEGATIVE_INFINITY";
-            set_string(out, t, strlen(t));
-            return SL_OK;
-        }
         return sl_error_set(err, SL_INVALID,
                             "invalid input for type numeric: \"%.*s\" has no value in precise "
                             "decimal mode (use decimal.handling.mode=string or double)",
                             (int)(n > 100 ? 100 : n), s);
+    case SL_DBZ_DECIMAL_INVALID:
+        break;
     }
-    if (conv->kind == PG_CONV_DECIMAL_DOUBLE) {
-        double v;
-        if (!parse_float(s, n, false, &v))
-            return invalid(err, conv, s, n);
-        set_double(out, v);
-        return SL_OK;
-    }
-    char stack[64];
-    const char *digits;
-    size_t nd;
-    int64_t scale;
-    bool var = conv->kind == PG_CONV_VARDECIMAL;
-    if (!decimal_digits(&d, var ? -1 : conv->scale, var, arena, stack, sizeof stack, &digits, &nd,
-                        &scale))
-        return invalid(err, conv, s, n);
-    if (conv->kind == PG_CONV_DECIMAL_STRING) {
-        plain_string(d.neg, digits, nd, scale, arena, out);
-        return SL_OK;
-    }
-    if (conv->kind == PG_CONV_DECIMAL) {
-        twos_complement(d.neg, digits, nd, arena, out);
-        return SL_OK;
-    }
-    sl_value *items = sl_arena_alloc(arena, 2 * sizeof *items);
-    memset(items, 0, 2 * sizeof *items);
-    set_int(&items[0], scale);
-    twos_complement(d.neg, digits, nd, arena, &items[1]);
-    out->kind = SL_VALUE_STRUCT;
-    out->len = 2;
-    out->u.items = items;
-    return SL_OK;
+    return invalid(err, conv, s, n);
 }
 
 /*
@@ -1412,12 +731,12 @@ static sl_code convert_money(const pg_converter *conv, const char *s, size_t n, 
     for (size_t i = 0; i < m; i++)
         if (p[i] != ',')
             buf[len++] = p[i];
-    decimal d;
-    if (!parse_decimal(buf, len, false, &d))
+    sl_dbz_decimal d;
+    if (!sl_dbz_decimal_parse(buf, len, false, &d))
         return invalid(err, conv, s, n);
     if (conv->kind == PG_CONV_MONEY_DOUBLE) {
         double v;
-        if (!parse_float(buf, len, false, &v))
+        if (!sl_dbz_parse_double(buf, len, false, &v))
             return invalid(err, conv, s, n);
         set_double(out, v);
         return SL_OK;
@@ -1427,13 +746,14 @@ static sl_code convert_money(const pg_converter *conv, const char *s, size_t n, 
     size_t nd;
     int64_t scale;
     if (conv->kind == PG_CONV_MONEY_STRING) {
-        if (!decimal_digits(&d, -1, false, arena, stack, sizeof stack, &digits, &nd, &scale))
+        if (!sl_dbz_decimal_digits(&d, -1, false, arena, stack, sizeof stack, &digits, &nd, &scale))
             return invalid(err, conv, s, n);
-        plain_string(d.neg, digits, nd, scale, arena, out);
+        sl_dbz_decimal_plain(d.neg, digits, nd, scale, arena, out);
         return SL_OK;
     }
     /* setScale(2, HALF_UP): keep a spare digit in front for the carry. */
-    if (!decimal_digits(&d, -1, false, arena, stack + 1, sizeof stack - 1, &digits, &nd, &scale))
+    if (!sl_dbz_decimal_digits(&d, -1, false, arena, stack + 1, sizeof stack - 1, &digits, &nd,
+                               &scale))
         return invalid(err, conv, s, n);
     char *work = sl_arena_alloc(arena, nd + 4);
     memcpy(work + 1, digits, nd);
@@ -1448,7 +768,7 @@ static sl_code convert_money(const pg_converter *conv, const char *s, size_t n, 
     size_t lead = 0;
     while (lead < total && work[lead] == '0')
         lead++;
-    twos_complement(d.neg, work + lead, total - lead, arena, out);
+    sl_dbz_decimal_bytes(d.neg, work + lead, total - lead, arena, out);
     return SL_OK;
 }
 
@@ -1478,26 +798,27 @@ static sl_code convert_timestamp(const pg_converter *conv, const char *s, size_t
     if (tz && ts.offset == 0) {
         /* The usual case with TimeZone=UTC: the date needs no conversion. */
         char *p = sl_arena_alloc(arena, 48);
-        char *w = write_iso_ymd(p, ts.year, ts.month, ts.day);
+        char *w = sl_dbz_write_iso_ymd(p, ts.year, ts.month, ts.day);
         *w++ = 'T';
-        w = write_iso_time(w, ts.micros, conv->fraction);
+        w = sl_dbz_write_iso_time(w, ts.micros, conv->fraction);
         *w++ = 'Z';
         *w = '\0';
         set_string(out, p, (size_t)(w - p));
         return SL_OK;
     }
     if (tz) {
-        int64_t local = ts.micros - (int64_t)ts.offset * US_PER_SEC;
-        int64_t days = ts.days + floor_div(local, US_PER_DAY);
-        zoned_timestamp(days, floor_mod(local, US_PER_DAY), conv->fraction, arena, out);
+        int64_t local = ts.micros - (int64_t)ts.offset * SL_DBZ_US_PER_SEC;
+        int64_t days = ts.days + sl_dbz_floor_div(local, SL_DBZ_US_PER_DAY);
+        sl_dbz_zoned_timestamp(days, sl_dbz_floor_mod(local, SL_DBZ_US_PER_DAY), conv->fraction,
+                               arena, out);
         return SL_OK;
     }
-    int64_t secs = ts.days * SECS_PER_DAY + ts.micros / US_PER_SEC;
-    int64_t micros = ts.micros % US_PER_SEC;
+    int64_t secs = ts.days * SL_DBZ_SECS_PER_DAY + ts.micros / SL_DBZ_US_PER_SEC;
+    int64_t micros = ts.micros % SL_DBZ_US_PER_SEC;
     int64_t ms;
     if (conv->kind == PG_CONV_TIMESTAMP_US)
-        set_int(out, java_epoch_micros(secs, micros));
-    else if (java_epoch_millis(secs, micros, &ms))
+        set_int(out, sl_dbz_epoch_micros(secs, micros));
+    else if (sl_dbz_epoch_millis(secs, micros, &ms))
         set_int(out, ms);
     else
         return invalid(err, conv, s, n);
@@ -1537,12 +858,12 @@ static sl_code convert_timetz(const pg_converter *conv, const char *s, size_t n,
      */
     if (!parse_time_part(s, n, &i, true, &us) || !parse_offset(s, n, &i, false, &off) || i != n)
         return invalid(err, conv, s, n);
-    int64_t utc = floor_mod(us - (int64_t)off * US_PER_SEC, US_PER_DAY);
+    int64_t utc = sl_dbz_floor_mod(us - (int64_t)off * SL_DBZ_US_PER_SEC, SL_DBZ_US_PER_DAY);
     if (conv->jdbc_time_element)
-        utc -= utc % US_PER_SEC; /* java.sql.Time.toLocalTime() in Debezium's array path drops the
-                                    fraction */
+        utc -= utc % SL_DBZ_US_PER_SEC; /* java.sql.Time.toLocalTime() in Debezium's array path
+                                    drops the fraction */
     char *p = sl_arena_alloc(arena, 32);
-    char *w = write_iso_time(p, utc, 0);
+    char *w = sl_dbz_write_iso_time(p, utc, 0);
     *w++ = 'Z';
     *w = '\0';
     set_string(out, p, (size_t)(w - p));
@@ -1554,11 +875,11 @@ static sl_code convert_date(const pg_converter *conv, const char *s, size_t n, s
 {
     /* Debezium's stand-ins for the infinities are LocalDate.parse("-5877611-06-21") and "-22". */
     if (n == 8 && memcmp(s, "infinity", 8) == 0) {
-        set_int(out, days_from_civil(-5877611, 6, 21));
+        set_int(out, sl_dbz_days_from_civil(-5877611, 6, 21));
         return SL_OK;
     }
     if (n == 9 && memcmp(s, "-infinity", 9) == 0) {
-        set_int(out, days_from_civil(-5877611, 6, 22));
+        set_int(out, sl_dbz_days_from_civil(-5877611, 6, 22));
         return SL_OK;
     }
     size_t i = 0;
@@ -1575,9 +896,9 @@ static sl_code convert_date(const pg_converter *conv, const char *s, size_t n, s
         i = n;
     }
     if (i != n || month < 1 || month > 12 || year < -999999999 || day < 1 ||
-        day > days_in_month(year, month))
+        day > sl_dbz_days_in_month(year, month))
         return invalid(err, conv, s, n);
-    set_int(out, (int32_t)(uint32_t)(uint64_t)days_from_civil(year, month, day));
+    set_int(out, (int32_t)(uint32_t)(uint64_t)sl_dbz_days_from_civil(year, month, day));
     return SL_OK;
 }
 
@@ -1774,24 +1095,24 @@ static sl_code convert_value(const pg_converter *conv, const char *s, size_t n, 
         set_bool(out, n == 1 && (s[0] == 't' || s[0] == 'T'));
         return SL_OK;
     case PG_CONV_INT16:
-        if (!parse_int(s, n, INT16_MIN, INT16_MAX, &i))
+        if (!sl_dbz_parse_int(s, n, INT16_MIN, INT16_MAX, &i))
             return invalid(err, conv, s, n);
         set_int(out, i);
         return SL_OK;
     case PG_CONV_INT32:
-        if (!parse_int(s, n, INT32_MIN, INT32_MAX, &i))
+        if (!sl_dbz_parse_int(s, n, INT32_MIN, INT32_MAX, &i))
             return invalid(err, conv, s, n);
         set_int(out, i);
         return SL_OK;
     case PG_CONV_INT64:
-        if (!parse_int(s, n, INT64_MIN, INT64_MAX, &i))
+        if (!sl_dbz_parse_int(s, n, INT64_MIN, INT64_MAX, &i))
             return invalid(err, conv, s, n);
         set_int(out, i);
         return SL_OK;
     case PG_CONV_FLOAT32:
     case PG_CONV_FLOAT64: {
         double d;
-        if (!parse_float(s, n, conv->kind == PG_CONV_FLOAT32, &d))
+        if (!sl_dbz_parse_double(s, n, conv->kind == PG_CONV_FLOAT32, &d))
             return invalid(err, conv, s, n);
         set_double(out, d);
         return SL_OK;
@@ -1816,9 +1137,9 @@ static sl_code convert_value(const pg_converter *conv, const char *s, size_t n, 
         if (conv->kind == PG_CONV_BYTEA)
             set_bytes(out, b, len);
         else if (conv->kind == PG_CONV_BYTEA_HEX)
-            encode_hex(b, len, arena, out);
+            sl_dbz_hex(b, len, arena, out);
         else
-            encode_base64(b, len, conv->kind == PG_CONV_BYTEA_BASE64URL, arena, out);
+            sl_dbz_base64(b, len, conv->kind == PG_CONV_BYTEA_BASE64URL, arena, out);
         return SL_OK;
     }
     case PG_CONV_DATE:
@@ -1859,7 +1180,7 @@ static sl_code convert_value(const pg_converter *conv, const char *s, size_t n, 
             return invalid(err, conv, s, n);
         out->kind = SL_VALUE_STRUCT;
         out->len = 4;
-        out->u.items = point_value(x, y, arena);
+        out->u.items = sl_dbz_point_items(x, y, arena);
         return SL_OK;
     }
     case PG_CONV_ARRAY:
@@ -1936,21 +1257,19 @@ void pg_unchanged_toast_value(const pg_converter *conv, sl_value *out)
     }
 }
 
-static const uint8_t zero_byte[1] = {0};
-
 void pg_fallback_value(const pg_converter *conv, sl_arena *arena, sl_value *out)
 {
-    memset(out, 0, sizeof *out);
+    sl_dbz_shape shape = SL_DBZ_SHAPE_STRING;
     switch ((pg_conv_kind)conv->kind) {
     case PG_CONV_STRING:
     case PG_CONV_BYTEA_BASE64:
     case PG_CONV_BYTEA_BASE64URL:
     case PG_CONV_BYTEA_HEX:
-        set_string(out, "", 0);
+        shape = SL_DBZ_SHAPE_STRING;
         break;
     case PG_CONV_BOOL:
     case PG_CONV_BIT:
-        set_bool(out, false);
+        shape = SL_DBZ_SHAPE_BOOL;
         break;
     case PG_CONV_INT16:
     case PG_CONV_INT32:
@@ -1961,106 +1280,53 @@ void pg_fallback_value(const pg_converter *conv, sl_arena *arena, sl_value *out)
     case PG_CONV_TIMESTAMP_MS:
     case PG_CONV_TIMESTAMP_US:
     case PG_CONV_INTERVAL_US:
-        set_int(out, 0);
+        shape = SL_DBZ_SHAPE_INT;
         break;
     case PG_CONV_FLOAT32:
     case PG_CONV_FLOAT64:
     case PG_CONV_DECIMAL_DOUBLE:
     case PG_CONV_MONEY_DOUBLE:
-        set_double(out, 0.0);
+        shape = SL_DBZ_SHAPE_DOUBLE;
         break;
     case PG_CONV_DECIMAL:
     case PG_CONV_MONEY:
-        set_bytes(out, zero_byte, 1);
+        shape = SL_DBZ_SHAPE_DECIMAL;
         break;
-    case PG_CONV_VARDECIMAL: {
-        sl_value *items = sl_arena_alloc(arena, 2 * sizeof *items);
-        memset(items, 0, 2 * sizeof *items);
-        set_int(&items[0], 0);
-        set_bytes(&items[1], zero_byte, 1);
-        out->kind = SL_VALUE_STRUCT;
-        out->len = 2;
-        out->u.items = items;
+    case PG_CONV_VARDECIMAL:
+        shape = SL_DBZ_SHAPE_VARIABLE_DECIMAL;
         break;
-    }
     case PG_CONV_DECIMAL_STRING:
     case PG_CONV_MONEY_STRING:
-        plain_string(false, "", 0, conv->scale > 0 ? conv->scale : 0, arena, out);
+        shape = SL_DBZ_SHAPE_DECIMAL_STRING;
         break;
     case PG_CONV_BYTEA:
     case PG_CONV_BITS:
-        set_bytes(out, zero_byte, 0);
+        shape = SL_DBZ_SHAPE_BYTES;
         break;
     case PG_CONV_TIMETZ:
-        set_string(out, "00:00:00Z", 9);
+        shape = SL_DBZ_SHAPE_ZONED_TIME;
         break;
     case PG_CONV_TIMESTAMPTZ:
-        set_string(out, "1970-01-01T00:00:00Z", 20);
+        shape = SL_DBZ_SHAPE_ZONED_TIMESTAMP;
         break;
     case PG_CONV_INTERVAL_STRING:
+        /* io.debezium.time.Interval exists only in this connector. */
+        memset(out, 0, sizeof *out);
         set_string(out, "P0Y0M0DT0H0M0S", 14);
-        break;
+        return;
     case PG_CONV_POINT:
-        out->kind = SL_VALUE_STRUCT;
-        out->len = 4;
-        out->u.items = point_value(0, 0, arena);
+        shape = SL_DBZ_SHAPE_POINT;
         break;
     case PG_CONV_ARRAY:
-        out->kind = SL_VALUE_ARRAY;
-        out->len = 0;
-        out->u.items = NULL;
+        shape = SL_DBZ_SHAPE_ARRAY;
         break;
     }
+    sl_dbz_fallback_value(shape, conv->scale, arena, out);
 }
 
 /* ---------------------------------------------------------------------------
  * Schemas
  */
-
-static const sl_schema int32_required = {.type = SL_TYPE_INT32};
-static const sl_schema bytes_required = {.type = SL_TYPE_BYTES};
-static const sl_schema float64_required = {.type = SL_TYPE_FLOAT64};
-static const sl_schema bytes_optional = {.type = SL_TYPE_BYTES, .optional = true};
-static const sl_schema int32_optional = {.type = SL_TYPE_INT32, .optional = true};
-
-static const sl_field variable_scale_fields[] = {
-    {"scale", &int32_required},
-    {"value", &bytes_required},
-};
-static const sl_field point_fields[] = {
-    {"x", &float64_required},
-    {"y", &float64_required},
-    {"wkb", &bytes_optional},
-    {"srid", &int32_optional},
-};
-
-static sl_schema *schema_new(sl_arena *arena, sl_type type, const char *name, int32_t version)
-{
-    sl_schema *s = sl_arena_alloc(arena, sizeof *s);
-    memset(s, 0, sizeof *s);
-    s->type = type;
-    s->name = name;
-    s->version = version;
-    return s;
-}
-
-static void schema_param(sl_arena *arena, sl_schema *s, const char *key, const char *value)
-{
-    sl_param *p = sl_arena_alloc(arena, (s->nparams + 1) * sizeof *p);
-    if (s->nparams)
-        memcpy(p, s->params, s->nparams * sizeof *p);
-    p[s->nparams].key = key;
-    p[s->nparams].value = sl_arena_strdup(arena, value);
-    s->params = p;
-    s->nparams++;
-}
-
-static void schema_param_int(sl_arena *arena, sl_schema *s, const char *key, int64_t value)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long)value);
-    schema_param(arena, s, key, buf);
-}
 
 static const pg_type_desc *builtin_desc(uint32_t oid);
 
@@ -2092,28 +1358,28 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
     int32_t time_precision = typmod < 0 ? 6 : typmod;
     switch (t->oid) {
     case OID_BOOL:
-        s = schema_new(arena, SL_TYPE_BOOLEAN, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_BOOLEAN, NULL, 0);
         c->kind = PG_CONV_BOOL;
         break;
     case OID_INT2:
-        s = schema_new(arena, SL_TYPE_INT16, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_INT16, NULL, 0);
         c->kind = PG_CONV_INT16;
         break;
     case OID_INT4:
-        s = schema_new(arena, SL_TYPE_INT32, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_INT32, NULL, 0);
         c->kind = PG_CONV_INT32;
         break;
     case OID_INT8:
     case OID_OID:
-        s = schema_new(arena, SL_TYPE_INT64, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_INT64, NULL, 0);
         c->kind = PG_CONV_INT64;
         break;
     case OID_FLOAT4:
-        s = schema_new(arena, SL_TYPE_FLOAT32, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_FLOAT32, NULL, 0);
         c->kind = PG_CONV_FLOAT32;
         break;
     case OID_FLOAT8:
-        s = schema_new(arena, SL_TYPE_FLOAT64, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_FLOAT64, NULL, 0);
         c->kind = PG_CONV_FLOAT64;
         break;
     case OID_NUMERIC: {
@@ -2122,23 +1388,18 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
         int32_t precision = variable ? 0 : (int32_t)(((uint32_t)(typmod - 4) & 0xFFFF0000u) >> 16);
         int32_t scale = variable ? 0 : (int32_t)((uint32_t)(typmod - 4) & 0xFFFFu);
         if (o->decimal == PG_DECIMAL_DOUBLE) {
-            s = schema_new(arena, SL_TYPE_FLOAT64, NULL, 0);
+            s = sl_dbz_decimal_schema(arena, o->decimal, precision, scale);
             c->kind = PG_CONV_DECIMAL_DOUBLE;
         } else if (o->decimal == PG_DECIMAL_STRING) {
-            s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
+            s = sl_dbz_decimal_schema(arena, o->decimal, precision, scale);
             c->kind = PG_CONV_DECIMAL_STRING;
             c->toast = PG_TOAST_STRING;
             c->scale = variable ? -1 : scale;
         } else if (variable) {
-            s = schema_new(arena, SL_TYPE_STRUCT, "io.debezium.data.VariableScaleDecimal", 1);
-            s->doc = "Variable scaled decimal";
-            s->nfields = 2;
-            s->fields = variable_scale_fields;
+            s = sl_dbz_variable_decimal_schema(arena);
             c->kind = PG_CONV_VARDECIMAL;
         } else {
-            s = schema_new(arena, SL_TYPE_BYTES, "org.apache.kafka.connect.data.Decimal", 1);
-            schema_param_int(arena, s, "scale", scale);
-            schema_param_int(arena, s, "connect.decimal.precision", precision);
+            s = sl_dbz_decimal_schema(arena, o->decimal, precision, scale);
             c->kind = PG_CONV_DECIMAL;
             c->scale = scale;
         }
@@ -2146,16 +1407,14 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
     }
     case OID_MONEY:
         c->scale = 2; /* money.fraction.digits */
+        /* Debezium gives money no precision parameter. */
+        s = sl_dbz_decimal_schema(arena, o->decimal, -1, 2);
         if (o->decimal == PG_DECIMAL_DOUBLE) {
-            s = schema_new(arena, SL_TYPE_FLOAT64, NULL, 0);
             c->kind = PG_CONV_MONEY_DOUBLE;
         } else if (o->decimal == PG_DECIMAL_STRING) {
-            s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
             c->kind = PG_CONV_MONEY_STRING;
             c->toast = PG_TOAST_STRING;
         } else {
-            s = schema_new(arena, SL_TYPE_BYTES, "org.apache.kafka.connect.data.Decimal", 1);
-            schema_param(arena, s, "scale", "2");
             c->kind = PG_CONV_MONEY;
         }
         break;
@@ -2174,102 +1433,84 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
     case OID_TSTZRANGE:
     case OID_DATERANGE:
     case OID_INT8RANGE:
-        s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_JSON:
     case OID_JSONB:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Json", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Json", 1);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_XML:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Xml", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Xml", 1);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_UUID:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Uuid", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Uuid", 1);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_TSVECTOR:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Tsvector", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Tsvector", 1);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_BYTEA:
+        s = sl_dbz_binary_schema(arena, o->binary);
         switch (o->binary) {
         case PG_BINARY_BYTES:
-            s = schema_new(arena, SL_TYPE_BYTES, NULL, 0);
             c->kind = PG_CONV_BYTEA;
             c->toast = PG_TOAST_BYTES;
             break;
         case PG_BINARY_BASE64:
-            s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
             c->kind = PG_CONV_BYTEA_BASE64;
             break;
         case PG_BINARY_BASE64_URL_SAFE:
-            s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
             c->kind = PG_CONV_BYTEA_BASE64URL;
             break;
         case PG_BINARY_HEX:
-            s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
             c->kind = PG_CONV_BYTEA_HEX;
             c->toast = PG_TOAST_STRING;
             break;
         }
         break;
     case OID_DATE:
-        if (o->time == PG_TIME_CONNECT)
-            s = schema_new(arena, SL_TYPE_INT32, "org.apache.kafka.connect.data.Date", 1);
-        else
-            s = schema_new(arena, SL_TYPE_INT32, "io.debezium.time.Date", 1);
+        s = sl_dbz_date_schema(arena, o->time);
         c->kind = PG_CONV_DATE;
         break;
-    case OID_TIME:
-        if (o->time == PG_TIME_CONNECT) {
-            s = schema_new(arena, SL_TYPE_INT32, "org.apache.kafka.connect.data.Time", 1);
-            c->kind = PG_CONV_TIME_MS;
-        } else if (o->time == PG_TIME_ADAPTIVE && time_precision <= 3) {
-            s = schema_new(arena, SL_TYPE_INT32, "io.debezium.time.Time", 1);
-            c->kind = PG_CONV_TIME_MS;
-        } else {
-            s = schema_new(arena, SL_TYPE_INT64, "io.debezium.time.MicroTime", 1);
-            c->kind = PG_CONV_TIME_US;
-        }
+    case OID_TIME: {
+        sl_dbz_time_unit unit;
+        s = sl_dbz_time_schema(arena, o->time, time_precision, &unit);
+        c->kind = unit == SL_DBZ_UNIT_MILLIS ? PG_CONV_TIME_MS : PG_CONV_TIME_US;
         break;
-    case OID_TIMESTAMP:
-        if (o->time == PG_TIME_CONNECT) {
-            s = schema_new(arena, SL_TYPE_INT64, "org.apache.kafka.connect.data.Timestamp", 1);
-            c->kind = PG_CONV_TIMESTAMP_MS;
-        } else if (time_precision <= 3) {
-            s = schema_new(arena, SL_TYPE_INT64, "io.debezium.time.Timestamp", 1);
-            c->kind = PG_CONV_TIMESTAMP_MS;
-        } else {
-            s = schema_new(arena, SL_TYPE_INT64, "io.debezium.time.MicroTimestamp", 1);
-            c->kind = PG_CONV_TIMESTAMP_US;
-        }
+    }
+    case OID_TIMESTAMP: {
+        sl_dbz_time_unit unit;
+        s = sl_dbz_timestamp_schema(arena, o->time, time_precision, &unit);
+        c->kind = unit == SL_DBZ_UNIT_MILLIS ? PG_CONV_TIMESTAMP_MS : PG_CONV_TIMESTAMP_US;
         break;
+    }
     case OID_TIMESTAMPTZ:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.time.ZonedTimestamp", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.time.ZonedTimestamp", 1);
         c->kind = PG_CONV_TIMESTAMPTZ;
         c->fraction = (uint8_t)(time_precision > 9 ? 0 : time_precision);
         c->toast = PG_TOAST_STRING;
         break;
     case OID_TIMETZ:
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.time.ZonedTime", 1);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.time.ZonedTime", 1);
         c->kind = PG_CONV_TIMETZ;
         c->toast = PG_TOAST_STRING;
         break;
     case OID_INTERVAL:
         if (o->interval == PG_INTERVAL_STRING) {
-            s = schema_new(arena, SL_TYPE_STRING, "io.debezium.time.Interval", 1);
+            s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.time.Interval", 1);
             c->kind = PG_CONV_INTERVAL_STRING;
             c->toast = PG_TOAST_STRING;
         } else {
-            s = schema_new(arena, SL_TYPE_INT64, "io.debezium.time.MicroDuration", 1);
+            s = sl_dbz_schema_new(arena, SL_TYPE_INT64, "io.debezium.time.MicroDuration", 1);
             c->kind = PG_CONV_INTERVAL_US;
         }
         break;
@@ -2278,28 +1519,23 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
         /* Length as pgjdbc reports it: the typmod, unbounded varbit as unknownLength. */
         int32_t length = typmod < 0 ? (t->oid == OID_BIT ? 1 : UNKNOWN_LENGTH) : typmod;
         if (length > 1) {
-            s = schema_new(arena, SL_TYPE_BYTES, "io.debezium.data.Bits", 1);
-            schema_param_int(arena, s, "length", length);
+            s = sl_dbz_bits_schema(arena, length);
             c->kind = PG_CONV_BITS;
         } else {
-            s = schema_new(arena, SL_TYPE_BOOLEAN, NULL, 0);
+            s = sl_dbz_schema_new(arena, SL_TYPE_BOOLEAN, NULL, 0);
             c->kind = PG_CONV_BIT;
         }
         break;
     }
     case OID_POINT:
-        s = schema_new(arena, SL_TYPE_STRUCT, "io.debezium.data.geometry.Point", 1);
-        s->doc = "Geometry (POINT)";
-        s->nfields = 4;
-        s->fields = point_fields;
+        s = sl_dbz_point_schema(arena);
         c->kind = PG_CONV_POINT;
         break;
     default:
         break;
     }
     if (!s && t->typtype == 'e') {
-        s = schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Enum", 1);
-        schema_param(arena, s, "allowed", t->enum_labels ? t->enum_labels : "");
+        s = sl_dbz_enum_schema(arena, t->enum_labels);
         c->kind = PG_CONV_STRING;
         c->toast = PG_TOAST_STRING;
     }
@@ -2312,7 +1548,7 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
         else if (strcmp(t->name, "ltree") == 0)
             known = true, logical = "io.debezium.data.Ltree";
         if (known) {
-            s = schema_new(arena, SL_TYPE_STRING, logical, logical ? 1 : 0);
+            s = sl_dbz_schema_new(arena, SL_TYPE_STRING, logical, logical ? 1 : 0);
             c->kind = PG_CONV_STRING;
             c->toast = PG_TOAST_STRING;
         }
@@ -2389,7 +1625,7 @@ sl_code pg_column_schema(const pg_type_desc *type, int32_t typmod, bool optional
         bool known = elem_root && !is_array_desc(elem_root) &&
                      scalar_schema(elem_root, elem_typmod, opts, arena, &es, ec);
         if (!known) {
-            es = schema_new(arena, SL_TYPE_STRING, NULL, 0);
+            es = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
             ec->kind = PG_CONV_STRING;
             conv_out->omitted = true;
         }
@@ -2400,14 +1636,14 @@ sl_code pg_column_schema(const pg_type_desc *type, int32_t typmod, bool optional
         conv_out->null_elements = es->optional;
         ec->jdbc_time_element = ec->kind == PG_CONV_TIME_US || ec->kind == PG_CONV_TIME_MS ||
                                 ec->kind == PG_CONV_TIMETZ;
-        s = schema_new(arena, SL_TYPE_ARRAY, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_ARRAY, NULL, 0);
         s->items = es;
         conv_out->kind = PG_CONV_ARRAY;
         conv_out->elem = ec;
         conv_out->toast = domain ? PG_TOAST_NULL : array_toast(t, opts);
     } else if (!scalar_schema(t, typmod, opts, arena, &s, conv_out)) {
         /* No Debezium mapping: the server text, and a flag saying Debezium drops the column. */
-        s = schema_new(arena, SL_TYPE_STRING, NULL, 0);
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
         conv_out->kind = PG_CONV_STRING;
         conv_out->toast = PG_TOAST_STRING;
         conv_out->omitted = true;
@@ -2723,7 +1959,7 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
     case DEF_INT8: {
         int64_t lo = m == DEF_INT2 ? INT16_MIN : m == DEF_INT4 ? INT32_MIN : INT64_MIN;
         int64_t hi = m == DEF_INT2 ? INT16_MAX : m == DEF_INT4 ? INT32_MAX : INT64_MAX;
-        if (!parse_int(raw, n, lo, hi, &i))
+        if (!sl_dbz_parse_int(raw, n, lo, hi, &i))
             return NULL;
         set_int(out, i);
         return out;
@@ -2736,20 +1972,20 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
             raw++, n--;
         while (n && (unsigned char)raw[n - 1] <= ' ')
             n--;
-        if (!parse_float(raw, n, m == DEF_FLOAT4, &d))
+        if (!sl_dbz_parse_double(raw, n, m == DEF_FLOAT4, &d))
             return NULL;
         set_double(out, d);
         return out;
     }
     case DEF_NUMERIC: {
-        decimal d;
-        if (!parse_decimal(raw, n, false, &d))
+        sl_dbz_decimal d;
+        if (!sl_dbz_decimal_parse(raw, n, false, &d))
             return NULL;
         if (c->kind == PG_CONV_VARDECIMAL)
             return NULL; /* a Struct default, which Debezium drops */
         if (c->kind == PG_CONV_DECIMAL_DOUBLE) {
             double x;
-            if (!parse_float(raw, n, false, &x))
+            if (!sl_dbz_parse_double(raw, n, false, &x))
                 return NULL;
             set_double(out, x);
             return out;
@@ -2758,13 +1994,14 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
         const char *digits;
         size_t nd;
         int64_t scale;
-        if (!decimal_digits(&d, c->scale, false, arena, stack, sizeof stack, &digits, &nd, &scale))
+        if (!sl_dbz_decimal_digits(&d, c->scale, false, arena, stack, sizeof stack, &digits, &nd,
+                                   &scale))
             return NULL; /* BigDecimal.setScale would need rounding */
         if (c->kind == PG_CONV_DECIMAL_STRING) {
             char *copy = sl_arena_strndup(arena, digits, nd);
-            plain_string(d.neg, copy, nd, scale, arena, out);
+            sl_dbz_decimal_plain(d.neg, copy, nd, scale, arena, out);
         } else {
-            twos_complement(d.neg, digits, nd, arena, out);
+            sl_dbz_decimal_bytes(d.neg, digits, nd, arena, out);
         }
         return out;
     }
@@ -2822,25 +2059,25 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
             /* LocalDateTime.MAX: toEpochMilli overflows (no default); micros saturate and wrap. */
             if (c->kind != PG_CONV_TIMESTAMP_US)
                 return NULL;
-            secs = LDT_MAX_DAYS * SECS_PER_DAY + SECS_PER_DAY - 1;
+            secs = LDT_MAX_DAYS * SL_DBZ_SECS_PER_DAY + SL_DBZ_SECS_PER_DAY - 1;
             micros = 999999;
         } else if (n == 9 && memcmp(raw, "-infinity", 9) == 0) {
             if (c->kind != PG_CONV_TIMESTAMP_US)
                 return NULL;
-            secs = LDT_MIN_DAYS * SECS_PER_DAY;
+            secs = LDT_MIN_DAYS * SL_DBZ_SECS_PER_DAY;
             micros = 0;
         } else if (parse_timestamp(raw, n, TS_LENIENT, &ts)) {
             /* The wall clock, whatever offset the text carries. */
-            secs = ts.days * SECS_PER_DAY + ts.micros / US_PER_SEC;
-            micros = ts.micros % US_PER_SEC;
+            secs = ts.days * SL_DBZ_SECS_PER_DAY + ts.micros / SL_DBZ_US_PER_SEC;
+            micros = ts.micros % SL_DBZ_US_PER_SEC;
         } else {
             return NULL;
         }
         if (c->kind == PG_CONV_TIMESTAMP_US) {
-            set_int(out, java_epoch_micros(secs, micros));
+            set_int(out, sl_dbz_epoch_micros(secs, micros));
         } else {
             int64_t ms;
-            if (!java_epoch_millis(secs, micros, &ms))
+            if (!sl_dbz_epoch_millis(secs, micros, &ms))
                 return NULL;
             set_int(out, ms);
         }
@@ -2850,9 +2087,9 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
         timestamp_parts ts;
         if (!parse_timestamp(raw, n, TS_LENIENT, &ts))
             return NULL; /* infinities overflow ZonedDateTime in Debezium: no default */
-        int64_t local = ts.micros - (int64_t)ts.offset * US_PER_SEC;
-        zoned_timestamp(ts.days + floor_div(local, US_PER_DAY), floor_mod(local, US_PER_DAY),
-                        c->fraction, arena, out);
+        int64_t local = ts.micros - (int64_t)ts.offset * SL_DBZ_US_PER_SEC;
+        sl_dbz_zoned_timestamp(ts.days + sl_dbz_floor_div(local, SL_DBZ_US_PER_DAY),
+                               sl_dbz_floor_mod(local, SL_DBZ_US_PER_DAY), c->fraction, arena, out);
         return out;
     }
     case DEF_INTERVAL: {

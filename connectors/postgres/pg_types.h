@@ -25,20 +25,27 @@
 #include "sluice/error.h"
 #include "sluice/event.h"
 #include "sluice/memory.h"
+#include "values/dbz.h"
 
-/* decimal.handling.mode */
-typedef enum { PG_DECIMAL_PRECISE, PG_DECIMAL_DOUBLE, PG_DECIMAL_STRING } pg_decimal_mode;
+/*
+ * The Debezium modes are the shared ones of values/dbz.h; these names keep
+ * the connector's code and tests in PostgreSQL's terms.
+ */
+typedef sl_dbz_decimal_mode pg_decimal_mode;
+#define PG_DECIMAL_PRECISE SL_DBZ_DECIMAL_PRECISE
+#define PG_DECIMAL_DOUBLE SL_DBZ_DECIMAL_DOUBLE
+#define PG_DECIMAL_STRING SL_DBZ_DECIMAL_STRING
 
-/* time.precision.mode */
-typedef enum { PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_TIME_MICROSECONDS, PG_TIME_CONNECT } pg_time_mode;
+typedef sl_dbz_time_mode pg_time_mode;
+#define PG_TIME_ADAPTIVE SL_DBZ_TIME_ADAPTIVE
+#define PG_TIME_ADAPTIVE_TIME_MICROSECONDS SL_DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS
+#define PG_TIME_CONNECT SL_DBZ_TIME_CONNECT
 
-/* binary.handling.mode */
-typedef enum {
-    PG_BINARY_BYTES,
-    PG_BINARY_BASE64,
-    PG_BINARY_BASE64_URL_SAFE,
-    PG_BINARY_HEX
-} pg_binary_mode;
+typedef sl_dbz_binary_mode pg_binary_mode;
+#define PG_BINARY_BYTES SL_DBZ_BINARY_BYTES
+#define PG_BINARY_BASE64 SL_DBZ_BINARY_BASE64
+#define PG_BINARY_BASE64_URL_SAFE SL_DBZ_BINARY_BASE64_URL_SAFE
+#define PG_BINARY_HEX SL_DBZ_BINARY_HEX
 
 /* interval.handling.mode */
 typedef enum { PG_INTERVAL_NUMERIC, PG_INTERVAL_STRING } pg_interval_mode;
