@@ -73,6 +73,14 @@ typedef enum sl_value_kind {
     SL_VALUE_BYTES,  /* raw bytes; Decimal is the big-endian two's-complement unscaled value */
     SL_VALUE_ARRAY,  /* items[0..len) */
     SL_VALUE_STRUCT, /* items[i] is field i of the schema */
+    /*
+     * Not in the row image: the column's value is unknown, which is not
+     * null. MySQL writes such images with binlog_row_image=MINIMAL or NOBLOB
+     * (the columns an UPDATE left alone, a DELETE's non-key columns). Only
+     * a field of a before/after row can be absent; an encoder leaves the
+     * field out where its format allows, and must never write it as null.
+     */
+    SL_VALUE_ABSENT,
 } sl_value_kind;
 
 struct sl_value {
