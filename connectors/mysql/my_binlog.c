@@ -779,8 +779,10 @@ sl_code my_binlog_parse_heartbeat(const my_binlog_format *fmt, const my_binlog_e
         if (type == HB_END)
             return SL_OK;
         uint64_t len = my_reader_packed(&r);
-        if (r.failed || len > my_reader_left(&r))
+        if (r.failed || len > my_reader_left(&r)) {
+            r.failed = true;
             break;
+        }
         if (type == HB_FILE) {
             out->file = (const char *)my_reader_take(&r, (size_t)len);
             out->file_len = (size_t)len;
@@ -788,8 +790,10 @@ sl_code my_binlog_parse_heartbeat(const my_binlog_format *fmt, const my_binlog_e
             my_reader v;
             my_reader_init(&v, r.p, (size_t)len);
             out->position = my_reader_packed(&v);
-            if (v.failed)
+            if (v.failed) {
+                r.failed = true;
                 break;
+            }
             my_reader_take(&r, (size_t)len);
         } else {
             my_reader_take(&r, (size_t)len);

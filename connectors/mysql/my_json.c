@@ -469,10 +469,19 @@ static bool open_container(uint8_t type, const uint8_t *p, size_t n, container *
     return true;
 }
 
-static bool render(sl_buf *out, uint8_t type, const uint8_t *p, size_t n, int depth);
+/*
+ * Offsets may point anywhere, so a hostile document can share one value
+ * among many entries and make the work exponential in its depth: each
+ * document gets a budget of values (a real one has fewer values than bytes).
+ */
+typedef struct walk {
+    size_t budget;
+} walk;
+
+static bool render(walk *wk, sl_buf *out, uint8_t type, const uint8_t *p, size_t n, int depth);
 
 /* Writes value entry i of container c (whose count field starts at base). */
-static bool render_entry(sl_buf *out, const container *c, const uint8_t *base, uint32_t i,
+static bool render_entry(walk *wk, sl_buf *out, const container *c, const uint8_t *base, uint32_t i,
                          int depth)
 {
     const uint8_t *e = c->values + (size_t)i * (1 + c->entry_w);
@@ -482,13 +491,14 @@ static bool render_entry(sl_buf *out, const container *c, const uint8_t *base, u
     uint32_t off = rd(e + 1, c->large);
     if (off >= c->size)
         return false;
-    return render(out, type, base + off, c->size - off, depth + 1);
+    return render(wk, out, type, base + off, c->size - off, depth + 1);
 }
 
-static bool render(sl_buf *out, uint8_t type, const uint8_t *p, size_t n, int depth)
+static bool render(walk *wk, sl_buf *out, uint8_t type, const uint8_t *p, size_t n, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MAX_DEPTH || wk->budget == 0)
         return false;
+    wk->budget--;
     if (type > J_LARGE_ARR)
         return write_scalar(out, type, p, n);
     container c;
@@ -506,7 +516,7 @@ static bool render(sl_buf *out, uint8_t type, const uint8_t *p, size_t n, int de
             write_string(out, p + koff, klen);
             sl_buf_putc(out, ':');
         }
-        if (!render_entry(out, &c, p, i, depth))
+        if (!render_entry(wk, out, &c, p, i, depth))
             return false;
     }
     sl_buf_putc(out, c.object ? '}' : ']');
@@ -522,7 +532,8 @@ sl_code my_json_render(const uint8_t *p, size_t n, sl_buf *out, sl_error *err)
         out->len += my_utf8_sanitize(p, n, w);
         return SL_OK;
     }
-    if (n < 1 || !render(out, p[0], p + 1, n - 1, 0)) {
+    walk wk = {n + 16};
+    if (n < 1 || !render(&wk, out, p[0], p + 1, n - 1, 0)) {
         out->len = start;
         return sl_error_set(err, SL_INVALID, "malformed binary JSON value of %zu bytes", n);
     }
@@ -575,10 +586,11 @@ static void node_reserve(sl_arena *a, jnode *j, uint32_t cap)
     j->cap = nc;
 }
 
-static jnode *build(sl_arena *a, uint8_t type, const uint8_t *p, size_t n, int depth)
+static jnode *build(walk *wk, sl_arena *a, uint8_t type, const uint8_t *p, size_t n, int depth)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MAX_DEPTH || wk->budget == 0)
         return NULL;
+    wk->budget--;
     if (type > J_LARGE_ARR) {
         jnode *j = node_new(a, type);
         j->data = p;
@@ -609,7 +621,7 @@ static jnode *build(sl_arena *a, uint8_t type, const uint8_t *p, size_t n, int d
             uint32_t off = rd(e + 1, c.large);
             if (off >= c.size)
                 return NULL;
-            item = build(a, e[0], p + off, c.size - off, depth + 1);
+            item = build(wk, a, e[0], p + off, c.size - off, depth + 1);
             if (!item)
                 return NULL;
         }
@@ -851,7 +863,8 @@ sl_code my_json_apply_diffs(const uint8_t *before, size_t before_len, const uint
         return sl_error_set(err, SL_INVALID,
                             "partial JSON update of a value that is not binary "
                             "JSON");
-    jnode *root = build(scratch, before[0], before + 1, before_len - 1, 0);
+    walk wk = {before_len + 16};
+    jnode *root = build(&wk, scratch, before[0], before + 1, before_len - 1, 0);
     if (!root)
         return sl_error_set(err, SL_INVALID, "malformed binary JSON before image of %zu bytes",
                             before_len);
@@ -876,7 +889,8 @@ sl_code my_json_apply_diffs(const uint8_t *before, size_t before_len, const uint
             const uint8_t *v = vlen <= my_reader_left(&r) ? my_reader_take(&r, (size_t)vlen) : NULL;
             if (r.failed || !v || vlen < 1 || v[0] > J_OPAQUE)
                 return sl_error_set(err, SL_INVALID, "malformed value in JSON diff %d", ndiff);
-            value = build(scratch, v[0], v + 1, (size_t)vlen - 1, 0);
+            walk vw = {(size_t)vlen + 16};
+            value = build(&vw, scratch, v[0], v + 1, (size_t)vlen - 1, 0);
             if (!value)
                 return sl_error_set(err, SL_INVALID, "malformed binary JSON in diff %d", ndiff);
         }

@@ -254,6 +254,10 @@ sl_code my_rows_next(my_row_decoder *d, const my_rows_event *ev, size_t *pos, sl
         if (rc != SL_OK)
             return rc;
     }
-    *pos = ev->rows_len - my_reader_left(&r);
+    size_t next = ev->rows_len - my_reader_left(&r);
+    if (next == *pos)
+        return sl_error_set(err, SL_PROTOCOL, "row event for table id %llu has an empty row image",
+                            (unsigned long long)ev->table_id);
+    *pos = next;
     return SL_OK;
 }

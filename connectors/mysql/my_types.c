@@ -884,6 +884,9 @@ sl_code my_convert_value(const my_converter *c, const uint8_t *p, size_t n, size
         uint8_t *b = sl_arena_alloc(arena, size ? size : 1);
         for (size_t i = 0; i < size; i++)
             b[i] = p[size - 1 - i];
+        /* Only the column's bits count (BitSet holds bits 0..n-1 only). */
+        if (size && c->length % 8)
+            b[size - 1] &= (uint8_t)((1u << (c->length % 8)) - 1);
         set_bytes(out, b, size);
         return SL_OK;
     }
