@@ -156,7 +156,7 @@ static sl_code read_image(my_row_decoder *d, my_reader *r, const uint8_t *cols,
             rc = my_value_size(c, r->p, left, &used, err);
             if (rc != SL_OK)
                 return rc;
-            size_t prefix = c->meta;
+            size_t prefix = c->prefix;
             const uint8_t *base = d->json_before[i];
             if (values) {
                 sl_error perr;
@@ -191,8 +191,8 @@ static sl_code read_image(my_row_decoder *d, my_reader *r, const uint8_t *cols,
             rc = my_value_size(c, r->p, left, &used, err);
             if (rc != SL_OK)
                 return rc;
-            d->json_before[i] = r->p + c->meta;
-            d->json_before_len[i] = used - c->meta;
+            d->json_before[i] = r->p + c->prefix;
+            d->json_before_len[i] = used - c->prefix;
         }
         if (!values) {
             rc = my_value_size(c, r->p, left, &used, err);

@@ -93,13 +93,15 @@ size_t my_decimal_bin_size(unsigned precision, unsigned scale)
     return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
 }
 
-/* Appends the digits of v as exactly width digits (zeros in front). */
+/* Appends the digits of v as exactly width (at most 9) digits, zeros in front. */
 static char *put_digits(char *w, uint32_t v, unsigned width)
 {
-    for (unsigned i = width; i-- > 0;) {
-        w[i] = (char)('0' + v % 10);
+    char tmp[9];
+    for (unsigned i = 9; i-- > 0;) {
+        tmp[i] = (char)('0' + v % 10);
         v /= 10;
     }
+    memcpy(w, tmp + 9 - width, width);
     return w + width;
 }
 
@@ -177,6 +179,52 @@ bool my_decimal_to_text(unsigned precision, unsigned scale, const uint8_t *p, si
     }
     *len = (size_t)(o - out);
     return true;
+}
+
+/*
+ * The unscaled value of a binary DECIMAL of at most 18 digits, without
+ * going through text: the common case of precise mode, on the hot path.
+ */
+static bool decimal_unscaled(unsigned precision, unsigned scale, const uint8_t *p, int64_t *out)
+{
+    unsigned intg = precision - scale;
+    unsigned groups[4] = {intg % 9, intg / 9, scale / 9, scale % 9};
+    uint8_t mask = (p[0] & 0x80) ? 0 : 0xff;
+    uint64_t v = 0;
+    size_t pos = 0;
+    for (int g = 0; g < 4; g++) {
+        /* A partial group, full groups of nine digits, full groups, a partial group. */
+        unsigned count = (g == 1 || g == 2) ? groups[g] : (groups[g] ? 1 : 0);
+        unsigned digits = (g == 1 || g == 2) ? 9 : groups[g];
+        for (unsigned k = 0; k < count; k++) {
+            size_t nb = digits == 9 ? 4 : dig2bytes[digits];
+            uint32_t x = 0;
+            for (size_t b = 0; b < nb; b++) {
+                uint8_t byte = p[pos + b] ^ mask;
+                if (pos + b == 0)
+                    byte ^= 0x80;
+                x = x << 8 | byte;
+            }
+            pos += nb;
+            if (x >= pow10_u32[digits])
+                return false;
+            v = v * pow10_u32[digits] + x;
+        }
+    }
+    *out = mask ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* BigInteger.toByteArray of v: the fewest big-endian two's-complement bytes. */
+static void small_decimal_bytes(int64_t v, sl_arena *arena, sl_value *out)
+{
+    size_t n = 1;
+    while (n < 8 && (v < -(INT64_C(1) << (8 * n - 1)) || v >= (INT64_C(1) << (8 * n - 1))))
+        n++;
+    uint8_t *b = sl_arena_alloc(arena, n);
+    for (size_t i = 0; i < n; i++)
+        b[n - 1 - i] = (uint8_t)((uint64_t)v >> (8 * i));
+    set_bytes(out, b, n);
 }
 
 /* ---------------------------------------------------------------------------
@@ -259,22 +307,18 @@ static size_t fixed_size(const my_converter *c, size_t *prefix)
 sl_code my_value_size(const my_converter *c, const uint8_t *p, size_t n, size_t *size,
                       sl_error *err)
 {
-    size_t prefix;
-    size_t fixed = fixed_size(c, &prefix);
+    if (c->fixed) {
+        if (c->fixed > n)
+            goto past;
+        *size = c->fixed;
+        return SL_OK;
+    }
     if (c->type == MY_TYPE_NULL) {
         *size = 0;
         return SL_OK;
     }
-    if (prefix == 0) {
-        if (fixed == 0)
-            return sl_error_set(err, SL_PROTOCOL, "value of %s column has no known size",
-                                my_column_type_name(c->type));
-        if (fixed > n)
-            goto past;
-        *size = fixed;
-        return SL_OK;
-    }
-    if (prefix > 4 || prefix > n)
+    size_t prefix = c->prefix;
+    if (prefix == 0 || prefix > 4 || prefix > n)
         goto past;
     uint64_t len = le_uint(p, prefix);
     if (len > n - prefix)
@@ -565,6 +609,12 @@ sl_code my_column_schema(const my_tm_column *col, const my_column_hints *hints, 
                             column_name(col, namebuf, sizeof namebuf),
                             my_column_type_name(col->type), col->type);
     }
+    size_t prefix;
+    c->fixed = (uint32_t)fixed_size(c, &prefix);
+    c->prefix = (uint8_t)prefix;
+    if (!c->fixed && c->type != MY_TYPE_NULL && (prefix < 1 || prefix > 4))
+        return sl_error_set(err, SL_PROTOCOL, "column \"%s\" has length bytes %zu",
+                            column_name(col, namebuf, sizeof namebuf), prefix);
     /* Debezium's Geometry schema is optional whatever the column says. */
     if (c->kind != MY_CONV_GEOMETRY)
         s->optional = optional;
@@ -695,7 +745,7 @@ static sl_code convert_datetime(const my_converter *c, const uint8_t *p, sl_valu
         mi = (int)(time / 100 % 100);
         s = (int)(time % 100);
     }
-    int64_t days;
+    int64_t days = 0;
     bool null;
     sl_code rc = civil_value(c, y, mo, d, &days, &null, err);
     if (rc != SL_OK)
@@ -812,15 +862,13 @@ sl_code my_convert_value(const my_converter *c, const uint8_t *p, size_t n, size
                          sl_arena *arena, sl_buf *scratch, sl_value *out, sl_error *err)
 {
     memset(out, 0, sizeof *out);
-    size_t size;
+    size_t size = 0;
     sl_code rc = my_value_size(c, p, n, &size, err);
     if (rc != SL_OK)
         return rc;
     *used = size;
-    size_t prefix;
-    fixed_size(c, &prefix);
-    const uint8_t *v = p + prefix;
-    size_t vlen = size - prefix;
+    const uint8_t *v = p + c->prefix;
+    size_t vlen = size - c->prefix;
     switch ((my_conv_kind)c->kind) {
     case MY_CONV_NULL:
         set_null(out);
@@ -865,6 +913,13 @@ sl_code my_convert_value(const my_converter *c, const uint8_t *p, size_t n, size
         return SL_OK;
     }
     case MY_CONV_DECIMAL: {
+        if (c->decimal_form == SL_DBZ_AS_DECIMAL && c->precision <= 18) {
+            int64_t unscaled;
+            if (!decimal_unscaled(c->precision, c->scale, p, &unscaled))
+                return invalid(err, c, "is not a decimal number");
+            small_decimal_bytes(unscaled, arena, out);
+            return SL_OK;
+        }
         char text[MY_DECIMAL_TEXT_MAX];
         size_t len;
         if (!my_decimal_to_text(c->precision, c->scale, p, size, text, &len))
@@ -895,7 +950,7 @@ sl_code my_convert_value(const my_converter *c, const uint8_t *p, size_t n, size
         return SL_OK;
     case MY_CONV_DATE: {
         uint32_t raw = my_le24(p);
-        int64_t days;
+        int64_t days = 0;
         bool null;
         rc = civil_value(c, raw >> 9, (int)(raw >> 5 & 15), (int)(raw & 31), &days, &null, err);
         if (rc != SL_OK)

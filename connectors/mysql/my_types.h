@@ -120,6 +120,8 @@ typedef struct my_converter {
     bool omitted;             /* Debezium leaves the column out of its events */
     uint8_t precision, scale; /* DECIMAL */
     uint32_t length;          /* BINARY(n): n; BIT: bits */
+    uint32_t fixed;           /* size of a fixed-size value, 0 for length-prefixed ones */
+    uint8_t prefix;           /* bytes of the length prefix of the others */
     const my_labels *labels;  /* ENUM/SET, decoded to UTF-8 */
 } my_converter;
 

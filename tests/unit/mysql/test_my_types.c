@@ -716,3 +716,50 @@ Test(my_types, fallbacks_follow_debezium_converters)
     my_fallback_value(&c, &arena, &v);
     cr_assert(v.kind == SL_VALUE_STRUCT && v.u.items[0].len == 9);
 }
+
+Test(my_types, small_decimals_take_a_shortcut_that_gives_the_same_bytes)
+{
+    uint32_t seed = 7;
+    for (int round = 0; round < 3000; round++) {
+        unsigned p = 1 + round % 18, s = (unsigned)(round / 18) % (p + 1);
+        char text[40];
+        size_t k = 0;
+        seed = seed * 1103515245 + 12345;
+        if (seed >> 31)
+            text[k++] = '-';
+        for (unsigned i = 0; i < p - s; i++) {
+            seed = seed * 1103515245 + 12345;
+            text[k++] = (char)('0' + (seed >> 16) % 10);
+        }
+        if (p == s)
+            text[k++] = '0';
+        if (s) {
+            text[k++] = '.';
+            for (unsigned i = 0; i < s; i++) {
+                seed = seed * 1103515245 + 12345;
+                text[k++] = (char)('0' + (seed >> 16) % 10);
+            }
+        }
+        text[k] = '\0';
+        uint8_t bin[16];
+        size_t n = dec_bin(text, p, s, bin);
+        my_tm_column t = col(MY_TYPE_NEWDECIMAL, (uint16_t)(p << 8 | s));
+        my_converter c;
+        const sl_schema *sch = plan(&t, NULL, NULL, &c);
+        char fast[64], slow[64];
+        convert(&c, sch, bin, n, fast, sizeof fast);
+        /* The general path: the text, then the shared decimal layer. */
+        char dt[MY_DECIMAL_TEXT_MAX];
+        size_t dl;
+        cr_assert(my_decimal_to_text(p, s, bin, n, dt, &dl));
+        sl_value v;
+        cr_assert_eq(sl_dbz_decimal_value(dt, dl, false, SL_DBZ_AS_DECIMAL, (int32_t)s, &arena, &v),
+                     SL_DBZ_DECIMAL_OK);
+        sl_buf b;
+        sl_buf_init(&b);
+        mysql_dump_value(&b, sch, &v);
+        snprintf(slow, sizeof slow, "%s", sl_buf_cstr(&b));
+        sl_buf_free(&b);
+        cr_assert_str_eq(fast, slow, "%s as DECIMAL(%u,%u)", text, p, s);
+    }
+}
