@@ -730,3 +730,55 @@ Test(my_binlog, hostile_input_never_crashes, .timeout = 120)
     cr_log_info("%d mutated binlogs, %d ended in an error", runs, errors);
     cr_assert_gt(errors, 0);
 }
+
+/* TABLE_MAP (GEOMETRY, VARCHAR) with DEFAULT_CHARSET 63 and column 1 of the list in utf8mb4. */
+static size_t geometry_map_body(uint8_t *out)
+{
+    size_t k = 0;
+    memset(out, 0, 6);
+    out[0] = 9;
+    k = 6;
+    out[k++] = 0;
+    out[k++] = 0;
+    out[k++] = 1;
+    memcpy(out + k, "d", 2);
+    k += 2;
+    out[k++] = 1;
+    memcpy(out + k, "g", 2);
+    k += 2;
+    out[k++] = 2;
+    out[k++] = MY_TYPE_GEOMETRY;
+    out[k++] = MY_TYPE_VARCHAR;
+    out[k++] = 3; /* metadata: GEOMETRY's length bytes, VARCHAR's maximum */
+    out[k++] = 4;
+    out[k++] = 40;
+    out[k++] = 0;
+    out[k++] = 0x03;
+    out[k++] = MY_TM_DEFAULT_CHARSET;
+    out[k++] = 3;
+    out[k++] = 63;
+    out[k++] = 1;  /* the second character column */
+    out[k++] = 45; /* is utf8mb4 */
+    return k;
+}
+
+Test(my_binlog, mariadb_lists_a_charset_for_geometry_and_mysql_does_not)
+{
+    uint8_t body[128], ev[200];
+    size_t n = geometry_map_body(body);
+    my_binlog_format f = crc_format();
+    size_t m = event(ev, MY_EV_TABLE_MAP, 100, 0, body, n, true);
+    my_binlog_event e;
+    sl_error err;
+    sl_arena a;
+    sl_arena_init(&a, 0);
+    my_table_map tm;
+    cr_assert_eq(my_binlog_event_split(&f, ev, m, &e, &err), SL_OK);
+    f.mariadb = true;
+    cr_assert_eq(my_table_map_parse(&f, &e, &a, &tm, &err), SL_OK, "%s", err.msg);
+    cr_assert(tm.cols[0].collation == 63 && tm.cols[1].collation == 45);
+    /* For MySQL the VARCHAR is the only character column: there is no second one. */
+    f.mariadb = false;
+    cr_assert_eq(my_table_map_parse(&f, &e, &a, &tm, &err), SL_PROTOCOL);
+    sl_arena_destroy(&a);
+}
