@@ -15,102 +15,6 @@ static sl_code bad_event(sl_error *err, const my_binlog_event *ev, const char *w
                         my_event_type_name(ev->type), ev->log_pos, what);
 }
 
-const char *my_event_type_name(uint8_t type)
-{
-    switch (type) {
-    case MY_EV_START_V3:
-        return "Start_v3";
-    case MY_EV_QUERY:
-        return "Query";
-    case MY_EV_STOP:
-        return "Stop";
-    case MY_EV_ROTATE:
-        return "Rotate";
-    case MY_EV_INTVAR:
-        return "Intvar";
-    case MY_EV_RAND:
-        return "Rand";
-    case MY_EV_USER_VAR:
-        return "User_var";
-    case MY_EV_FORMAT_DESCRIPTION:
-        return "Format_desc";
-    case MY_EV_XID:
-        return "Xid";
-    case MY_EV_BEGIN_LOAD_QUERY:
-        return "Begin_load_query";
-    case MY_EV_EXECUTE_LOAD_QUERY:
-        return "Execute_load_query";
-    case MY_EV_TABLE_MAP:
-        return "Table_map";
-    case MY_EV_WRITE_ROWS_V1:
-        return "Write_rows_v1";
-    case MY_EV_UPDATE_ROWS_V1:
-        return "Update_rows_v1";
-    case MY_EV_DELETE_ROWS_V1:
-        return "Delete_rows_v1";
-    case MY_EV_INCIDENT:
-        return "Incident";
-    case MY_EV_HEARTBEAT:
-        return "Heartbeat";
-    case MY_EV_IGNORABLE:
-        return "Ignorable";
-    case MY_EV_ROWS_QUERY:
-        return "Rows_query";
-    case MY_EV_WRITE_ROWS:
-        return "Write_rows";
-    case MY_EV_UPDATE_ROWS:
-        return "Update_rows";
-    case MY_EV_DELETE_ROWS:
-        return "Delete_rows";
-    case MY_EV_GTID:
-        return "Gtid";
-    case MY_EV_ANONYMOUS_GTID:
-        return "Anonymous_Gtid";
-    case MY_EV_PREVIOUS_GTIDS:
-        return "Previous_gtids";
-    case MY_EV_TRANSACTION_CONTEXT:
-        return "Transaction_context";
-    case MY_EV_VIEW_CHANGE:
-        return "View_change";
-    case MY_EV_XA_PREPARE:
-        return "XA_prepare";
-    case MY_EV_PARTIAL_UPDATE_ROWS:
-        return "Update_rows_partial";
-    case MY_EV_TRANSACTION_PAYLOAD:
-        return "Transaction_payload";
-    case MY_EV_HEARTBEAT_V2:
-        return "Heartbeat_v2";
-    case MY_EV_GTID_TAGGED:
-        return "Gtid_tagged";
-    case MY_EV_MARIADB_ANNOTATE_ROWS:
-        return "Annotate_rows";
-    case MY_EV_MARIADB_BINLOG_CHECKPOINT:
-        return "Binlog_checkpoint";
-    case MY_EV_MARIADB_GTID:
-        return "MariaDB_Gtid";
-    case MY_EV_MARIADB_GTID_LIST:
-        return "Gtid_list";
-    case MY_EV_MARIADB_START_ENCRYPTION:
-        return "Start_encryption";
-    case MY_EV_MARIADB_QUERY_COMPRESSED:
-        return "Query_compressed";
-    case MY_EV_MARIADB_WRITE_ROWS_COMPRESSED_V1:
-        return "Write_rows_compressed_v1";
-    case MY_EV_MARIADB_UPDATE_ROWS_COMPRESSED_V1:
-        return "Update_rows_compressed_v1";
-    case MY_EV_MARIADB_DELETE_ROWS_COMPRESSED_V1:
-        return "Delete_rows_compressed_v1";
-    case MY_EV_MARIADB_WRITE_ROWS_COMPRESSED:
-        return "Write_rows_compressed";
-    case MY_EV_MARIADB_UPDATE_ROWS_COMPRESSED:
-        return "Update_rows_compressed";
-    case MY_EV_MARIADB_DELETE_ROWS_COMPRESSED:
-        return "Delete_rows_compressed";
-    default:
-        return "Unknown";
-    }
-}
-
 uint64_t my_reader_packed(my_reader *r)
 {
     const uint8_t *q = my_reader_take(r, 1);
@@ -189,7 +93,7 @@ void my_binlog_format_init(my_binlog_format *fmt, uint8_t checksum)
     };
     memset(fmt, 0, sizeof *fmt);
     fmt->binlog_version = 4;
-    fmt->header_len = MY_BINLOG_HEADER_LEN;
+    fmt->header_len = MY_EVENT_HEADER_LEN;
     fmt->checksum = checksum;
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
         fmt->post_header[lens[i].type] = lens[i].len;
@@ -199,24 +103,21 @@ sl_code my_binlog_event_split(const my_binlog_format *fmt, const uint8_t *buf, s
                               my_binlog_event *ev, sl_error *err)
 {
     memset(ev, 0, sizeof *ev);
-    if (len < MY_BINLOG_HEADER_LEN)
-        return sl_error_set(err, SL_PROTOCOL,
-                            "binlog event of %zu bytes is shorter than its header", len);
-    ev->timestamp = my_le32(buf);
-    ev->type = buf[4];
-    ev->server_id = my_le32(buf + 5);
-    ev->size = my_le32(buf + 9);
-    ev->log_pos = my_le32(buf + 13);
-    ev->flags = (uint16_t)my_le16(buf + 17);
+    my_event_header h;
+    sl_code rc = my_event_header_decode(buf, len, &h, err);
+    if (rc != SL_OK)
+        return rc;
+    ev->timestamp = h.timestamp;
+    ev->type = h.type;
+    ev->server_id = h.server_id;
+    ev->size = h.event_len;
+    ev->log_pos = h.log_pos;
+    ev->flags = h.flags;
     ev->raw = buf;
-    if (ev->size != len)
-        return sl_error_set(err, SL_PROTOCOL,
-                            "%s event at end position %u claims %u bytes but has %zu",
-                            my_event_type_name(ev->type), ev->log_pos, ev->size, len);
     /* FORMAT_DESCRIPTION and ROTATE always have the 19-byte header (their header is frozen). */
     size_t header = (ev->type == MY_EV_FORMAT_DESCRIPTION || ev->type == MY_EV_ROTATE ||
-                     fmt->header_len < MY_BINLOG_HEADER_LEN)
-                        ? MY_BINLOG_HEADER_LEN
+                     fmt->header_len < MY_EVENT_HEADER_LEN)
+                        ? MY_EVENT_HEADER_LEN
                         : fmt->header_len;
     if (len < header)
         return bad_event(err, ev, "shorter than the common header");
@@ -225,22 +126,22 @@ sl_code my_binlog_event_split(const my_binlog_format *fmt, const uint8_t *buf, s
     if (ev->type == MY_EV_FORMAT_DESCRIPTION) {
         /* The event names its own algorithm, in the byte before the checksum (or its room). */
         char version[51];
-        if (len >= MY_BINLOG_HEADER_LEN + 2 + 50) {
-            memcpy(version, buf + MY_BINLOG_HEADER_LEN + 2, 50);
+        if (len >= MY_EVENT_HEADER_LEN + 2 + 50) {
+            memcpy(version, buf + MY_EVENT_HEADER_LEN + 2, 50);
             version[50] = '\0';
             if (version_product(version) >= CHECKSUM_VERSION_PRODUCT) {
-                if (len < MY_BINLOG_HEADER_LEN + 57 + 1 + MY_BINLOG_CHECKSUM_LEN)
+                if (len < MY_EVENT_HEADER_LEN + 57 + 1 + MY_EVENT_CHECKSUM_LEN)
                     return bad_event(err, ev, "too short for its checksum algorithm");
-                tail = MY_BINLOG_CHECKSUM_LEN;
+                tail = MY_EVENT_CHECKSUM_LEN;
                 verify = buf[len - 5] == MY_CHECKSUM_CRC32;
             }
         }
     } else if (fmt->checksum == MY_CHECKSUM_CRC32) {
-        tail = MY_BINLOG_CHECKSUM_LEN;
+        tail = MY_EVENT_CHECKSUM_LEN;
         verify = true;
-    } else if (fmt->checksum == MY_CHECKSUM_UNDEF && len >= header + MY_BINLOG_CHECKSUM_LEN) {
+    } else if (fmt->checksum == MY_CHECKSUM_UNKNOWN && len >= header + MY_EVENT_CHECKSUM_LEN) {
         if ((uint32_t)crc32(0L, buf, (uInt)(len - 4)) == my_le32(buf + len - 4))
-            tail = MY_BINLOG_CHECKSUM_LEN;
+            tail = MY_EVENT_CHECKSUM_LEN;
     }
     if (len < header + tail)
         return bad_event(err, ev, "too short for its checksum");
@@ -288,7 +189,7 @@ sl_code my_binlog_parse_format(const my_binlog_event *ev, my_binlog_format *fmt,
     f.header_len = b[56];
     if (f.binlog_version != 4)
         return bad_event(err, ev, "binlog version is not 4");
-    if (f.header_len < MY_BINLOG_HEADER_LEN)
+    if (f.header_len < MY_EVENT_HEADER_LEN)
         return bad_event(err, ev, "common header shorter than 19 bytes");
     f.version_product = version_product(f.server_version);
     f.mariadb = strstr(f.server_version, "MariaDB") != NULL;

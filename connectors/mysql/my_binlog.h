@@ -24,10 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mysql/my_event.h"
 #include "sluice/error.h"
 #include "sluice/memory.h"
 
-/* Event types of both servers (one byte in the header). */
+/*
+ * Event types of both servers (one byte in the header): the complete list
+ * the parser works with (my_event.h has the transport's few, and the type
+ * names, my_event_type_name()).
+ */
 enum my_event_type {
     MY_EV_UNKNOWN = 0,
     MY_EV_START_V3 = 1,
@@ -76,25 +81,14 @@ enum my_event_type {
     MY_EV_MARIADB_DELETE_ROWS_COMPRESSED = 171,
 };
 
-/* The name of an event type ("Write_rows"), or "Unknown"; static storage. */
-const char *my_event_type_name(uint8_t type);
-
+/* The four bytes a binlog file starts with. */
 #define MY_BINLOG_MAGIC                                                                            \
     "\xfe"                                                                                         \
     "bin"
-#define MY_BINLOG_HEADER_LEN 19u
-#define MY_BINLOG_CHECKSUM_LEN 4u
 
 /* Header flags. */
 #define MY_EV_F_BINLOG_IN_USE 0x01 /* FORMAT_DESCRIPTION of a file not closed (yet) */
-#define MY_EV_F_ARTIFICIAL 0x20    /* made up by the dump thread, not in the file */
-
-/* Checksum algorithms of FORMAT_DESCRIPTION. */
-enum {
-    MY_CHECKSUM_OFF = 0,
-    MY_CHECKSUM_CRC32 = 1,
-    MY_CHECKSUM_UNDEF = 255, /* not known yet: see my_binlog_format_init() */
-};
+#define MY_EV_F_ARTIFICIAL MY_EVENT_FLAG_ARTIFICIAL /* made up by the dump thread */
 
 /*
  * How to read the events of one binlog: what its FORMAT_DESCRIPTION says.
@@ -107,7 +101,7 @@ typedef struct my_binlog_format {
     bool mariadb;             /* "-MariaDB" in the server version */
     uint8_t header_len;       /* common header length, 19 */
     uint8_t post_header[256]; /* post-header length per event type, 0 when not listed */
-    uint8_t checksum;         /* MY_CHECKSUM_* */
+    uint8_t checksum;         /* MY_CHECKSUM_* of my_event.h */
     uint32_t created;         /* FORMAT_DESCRIPTION's creation time, 0 when none */
 } my_binlog_format;
 
@@ -116,7 +110,7 @@ typedef struct my_binlog_format {
  * post-header lengths, and the checksum algorithm the connection agreed on
  * (@master_binlog_checksum: MY_CHECKSUM_CRC32 or MY_CHECKSUM_OFF), which the
  * artificial ROTATE at the start of a dump already uses. With
- * MY_CHECKSUM_UNDEF an event before the FORMAT_DESCRIPTION is taken to end
+ * MY_CHECKSUM_UNKNOWN an event before the FORMAT_DESCRIPTION is taken to end
  * in a checksum when its last four bytes are its CRC32.
  */
 void my_binlog_format_init(my_binlog_format *fmt, uint8_t checksum);

@@ -151,7 +151,7 @@ sl_code my_payload_reader_next(my_payload_reader *r, const uint8_t **ev, size_t 
                                sl_error *err)
 {
     *done = false;
-    sl_code rc = fill(r, MY_BINLOG_HEADER_LEN, err);
+    sl_code rc = fill(r, MY_EVENT_HEADER_LEN, err);
     if (rc != SL_OK)
         return rc;
     size_t have = r->end - r->start;
@@ -159,10 +159,10 @@ sl_code my_payload_reader_next(my_payload_reader *r, const uint8_t **ev, size_t 
         *done = true;
         return SL_OK;
     }
-    if (have < MY_BINLOG_HEADER_LEN)
+    if (have < MY_EVENT_HEADER_LEN)
         return sl_error_set(err, SL_PROTOCOL, "transaction payload ends inside an event header");
     uint32_t size = my_le32(r->buf + r->start + 9);
-    if (size < MY_BINLOG_HEADER_LEN || size > r->max_event)
+    if (size < MY_EVENT_HEADER_LEN || size > r->max_event)
         return sl_error_set(err, SL_PROTOCOL,
                             "transaction payload holds an event of impossible size %u", size);
     rc = fill(r, size, err);

@@ -395,6 +395,7 @@ sl_code my_column_schema(const my_tm_column *col, const my_column_hints *hints, 
     c->meta = col->meta;
     c->is_unsigned = col->is_unsigned;
     c->adjust_years = opts->time_adjuster;
+    c->zero_is_epoch = opts->zero_timestamp_as_epoch;
     c->optional = optional;
     c->shape = SL_DBZ_SHAPE_INT;
     sl_schema *s = NULL;
@@ -779,8 +780,11 @@ static sl_code convert_timestamp(const my_converter *c, const uint8_t *p, sl_are
     } else {
         secs = my_le32(p);
     }
-    /* '0000-00-00 00:00:00' is stored as zero, which the deserializers turn into null. */
-    if (secs == 0 && frac == 0) {
+    /*
+     * '0000-00-00 00:00:00' is stored as zero, which Debezium 3.6's
+     * deserializers turn into null (3.5's into the epoch).
+     */
+    if (secs == 0 && frac == 0 && !c->zero_is_epoch) {
         set_null(out);
         return SL_OK;
     }

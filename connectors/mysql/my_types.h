@@ -28,7 +28,8 @@
  *                                     Timestamp ms [connect]; the wall clock read as UTC
  *   TIMESTAMP(fsp)                    ZonedTimestamp "...Z", exactly fsp fraction digits
  *   zero dates ('0000-00-00', a zero month or day)   null (the encoder then writes the
- *                                     default or the fallback: 0, "1970-01-01T00:00:00Z")
+ *                                     default or the fallback: 0, "1970-01-01T00:00:00Z");
+ *                                     a zero TIMESTAMP the epoch with zero_timestamp_as_epoch
  *   years 0-69 / 70-99 of DATE, DATETIME   2000-2069 / 1970-1999 (enable.time.adjuster)
  *   CHAR, VARCHAR, TEXT               string, decoded from the column charset
  *   BINARY(n), VARBINARY, BLOB        bytes [bytes] or base64/base64-url-safe/hex string;
@@ -60,6 +61,12 @@ typedef struct my_type_options {
     sl_dbz_binary_mode binary;
     sl_dbz_bigint_mode bigint_unsigned;
     bool time_adjuster; /* enable.time.adjuster */
+    /*
+     * A zero TIMESTAMP ('0000-00-00 00:00:00') as the epoch, formatted with
+     * the column's fraction digits, instead of null: what Debezium 3.5 does,
+     * and so its MariaDB connector (released up to 3.5.0); 3.6 gives null.
+     */
+    bool zero_timestamp_as_epoch;
 } my_type_options;
 
 /* Debezium's defaults: precise, adaptive_time_microseconds, bytes, long, time adjuster on. */
@@ -70,8 +77,14 @@ void my_type_options_default(my_type_options *o);
  * table map cannot. All false/NULL when unknown.
  */
 typedef struct my_column_hints {
-    bool boolean;            /* BOOLEAN/BOOL in the DDL: a boolean, not int16 */
-    bool json;               /* MariaDB JSON (a LONGTEXT checked by JSON_VALID) */
+    bool boolean; /* BOOLEAN/BOOL in the DDL: a boolean, not int16 */
+    /*
+     * A JSON column stored as text (MariaDB's JSON is a LONGTEXT checked by
+     * JSON_VALID): io.debezium.data.Json with the text as written. Debezium's
+     * MariaDB connector 3.5 does not do this (a plain string): leave it unset
+     * to match it.
+     */
+    bool json;
     bool float_double;       /* FLOAT(M,D) or FLOAT(p) with p > 24: float64 */
     const my_labels *labels; /* ENUM/SET labels, when the map has none (MINIMAL metadata) */
 } my_column_hints;
@@ -116,6 +129,7 @@ typedef struct my_converter {
     bool millis;              /* TIME/DATETIME: milliseconds rather than microseconds */
     bool range_checked;       /* TIME in connect mode: only 00:00:00 to 24:00:00 */
     bool adjust_years;        /* enable.time.adjuster */
+    bool zero_is_epoch;       /* TIMESTAMP: zero_timestamp_as_epoch */
     bool optional;            /* the column is optional (JSON: an empty value is null, else "{}") */
     bool omitted;             /* Debezium leaves the column out of its events */
     uint8_t precision, scale; /* DECIMAL */

@@ -558,7 +558,7 @@ sl_code mysql_dump(const uint8_t *data, size_t len, const my_type_options *opts,
 {
     dumper d;
     memset(&d, 0, sizeof d);
-    my_binlog_format_init(&d.fmt, MY_CHECKSUM_UNDEF);
+    my_binlog_format_init(&d.fmt, MY_CHECKSUM_UNKNOWN);
     d.opts = opts;
     d.out = out;
     my_row_decoder_init(&d.dec);
@@ -571,13 +571,13 @@ sl_code mysql_dump(const uint8_t *data, size_t len, const my_type_options *opts,
     } else {
         size_t pos = 4;
         while (pos < len) {
-            if (len - pos < MY_BINLOG_HEADER_LEN) {
+            if (len - pos < MY_EVENT_HEADER_LEN) {
                 rc = sl_error_set(err, SL_PROTOCOL, "binlog ends inside an event header at %zu",
                                   pos);
                 break;
             }
             uint32_t size = my_le32(data + pos + 9);
-            if (size < MY_BINLOG_HEADER_LEN || size > len - pos) {
+            if (size < MY_EVENT_HEADER_LEN || size > len - pos) {
                 rc = sl_error_set(err, SL_PROTOCOL, "event at %zu claims %u bytes, %zu remain", pos,
                                   size, len - pos);
                 break;
