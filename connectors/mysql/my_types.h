@@ -35,6 +35,7 @@
  *   BINARY(n), VARBINARY, BLOB        bytes [bytes] or base64/base64-url-safe/hex string;
  *                                     BINARY padded with 0x00 to n
  *   ENUM, SET                         io.debezium.data.Enum / EnumSet string with "allowed"
+ *   UUID (MariaDB, hint)              io.debezium.data.Uuid string "123e4567-e89b-..."
  *   JSON                              io.debezium.data.Json string (my_json.h); MariaDB's text
  *                                     JSON (hint) copied
  *   GEOMETRY and its subtypes         io.debezium.data.geometry.Geometry {wkb, srid}
@@ -86,6 +87,7 @@ typedef struct my_column_hints {
      */
     bool json;
     bool float_double;       /* FLOAT(M,D) or FLOAT(p) with p > 24: float64 */
+    bool uuid;               /* MariaDB\'s UUID (BINARY(16) in the binlog): io.debezium.data.Uuid */
     const my_labels *labels; /* ENUM/SET labels, when the map has none (MINIMAL metadata) */
 } my_column_hints;
 
@@ -107,6 +109,7 @@ typedef enum my_conv_kind {
     MY_CONV_TIMESTAMP,
     MY_CONV_STRING, /* text in a charset */
     MY_CONV_BINARY, /* binary strings in binary.handling.mode */
+    MY_CONV_UUID,   /* MariaDB\'s UUID: 16 bytes as the canonical text */
     MY_CONV_ENUM,
     MY_CONV_SET,
     MY_CONV_JSON, /* binary JSON, or MariaDB's JSON text */

@@ -5,6 +5,7 @@
  * expands transaction payloads and MariaDB's compressed events.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ static void put_hex(sl_buf *out, const uint8_t *p, size_t n)
     }
 }
 
+/* Strings longer than this are cut in the text (the dump runs on one thread). */
+static size_t string_limit = 400;
+
 void mysql_dump_value(sl_buf *out, const sl_schema *schema, const sl_value *v)
 {
     char num[SL_JSON_NUMBER_MAX + 1];
@@ -117,7 +121,7 @@ void mysql_dump_value(sl_buf *out, const sl_schema *schema, const sl_value *v)
         sl_buf_append(out, num, n);
         return;
     case SL_VALUE_STRING:
-        put_text(out, v->u.str, v->len, 400);
+        put_text(out, v->u.str, v->len, string_limit);
         return;
     case SL_VALUE_BYTES:
         put_hex(out, v->u.bytes, v->len);
@@ -551,6 +555,15 @@ static sl_code on_event(dumper *d, const uint8_t *raw, size_t len, sl_error *err
         return rc;
     }
     return SL_OK;
+}
+
+sl_code mysql_dump_full(const uint8_t *data, size_t len, const my_type_options *opts, sl_buf *out,
+                        sl_error *err)
+{
+    string_limit = SIZE_MAX;
+    sl_code rc = mysql_dump(data, len, opts, out, err);
+    string_limit = 400;
+    return rc;
 }
 
 sl_code mysql_dump(const uint8_t *data, size_t len, const my_type_options *opts, sl_buf *out,

@@ -25,6 +25,10 @@
 sl_code mysql_dump(const uint8_t *data, size_t len, const my_type_options *opts, sl_buf *out,
                    sl_error *err);
 
+/* The same, with strings written whole (mysql_dump cuts them at 400 bytes). */
+sl_code mysql_dump_full(const uint8_t *data, size_t len, const my_type_options *opts, sl_buf *out,
+                        sl_error *err);
+
 /* Appends a value as the dump writes it (schema gives float/double widths and names). */
 void mysql_dump_value(sl_buf *out, const sl_schema *schema, const sl_value *v);
 

@@ -769,3 +769,23 @@ Test(my_types, small_decimals_take_a_shortcut_that_gives_the_same_bytes)
         cr_assert_str_eq(fast, slow, "%s as DECIMAL(%u,%u)", text, p, s);
     }
 }
+
+Test(my_types, mariadb_uuid_with_its_hint)
+{
+    my_converter c;
+    my_tm_column t = col(MY_TYPE_STRING, MY_TYPE_STRING << 8 | 16);
+    t.collation = 63;
+    my_column_hints h = {.uuid = true};
+    const sl_schema *s = plan(&t, &h, NULL, &c);
+    cr_assert_str_eq(s->name, "io.debezium.data.Uuid");
+    /* MariaDB 10.11 wrote these bytes for '123e4567-e89b-12d3-a456-426614174000'. */
+    EXPECT(&c, s,
+           B(16, 0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
+             0x40, 0x00),
+           "\"123e4567-e89b-12d3-a456-426614174000\"");
+    /* Trailing zero bytes are not stored: they are padded back. */
+    EXPECT(&c, s, B(2, 0xff, 0xff), "\"ffff0000-0000-0000-0000-000000000000\"");
+    /* Without the hint it is a BINARY(16). */
+    s = plan(&t, NULL, NULL, &c);
+    cr_assert_eq(s->type, SL_TYPE_BYTES);
+}
