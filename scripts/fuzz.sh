@@ -30,11 +30,11 @@ while (($#)); do
         --seconds) seconds=$2; shift 2 ;;
         --keep-corpus) keep=1; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-        pgoutput|pg_types|config) targets+=("$1"); shift ;;
+        pgoutput|pg_types|config|mysql_binlog) targets+=("$1"); shift ;;
         *) echo "fuzz.sh: unknown argument \"$1\"" >&2; exit 2 ;;
     esac
 done
-((${#targets[@]})) || targets=(pgoutput pg_types config)
+((${#targets[@]})) || targets=(pgoutput pg_types config mysql_binlog)
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (run scripts/install-deps.sh)" >&2; exit 1; }
 CC=clang cmake -S . -B "$build" -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF \
