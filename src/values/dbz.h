@@ -193,8 +193,10 @@ bool sl_dbz_decimal_parse(const char *s, size_t n, bool specials, sl_dbz_decimal
  * dropped); target < 0 keeps d's own scale, stripped of trailing fraction
  * zeros when strip is set (VariableScaleDecimal), raised to at least 0.
  * Leading zeros are removed; zero is the empty string. The digits are built
- * in stack when they fit, else in arena.
+ * in stack when they fit, else in arena. False too when the result would
+ * have more than SL_DBZ_DECIMAL_MAX_DIGITS digits.
  */
+#define SL_DBZ_DECIMAL_MAX_DIGITS (131072 + 16383)
 bool sl_dbz_decimal_digits(const sl_dbz_decimal *d, int64_t target, bool strip, sl_arena *arena,
                            char *stack, size_t stack_size, const char **digits, size_t *ndigits,
                            int64_t *scale);

@@ -281,7 +281,12 @@ bool sl_dbz_decimal_digits(const sl_dbz_decimal *d, int64_t target, bool strip, 
     /* Work on a copy so trailing zeros can be appended. */
     int64_t want = target >= 0 ? target : (cur < 0 ? 0 : cur);
     int64_t pad = want > cur ? want - cur : 0;
-    if (pad > 10000000)
+    /*
+     * No database sends more digits than PostgreSQL's numeric can hold
+     * (131072 before the point, 16383 after); text with an exponent could
+     * ask for millions, and the conversion to bytes is quadratic in them.
+     */
+    if ((int64_t)n + pad > SL_DBZ_DECIMAL_MAX_DIGITS)
         return false;
     size_t total = n + (size_t)pad;
     char *buf = total <= stack_size ? stack : sl_arena_alloc(arena, total);

@@ -300,3 +300,31 @@ Test(dbz, fallbacks_by_shape)
     sl_dbz_fallback_value(SL_DBZ_SHAPE_BYTES, 0, &arena, &v);
     cr_assert(v.kind == SL_VALUE_BYTES && v.len == 0);
 }
+
+/*
+ * An exponent may ask for more digits than any database holds; building them
+ * would take minutes (the conversion to bytes is quadratic), so such text is
+ * refused, while PostgreSQL's largest numeric still converts.
+ */
+Test(dbz, decimal_digits_are_capped_at_postgresqls_numeric_maximum)
+{
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    char stack[64];
+    const char *digits;
+    size_t nd;
+    int64_t scale;
+    sl_dbz_decimal d;
+    cr_assert(sl_dbz_decimal_parse("1e9999999", 9, false, &d));
+    cr_assert_not(
+        sl_dbz_decimal_digits(&d, -1, false, &arena, stack, sizeof stack, &digits, &nd, &scale));
+    cr_assert(sl_dbz_decimal_parse("1e131071", 8, false, &d));
+    cr_assert(
+        sl_dbz_decimal_digits(&d, 16383, false, &arena, stack, sizeof stack, &digits, &nd, &scale));
+    cr_assert_eq(nd, (size_t)SL_DBZ_DECIMAL_MAX_DIGITS);
+    cr_assert_eq(digits[0], '1');
+    cr_assert(sl_dbz_decimal_parse("1e131072", 8, false, &d));
+    cr_assert_not(
+        sl_dbz_decimal_digits(&d, 16383, false, &arena, stack, sizeof stack, &digits, &nd, &scale));
+    sl_arena_destroy(&arena);
+}
