@@ -117,6 +117,15 @@ bool sl_checkpoint_advance(sl_checkpoint *cp, sl_position *pos)
     return moved;
 }
 
+bool sl_checkpoint_position(sl_checkpoint *cp, uint64_t seq, sl_position *pos)
+{
+    slot *s = find(cp, seq);
+    if (!s || !s->committed || s->pos.len == 0)
+        return false;
+    *pos = s->pos;
+    return true;
+}
+
 bool sl_checkpoint_failed(const sl_checkpoint *cp)
 {
     return cp->failed;

@@ -47,6 +47,12 @@ void sl_checkpoint_ack(sl_checkpoint *cp, uint64_t seq, bool ok);
  */
 bool sl_checkpoint_advance(sl_checkpoint *cp, sl_position *pos);
 
+/*
+ * The position that ends transaction seq, for messages about it: true and
+ * *pos filled when its COMMIT was seen and the slot is still in the ring.
+ */
+bool sl_checkpoint_position(sl_checkpoint *cp, uint64_t seq, sl_position *pos);
+
 /* True once any message was lost: the position cannot move past it. */
 bool sl_checkpoint_failed(const sl_checkpoint *cp);
 

@@ -15,6 +15,7 @@
 #include "registry.h"
 
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
+#define SCHEMA_TOPIC_NAMING "io.debezium.schema.SchemaTopicNamingStrategy"
 
 static const sl_config_key core_keys[] = {
     {.name = "name",
@@ -108,11 +109,13 @@ static const sl_config_key core_keys[] = {
             "still confirms its position to the database."},
     {.name = "errors.max.retries",
      .type = SL_CONF_INT,
-     .default_value = "-1",
+     .default_value = "10",
      .min = -1,
      .max = 1000000,
-     .doc = "How often a failed pipeline is restarted from its last checkpoint before sluice "
-            "gives up; -1 retries forever."},
+     .doc = "How many times in a row a connector failing with a transient error (Kafka or the "
+            "database away) is restarted from its last checkpoint without making progress before "
+            "sluice gives up and exits non-zero; 0 never restarts, -1 retries forever (Debezium's "
+            "default). Permanent errors stop at once."},
     {.name = "errors.retry.delay.initial.ms",
      .type = SL_CONF_INT,
      .default_value = "300",
@@ -121,10 +124,16 @@ static const sl_config_key core_keys[] = {
      .doc = "First delay before a restart or reconnect; doubled after each failure."},
     {.name = "errors.retry.delay.max.ms",
      .type = SL_CONF_INT,
-     .default_value = "10000",
+     .default_value = "60000",
      .min = 1,
      .max = 3600000,
-     .doc = "Longest delay between restarts or reconnects."},
+     .doc = "Longest delay between restarts or reconnects (Kafka Connect's default)."},
+    {.name = "topic.naming.strategy",
+     .type = SL_CONF_STRING,
+     .default_value = SCHEMA_TOPIC_NAMING,
+     .doc = "Debezium's topic naming class; only its default is supported: topics are "
+            "prefix.schema.table, with each character Kafka does not allow (outside "
+            "[a-zA-Z0-9._-]) replaced by _, and schema names follow the topic."},
     {0},
 };
 
@@ -177,8 +186,12 @@ static sl_code check_core(const sl_config *cfg, sl_error *err)
         return sl_error_set(err, SL_CONFIG,
                             "key \"provide.transaction.metadata\": transaction metadata is not "
                             "supported yet");
+    if (strcmp(sl_config_str(cfg, "topic.naming.strategy"), SCHEMA_TOPIC_NAMING) != 0)
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"topic.naming.strategy\": only " SCHEMA_TOPIC_NAMING
+                            " is supported");
     if (sl_config_int(cfg, "errors.retry.delay.initial.ms", 300) >
-        sl_config_int(cfg, "errors.retry.delay.max.ms", 10000))
+        sl_config_int(cfg, "errors.retry.delay.max.ms", 60000))
         return sl_error_set(err, SL_CONFIG,
                             "key \"errors.retry.delay.initial.ms\": larger than "
                             "\"errors.retry.delay.max.ms\"");

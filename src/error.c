@@ -35,6 +35,31 @@ bool sl_code_is_retriable(sl_code code)
     return (unsigned)code < SL_CODE_COUNT && codes[code].retriable;
 }
 
+int sl_code_exit_status(sl_code code)
+{
+    switch (code) {
+    case SL_OK:
+    case SL_STOPPED:
+        return SL_EXIT_OK;
+    case SL_CONFIG:
+    case SL_UNSUPPORTED:
+        return SL_EXIT_CONFIG;
+    case SL_CONNECT:
+    case SL_SOURCE:
+    case SL_PROTOCOL:
+        return SL_EXIT_SOURCE;
+    case SL_SINK:
+    case SL_SINK_RETRY:
+    case SL_SINK_RESET:
+    case SL_FULL:
+        return SL_EXIT_SINK;
+    case SL_STATE:
+        return SL_EXIT_STATE;
+    default:
+        return SL_EXIT_INTERNAL;
+    }
+}
+
 sl_code sl_error_set(sl_error *err, sl_code code, const char *fmt, ...)
 {
     if (err) {

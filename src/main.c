@@ -4,6 +4,14 @@
  * `run` starts one pipeline thread per connector file and waits in the main
  * thread for SIGTERM or SIGINT (blocked in every thread, taken with
  * sigtimedwait here), then asks every pipeline to flush and checkpoint.
+ * SIGHUP is taken the same way and only logged: it is kept for a future
+ * configuration reload, and until then must neither stop sluice nor, as its
+ * default action would, kill it without a final checkpoint.
+ *
+ * The exit status says how `run` ended (README, "Exit codes"): 0 after a
+ * requested stop, otherwise the class of the first connector's failure
+ * (sl_code_exit_status), so that a supervisor can tell a configuration to fix
+ * from a database or a Kafka to look at.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,7 +45,11 @@ static const char usage[] =
     "  --help             show this help\n"
     "  --version          show the version\n"
     "\n"
-    "SIGTERM or SIGINT stops `run` after flushing the sinks and writing final checkpoints.\n";
+    "SIGTERM or SIGINT stops `run` after flushing the sinks and writing final checkpoints;\n"
+    "SIGHUP is logged and ignored (reserved for a configuration reload).\n"
+    "\n"
+    "exit status: 0 stopped as asked, 1 internal error, 2 configuration, 3 source (database),\n"
+    "4 sink (Kafka), 5 stored position does not match the database.\n";
 
 typedef struct file_list {
     char **paths;
@@ -163,6 +175,7 @@ typedef struct runner {
     sl_stop *stop;
     sl_code result;
     atomic_bool done;
+    int finish_order; /* 1 for the first connector to end by itself, 0 if not yet seen */
 } runner;
 
 /* The body of a pipeline thread. */
@@ -179,12 +192,13 @@ static int cmd_run(const file_list *files)
 {
     sl_connector **conns;
     if (load_all(files, &conns) != 0)
-        return 2;
+        return SL_EXIT_CONFIG;
 
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every pipeline thread */
     signal(SIGPIPE, SIG_IGN);
 
@@ -210,9 +224,13 @@ static int cmd_run(const file_list *files)
     /* Wait for a signal, or for a pipeline that ended by itself (a fatal error). */
     struct timespec tick = {0, 200 * 1000 * 1000};
     bool stopping = false;
+    int finished = 0;
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig > 0 && !stopping) {
+        if (sig == SIGHUP) {
+            sl_warn("received SIGHUP: configuration reload is not supported yet; ignored (SIGTERM "
+                    "stops sluice)");
+        } else if (sig > 0 && !stopping) {
             sl_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             stopping = true;
             sl_stop_request(&stop);
@@ -220,8 +238,13 @@ static int cmd_run(const file_list *files)
             sl_info("received %s again, still stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         }
         size_t done = 0;
-        for (size_t i = 0; i < files->n; i++)
-            done += atomic_load(&runners[i].done);
+        for (size_t i = 0; i < files->n; i++) {
+            if (!atomic_load(&runners[i].done))
+                continue;
+            done++;
+            if (!runners[i].finish_order)
+                runners[i].finish_order = ++finished;
+        }
         if (done == files->n)
             break;
         if (done > 0 && !stopping) {
@@ -231,11 +254,16 @@ static int cmd_run(const file_list *files)
         }
     }
 
+    /* The status of the first connector to fail: its failure is what ended the run. */
     int rc = 0;
+    int first = 0;
     for (size_t i = 0; i < files->n; i++) {
         pthread_join(runners[i].thread, NULL);
-        if (runners[i].result != SL_OK)
-            rc = 1;
+        int status = sl_code_exit_status(runners[i].result);
+        if (status != 0 && (first == 0 || runners[i].finish_order < first)) {
+            rc = status;
+            first = runners[i].finish_order;
+        }
         sl_connector_free(conns[i]);
     }
     free(runners);

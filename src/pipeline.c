@@ -12,8 +12,15 @@
  * position is written to the offsets file (atomically, fsync'ed) at most every
  * offset.flush.interval.ms, and only after the write is it handed to the
  * source's ack(), which lets the database forget the log behind it.
+ *
+ * How a failure ends: every error ends the current life of the pipeline
+ * (run_once), and sl_pipeline_run decides by its code (error.h) whether to
+ * restart from the last checkpoint after a growing backoff or to stop the
+ * connector. A message the sink lost is reported with what an operator needs
+ * to find it: its table, its key and the position of its transaction.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,7 @@
 #define POSITION_TEXT_MAX 256
 #define SHUTDOWN_FLUSH_MS 30000
 #define STATS_INTERVAL_MS 60000
+#define KEY_TEXT_MAX 128 /* keys are row data: enough to find the row, not a dump */
 
 sl_code sl_stop_init(sl_stop *stop, sl_error *err)
 {
@@ -85,6 +93,35 @@ typedef enum feed_result {
     FEED_ERROR,
 } feed_result;
 
+/*
+ * The first message the sink lost or refused in this life: what went wrong
+ * and what the message was, kept until the error names them.
+ */
+typedef struct lost_message {
+    sl_code code;   /* SL_OK: none */
+    uint64_t token; /* its transaction's ring sequence */
+    char what[SL_ERROR_MAX];
+    char table[256];
+    char key[KEY_TEXT_MAX + 8];
+    int64_t deadline_ms; /* when to stop waiting for its transaction's COMMIT */
+} lost_message;
+
+/*
+ * After a loss, how long the pipeline keeps reading (without producing) for
+ * the COMMIT that gives the lost message's transaction its position.
+ */
+#define LOST_POSITION_WAIT_MS 2000
+
+/*
+ * Which table a topic's messages come from, for messages about a lost one
+ * (the sink reports the topic; a source may map several names to one topic,
+ * and the last one wins). An open-addressing hash owned by the pipeline.
+ */
+typedef struct topic_table {
+    char *topic;
+    char *table;
+} topic_table;
+
 typedef struct pipeline {
     const sl_connector *conn;
     const sl_config *cfg;
@@ -118,20 +155,211 @@ typedef struct pipeline {
     int64_t last_write_ms;
     char durable_text[POSITION_TEXT_MAX];
 
-    char lost_reason[256];
     bool source_gave_up; /* poll failed with what the source could not get past (source.h) */
+    bool progressed;     /* the durable position moved in this life */
+
+    lost_message lost;
+    topic_table *tables; /* topic -> table, for messages about lost ones */
+    size_t ntables, tables_cap;
+    const sl_table *last_table;
+    uint64_t last_table_version;
+    sl_position last_commit; /* the newest COMMIT handed to the ring, len 0: none yet */
+
     uint64_t events, messages, transactions;
     int64_t last_stats_ms;
 } pipeline;
 
+/*
+ * A key as an operator can read it: the payload of a JsonConverter key
+ * ({"id":2}), compact and cut at KEY_TEXT_MAX bytes; other bytes in hex.
+ * Keys are row data, never configuration, so they may be shown.
+ */
+static void describe_key(const void *key, size_t len, char *out, size_t size)
+{
+    if (!key) {
+        snprintf(out, size, "null");
+        return;
+    }
+    char *text = NULL;
+    json_t *j = json_loadb(key, len, JSON_DECODE_ANY, NULL);
+    if (j) {
+        json_t *payload = json_object_get(j, "payload");
+        text = json_dumps(payload && json_object_get(j, "schema") ? payload : j,
+                          JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        json_decref(j);
+    }
+    if (text) {
+        size_t n = strlen(text);
+        if (n > KEY_TEXT_MAX) {
+            n = KEY_TEXT_MAX;
+            while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+                n--; /* not in the middle of a UTF-8 character */
+            snprintf(out, size, "%.*s...", (int)n, text);
+        } else {
+            snprintf(out, size, "%s", text);
+        }
+        free(text);
+        return;
+    }
+    size_t n = 0;
+    const uint8_t *b = key;
+    n += (size_t)snprintf(out, size, "0x");
+    for (size_t i = 0; i < len && n + 6 < size && i < KEY_TEXT_MAX / 2; i++)
+        n += (size_t)snprintf(out + n, size - n, "%02x", b[i]);
+    if (len > KEY_TEXT_MAX / 2 && n + 4 < size)
+        snprintf(out + n, size - n, "...");
+}
+
+static uint64_t hash_text(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static topic_table *find_topic(pipeline *p, const char *topic)
+{
+    if (!p->tables_cap)
+        return NULL;
+    for (size_t i = hash_text(topic) & (p->tables_cap - 1);; i = (i + 1) & (p->tables_cap - 1)) {
+        if (!p->tables[i].topic || strcmp(p->tables[i].topic, topic) == 0)
+            return &p->tables[i];
+    }
+}
+
+/* Remembers which table the topic's messages come from; once per table version. */
+static void remember_table(pipeline *p, const sl_table *t)
+{
+    p->last_table = t;
+    p->last_table_version = t->version;
+    if (!t->topic)
+        return;
+    if ((p->ntables + 1) * 2 > p->tables_cap) {
+        size_t cap = p->tables_cap ? p->tables_cap * 2 : 64;
+        topic_table *old = p->tables;
+        size_t old_cap = p->tables_cap;
+        p->tables = calloc(cap, sizeof *p->tables);
+        if (!p->tables)
+            abort();
+        p->tables_cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].topic)
+                *find_topic(p, old[i].topic) = old[i];
+        free(old);
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s%s%s", t->schema_name ? t->schema_name : "",
+             t->schema_name ? "." : "", t->name ? t->name : t->topic);
+    topic_table *e = find_topic(p, t->topic);
+    if (!e->topic) {
+        e->topic = strdup(t->topic);
+        p->ntables++;
+    } else if (strcmp(e->table, name) == 0) {
+        return;
+    }
+    free(e->table);
+    e->table = strdup(name);
+    if (!e->topic || !e->table)
+        abort();
+}
+
+/*
+ * Where transaction seq stands in the source's log, for a message about it:
+ * its end when known (committed, or its COMMIT is later in this batch),
+ * otherwise the newest position before it.
+ */
+static void describe_position(pipeline *p, uint64_t seq, char *out, size_t size)
+{
+    sl_position pos = {.len = 0};
+    bool ends = sl_checkpoint_position(p->cp, seq, &pos);
+    if (!ends && p->in_tx && seq == p->tx_seq) {
+        for (size_t i = p->cursor; i < p->batch.count; i++) {
+            if (p->batch.items[i].kind == SL_ITEM_BEGIN)
+                break;
+            if (p->batch.items[i].kind == SL_ITEM_COMMIT) {
+                pos = p->batch.items[i].u.position;
+                ends = true;
+                break;
+            }
+        }
+    }
+    if (!ends)
+        pos = p->last_commit;
+    char text[POSITION_TEXT_MAX];
+    sl_error ignored;
+    if (pos.len > 0 && p->conn->source->position_format(&pos, text, sizeof text, &ignored) == SL_OK)
+        snprintf(out, size, "%s %s", ends ? "transaction ending at" : "a transaction after", text);
+    else if (p->durable_text[0])
+        snprintf(out, size, "a transaction after %s", p->durable_text);
+    else
+        snprintf(out, size, "position unknown");
+}
+
+/* The table a message of topic came from, as the pipeline saw it produced. */
+static void table_of_topic(pipeline *p, const char *topic, char *out, size_t size)
+{
+    topic_table *e = topic ? find_topic(p, topic) : NULL;
+    snprintf(out, size, "%s", e && e->topic ? e->table : "(unknown)");
+}
+
+/*
+ * Records the first lost message of this life; later losses only add to the
+ * failure. The checkpoint can never pass the message's transaction: a lost
+ * message marks its slot failed, and a refused one is marked so here.
+ */
+static void record_lost(pipeline *p, sl_code code, uint64_t token, const char *table,
+                        const char *key, const char *what, bool refused)
+{
+    if (refused) {
+        sl_checkpoint_add(p->cp, token);
+        sl_checkpoint_ack(p->cp, token, false);
+    }
+    lost_message *l = &p->lost;
+    if (l->code != SL_OK)
+        return;
+    l->code = code;
+    l->token = token;
+    snprintf(l->what, sizeof l->what, "%s", what);
+    snprintf(l->table, sizeof l->table, "%s", table);
+    snprintf(l->key, sizeof l->key, "%s", key);
+    l->deadline_ms = now_ms() + LOST_POSITION_WAIT_MS;
+}
+
 /* Runs on the pipeline thread, inside the sink's poll() or flush(). */
-static void on_ack(void *ctx, uint64_t token, sl_code status, const char *reason)
+static void on_ack(void *ctx, uint64_t token, sl_code status, const sl_sink_failure *failure)
 {
     pipeline *p = ctx;
     sl_checkpoint_ack(p->cp, token, status == SL_OK);
-    if (status != SL_OK && !p->lost_reason[0])
-        snprintf(p->lost_reason, sizeof p->lost_reason, "%s",
-                 reason ? reason : sl_code_text(status));
+    if (status == SL_OK || p->lost.code != SL_OK)
+        return;
+    const char *topic = failure && failure->topic ? failure->topic : "";
+    char table[256], key[KEY_TEXT_MAX + 8], what[SL_ERROR_MAX];
+    table_of_topic(p, topic, table, sizeof table);
+    describe_key(failure ? failure->key : NULL, failure ? failure->key_len : 0, key, sizeof key);
+    snprintf(what, sizeof what, "could not deliver to topic \"%s\": %s", topic,
+             failure && failure->reason ? failure->reason : sl_code_text(status));
+    record_lost(p, status, token, table, key, what, false);
+}
+
+/*
+ * Whether the pipeline should end this life for the lost message now: once
+ * its transaction's position is known, or after a short wait for it.
+ */
+static bool lost_ready(pipeline *p)
+{
+    sl_position pos;
+    return sl_checkpoint_position(p->cp, p->lost.token, &pos) || now_ms() >= p->lost.deadline_ms;
+}
+
+/* The error for the first lost message, naming its table, key and position. */
+static sl_code lost_error(pipeline *p, sl_error *err)
+{
+    lost_message *l = &p->lost;
+    char where[POSITION_TEXT_MAX + 32];
+    describe_position(p, l->token, where, sizeof where);
+    return sl_error_set(err, l->code, "table \"%s\", key %s, %s: %s", l->table, l->key, where,
+                        l->what);
 }
 
 static void parse_skipped(pipeline *p)
@@ -146,6 +374,8 @@ static void parse_skipped(pipeline *p)
 
 static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error *err)
 {
+    if (ev->table && (ev->table != p->last_table || ev->table->version != p->last_table_version))
+        remember_table(p, ev->table);
     sl_message msg = {
         .topic = ev->table ? ev->table->topic : "",
         .key = p->has_key ? p->key.data : NULL,
@@ -160,7 +390,24 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
     if (rc == SL_OK) {
         sl_checkpoint_add(p->cp, p->tx_seq);
         p->messages++;
+        return SL_OK;
     }
+    if (rc == SL_FULL) {
+        if (sl_checkpoint_pending(p->cp) > 0)
+            return SL_FULL;
+        /* Refused with nothing of ours in the sink: no acknowledgement will make room. */
+        rc = sl_error_set(err, SL_SINK,
+                          "the sink refuses a message of %zu bytes for topic \"%s\" while "
+                          "holding nothing else",
+                          msg.key_len + msg.value_len, msg.topic);
+    }
+    char table[256], key[KEY_TEXT_MAX + 8];
+    snprintf(table, sizeof table, "%s%s%s",
+             ev->table && ev->table->schema_name ? ev->table->schema_name : "",
+             ev->table && ev->table->schema_name ? "." : "",
+             ev->table && ev->table->name ? ev->table->name : msg.topic);
+    describe_key(msg.key, msg.key_len, key, sizeof key);
+    record_lost(p, rc, p->tx_seq, table, key, err->msg, true);
     return rc;
 }
 
@@ -241,10 +488,24 @@ static bool begin_tx(pipeline *p)
     return true;
 }
 
+/*
+ * Whether skipped.operations drops the event. The delete and the create of
+ * a primary key change come from an UPDATE, so skipping u drops both (as
+ * Debezium does: with skipped operations set, the publication it creates
+ * does not even publish updates); skipping d or c drops that half alone.
+ */
+static bool skipped(const pipeline *p, const sl_event *ev)
+{
+    if ((int)ev->op < 128 && p->skip[(int)ev->op])
+        return true;
+    return ev->key_change_row && p->skip['u'];
+}
+
 static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
 {
     if (p->stage == STAGE_NEW) {
-        if ((int)ev->op < 128 && p->skip[(int)ev->op])
+        /* After a loss nothing more is produced: the life ends once the loss is described. */
+        if (skipped(p, ev) || p->lost.code != SL_OK)
             return FEED_DONE;
         if (!p->in_tx && !begin_tx(p))
             return FEED_BLOCKED;
@@ -260,20 +521,18 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
         p->stage = STAGE_VALUE;
         p->events++;
     }
+    /* A message the sink refuses is recorded as lost (produce()) and the event dropped. */
     if (p->stage == STAGE_VALUE) {
         sl_code rc = produce(p, ev, false, err);
         if (rc == SL_FULL)
             return FEED_BLOCKED;
-        if (rc != SL_OK)
-            return FEED_ERROR;
-        p->stage = (ev->op == SL_OP_DELETE && p->tombstones) ? STAGE_TOMBSTONE : STAGE_NEW;
+        p->stage =
+            rc == SL_OK && ev->op == SL_OP_DELETE && p->tombstones ? STAGE_TOMBSTONE : STAGE_NEW;
     }
     if (p->stage == STAGE_TOMBSTONE) {
         sl_code rc = produce(p, ev, true, err);
         if (rc == SL_FULL)
             return FEED_BLOCKED;
-        if (rc != SL_OK)
-            return FEED_ERROR;
         p->stage = STAGE_NEW;
     }
     return FEED_DONE;
@@ -300,6 +559,7 @@ static feed_result feed(pipeline *p, sl_error *err)
             if (!p->in_tx && !begin_tx(p))
                 return FEED_BLOCKED;
             sl_checkpoint_commit(p->cp, p->tx_seq, &item->u.position);
+            p->last_commit = item->u.position;
             p->in_tx = false;
             break;
         }
@@ -321,6 +581,7 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
         if (rc != SL_OK)
             return rc;
         memcpy(p->durable_text, text, sizeof text);
+        p->progressed = true;
         sl_debug("checkpoint %s", text);
     }
     p->have_ready = false;
@@ -376,10 +637,10 @@ static void wait_for_work(pipeline *p, bool blocked, int timeout_ms)
 static sl_code shutdown_flush(pipeline *p, sl_error *err)
 {
     sl_code rc = p->conn->sink->flush(p->sink, SHUTDOWN_FLUSH_MS, err);
+    if (p->lost.code != SL_OK)
+        return lost_error(p, err);
     if (rc != SL_OK)
         return rc;
-    if (p->lost_reason[0])
-        return sl_error_set(err, SL_SINK, "sink lost messages: %s", p->lost_reason);
     return advance(p, true, err);
 }
 
@@ -433,6 +694,11 @@ static void teardown(pipeline *p)
     sl_buf_free(&p->key);
     sl_buf_free(&p->value);
     sl_buf_free(&p->other_key);
+    for (size_t i = 0; i < p->tables_cap; i++) {
+        free(p->tables[i].topic);
+        free(p->tables[i].table);
+    }
+    free(p->tables);
 }
 
 /* One life of the pipeline, from opening the components to a stop or a failure. */
@@ -488,10 +754,14 @@ static sl_code run_once(pipeline *p, sl_error *err)
         }
 
         rc = c->sink->poll(p->sink, 0, err);
-        if (rc != SL_OK)
+        if (p->lost.code != SL_OK) {
+            if (lost_ready(p))
+                return lost_error(p, err);
+        } else if (rc != SL_OK) {
             return rc;
-        if (sl_checkpoint_failed(p->cp))
-            return sl_error_set(err, SL_SINK_RETRY, "sink lost messages: %s", p->lost_reason);
+        } else if (sl_checkpoint_failed(p->cp)) {
+            return sl_error_set(err, SL_SINK_RETRY, "the sink lost a message without a reason");
+        }
         rc = advance(p, false, err);
         if (rc != SL_OK)
             return rc;
@@ -512,7 +782,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
             if (!sink_has_fd && sl_checkpoint_pending(p->cp) > 0) {
                 /* A sink without a descriptor acknowledges when polled with patience. */
                 rc = c->sink->poll(p->sink, 1, err);
-                if (rc != SL_OK)
+                if (rc != SL_OK && p->lost.code == SL_OK)
                     return rc;
                 continue;
             }
@@ -527,9 +797,20 @@ static sl_code run_once(pipeline *p, sl_error *err)
     return shutdown_flush(p, err);
 }
 
-static bool fatal(sl_code code)
+/*
+ * What is left of the durable position after a failed life: acknowledgements
+ * that arrived before the failure still move it (never past the failure),
+ * so a restart repeats less.
+ */
+static void salvage_checkpoint(pipeline *p)
 {
-    return code == SL_CONFIG || code == SL_UNSUPPORTED || code == SL_INTERNAL || code == SL_STATE;
+    if (!p->sink || !p->cp || !p->src)
+        return;
+    sl_error ignored;
+    if (sl_checkpoint_advance(p->cp, &p->ready))
+        p->have_ready = true;
+    if (p->have_ready)
+        write_checkpoint(p, &ignored);
 }
 
 /* Sleeps up to ms, waking early on a stop request. */
@@ -541,7 +822,8 @@ static void backoff(sl_stop *stop, int64_t ms)
 
 sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
 {
-    sl_log_set_context(sl_config_name(conn->cfg));
+    const char *name = sl_config_name(conn->cfg);
+    sl_log_set_context(name);
     const char *snapshot = sl_config_str(conn->cfg, "snapshot.mode");
     if (strcasecmp(snapshot, "no_data") != 0 && strcasecmp(snapshot, "never") != 0)
         sl_warn("snapshot.mode \"%s\": this version does not take an initial snapshot; it "
@@ -550,11 +832,15 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
                 snapshot);
     if (sl_config_int(conn->cfg, "heartbeat.interval.ms", 0) > 0)
         sl_warn("heartbeat.interval.ms: heartbeat events are not emitted by this version");
-    int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", -1);
+    int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", 10);
     int64_t delay0 = sl_config_int(conn->cfg, "errors.retry.delay.initial.ms", 300);
-    int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 10000);
+    int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 60000);
     int64_t delay = delay0;
-    int64_t failures = 0;
+    int64_t failures = 0; /* in a row, without the durable position moving */
+    sl_code previous = SL_OK;
+    sl_error last; /* the failure of the previous life, while restarting after it */
+    sl_error_clear(&last);
+    char checkpoint[POSITION_TEXT_MAX] = "";
 
     for (;;) {
         pipeline p;
@@ -568,36 +854,74 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         p.offsets_path = sl_config_str(p.cfg, "offset.storage.file.filename");
         parse_skipped(&p);
 
-        int64_t started = now_ms();
         sl_error_clear(err);
         sl_code rc = run_once(&p, err);
         /* Only a requested stop that completed may release what a restart needs (source.h). */
         if (rc == SL_OK && conn->source->stopped)
             conn->source->stopped(p.src);
+        if (rc != SL_OK)
+            salvage_checkpoint(&p);
+        if (p.durable_text[0])
+            memcpy(checkpoint, p.durable_text, sizeof checkpoint);
+        bool progressed = p.progressed;
+        bool gave_up = p.source_gave_up;
         teardown(&p);
-        if (rc == SL_OK || (rc == SL_STOPPED && atomic_load(&stop->requested))) {
+        if (rc == SL_OK || (rc == SL_STOPPED && atomic_load(&stop->requested) && failures == 0)) {
             sl_info("stopped");
             return SL_OK;
         }
-        if (atomic_load(&stop->requested) || fatal(rc) || p.source_gave_up) {
-            sl_error_log("%s", err->msg);
-            return rc;
+        if (rc == SL_STOPPED && atomic_load(&stop->requested)) {
+            /* Stopped while starting again after a failure: that failure is the outcome. */
+            *err = last;
+            sl_error_log("%s; stop requested while restarting", err->msg);
+            return err->code;
         }
-        /* A pipeline that ran for a while before failing starts its backoff afresh. */
-        if (now_ms() - started > 60000) {
-            delay = delay0;
+
+        char at[POSITION_TEXT_MAX + 32];
+        snprintf(at, sizeof at, "last checkpoint %s", checkpoint[0] ? checkpoint : "none yet");
+        if (progressed) {
             failures = 0;
+            delay = delay0;
+            previous = SL_OK;
+        }
+        /*
+         * A fatal producer error gets one new producer; failing the same way
+         * again without progress means the cause is outside sluice.
+         */
+        bool permanent = !sl_code_is_retriable(rc) || (rc == SL_SINK_RESET && previous == rc);
+        char why[128] = "";
+        if (atomic_load(&stop->requested))
+            snprintf(why, sizeof why, "stopping as requested");
+        else if (gave_up) /* after its own reconnects (source.h): restarting it would not help */
+            snprintf(why, sizeof why, "the source gave up: the connector stops");
+        else if (permanent)
+            snprintf(why, sizeof why, "not retriable: the connector stops");
+        else if (max_retries >= 0 && failures >= max_retries)
+            snprintf(why, sizeof why,
+                     "giving up after %lld restart%s without progress (errors.max.retries)",
+                     (long long)failures, failures == 1 ? "" : "s");
+        if (why[0]) {
+            sl_error_prefix(err, "connector \"%s\"", name);
+            sl_error_log("%s; %s; %s", err->msg, why, at);
+            return rc;
         }
         failures++;
-        if (max_retries >= 0 && failures > max_retries) {
-            sl_error_log("%s; giving up after %lld restarts", err->msg, (long long)max_retries);
+        previous = rc;
+        char limit[32];
+        if (max_retries >= 0)
+            snprintf(limit, sizeof limit, " of %lld", (long long)max_retries);
+        else
+            limit[0] = '\0';
+        sl_error_log("%s; restart %lld%s in %lld ms from the %s", err->msg, (long long)failures,
+                     limit, (long long)delay, at);
+        backoff(stop, delay);
+        sl_error_prefix(err, "connector \"%s\"", name);
+        last = *err;
+        if (atomic_load(&stop->requested)) {
+            /* The last life failed: a stop now must not look like a clean one. */
+            sl_error_log("%s; stop requested while waiting to restart; %s", err->msg, at);
             return rc;
         }
-        sl_error_log("%s; restarting from the last checkpoint in %lld ms", err->msg,
-                     (long long)delay);
-        backoff(stop, delay);
-        if (atomic_load(&stop->requested))
-            return SL_OK;
         delay = delay * 2 > delay_max ? delay_max : delay * 2;
     }
 }

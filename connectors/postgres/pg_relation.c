@@ -13,6 +13,7 @@
 #include "postgres/pg_source_int.h"
 #include "sluice/log.h"
 #include "sluice/schema.h"
+#include "sluice/topic.h"
 
 void pg_table_free(pg_table *t)
 {
@@ -175,6 +176,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     size_t tlen = strlen(s->topic_prefix) + strlen(nsp) + strlen(rel) + 3;
     char *topic = sl_arena_alloc(&t->arena, tlen);
     snprintf(topic, tlen, "%s.%s.%s", s->topic_prefix, nsp, rel);
+    sl_topic_sanitize(topic);
     t->base.topic = topic;
 
     pg_wait w = pg_conn_catalog_wait(s);

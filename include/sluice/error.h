@@ -13,7 +13,15 @@
 
 #include <stdbool.h>
 
-/* X(name, retriable, description): codes, names and texts cannot drift apart. */
+/*
+ * X(name, retriable, description): codes, names and texts cannot drift apart.
+ *
+ * "Retriable" is what the pipeline acts on: a connector that fails with a
+ * retriable code is restarted from its last checkpoint after a growing
+ * backoff, at most errors.max.retries times in a row without progress; any
+ * other code stops the connector at once, since the same input would fail the
+ * same way again.
+ */
 #define SL_CODES(X)                                                                                \
     X(OK, false, "success")                                                                        \
     X(NOMEM, false, "out of memory")                                                               \
@@ -21,9 +29,10 @@
     X(IO, false, "input/output error")                                                             \
     X(CONNECT, true, "connection lost or refused")                                                 \
     X(PROTOCOL, false, "protocol error")                                                           \
-    X(SOURCE, false, "source error")                                                               \
-    X(SINK, false, "sink error")                                                                   \
+    X(SOURCE, true, "source error")                                                                \
+    X(SINK, false, "sink error, permanent")                                                        \
     X(SINK_RETRY, true, "sink error, retriable")                                                   \
+    X(SINK_RESET, true, "sink client failed; a new one may work")                                  \
     X(FULL, true, "queue full")                                                                    \
     X(UNSUPPORTED, false, "not supported")                                                         \
     X(INVALID, false, "invalid data")                                                              \
@@ -53,6 +62,22 @@ const char *sl_code_text(sl_code code);
 
 /* True when the operation may succeed if tried again later. */
 bool sl_code_is_retriable(sl_code code);
+
+/*
+ * The process exit status for a connector that ended with code (README,
+ * "Exit codes"): 0 success, 1 internal or local failure, 2 configuration,
+ * 3 source (database), 4 sink (Kafka), 5 stored position does not match the
+ * server. Distinct so that a supervisor or an operator can tell them apart.
+ */
+enum {
+    SL_EXIT_OK = 0,
+    SL_EXIT_INTERNAL = 1,
+    SL_EXIT_CONFIG = 2,
+    SL_EXIT_SOURCE = 3,
+    SL_EXIT_SINK = 4,
+    SL_EXIT_STATE = 5,
+};
+int sl_code_exit_status(sl_code code);
 
 /*
  * Fills err (which may be NULL) with code and a printf-style message and

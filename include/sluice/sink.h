@@ -9,6 +9,20 @@
  * once the sink holds it durably (for Kafka: acks=all) or an error code if it
  * is lost. Acknowledgements run on the pipeline thread, inside poll() or
  * flush(), never concurrently with other sink calls.
+ *
+ * A sink classifies every failure, because only it knows what its errors
+ * mean, and the pipeline acts on the class:
+ *   SL_SINK        permanent: this message can never be delivered as it is
+ *                  (too large, refused by the broker, not authorized, no such
+ *                  topic). The connector stops; retrying would fail the same.
+ *   SL_SINK_RETRY  transient: the destination was unreachable or slow (a
+ *                  timeout, a broker away). The pipeline restarts from its
+ *                  last checkpoint after a backoff.
+ *   SL_SINK_RESET  the sink's client failed as a whole (a fatal producer
+ *                  error); a new one may work, so the pipeline restarts once,
+ *                  and stops if the next one fails the same way.
+ * SL_FULL must mean that room will come once acknowledgements are served: a
+ * message that cannot fit even into an empty queue is SL_SINK.
  */
 #ifndef SLUICE_SINK_H
 #define SLUICE_SINK_H
@@ -39,8 +53,25 @@ typedef struct sl_message {
     uint64_t token; /* handed back in the acknowledgement */
 } sl_message;
 
-/* Runs on the pipeline thread inside poll() or flush(). */
-typedef void (*sl_sink_ack_fn)(void *ctx, uint64_t token, sl_code status, const char *reason);
+/*
+ * What a sink says about a message it lost, for the error message: the
+ * message's topic and key as the sink holds them (the key as encoded, NULL
+ * when the message had none) and the sink's reason. Valid only during the
+ * callback.
+ */
+typedef struct sl_sink_failure {
+    const char *reason;
+    const char *topic;
+    const void *key;
+    size_t key_len;
+} sl_sink_failure;
+
+/*
+ * Runs on the pipeline thread inside poll() or flush(). status is SL_OK
+ * (delivered; failure is NULL) or one of the failure classes above.
+ */
+typedef void (*sl_sink_ack_fn)(void *ctx, uint64_t token, sl_code status,
+                               const sl_sink_failure *failure);
 
 typedef struct sl_sink_ops {
     const char *name; /* sink.type value: "kafka" */
@@ -52,12 +83,15 @@ typedef struct sl_sink_ops {
     sl_code (*open)(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx, sl_sink **out,
                     sl_error *err);
 
-    /* SL_OK: accepted (copied); SL_FULL: try again after poll(); other codes are fatal. */
+    /*
+     * SL_OK: accepted (copied); SL_FULL: try again after poll(); otherwise
+     * one of the failure classes above, with err naming the topic and reason.
+     */
     sl_code (*produce)(sl_sink *sink, const sl_message *msg, sl_error *err);
 
     /*
      * Serves acknowledgements, waiting up to timeout_ms for the first one.
-     * Returns SL_OK or a fatal error of the sink as a whole.
+     * Returns SL_OK or an error of the sink as a whole (classified as above).
      */
     sl_code (*poll)(sl_sink *sink, int timeout_ms, sl_error *err);
 

@@ -145,7 +145,7 @@ static sl_code sink_new(const sl_config *cfg, bool to_stdout, sl_sink_ack_fn on_
         s->fsync = sl_config_bool(cfg, "sink.file.fsync", true);
         if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
             free(s);
-            return sl_error_set(err, SL_IO, "could not create directory \"%s\": %s", dir,
+            return sl_error_set(err, SL_SINK, "could not create directory \"%s\": %s", dir,
                                 strerror(errno));
         }
         s->dir = strdup(dir);
@@ -204,7 +204,7 @@ static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, s
     snprintf(path, sizeof path, "%s/%s.jsonl", s->dir, topic);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return sl_error_set(err, SL_IO, "could not open \"%s\": %s", path, strerror(errno));
+        return sl_error_set(err, SL_SINK, "could not open \"%s\": %s", path, strerror(errno));
     s->files[i].topic = strdup(topic);
     s->files[i].fd = fd;
     sl_buf_init(&s->files[i].pending);
@@ -245,7 +245,7 @@ static sl_code write_pending(topic_file *tf, sl_error *err)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return sl_error_set(err, SL_IO, "could not write the file of topic \"%s\": %s",
+            return sl_error_set(err, SL_SINK_RETRY, "could not write the file of topic \"%s\": %s",
                                 tf->topic ? tf->topic : "(stdout)", strerror(errno));
         }
         off += (size_t)n;
@@ -289,7 +289,7 @@ static sl_code settle(sl_sink *s, topic_file *tf, sl_error *err)
             return rc;
     }
     if (tf->dirty && s->fsync && fdatasync(tf->fd) != 0)
-        return sl_error_set(err, SL_IO, "could not sync the file of topic \"%s\": %s",
+        return sl_error_set(err, SL_SINK_RETRY, "could not sync the file of topic \"%s\": %s",
                             tf->topic ? tf->topic : "(stdout)", strerror(errno));
     tf->dirty = false;
     return SL_OK;

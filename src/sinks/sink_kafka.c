@@ -11,9 +11,18 @@
  *
  * Any librdkafka property can be set as "kafka.<property>"; sluice's own
  * defaults come first and the user's settings override them.
+ *
+ * Failures are classified here (sink.h), because only this file knows what
+ * librdkafka's codes mean: by the time a delivery report carries an error,
+ * librdkafka has already retried what it considers transient, so what is left
+ * is either the cluster being away for longer than message.timeout.ms (worth
+ * a restart from the checkpoint) or the broker refusing this very message
+ * (too large, a key-less record in a compacted topic, no right to write, no
+ * such topic), which no restart can fix.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +38,10 @@ struct sl_sink {
     int wake_pipe[2]; /* librdkafka writes a byte when the main queue gets work */
     sl_sink_ack_fn on_ack;
     void *ack_ctx;
-    char fatal[400]; /* set by the error callback on a fatal producer error */
+    char fatal[400];        /* set by the error callback on a fatal producer error */
+    sl_code fatal_class;    /* its class (SL_SINK or SL_SINK_RESET) once fatal[] is set */
+    int64_t max_message;    /* message.max.bytes and the queue's size, for messages */
+    int64_t queue_bytes;    /* that can never be accepted */
     const char *last_topic; /* the topic of the previous message, known already */
     char **known_topics;    /* topics whose metadata was fetched, sorted */
     size_t nknown, known_cap;
@@ -45,14 +57,10 @@ struct sl_sink {
  * while its in-flight requests are full.
  */
 static const char *const defaults[][2] = {
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"partitioner", "murmur2_random"},
-    {"linger.ms", "5"},
-    {"queue.buffering.max.kbytes", "16384"},
-    {"queue.buffering.max.messages", "100000"},
-    {"message.timeout.ms", "300000"},
-    {"compression.type", "lz4"},
+    {"enable.idempotence", "true"},          {"acks", "all"},
+    {"partitioner", "murmur2_random"},       {"linger.ms", "5"},
+    {"queue.buffering.max.kbytes", "16384"}, {"queue.buffering.max.messages", "100000"},
+    {"message.timeout.ms", "300000"},        {"compression.type", "lz4"},
 };
 
 static const sl_config_key kafka_keys[] = {
@@ -114,13 +122,114 @@ static sl_code build_conf(const sl_config *cfg, rd_kafka_conf_t **out, sl_error 
     return SL_OK;
 }
 
+/* An integer property of a finished configuration; -1 when it cannot be read. */
+static int64_t conf_int(rd_kafka_conf_t *conf, const char *name)
+{
+    char buf[64];
+    size_t size = sizeof buf;
+    if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK)
+        return -1;
+    return strtoll(buf, NULL, 10);
+}
+
+/*
+ * librdkafka refuses a message larger than message.max.bytes, and a message
+ * larger than the producer queue (queue.buffering.max.kbytes) with
+ * QUEUE_FULL forever, even when the queue is empty: nothing would ever be
+ * delivered after it. So a configuration that lets a message pass the first
+ * limit and not the second is refused before anything runs.
+ */
+static sl_code check_limits(rd_kafka_conf_t *conf, sl_error *err)
+{
+    int64_t max_message = conf_int(conf, "message.max.bytes");
+    int64_t queue_kb = conf_int(conf, "queue.buffering.max.kbytes");
+    if (max_message > 0 && queue_kb > 0 && max_message > queue_kb * 1024)
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"kafka.queue.buffering.max.kbytes\": %lld KiB cannot hold one "
+                            "message of kafka.message.max.bytes (%lld bytes); raise it to at least "
+                            "%lld or lower kafka.message.max.bytes",
+                            (long long)queue_kb, (long long)max_message,
+                            (long long)((max_message + 1023) / 1024));
+    return SL_OK;
+}
+
 static sl_code kafka_check(const sl_config *cfg, sl_error *err)
 {
     rd_kafka_conf_t *conf;
     sl_code rc = build_conf(cfg, &conf, err);
-    if (rc == SL_OK)
-        rd_kafka_conf_destroy(conf);
+    if (rc != SL_OK)
+        return rc;
+    rc = check_limits(conf, err);
+    rd_kafka_conf_destroy(conf);
     return rc;
+}
+
+/*
+ * What an error librdkafka gives up on means for the pipeline (sink.h). Only
+ * the errors listed as transient or as a broken producer are retried; any
+ * other is the broker refusing the message for good. Failing safe that way
+ * costs at worst a needless stop (the checkpoint loses nothing), where
+ * retrying a permanent error would hold the database's log back forever.
+ */
+static sl_code classify(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__RETRY:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+        return SL_SINK_RETRY;
+    /* The idempotent producer's sequence state is lost; a new producer starts afresh. */
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE:
+    case RD_KAFKA_RESP_ERR__INCONSISTENT:
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_DUPLICATE_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+        return SL_SINK_RESET;
+    default:
+        return SL_SINK;
+    }
+}
+
+/*
+ * True once the producer has raised a fatal error, whose text and class are
+ * then in sink->fatal and sink->fatal_class. Asks librdkafka directly, so
+ * that a produce() or a delivery report that comes before the error
+ * callback is served already knows.
+ */
+static bool producer_failed(sl_sink *sink)
+{
+    if (sink->fatal[0])
+        return true;
+    char fatal[256];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(sink->rk, fatal, sizeof fatal);
+    if (orig == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    snprintf(sink->fatal, sizeof sink->fatal, "fatal producer error: %s: %s",
+             rd_kafka_err2name(orig), fatal);
+    /* A refusal (no right to write, say) stays one with a new producer. */
+    sink->fatal_class = classify(orig) == SL_SINK ? SL_SINK : SL_SINK_RESET;
+    return true;
 }
 
 /* Runs on the pipeline thread, inside rd_kafka_poll() or rd_kafka_flush(). */
@@ -131,21 +240,31 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     uint64_t token = (uint64_t)(uintptr_t)msg->_private;
     if (!sink->on_ack)
         return; /* closing: the pipeline no longer listens */
-    if (msg->err)
-        sink->on_ack(sink->ack_ctx, token, SL_SINK, rd_kafka_err2str(msg->err));
-    else
+    if (!msg->err) {
         sink->on_ack(sink->ack_ctx, token, SL_OK, NULL);
+        return;
+    }
+    /*
+     * Once the producer broke, every message it fails (the one that broke
+     * it, those it purges after) is lost for that reason.
+     */
+    bool fatal = producer_failed(sink);
+    sl_sink_failure f = {
+        .reason = fatal ? sink->fatal : rd_kafka_err2str(msg->err),
+        .topic = rd_kafka_topic_name(msg->rkt),
+        .key = msg->key,
+        .key_len = msg->key_len,
+    };
+    sink->on_ack(sink->ack_ctx, token, fatal ? sink->fatal_class : classify(msg->err), &f);
 }
 
 /* Runs on the pipeline thread inside rd_kafka_poll(). */
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
+    (void)rk;
     sl_sink *sink = opaque;
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
-        char fatal[256];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
-        snprintf(sink->fatal, sizeof sink->fatal, "fatal producer error: %s: %s",
-                 rd_kafka_err2name(orig), fatal);
+        producer_failed(sink);
         return;
     }
     /* Broker connection errors are transient: librdkafka retries by itself. */
@@ -184,13 +303,23 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
 
+    rc = check_limits(conf, err);
+    if (rc != SL_OK) {
+        rd_kafka_conf_destroy(conf);
+        free(sink);
+        return rc;
+    }
+    sink->max_message = conf_int(conf, "message.max.bytes");
+    sink->queue_bytes = conf_int(conf, "queue.buffering.max.kbytes") * 1024;
+
     char errstr[512];
     sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!sink->rk) {
         /* On failure the configuration still belongs to the caller. */
         rd_kafka_conf_destroy(conf);
         free(sink);
-        return sl_error_set(err, SL_SINK, "could not create kafka producer: %s", errstr);
+        /* librdkafka checks the properties against each other here: a configuration error. */
+        return sl_error_set(err, SL_CONFIG, "could not create kafka producer: %s", errstr);
     }
     if (pipe2(sink->wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         kafka_close(sink);
@@ -274,9 +403,30 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
     }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return SL_OK;
-    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        return SL_FULL;
-    return sl_error_set(err, SL_SINK, "could not produce to topic \"%s\": %s", msg->topic,
+    size_t size = msg->key_len + msg->value_len;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        /*
+         * Full with nothing queued, in flight or waiting to be reported: this
+         * message alone is larger than the queue and would be refused forever.
+         */
+        if (rd_kafka_outq_len(sink->rk) > 0)
+            return SL_FULL;
+        return sl_error_set(
+            err, SL_SINK,
+            "could not produce to topic \"%s\": a message of %zu bytes does not fit "
+            "into the empty producer queue (queue.buffering.max.kbytes: %lld bytes)",
+            msg->topic, size, (long long)sink->queue_bytes);
+    }
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return sl_error_set(
+            err, SL_SINK,
+            "could not produce to topic \"%s\": a message of %zu bytes is larger than "
+            "kafka.message.max.bytes (%lld)",
+            msg->topic, size, (long long)sink->max_message);
+    if (e == RD_KAFKA_RESP_ERR__FATAL && producer_failed(sink))
+        return sl_error_set(err, sink->fatal_class, "could not produce to topic \"%s\": %s",
+                            msg->topic, sink->fatal);
+    return sl_error_set(err, classify(e), "could not produce to topic \"%s\": %s", msg->topic,
                         rd_kafka_err2str(e));
 }
 
@@ -291,8 +441,8 @@ static sl_code kafka_poll(sl_sink *sink, int timeout_ms, sl_error *err)
 {
     drain_wake_pipe(sink);
     rd_kafka_poll(sink->rk, timeout_ms);
-    if (sink->fatal[0])
-        return sl_error_set(err, SL_SINK, "%s", sink->fatal);
+    if (producer_failed(sink))
+        return sl_error_set(err, sink->fatal_class, "%s", sink->fatal);
     return SL_OK;
 }
 
@@ -305,8 +455,8 @@ static sl_code kafka_flush(sl_sink *sink, int timeout_ms, sl_error *err)
 {
     drain_wake_pipe(sink);
     rd_kafka_resp_err_t e = rd_kafka_flush(sink->rk, timeout_ms);
-    if (sink->fatal[0])
-        return sl_error_set(err, SL_SINK, "%s", sink->fatal);
+    if (producer_failed(sink))
+        return sl_error_set(err, sink->fatal_class, "%s", sink->fatal);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return sl_error_set(err, SL_SINK_RETRY, "kafka flush: %d messages still in flight: %s",
                             rd_kafka_outq_len(sink->rk), rd_kafka_err2str(e));

@@ -432,6 +432,10 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# An authorizer that allows everything until a test adds an ACL for a
+# resource (tests provoke authorization failures with a deny ACL on a topic).
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
 EOF
     # Kafka 4 logs through log4j2; without a config it would print only
     # errors to the console, so send INFO to a file we can show on failure.

@@ -1,11 +1,14 @@
 /*
  * Tests for src/pipeline.c against an in-memory fake source and fake sink
  * that implement the real interfaces: ordering, tombstones, skipped
- * operations, checkpoints that follow acknowledgements, backpressure, and a
- * restart from the last checkpoint when the sink loses a message.
+ * operations, checkpoints that follow acknowledgements, backpressure, a
+ * restart from the last checkpoint when the sink loses a message, and how a
+ * connector ends when failures are permanent or keep coming (issue 7).
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,10 @@ static struct {
     int sink_capacity;   /* unacknowledged messages the sink holds before SL_FULL */
     int scramble;        /* acknowledge in a scrambled order */
     int lose_message_at; /* index of the produced message to lose once (-1: never) */
+    sl_code lose_code;   /* how it is lost (SL_SINK_RETRY unless a test says otherwise) */
+    bool lose_always;    /* lose every message, in every life */
+    int refuse_id;       /* produce() refuses the messages of this row id for good (-1: none) */
+    bool pk_change;      /* each transaction: a create, then a change of its primary key */
     int batch_capacity;
     int flush_interval_ms;
 
@@ -91,9 +98,17 @@ static void build_table(void)
     table.version = 1;
 }
 
-/* Transaction i: a create of id i, an update of it, and a delete of it. */
+/*
+ * Transaction i: a create of id i, an update of it, and a delete of it; in
+ * pk_change mode a create of id i, then the change of its key to
+ * PK_OFFSET + i (the delete of i and the create of PK_OFFSET + i).
+ */
+#define PK_OFFSET 10000
+
 static sl_op op_of(int event)
 {
+    if (w.pk_change)
+        return event == 1 ? SL_OP_DELETE : SL_OP_CREATE;
     return event == 0 ? SL_OP_CREATE : event == 1 ? SL_OP_UPDATE : SL_OP_DELETE;
 }
 
@@ -154,6 +169,19 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
             it->u.event.table = &table;
             it->u.event.source_schema = source_schema;
             it->u.event.source = src;
+            if (w.pk_change && w.next_event > 0) {
+                /* The old row (id i) and the new one (id PK_OFFSET + i), each pointing at the
+                 * other. */
+                sl_value *moved = sl_arena_alloc(&b->arena, 2 * sizeof *moved);
+                moved[0] = sl_value_int(PK_OFFSET + w.next_tx);
+                moved[1] = sl_value_string("x", 1);
+                if (w.next_event == 2) {
+                    sl_value *t = row;
+                    row = moved;
+                    moved = t;
+                }
+                it->u.event.key_change_row = moved;
+            }
             if (it->u.event.op == SL_OP_DELETE)
                 it->u.event.before = row;
             else
@@ -281,7 +309,12 @@ static sl_code fk_produce(sl_sink *s, const sl_message *m, sl_error *err)
              m->value ? (const char *)m->value : "");
     int id = json_int_after(key, "\"id\":");
     cr_assert_geq(id, 0);
-    token_tx[m->token & 0xffff] = (uint64_t)id;
+    if (id == w.refuse_id) {
+        sl_error_set(err, SL_SINK, "could not produce to topic \"%s\": refused on purpose",
+                     m->topic);
+        return SL_SINK;
+    }
+    token_tx[m->token & 0xffff] = (uint64_t)(id % PK_OFFSET);
     int unproduced = w.emitted_events - w.produced;
     if (unproduced > w.max_unproduced)
         w.max_unproduced = unproduced;
@@ -294,6 +327,12 @@ static sl_code fk_produce(sl_sink *s, const sl_message *m, sl_error *err)
                  : strstr(value, "\"op\":\"u\"") ? 'u'
                                                  : 'd',
                  id);
+    for (size_t h = 0; h < m->nheaders; h++) {
+        if (strcmp(m->headers[h].name, "__debezium.newkey") == 0)
+            strcat(entry, "+newkey");
+        if (strcmp(m->headers[h].name, "__debezium.oldkey") == 0)
+            strcat(entry, "+oldkey");
+    }
     if (w.nlog < MAX_MSGS)
         w.log[w.nlog++] = strdup(entry);
     if (!w.first_headers[0])
@@ -323,10 +362,19 @@ static sl_code fk_poll(sl_sink *s, int timeout_ms, sl_error *err)
                 (size_t)(w.ninflight - i - 1) * sizeof(int));
         w.ninflight--;
         int tx = (int)token_tx[token & 0xffff];
-        bool lose = !w.lost_once && w.lose_message_at >= 0 && w.nlog > w.lose_message_at;
+        bool lose =
+            w.lose_always || (!w.lost_once && w.lose_message_at >= 0 && w.nlog > w.lose_message_at);
         if (lose) {
             w.lost_once = true;
-            s->on_ack(s->ctx, (uint64_t)token, SL_SINK, "lost on purpose");
+            char key[32];
+            snprintf(key, sizeof key, "{\"id\":%d}", tx);
+            sl_sink_failure f = {
+                .reason = "lost on purpose",
+                .topic = "t.public.items",
+                .key = key,
+                .key_len = strlen(key),
+            };
+            s->on_ack(s->ctx, (uint64_t)token, w.lose_code, &f);
         } else {
             w.acks[tx]++;
             s->on_ack(s->ctx, (uint64_t)token, SL_OK, NULL);
@@ -371,19 +419,27 @@ typedef struct run_ctx {
     sl_connector conn;
     sl_stop stop;
     sl_code result;
+    sl_error err;
+    atomic_bool done;
     char *dir;
     char *offsets;
+    pthread_t thread;
+    sl_config *cfg;
+    char *log;    /* what the pipeline logged (finish_pipeline), malloc'ed */
+    int saved_fd; /* stderr while the log is captured */
+    char log_path[4200];
 } run_ctx;
 
 static void *run_thread(void *arg)
 {
     run_ctx *r = arg;
-    sl_error err;
-    r->result = sl_pipeline_run(&r->conn, &r->stop, &err);
+    r->result = sl_pipeline_run(&r->conn, &r->stop, &r->err);
+    atomic_store(&r->done, true);
     return NULL;
 }
 
-static void run_pipeline(run_ctx *r, const char *extra)
+/* Starts a pipeline thread over the fake world, its log captured into a file. */
+static void start_pipeline(run_ctx *r, const char *extra)
 {
     r->dir = ts_tempdir();
     size_t n = strlen(r->dir) + 32;
@@ -393,29 +449,59 @@ static void run_pipeline(run_ctx *r, const char *extra)
     snprintf(text, sizeof text,
              "{\"name\":\"t\",\"connector.class\":\"fake\",\"topic.prefix\":\"t\","
              "\"offset.storage.file.filename\":\"%s\",\"offset.flush.interval.ms\":%d,"
-             "\"max.batch.size\":%d,\"errors.retry.delay.initial.ms\":1%s}",
-             r->offsets, w.flush_interval_ms, w.batch_capacity, extra);
+             "\"max.batch.size\":%d%s%s}",
+             r->offsets, w.flush_interval_ms, w.batch_capacity,
+             strstr(extra, "errors.retry.delay.initial.ms")
+                 ? ""
+                 : ",\"errors.retry.delay.initial.ms\":1",
+             extra);
     sl_error err;
-    sl_config *cfg;
-    cr_assert_eq(sl_config_parse("test.json", text, &cfg, &err), SL_OK, "%s", err.msg);
-    extern const sl_config_key *sl_core_config_keys(void);
+    cr_assert_eq(sl_config_parse("test.json", text, &r->cfg, &err), SL_OK, "%s", err.msg);
     const sl_config_key *tables[] = {sl_core_config_keys(), fake_keys, sl_encoder_json.config_keys};
-    cr_assert_eq(sl_config_validate(cfg, tables, 3, &err), SL_OK, "%s", err.msg);
-    r->conn.cfg = cfg;
+    cr_assert_eq(sl_config_validate(r->cfg, tables, 3, &err), SL_OK, "%s", err.msg);
+    r->conn.cfg = r->cfg;
     r->conn.source = &fake_source;
     r->conn.sink = &fake_sink;
     r->conn.encoder = &sl_encoder_json;
     cr_assert_eq(sl_stop_init(&r->stop, &err), SL_OK);
+    atomic_init(&r->done, false);
+    snprintf(r->log_path, sizeof r->log_path, "%s/log", r->dir);
+    fflush(stderr);
+    r->saved_fd = dup(2);
+    int fd = open(r->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+    pthread_create(&r->thread, NULL, run_thread, r);
+}
 
-    pthread_t th;
-    pthread_create(&th, NULL, run_thread, r);
-    /* Stop once the last transaction is durable. */
-    for (int i = 0; i < 2000 && w.last_ack < w.ntx - 1; i++)
+/*
+ * Waits up to wait_ms for the pipeline to end by itself, then asks it to
+ * stop; returns whether it had ended by itself. The log is in r->log.
+ */
+static bool finish_pipeline(run_ctx *r, int wait_ms)
+{
+    for (int i = 0; i < wait_ms / 5 && !atomic_load(&r->done); i++)
         usleep(5000);
+    bool by_itself = atomic_load(&r->done);
     sl_stop_request(&r->stop);
-    pthread_join(th, NULL);
+    pthread_join(r->thread, NULL);
     sl_stop_destroy(&r->stop);
-    sl_config_free(cfg);
+    sl_config_free(r->cfg);
+    dup2(r->saved_fd, 2);
+    close(r->saved_fd);
+    r->log = ts_read_file(r->log_path, NULL);
+    cr_assert_not_null(r->log);
+    return by_itself;
+}
+
+static void run_pipeline(run_ctx *r, const char *extra)
+{
+    start_pipeline(r, extra);
+    /* Stop once the last transaction is durable. */
+    for (int i = 0; i < 2000 && w.last_ack < w.ntx - 1 && !atomic_load(&r->done); i++)
+        usleep(5000);
+    finish_pipeline(r, 0);
 }
 
 static void reset_world(int ntx, int capacity, int batch)
@@ -427,6 +513,8 @@ static void reset_world(int ntx, int capacity, int batch)
     w.sink_capacity = capacity;
     w.batch_capacity = batch;
     w.lose_message_at = -1;
+    w.lose_code = SL_SINK_RETRY;
+    w.refuse_id = -1;
     w.last_ack = -1;
     w.msgs_per_tx = EVENTS_PER_TX + 1;
     build_table();
@@ -437,6 +525,8 @@ static void cleanup(run_ctx *r)
     ts_rmtree(r->dir);
     free(r->dir);
     free(r->offsets);
+    free(r->log);
+    sl_table_drop_cache(&table);
     sl_arena_destroy(&table_arena);
 }
 
@@ -529,4 +619,203 @@ Test(pipeline, a_lost_message_restarts_from_the_last_checkpoint)
     for (int tx = 0; tx < 200; tx++)
         cr_assert_geq(w.acks[tx], w.msgs_per_tx, "transaction %d never fully delivered", tx);
     cleanup(&r);
+}
+
+/*
+ * Issue 7: a message the sink reports lost for good stops the connector at
+ * once, without a restart, with the table, the key and the position of its
+ * transaction in the error; the checkpoint stays before it.
+ */
+Test(pipeline, item7_a_permanent_delivery_failure_stops_naming_table_key_and_position)
+{
+    reset_world(200, 1000, 64);
+    w.lose_message_at = 300;
+    w.lose_code = SL_SINK;
+    run_ctx r = {0};
+    start_pipeline(&r, "");
+    cr_assert(finish_pipeline(&r, 10000), "the connector stopped by itself");
+    cr_assert_eq(r.result, SL_SINK, "got %s: %s", sl_code_name(r.result), r.err.msg);
+    cr_assert_eq(w.starts, 1, "a permanent failure is not retried");
+    cr_assert(strstr(r.err.msg, "connector \"t\""), "%s", r.err.msg);
+    cr_assert(strstr(r.err.msg, "table \"public.items\", key {\"id\":"), "%s", r.err.msg);
+    cr_assert(strstr(r.err.msg, "transaction ending at tx-"), "%s", r.err.msg);
+    cr_assert(strstr(r.err.msg, "could not deliver to topic \"t.public.items\": lost on purpose"),
+              "%s", r.err.msg);
+    cr_assert(strstr(r.log, "not retriable: the connector stops"), "%s", r.log);
+    cr_assert_not(w.ack_violation, "the checkpoint passed the lost message");
+    /* The transaction named is the one lost, and the checkpoint is before it. */
+    int tx = json_int_after(r.err.msg, "key {\"id\":");
+    char ending[32];
+    snprintf(ending, sizeof ending, "transaction ending at tx-%d", tx);
+    cr_assert(strstr(r.err.msg, ending), "%s", r.err.msg);
+    cr_assert_lt(w.last_ack, tx);
+    cleanup(&r);
+}
+
+/* Issue 7: a message the sink refuses at once (too large, say) stops it the same way. */
+Test(pipeline, item7_a_message_refused_by_produce_stops_naming_table_key_and_position)
+{
+    reset_world(50, 1000, 64);
+    w.refuse_id = 17;
+    run_ctx r = {0};
+    start_pipeline(&r, "");
+    cr_assert(finish_pipeline(&r, 10000), "the connector stopped by itself");
+    cr_assert_eq(r.result, SL_SINK, "got %s: %s", sl_code_name(r.result), r.err.msg);
+    cr_assert_eq(w.starts, 1);
+    cr_assert(strstr(r.err.msg, "table \"public.items\", key {\"id\":17}, transaction ending at "
+                                "tx-17: could not produce to topic \"t.public.items\": refused on "
+                                "purpose"),
+              "%s", r.err.msg);
+    cr_assert_lt(w.last_ack, 17);
+    cleanup(&r);
+}
+
+/*
+ * Issue 7: transient failures are retried with a growing backoff, the count
+ * in the log, and no more than errors.max.retries times in a row.
+ */
+Test(pipeline, item7_transient_failures_are_retried_a_bounded_number_of_times)
+{
+    reset_world(20, 1000, 64);
+    w.lose_always = true;
+    run_ctx r = {0};
+    start_pipeline(&r, ",\"errors.max.retries\":3");
+    cr_assert(finish_pipeline(&r, 20000), "the connector gave up by itself");
+    cr_assert_eq(r.result, SL_SINK_RETRY, "got %s: %s", sl_code_name(r.result), r.err.msg);
+    cr_assert_eq(w.starts, 4, "one life and 3 restarts, not %d", w.starts);
+    cr_assert(strstr(r.log, "restart 1 of 3 in 1 ms"), "%s", r.log);
+    cr_assert(strstr(r.log, "restart 2 of 3 in 2 ms"), "%s", r.log);
+    cr_assert(strstr(r.log, "restart 3 of 3 in 4 ms"), "%s", r.log);
+    cr_assert(strstr(r.log, "giving up after 3 restarts without progress (errors.max.retries)"),
+              "%s", r.log);
+    cr_assert(strstr(r.err.msg, "table \"public.items\""), "%s", r.err.msg);
+    cleanup(&r);
+}
+
+/* Issue 7: without errors.max.retries, retries still end (the default is bounded). */
+Test(pipeline, item7_retries_are_bounded_by_default, .timeout = 60)
+{
+    reset_world(20, 1000, 64);
+    w.lose_always = true;
+    run_ctx r = {0};
+    start_pipeline(&r, ",\"errors.retry.delay.max.ms\":20");
+    cr_assert(finish_pipeline(&r, 30000), "the connector gave up by itself");
+    cr_assert_neq(r.result, SL_OK);
+    cr_assert_eq(w.starts, 11, "the documented default is 10 restarts, got %d", w.starts - 1);
+    cleanup(&r);
+}
+
+/* Issue 7: a pipeline that makes progress between failures is not given up on. */
+Test(pipeline, item7_failures_separated_by_progress_do_not_add_up)
+{
+    reset_world(400, 1000, 16);
+    w.flush_interval_ms = 0;
+    run_ctx r = {0};
+    start_pipeline(&r, ",\"errors.max.retries\":1");
+    /* Lose one message, then another once the checkpoint has moved on. */
+    w.lose_message_at = 40;
+    for (int i = 0; i < 2000 && w.starts < 2; i++)
+        usleep(5000);
+    for (int i = 0; i < 2000 && w.last_ack < w.start_positions[1] + 5; i++)
+        usleep(5000);
+    w.lost_once = false;
+    w.lose_message_at = w.nlog + 10;
+    for (int i = 0; i < 2000 && w.last_ack < w.ntx - 1 && !atomic_load(&r.done); i++)
+        usleep(5000);
+    finish_pipeline(&r, 0);
+    cr_assert_eq(r.result, SL_OK, "%s", r.err.msg);
+    cr_assert_eq(w.starts, 3, "two failures, two restarts");
+    cr_assert_eq(w.last_ack, 399);
+    cleanup(&r);
+}
+
+/* Issue 7: a stop during the backoff after a failure does not report success. */
+Test(pipeline, item7_a_stop_while_waiting_to_restart_is_not_a_clean_stop)
+{
+    reset_world(20, 1000, 64);
+    w.lose_always = true;
+    run_ctx r = {0};
+    start_pipeline(&r, ",\"errors.retry.delay.initial.ms\":60000,\"errors.max.retries\":-1");
+    for (int i = 0; i < 2000; i++) {
+        char *log = ts_read_file(r.log_path, NULL);
+        bool waiting = log && strstr(log, "restart 1 in");
+        free(log);
+        if (waiting)
+            break;
+        usleep(5000);
+    }
+    cr_assert_not(finish_pipeline(&r, 0), "still waiting to restart when the stop came");
+    cr_assert(strstr(r.log, "restart 1 in 60000 ms"), "%s", r.log);
+    cr_assert_eq(r.result, SL_SINK_RETRY, "got %s", sl_code_name(r.result));
+    cr_assert_neq(sl_code_exit_status(r.result), 0);
+    cr_assert(strstr(r.log, "stop requested while waiting to restart"), "%s", r.log);
+    cleanup(&r);
+}
+
+/*
+ * Issue 7: a broken producer gets one new one; failing the same way again
+ * without progress stops the connector instead of restarting forever.
+ */
+Test(pipeline, item7_repeated_fatal_producer_errors_stop_after_one_new_producer)
+{
+    reset_world(20, 1000, 64);
+    w.lose_always = true;
+    w.lose_code = SL_SINK_RESET;
+    run_ctx r = {0};
+    start_pipeline(&r, ",\"errors.max.retries\":-1");
+    cr_assert(finish_pipeline(&r, 10000), "the connector stopped by itself");
+    cr_assert_eq(r.result, SL_SINK_RESET, "got %s", sl_code_name(r.result));
+    cr_assert_eq(w.starts, 2, "one new producer, not %d", w.starts - 1);
+    cleanup(&r);
+}
+
+/*
+ * Issue 8: a sink that refuses a message with SL_FULL while holding nothing
+ * would never make room: that is a permanent error, not a silent stall.
+ */
+Test(pipeline, item8_a_full_sink_holding_nothing_is_a_permanent_error)
+{
+    reset_world(20, 0, 64);
+    run_ctx r = {0};
+    start_pipeline(&r, "");
+    cr_assert(finish_pipeline(&r, 10000), "the connector stopped instead of stalling");
+    cr_assert_eq(r.result, SL_SINK, "got %s", sl_code_name(r.result));
+    cr_assert(strstr(r.err.msg, "table \"public.items\", key {\"id\":0}"), "%s", r.err.msg);
+    cr_assert(strstr(r.err.msg, "while holding nothing else"), "%s", r.err.msg);
+    cleanup(&r);
+}
+
+/*
+ * Issue 23: a primary key change comes from an UPDATE, so skipping u skips
+ * both of its events (as Debezium does), and skipping c or d skips that half.
+ */
+Test(pipeline, item23_skipping_updates_skips_both_events_of_a_primary_key_change)
+{
+    const struct {
+        const char *skip;
+        int per_tx;
+        const char *expect[4]; /* the messages of transaction 3 */
+    } cases[] = {
+        {"none", 4, {"c:3", "d:3+newkey", "tomb:3+newkey", "c:10003+oldkey"}},
+        {"u", 1, {"c:3"}},
+        {"d", 2, {"c:3", "c:10003+oldkey"}},
+        {"c", 2, {"d:3+newkey", "tomb:3+newkey"}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        reset_world(10, 1000, 64);
+        w.pk_change = true;
+        w.msgs_per_tx = cases[k].per_tx;
+        char extra[128];
+        snprintf(extra, sizeof extra, ",\"skipped.operations\":\"%s\"", cases[k].skip);
+        run_ctx r = {0};
+        run_pipeline(&r, extra);
+        cr_assert_eq(r.result, SL_OK, "%s", r.err.msg);
+        cr_assert_eq(w.nlog, 10 * cases[k].per_tx, "skipped.operations=%s: %d messages",
+                     cases[k].skip, w.nlog);
+        for (int m = 0; m < cases[k].per_tx; m++)
+            cr_assert_str_eq(w.log[3 * cases[k].per_tx + m], cases[k].expect[m],
+                             "skipped.operations=%s, message %d", cases[k].skip, m);
+        cr_assert_not(w.ack_violation);
+        cleanup(&r);
+    }
 }

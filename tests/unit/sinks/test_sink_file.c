@@ -17,10 +17,10 @@ static uint64_t acks_total;
 static uint64_t last_token_acked;
 static bool out_of_order;
 
-static void on_ack(void *ctx, uint64_t token, sl_code status, const char *reason)
+static void on_ack(void *ctx, uint64_t token, sl_code status, const sl_sink_failure *failure)
 {
     (void)ctx;
-    (void)reason;
+    (void)failure;
     cr_assert_eq(status, SL_OK);
     cr_assert_lt(token, 64);
     if (token < last_token_acked)

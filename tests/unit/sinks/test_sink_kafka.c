@@ -22,18 +22,27 @@
 static struct {
     int ok[MAX_TOKENS];
     int lost[MAX_TOKENS];
+    sl_code status[MAX_TOKENS]; /* of the last acknowledgement */
     int total;
+    char topic[64], key[64], reason[256]; /* of the last failure */
 } acks;
 
-static void on_ack(void *ctx, uint64_t token, sl_code status, const char *reason)
+static void on_ack(void *ctx, uint64_t token, sl_code status, const sl_sink_failure *failure)
 {
     (void)ctx;
-    (void)reason;
     cr_assert_lt(token, MAX_TOKENS);
-    if (status == SL_OK)
+    acks.status[token] = status;
+    if (status == SL_OK) {
+        cr_assert_null(failure);
         acks.ok[token]++;
-    else
+    } else {
+        cr_assert_not_null(failure);
         acks.lost[token]++;
+        snprintf(acks.topic, sizeof acks.topic, "%s", failure->topic);
+        snprintf(acks.key, sizeof acks.key, "%.*s", (int)failure->key_len,
+                 failure->key ? (const char *)failure->key : "");
+        snprintf(acks.reason, sizeof acks.reason, "%s", failure->reason);
+    }
     acks.total++;
 }
 
@@ -153,6 +162,69 @@ Test(sink_kafka, messages_to_a_dead_cluster_are_reported_lost, .init = start_moc
     for (int i = 0; i < 100; i++) {
         cr_assert_eq(acks.ok[i], 0, "token %d reported delivered by a dead cluster", i);
         cr_assert_eq(acks.lost[i], 1);
+        /* The cluster may come back: a restart from the checkpoint is worth it. */
+        cr_assert_eq(acks.status[i], SL_SINK_RETRY, "token %d: %s", i,
+                     sl_code_name(acks.status[i]));
+    }
+    sl_sink_kafka.close(sink);
+}
+
+/*
+ * Issue 7: what the broker refuses for good (a message too large for the
+ * topic, a key-less record in a compacted topic, no right to write, a policy)
+ * is permanent, named with its topic and key, where a timeout is transient.
+ */
+Test(sink_kafka, item7_refused_messages_are_permanent_failures_naming_topic_and_key,
+     .init = start_mock, .fini = stop_mock, .timeout = 60)
+{
+    const rd_kafka_resp_err_t refusals[] = {
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        RD_KAFKA_RESP_ERR_POLICY_VIOLATION,
+    };
+    for (size_t r = 0; r < sizeof refusals / sizeof refusals[0]; r++) {
+        memset(&acks, 0, sizeof acks);
+        sl_sink *sink = open_sink("");
+        rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 1, refusals[r]);
+        cr_assert_eq(produce(sink, 7), SL_OK);
+        serve_until(sink, 1, 20000);
+        cr_assert_eq(acks.lost[7], 1, "%s", rd_kafka_err2name(refusals[r]));
+        cr_assert_eq(acks.status[7], SL_SINK, "%s is permanent, got %s",
+                     rd_kafka_err2name(refusals[r]), sl_code_name(acks.status[7]));
+        cr_assert_str_eq(acks.topic, "t");
+        cr_assert_str_eq(acks.key, "k7");
+        cr_assert_str_eq(acks.reason, rd_kafka_err2str(refusals[r]));
+        sl_sink_kafka.close(sink);
+    }
+}
+
+/* Issue 7: a topic that does not exist and will not be created is refused for good. */
+Test(sink_kafka, item7_an_unknown_topic_without_auto_creation_is_a_permanent_failure,
+     .init = start_mock, .fini = stop_mock, .timeout = 60)
+{
+    /* The mock cluster creates any topic asked for; it answers this one as a broker would. */
+    rd_kafka_mock_topic_set_error(mock, "no_such_topic", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    sl_sink *sink = open_sink(",\"kafka.allow.auto.create.topics\":\"false\","
+                              "\"kafka.topic.metadata.propagation.max.ms\":\"500\"");
+    sl_message m = {.topic = "no_such_topic",
+                    .key = "k",
+                    .key_len = 1,
+                    .value = "v",
+                    .value_len = 1,
+                    .token = 3};
+    sl_error err;
+    /* Refused at once when the topic's metadata came first, else in its delivery report. */
+    sl_code rc = sl_sink_kafka.produce(sink, &m, &err);
+    if (rc != SL_OK) {
+        cr_assert_eq(rc, SL_SINK, "got %s (%s)", sl_code_name(rc), err.msg);
+        cr_assert(strstr(err.msg, "topic \"no_such_topic\""), "%s", err.msg);
+    } else {
+        serve_until(sink, 1, 20000);
+        cr_assert_eq(acks.lost[3], 1);
+        cr_assert_eq(acks.status[3], SL_SINK, "got %s (%s)", sl_code_name(acks.status[3]),
+                     acks.reason);
+        cr_assert_str_eq(acks.topic, "no_such_topic");
     }
     sl_sink_kafka.close(sink);
 }
@@ -184,4 +256,95 @@ Test(sink_kafka, unknown_properties_are_refused_naming_the_key)
     cr_assert(strstr(err.msg, "kafka.acks"), "%s", err.msg);
     cr_assert_null(strstr(err.msg, "sometimes"), "the value is not echoed: %s", err.msg);
     sl_config_free(cfg);
+}
+
+/*
+ * Issue 7: a fatal error of the idempotent producer (here the broker's
+ * sequence numbers disagree with the producer's) breaks the producer as a
+ * whole: SL_SINK_RESET, for which the pipeline makes one new producer.
+ */
+Test(sink_kafka, item7_a_fatal_idempotence_error_reports_a_broken_producer, .init = start_mock,
+     .fini = stop_mock, .timeout = 60)
+{
+    sl_sink *sink = open_sink(",\"kafka.retry.backoff.ms\":\"10\"");
+    for (uint64_t i = 0; i < 5; i++)
+        cr_assert_eq(produce(sink, i), SL_OK);
+    serve_until(sink, 5, 20000);
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    for (uint64_t i = 5; i < 10; i++)
+        cr_assert_eq(produce(sink, i), SL_OK);
+    sl_error err;
+    sl_code rc = SL_OK;
+    for (int k = 0; k < 400 && rc == SL_OK; k++)
+        rc = sl_sink_kafka.poll(sink, 50, &err);
+    cr_assert_eq(rc, SL_SINK_RESET, "got %s", sl_code_name(rc));
+    cr_assert(strstr(err.msg, "fatal producer error: OUT_OF_ORDER_SEQUENCE_NUMBER"), "%s", err.msg);
+    /* The refused message's report may come in a later poll than the error. */
+    for (int k = 0; k < 100 && acks.total < 10; k++)
+        sl_sink_kafka.poll(sink, 50, &err);
+    int lost = 0;
+    for (int i = 5; i < 10; i++)
+        if (acks.lost[i]) {
+            lost++;
+            cr_assert_eq(acks.status[i], SL_SINK_RESET, "token %d: %s", i,
+                         sl_code_name(acks.status[i]));
+        }
+    cr_assert_geq(lost, 1, "the message the broker refused is reported lost");
+    sl_sink_kafka.close(sink);
+}
+
+/* A producer that may not write at all (no right for idempotent writes) stays refused. */
+Test(sink_kafka, item7_a_fatal_refusal_of_the_producer_is_permanent, .init = start_mock,
+     .fini = stop_mock, .timeout = 60)
+{
+    rd_kafka_mock_push_request_errors(mock, 22 /* InitProducerId */, 1,
+                                      RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+    sl_sink *sink = open_sink("");
+    sl_message m = {.topic = "t", .key = "k", .key_len = 1, .value = "v", .value_len = 1};
+    sl_error err;
+    /* The error comes while produce() waits for the topic's metadata, or after it. */
+    sl_code rc = sl_sink_kafka.produce(sink, &m, &err);
+    for (int k = 0; k < 400 && rc == SL_OK; k++)
+        rc = sl_sink_kafka.poll(sink, 50, &err);
+    cr_assert_eq(rc, SL_SINK, "got %s: %s", sl_code_name(rc), err.msg);
+    cr_assert(strstr(err.msg, "CLUSTER_AUTHORIZATION_FAILED"), "%s", err.msg);
+    sl_sink_kafka.close(sink);
+}
+
+/*
+ * Issue 8: librdkafka refuses a message larger than the producer queue with
+ * QUEUE_FULL forever, so a queue that cannot hold one message of
+ * message.max.bytes is a configuration error, named at check time.
+ */
+Test(sink_kafka, item8_a_queue_smaller_than_the_largest_message_is_refused)
+{
+    const char *cases[][2] = {
+        {"\"kafka.message.max.bytes\":\"2000000\"", NULL},
+        {"\"kafka.message.max.bytes\":\"20000000\"", "kafka.queue.buffering.max.kbytes"},
+        {"\"kafka.queue.buffering.max.kbytes\":\"512\"", "kafka.queue.buffering.max.kbytes"},
+        {"\"kafka.queue.buffering.max.kbytes\":\"30000\",\"kafka.message.max.bytes\":"
+         "\"30000000\"",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "{\"name\":\"t\",\"kafka.bootstrap.servers\":\"x:1\",%s}",
+                 cases[i][0]);
+        sl_config *cfg;
+        sl_error err;
+        cr_assert_eq(sl_config_parse("q.json", text, &cfg, &err), SL_OK);
+        sl_code rc = sl_sink_kafka.check(cfg, &err);
+        if (!cases[i][1]) {
+            cr_assert_eq(rc, SL_OK, "%s: %s", cases[i][0], err.msg);
+        } else {
+            cr_assert_eq(rc, SL_CONFIG, "%s accepted", cases[i][0]);
+            cr_assert(strstr(err.msg, cases[i][1]), "%s", err.msg);
+            cr_assert(strstr(err.msg, "kafka.message.max.bytes"), "%s", err.msg);
+            /* open() refuses it too, before creating a producer. */
+            sl_sink *sink;
+            cr_assert_eq(sl_sink_kafka.open(cfg, on_ack, NULL, &sink, &err), SL_CONFIG);
+        }
+        sl_config_free(cfg);
+    }
 }
