@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -132,6 +133,8 @@ pid_t it_sluice_start(const char *config, const char *log_path)
     const char *bin = need_env("SLUICE_TEST_BINARY");
     pid_t pid = fork();
     if (pid == 0) {
+        /* A test that dies (a timeout) takes its sluice with it instead of leaving it running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
