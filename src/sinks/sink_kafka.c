@@ -41,7 +41,7 @@ struct sl_sink {
     char fatal[400];        /* set by the error callback on a fatal producer error */
     sl_code fatal_class;    /* its class (SL_SINK or SL_SINK_RESET) once fatal[] is set */
     int64_t max_message;    /* message.max.bytes and the queue's size, for messages */
-    int64_t queue_bytes;    /* that can never be accepted */
+    int64_t queue_bytes;    /* that can never be accepted; -1 when they are secret */
     const char *last_topic; /* the topic of the previous message, known already */
     char **known_topics;    /* topics whose metadata was fetched, sorted */
     size_t nknown, known_cap;
@@ -139,18 +139,24 @@ static int64_t conf_int(rd_kafka_conf_t *conf, const char *name)
  * delivered after it. So a configuration that lets a message pass the first
  * limit and not the second is refused before anything runs.
  */
-static sl_code check_limits(rd_kafka_conf_t *conf, sl_error *err)
+static sl_code check_limits(const sl_config *cfg, rd_kafka_conf_t *conf, sl_error *err)
 {
     int64_t max_message = conf_int(conf, "message.max.bytes");
     int64_t queue_kb = conf_int(conf, "queue.buffering.max.kbytes");
-    if (max_message > 0 && queue_kb > 0 && max_message > queue_kb * 1024)
+    if (max_message <= 0 || queue_kb <= 0 || max_message <= queue_kb * 1024)
+        return SL_OK;
+    if (sl_config_is_secret(cfg, "kafka.message.max.bytes") ||
+        sl_config_is_secret(cfg, "kafka.queue.buffering.max.kbytes"))
         return sl_error_set(err, SL_CONFIG,
-                            "key \"kafka.queue.buffering.max.kbytes\": %lld KiB cannot hold one "
-                            "message of kafka.message.max.bytes (%lld bytes); raise it to at least "
-                            "%lld or lower kafka.message.max.bytes",
-                            (long long)queue_kb, (long long)max_message,
-                            (long long)((max_message + 1023) / 1024));
-    return SL_OK;
+                            "key \"kafka.queue.buffering.max.kbytes\": the queue cannot hold one "
+                            "message of kafka.message.max.bytes; raise it or lower "
+                            "kafka.message.max.bytes");
+    return sl_error_set(err, SL_CONFIG,
+                        "key \"kafka.queue.buffering.max.kbytes\": %lld KiB cannot hold one "
+                        "message of kafka.message.max.bytes (%lld bytes); raise it to at least "
+                        "%lld or lower kafka.message.max.bytes",
+                        (long long)queue_kb, (long long)max_message,
+                        (long long)((max_message + 1023) / 1024));
 }
 
 static sl_code kafka_check(const sl_config *cfg, sl_error *err)
@@ -159,7 +165,7 @@ static sl_code kafka_check(const sl_config *cfg, sl_error *err)
     sl_code rc = build_conf(cfg, &conf, err);
     if (rc != SL_OK)
         return rc;
-    rc = check_limits(conf, err);
+    rc = check_limits(cfg, conf, err);
     rd_kafka_conf_destroy(conf);
     return rc;
 }
@@ -303,14 +309,16 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
 
-    rc = check_limits(conf, err);
+    rc = check_limits(cfg, conf, err);
     if (rc != SL_OK) {
         rd_kafka_conf_destroy(conf);
         free(sink);
         return rc;
     }
-    sink->max_message = conf_int(conf, "message.max.bytes");
-    sink->queue_bytes = conf_int(conf, "queue.buffering.max.kbytes") * 1024;
+    bool secret = sl_config_is_secret(cfg, "kafka.message.max.bytes") ||
+                  sl_config_is_secret(cfg, "kafka.queue.buffering.max.kbytes");
+    sink->max_message = secret ? -1 : conf_int(conf, "message.max.bytes");
+    sink->queue_bytes = secret ? -1 : conf_int(conf, "queue.buffering.max.kbytes") * 1024;
 
     char errstr[512];
     sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
@@ -377,8 +385,19 @@ static void warm_topic(sl_sink *sink, const char *topic)
     qsort(sink->known_topics, sink->nknown, sizeof *sink->known_topics, compare_topic);
 }
 
+/* " (N unit)" for a limit in a message, or "" when its value is secret (-1). */
+static const char *limit_text(int64_t value, const char *unit, char buf[64])
+{
+    if (value < 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, 64, " (%lld%s)", (long long)value, unit);
+    return buf;
+}
+
 static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err)
 {
+    char buf[64];
     warm_topic(sink, msg->topic);
     rd_kafka_resp_err_t e;
     if (msg->nheaders == 0) {
@@ -414,15 +433,15 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
         return sl_error_set(
             err, SL_SINK,
             "could not produce to topic \"%s\": a message of %zu bytes does not fit "
-            "into the empty producer queue (queue.buffering.max.kbytes: %lld bytes)",
-            msg->topic, size, (long long)sink->queue_bytes);
+            "into the empty producer queue (kafka.queue.buffering.max.kbytes%s)",
+            msg->topic, size, limit_text(sink->queue_bytes, " bytes", buf));
     }
     if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
         return sl_error_set(
             err, SL_SINK,
             "could not produce to topic \"%s\": a message of %zu bytes is larger than "
-            "kafka.message.max.bytes (%lld)",
-            msg->topic, size, (long long)sink->max_message);
+            "kafka.message.max.bytes%s",
+            msg->topic, size, limit_text(sink->max_message, "", buf));
     if (e == RD_KAFKA_RESP_ERR__FATAL && producer_failed(sink))
         return sl_error_set(err, sink->fatal_class, "could not produce to topic \"%s\": %s",
                             msg->topic, sink->fatal);

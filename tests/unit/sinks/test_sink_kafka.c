@@ -347,4 +347,17 @@ Test(sink_kafka, item8_a_queue_smaller_than_the_largest_message_is_refused)
         }
         sl_config_free(cfg);
     }
+    /* A limit that came from a reference is a secret: the message names the keys only. */
+    setenv("SLUICE_TEST_MAX_BYTES", "20000000", 1);
+    sl_config *cfg;
+    sl_error err;
+    cr_assert_eq(sl_config_parse("q.json",
+                                 "{\"name\":\"t\",\"kafka.bootstrap.servers\":\"x:1\","
+                                 "\"kafka.message.max.bytes\":\"${env:SLUICE_TEST_MAX_BYTES}\"}",
+                                 &cfg, &err),
+                 SL_OK, "%s", err.msg);
+    cr_assert_eq(sl_sink_kafka.check(cfg, &err), SL_CONFIG);
+    cr_assert(strstr(err.msg, "kafka.queue.buffering.max.kbytes"), "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "20000000"), "%s", err.msg);
+    sl_config_free(cfg);
 }
