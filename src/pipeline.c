@@ -228,6 +228,13 @@ static topic_table *find_topic(pipeline *p, const char *topic)
     }
 }
 
+/* "schema.table" of t, for messages. */
+static void table_name(const sl_table *t, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s%s", t->schema_name ? t->schema_name : "", t->schema_name ? "." : "",
+             t->name ? t->name : t->topic);
+}
+
 /* Remembers which table the topic's messages come from; once per table version. */
 static void remember_table(pipeline *p, const sl_table *t)
 {
@@ -249,8 +256,7 @@ static void remember_table(pipeline *p, const sl_table *t)
         free(old);
     }
     char name[512];
-    snprintf(name, sizeof name, "%s%s%s", t->schema_name ? t->schema_name : "",
-             t->schema_name ? "." : "", t->name ? t->name : t->topic);
+    table_name(t, name, sizeof name);
     topic_table *e = find_topic(p, t->topic);
     if (!e->topic) {
         e->topic = strdup(t->topic);
@@ -401,11 +407,9 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
                           "holding nothing else",
                           msg.key_len + msg.value_len, msg.topic);
     }
-    char table[256], key[KEY_TEXT_MAX + 8];
-    snprintf(table, sizeof table, "%s%s%s",
-             ev->table && ev->table->schema_name ? ev->table->schema_name : "",
-             ev->table && ev->table->schema_name ? "." : "",
-             ev->table && ev->table->name ? ev->table->name : msg.topic);
+    char table[256] = "(none)", key[KEY_TEXT_MAX + 8];
+    if (ev->table)
+        table_name(ev->table, table, sizeof table);
     describe_key(msg.key, msg.key_len, key, sizeof key);
     record_lost(p, rc, p->tx_seq, table, key, err->msg, true);
     return rc;
@@ -731,7 +735,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
         if (p->cursor < p->batch.count) {
             feed_result r = feed(p, err);
             if (r == FEED_ERROR)
-                return err->code;
+                return p->lost.code != SL_OK ? lost_error(p, err) : err->code;
             blocked = r == FEED_BLOCKED;
             progress = !blocked;
         } else {
@@ -742,6 +746,9 @@ static sl_code run_once(pipeline *p, sl_error *err)
             if (rc == SL_CONNECT) {
                 reported_connect = true; /* the source logged the failure (source.h) */
             } else if (rc != SL_OK) {
+                /* A loss already seen is what ended this life; it is what to report. */
+                if (p->lost.code != SL_OK)
+                    return lost_error(p, err);
                 p->source_gave_up = true;
                 return rc;
             } else {
