@@ -271,6 +271,34 @@ static void remember_table(pipeline *p, const sl_table *t)
 }
 
 /*
+ * A position as the source formats it, made readable for a message: a
+ * position kept as a JSON object ({"lsn":"0/1A2B3C8","slot":"s",...})
+ * becomes "lsn 0/1A2B3C8, slot s, ..."; any other text is kept as it is.
+ */
+static void readable_position(const char *text, char *out, size_t size)
+{
+    json_t *j = text[0] == '{' ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(out, size, "%s", text);
+        return;
+    }
+    size_t n = 0;
+    out[0] = '\0';
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        char *value = json_is_string(v) ? strdup(json_string_value(v))
+                                        : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (value && n < size)
+            n += (size_t)snprintf(out + n, size - n, "%s%s %s", n ? ", " : "", k, value);
+        free(value);
+    }
+    json_decref(j);
+}
+
+/*
  * Where transaction seq stands in the source's log, for a message about it:
  * its end when known (committed, or its COMMIT is later in this batch),
  * otherwise the newest position before it.
@@ -292,14 +320,19 @@ static void describe_position(pipeline *p, uint64_t seq, char *out, size_t size)
     }
     if (!ends)
         pos = p->last_commit;
-    char text[POSITION_TEXT_MAX];
+    char text[POSITION_TEXT_MAX], readable[POSITION_TEXT_MAX];
     sl_error ignored;
-    if (pos.len > 0 && p->conn->source->position_format(&pos, text, sizeof text, &ignored) == SL_OK)
-        snprintf(out, size, "%s %s", ends ? "transaction ending at" : "a transaction after", text);
-    else if (p->durable_text[0])
-        snprintf(out, size, "a transaction after %s", p->durable_text);
-    else
+    if (pos.len > 0 &&
+        p->conn->source->position_format(&pos, text, sizeof text, &ignored) == SL_OK) {
+        readable_position(text, readable, sizeof readable);
+        snprintf(out, size, "%s %s", ends ? "transaction ending at" : "a transaction after",
+                 readable);
+    } else if (p->durable_text[0]) {
+        readable_position(p->durable_text, readable, sizeof readable);
+        snprintf(out, size, "a transaction after %s", readable);
+    } else {
         snprintf(out, size, "position unknown");
+    }
 }
 
 /* The table a message of topic came from, as the pipeline saw it produced. */
@@ -884,8 +917,10 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
             return err->code;
         }
 
-        char at[POSITION_TEXT_MAX + 32];
-        snprintf(at, sizeof at, "last checkpoint %s", checkpoint[0] ? checkpoint : "none yet");
+        char at[POSITION_TEXT_MAX + 32], readable[POSITION_TEXT_MAX] = "none yet";
+        if (checkpoint[0])
+            readable_position(checkpoint, readable, sizeof readable);
+        snprintf(at, sizeof at, "last checkpoint (%s)", readable);
         if (progressed) {
             failures = 0;
             delay = delay0;
@@ -919,8 +954,8 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
             snprintf(limit, sizeof limit, " of %lld", (long long)max_retries);
         else
             limit[0] = '\0';
-        sl_error_log("%s; restart %lld%s in %lld ms from the %s", err->msg, (long long)failures,
-                     limit, (long long)delay, at);
+        sl_error_log("%s; restarting from the %s in %lld ms: restart %lld%s", err->msg, at,
+                     (long long)delay, (long long)failures, limit);
         backoff(stop, delay);
         sl_error_prefix(err, "connector \"%s\"", name);
         last = *err;

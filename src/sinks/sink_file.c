@@ -204,7 +204,7 @@ static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, s
     snprintf(path, sizeof path, "%s/%s.jsonl", s->dir, topic);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return sl_error_set(err, SL_SINK, "could not open \"%s\": %s", path, strerror(errno));
+        return sl_error_set(err, SL_SINK_RETRY, "could not open \"%s\": %s", path, strerror(errno));
     s->files[i].topic = strdup(topic);
     s->files[i].fd = fd;
     sl_buf_init(&s->files[i].pending);

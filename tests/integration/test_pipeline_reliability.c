@@ -175,7 +175,9 @@ static uint64_t stored_lsn(const run *r)
     if (!text)
         return 0;
     json_t *j = it_json(text);
-    const char *pos = json_string_value(json_object_get(j, "position"));
+    /* A bare LSN, or an object that holds it with the slot and cluster it belongs to. */
+    json_t *p = json_object_get(j, "position");
+    const char *pos = json_string_value(json_is_object(p) ? json_object_get(p, "lsn") : p);
     cr_assert_not_null(pos, "%s", text);
     uint64_t lsn = parse_lsn(pos);
     json_decref(j);
@@ -183,12 +185,15 @@ static uint64_t stored_lsn(const run *r)
     return lsn;
 }
 
-/* The LSN after "transaction ending at " in text. */
+/* The LSN after marker in text ("transaction ending at lsn 0/1A2B3C8, slot ..."). */
 static uint64_t lsn_after(const char *text, const char *marker)
 {
     const char *p = strstr(text, marker);
     cr_assert_not_null(p, "no \"%s\" in:\n%s", marker, text);
-    return parse_lsn(p + strlen(marker));
+    p += strlen(marker);
+    if (strncmp(p, "lsn ", 4) == 0)
+        p += 4;
+    return parse_lsn(p);
 }
 
 /* Runs one admin request on a client of the test broker and checks its result. */

@@ -176,7 +176,7 @@ Test(cli, exit_code_3_when_the_database_stays_unreachable)
     snprintf(args, sizeof args, "run %s/a.json", dir);
     cr_assert_eq(sluice(args), 3, "%s", output);
     cr_assert(strstr(output, "connector \"alpha\": could not connect to PostgreSQL"), "%s", output);
-    cr_assert(strstr(output, "restart 1 of 1 in 10 ms"), "%s", output);
+    cr_assert(strstr(output, "in 10 ms: restart 1 of 1"), "%s", output);
     cr_assert(strstr(output, "giving up after 1 restart without progress"), "%s", output);
 }
 

@@ -683,9 +683,9 @@ Test(pipeline, item7_transient_failures_are_retried_a_bounded_number_of_times)
     cr_assert(finish_pipeline(&r, 20000), "the connector gave up by itself");
     cr_assert_eq(r.result, SL_SINK_RETRY, "got %s: %s", sl_code_name(r.result), r.err.msg);
     cr_assert_eq(w.starts, 4, "one life and 3 restarts, not %d", w.starts);
-    cr_assert(strstr(r.log, "restart 1 of 3 in 1 ms"), "%s", r.log);
-    cr_assert(strstr(r.log, "restart 2 of 3 in 2 ms"), "%s", r.log);
-    cr_assert(strstr(r.log, "restart 3 of 3 in 4 ms"), "%s", r.log);
+    cr_assert(strstr(r.log, "in 1 ms: restart 1 of 3"), "%s", r.log);
+    cr_assert(strstr(r.log, "in 2 ms: restart 2 of 3"), "%s", r.log);
+    cr_assert(strstr(r.log, "in 4 ms: restart 3 of 3"), "%s", r.log);
     cr_assert(strstr(r.log, "giving up after 3 restarts without progress (errors.max.retries)"),
               "%s", r.log);
     cr_assert(strstr(r.err.msg, "table \"public.items\""), "%s", r.err.msg);
@@ -738,14 +738,14 @@ Test(pipeline, item7_a_stop_while_waiting_to_restart_is_not_a_clean_stop)
     start_pipeline(&r, ",\"errors.retry.delay.initial.ms\":60000,\"errors.max.retries\":-1");
     for (int i = 0; i < 2000; i++) {
         char *log = ts_read_file(r.log_path, NULL);
-        bool waiting = log && strstr(log, "restart 1 in");
+        bool waiting = log && strstr(log, ": restart 1\n");
         free(log);
         if (waiting)
             break;
         usleep(5000);
     }
     cr_assert_not(finish_pipeline(&r, 0), "still waiting to restart when the stop came");
-    cr_assert(strstr(r.log, "restart 1 in 60000 ms"), "%s", r.log);
+    cr_assert(strstr(r.log, "in 60000 ms: restart 1\n"), "%s", r.log);
     cr_assert_eq(r.result, SL_SINK_RETRY, "got %s", sl_code_name(r.result));
     cr_assert_neq(sl_code_exit_status(r.result), 0);
     cr_assert(strstr(r.log, "stop requested while waiting to restart"), "%s", r.log);
