@@ -490,14 +490,16 @@ Test(pipeline_reliability, item23_skipped_updates_skip_primary_key_changes)
 
 /*
  * Exit codes with the real binary: 2 for a password the database refuses,
- * 1 for an offsets file that cannot be read; 0 (a requested stop) and 4
- * (Kafka) are checked above, 3 (database away) in tests/unit/test_cli.c.
+ * 1 for an offsets file that cannot be opened, 5 for one whose content
+ * cannot be trusted; 0 (a requested stop) and 4 (Kafka) are checked above,
+ * 3 (database away) in tests/unit/test_cli.c.
  */
 Test(pipeline_reliability, exit_codes_for_configuration_and_local_failures)
 {
     dir = it_tempdir("exits");
     forget_connector("it_badpw");
     forget_connector("it_offsets");
+    forget_connector("it_state");
     run r = {0};
     run_start(&r, "it_badpw", "public.it_badpw", "\"database.password\": \"wrong-password\"");
     run_wait_exit(&r, 30000);
@@ -519,4 +521,14 @@ Test(pipeline_reliability, exit_codes_for_configuration_and_local_failures)
     cr_assert(strstr(o.output, "connector \"it_offsets\": "), "%s", o.output);
     cr_assert(strstr(o.output, "not-a-dir/offsets.json"), "%s", o.output);
     run_free(&o);
+
+    /* An empty offsets file: the stored position is lost, only an operator can settle it. */
+    free(ts_write_file(dir, "it_state.offsets.json", ""));
+    run st = {0};
+    run_start(&st, "it_state", "public.it_state", "");
+    run_wait_exit(&st, 30000);
+    cr_assert_eq(st.status, 5, "exit status %d:\n%s", st.status, st.output);
+    cr_assert(strstr(st.output, "connector \"it_state\": "), "%s", st.output);
+    cr_assert(strstr(st.output, "it_state.offsets.json"), "%s", st.output);
+    run_free(&st);
 }
