@@ -2,8 +2,10 @@
 # Installs what sluice needs to build and to run its integration tests on
 # Debian 12: build/test libraries, clang with libFuzzer, the database servers
 # the tests start, kcat, curl, a Java runtime + Maven, the Kafka broker jars,
-# the toxiproxy fault proxy and Oracle MySQL from Debian sid (cached outside
-# the repo, see scripts/fetch-mysql.sh).
+# the toxiproxy fault proxy, Oracle MySQL from Debian sid (cached outside
+# the repo, see scripts/fetch-mysql.sh), Apicurio Registry (the schema
+# registry of the Avro tests) and a Python venv with confluent-kafka and
+# fastavro (the Avro tests' independent consumer).
 #
 # Idempotent and cheap when everything is present: one dpkg-query call and a
 # file check, no network. Safe to call at the top of .ci/run.
@@ -14,6 +16,8 @@
 #   SLUICE_SKIP_KAFKA=1   skip resolving the Kafka jars
 #   SLUICE_SKIP_MYSQL=1   skip fetching MySQL (scripts/fetch-mysql.sh)
 #   SLUICE_SKIP_TOXIPROXY=1  skip building toxiproxy
+#   SLUICE_SKIP_REGISTRY=1  skip Apicurio Registry and the Python venv
+#   SLUICE_APICURIO_VERSION  Apicurio Registry version (default 3.0.9)
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,14 +26,14 @@ kafka_pom="$script_dir/kafka-pom.xml"
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 say() { printf 'install-deps: %s\n' "$*"; }
 
-build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev
+build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev libcurl4-openssl-dev
             libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev libssl-dev
             libzstd-dev zlib1g-dev clang-format)
 # The fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime.
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
-service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring)
+service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring python3-venv)
 
 # --- Debian packages --------------------------------------------------------
 
@@ -134,6 +138,63 @@ if [[ ${SLUICE_SKIP_TOXIPROXY:-0} != 1 && ! -x $toxi_dir/toxiproxy-server ]]; th
     fi
     mv "$staging/server" "$toxi_dir/toxiproxy-server"
     rm -rf "$staging" "$staging.log" "$gopath"
+fi
+
+cache_root=${SLUICE_CACHE:-$HOME/.cache/sluice}
+
+# --- Apicurio Registry (schema registry of the Avro tests) --------------------
+
+# A runnable Quarkus distribution with in-memory storage, Confluent's API at
+# /apis/ccompat/v7. Its parent POM is not on Maven Central, so maven-dependency-
+# plugin 3.x refuses the artifact; 2.8's get without transitive dependencies
+# fetches the file alone.
+install_registry() {
+    local version=${SLUICE_APICURIO_VERSION:-3.0.9}
+    local home=$cache_root/apicurio-registry-$version
+    [[ -f $home/.complete ]] && return 0
+    command -v mvn >/dev/null 2>&1 || die "mvn not found after installing maven"
+    say "fetching Apicurio Registry $version into $home"
+    mkdir -p "$cache_root"
+    local staging
+    staging=$(mktemp -d "$home.tmp.XXXXXX")
+    if ! mvn -B -q -Dstyle.color=never \
+            org.apache.maven.plugins:maven-dependency-plugin:2.8:get -Dtransitive=false \
+            "-Dartifact=io.apicurio:apicurio-registry-app:$version:tar.gz:all" \
+            "-Ddest=$staging/app.tar.gz" >"$staging.log" 2>&1; then
+        tail -n 30 "$staging.log" >&2
+        rm -rf "$staging"
+        die "maven could not fetch io.apicurio:apicurio-registry-app:$version (log: $staging.log)"
+    fi
+    tar -xzf "$staging/app.tar.gz" -C "$staging" && rm -f "$staging/app.tar.gz"
+    compgen -G "$staging/apicurio-registry-app-*-runner.jar" >/dev/null ||
+        die "the Apicurio Registry archive has no runner jar (log: $staging.log)"
+    touch "$staging/.complete"
+    rm -rf "$home"
+    mv "$staging" "$home"
+    rm -f "$staging.log"
+}
+
+# --- Python venv: the Avro tests' consumer that is not sluice -----------------
+
+install_python_venv() {
+    local venv=$cache_root/pyvenv
+    local want="confluent-kafka==2.6.1 fastavro==1.9.7"
+    [[ -f $venv/.complete && $(<"$venv/.complete") == "$want" ]] && return 0
+    say "installing $want into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (is python3-venv installed?)"
+    # shellcheck disable=SC2086  # the package list is split on purpose
+    if ! "$venv/bin/pip" install -q --disable-pip-version-check $want >"$venv.log" 2>&1; then
+        tail -n 30 "$venv.log" >&2
+        die "pip could not install $want (log: $venv.log)"
+    fi
+    printf '%s' "$want" >"$venv/.complete"
+    rm -f "$venv.log"
+}
+
+if [[ ${SLUICE_SKIP_REGISTRY:-0} != 1 ]]; then
+    install_registry
+    install_python_venv
 fi
 
 # --- Kafka broker jars --------------------------------------------------------

@@ -12,6 +12,8 @@
 
 #include "config_load.h"
 #include "connector.h"
+#include "encoders/encoder_avro.h"
+#include "encoders/encoder_json.h"
 #include "registry.h"
 
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
@@ -46,11 +48,26 @@ static const sl_config_key core_keys[] = {
     {.name = "key.converter",
      .type = SL_CONF_STRING,
      .default_value = JSON_CONVERTER,
-     .doc = "Kafka Connect converter class of keys; " JSON_CONVERTER " is supported."},
+     .doc = "Kafka Connect converter class of keys: " JSON_CONVERTER
+            ", " SL_AVRO_CONFLUENT_CONVERTER " or " SL_AVRO_APICURIO_CONVERTER "."},
     {.name = "value.converter",
      .type = SL_CONF_STRING,
      .default_value = JSON_CONVERTER,
-     .doc = "Kafka Connect converter class of values; " JSON_CONVERTER " is supported."},
+     .doc = "Kafka Connect converter class of values, as key.converter; the two may differ "
+            "(Avro values with JSON keys)."},
+    {.name = "schema.name.adjustment.mode",
+     .type = SL_CONF_ENUM,
+     .default_value = "none",
+     .choices = "none|avro|avro_unicode",
+     .doc = "How schema names (prefix.schema.table.Key, .Value, .Envelope) are made valid Avro "
+            "names: none, avro (invalid characters become _) or avro_unicode (_uXXXX), as in "
+            "Debezium."},
+    {.name = "field.name.adjustment.mode",
+     .type = SL_CONF_ENUM,
+     .default_value = "none",
+     .choices = "none|avro|avro_unicode",
+     .doc = "How column field names are made valid Avro names: none, avro or avro_unicode, as in "
+            "Debezium."},
     {.name = "offset.storage.file.filename",
      .type = SL_CONF_STRING,
      .doc = "File holding the connector's durable position; default NAME.offsets.json in the "
@@ -237,23 +254,29 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
     const char *vconv = raw(cfg, "value.converter", JSON_CONVERTER);
     const char *kconv = raw(cfg, "key.converter", JSON_CONVERTER);
     c->encoder = sl_registry_encoder(vconv);
-    if (!c->encoder) {
-        rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"value.converter\": unsupported converter%s", path,
-                          sl_config_show(cfg, "value.converter", shown, sizeof shown));
-        goto fail;
-    }
-    if (sl_registry_encoder(kconv) != c->encoder) {
-        rc = sl_error_set(err, SL_CONFIG,
-                          "file \"%s\": key \"key.converter\":%s must be the same converter as "
-                          "\"value.converter\"",
-                          path, sl_config_show(cfg, "key.converter", shown, sizeof shown));
+    c->key_encoder = sl_registry_encoder(kconv);
+    if (!c->encoder || !c->key_encoder) {
+        const char *key = c->encoder ? "key.converter" : "value.converter";
+        rc = sl_error_set(
+            err, SL_CONFIG,
+            "file \"%s\": key \"%s\": unsupported converter%s (expected " JSON_CONVERTER
+            ", " SL_AVRO_CONFLUENT_CONVERTER " or " SL_AVRO_APICURIO_CONVERTER ")",
+            path, key, sl_config_show(cfg, key, shown, sizeof shown));
         goto fail;
     }
 
-    const sl_config_key *tables[] = {core_keys, c->source->config_keys, c->sink->config_keys,
-                                     c->encoder->config_keys};
-    rc = sl_config_validate(cfg, tables, 4, err);
+    /*
+     * The JSON converter's keys are always valid: Debezium's key headers
+     * are JSON whatever the converters.
+     */
+    const sl_config_key *tables[5] = {core_keys, c->source->config_keys, c->sink->config_keys,
+                                      sl_encoder_json.config_keys};
+    size_t ntables = 4;
+    if (c->encoder != &sl_encoder_json)
+        tables[ntables++] = c->encoder->config_keys;
+    else if (c->key_encoder != &sl_encoder_json)
+        tables[ntables++] = c->key_encoder->config_keys;
+    rc = sl_config_validate(cfg, tables, ntables, err);
     if (rc != SL_OK)
         goto fail;
 
@@ -264,6 +287,8 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
         rc = c->sink->check(cfg, err);
     if (rc == SL_OK && c->encoder->check)
         rc = c->encoder->check(cfg, err);
+    if (rc == SL_OK && c->key_encoder != c->encoder && c->key_encoder->check)
+        rc = c->key_encoder->check(cfg, err);
     if (rc != SL_OK) {
         sl_error_prefix(err, "file \"%s\"", path);
         goto fail;

@@ -13,7 +13,8 @@ typedef struct sl_connector {
     sl_config *cfg;
     const sl_source_ops *source;
     const sl_sink_ops *sink;
-    const sl_encoder_ops *encoder;
+    const sl_encoder_ops *encoder;     /* of values (value.converter) */
+    const sl_encoder_ops *key_encoder; /* of keys (key.converter); often the same */
 } sl_connector;
 
 /*

@@ -320,8 +320,12 @@ static int cmd_keys(void)
         snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);
         print_keys(title, sl_sources[i]->config_keys);
     }
-    const sl_encoder_ops *json = sl_registry_encoder("json");
-    print_keys("JSON converter", json->config_keys);
+    for (int i = 0; sl_encoders[i]; i++) {
+        char title[128];
+        snprintf(title, sizeof title, "%s converter",
+                 strcmp(sl_encoders[i]->name, "json") == 0 ? "JSON" : "Avro");
+        print_keys(title, sl_encoders[i]->config_keys);
+    }
     for (int i = 0; sl_sinks[i]; i++) {
         if (!sl_sinks[i]->config_keys || !sl_sinks[i]->config_keys[0].name)
             continue;

@@ -33,6 +33,7 @@
 
 #include "checkpoint.h"
 #include "encoders/encoder_json.h"
+#include "hold.h"
 #include "offsets/offsets.h"
 #include "pipeline.h"
 #include "sluice/log.h"
@@ -40,7 +41,8 @@
 #define POSITION_TEXT_MAX 256
 #define SHUTDOWN_FLUSH_MS 30000
 #define STATS_INTERVAL_MS 60000
-#define KEY_TEXT_MAX 128 /* keys are row data: enough to find the row, not a dump */
+#define KEY_TEXT_MAX 128                 /* keys are row data: enough to find the row, not a dump */
+#define HOLD_MAX_BYTES (8 * 1024 * 1024) /* messages waiting for a schema id, at most */
 
 sl_code sl_stop_init(sl_stop *stop, sl_error *err)
 {
@@ -128,8 +130,10 @@ typedef struct pipeline {
     sl_stop *stop;
     sl_source *src;
     sl_sink *sink;
-    sl_encoder *enc;
+    sl_encoder *enc;     /* of values, and of keys when key.converter is the same */
+    sl_encoder *key_enc; /* of keys when key.converter differs, else NULL */
     sl_checkpoint *cp;
+    sl_hold *hold; /* messages waiting for a schema id, and those behind them in their topic */
 
     sl_batch batch;
     size_t cursor;
@@ -138,7 +142,9 @@ typedef struct pipeline {
     stage stage;
     sl_buf key, value;
     bool has_key;
-    sl_header headers[5]; /* of the current event's messages */
+    const sl_encoder_wait *key_wait, *value_wait; /* what the current key and value wait for */
+    sl_json_options header_opts;                  /* for the JSON key headers */
+    sl_header headers[5];                         /* of the current event's messages */
     size_t nheaders;
     sl_buf other_key; /* the other key of a primary key change, as JSON */
 
@@ -411,6 +417,12 @@ static void parse_skipped(pipeline *p)
             p->skip[(int)*c] = true;
 }
 
+/*
+ * Hands a message to the sink, or to the hold when it waits for a schema id
+ * or its topic already has messages held (which keeps the topic in order).
+ * A held message counts in its transaction's ring slot from now on, so the
+ * checkpoint cannot pass it before the sink has acknowledged it.
+ */
 static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error *err)
 {
     if (ev->table && (ev->table != p->last_table || ev->table->version != p->last_table_version))
@@ -425,7 +437,13 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
         .nheaders = p->nheaders,
         .token = p->tx_seq,
     };
-    sl_code rc = p->conn->sink->produce(p->sink, &msg, err);
+    const sl_encoder_wait *value_wait = tombstone ? NULL : p->value_wait;
+    const sl_encoder_wait *key_wait = p->has_key ? p->key_wait : NULL;
+    sl_code rc;
+    if (key_wait || value_wait || sl_hold_has_topic(p->hold, msg.topic))
+        rc = sl_hold_add(p->hold, &msg, key_wait, value_wait, err);
+    else
+        rc = p->conn->sink->produce(p->sink, &msg, err);
     if (rc == SL_OK) {
         sl_checkpoint_add(p->cp, p->tx_seq);
         p->messages++;
@@ -467,7 +485,8 @@ static sl_code build_headers(pipeline *p, const sl_event *ev, sl_error *err)
     if (ev->key_change_row) {
         bool has_key;
         sl_buf_reset(&p->other_key);
-        sl_code rc = sl_json_key_payload(ev, ev->key_change_row, &p->other_key, &has_key, err);
+        sl_code rc = sl_json_key_payload(ev, ev->key_change_row, &p->header_opts, &p->other_key,
+                                         &has_key, err);
         if (rc != SL_OK)
             return rc;
         if (has_key)
@@ -538,6 +557,32 @@ static bool skipped(const pipeline *p, const sl_event *ev)
     return ev->key_change_row && p->skip['u'];
 }
 
+/*
+ * Encodes ev's key and value: with one encoder, or with two when
+ * key.converter and value.converter differ (Avro values with JSON keys).
+ * Notes what either still waits for.
+ */
+static sl_code encode(pipeline *p, const sl_event *ev, sl_error *err)
+{
+    const sl_encoder_ops *vops = p->conn->encoder, *kops = p->conn->key_encoder;
+    const sl_encoder_wait *unused;
+    p->key_wait = p->value_wait = NULL;
+    if (!p->key_enc) {
+        sl_code rc = vops->encode(p->enc, ev, &p->key, &p->has_key, &p->value, err);
+        if (rc == SL_OK && vops->pending)
+            vops->pending(p->enc, &p->key_wait, &p->value_wait);
+        return rc;
+    }
+    sl_code rc = vops->encode(p->enc, ev, NULL, NULL, &p->value, err);
+    if (rc == SL_OK && vops->pending)
+        vops->pending(p->enc, &unused, &p->value_wait);
+    if (rc == SL_OK)
+        rc = kops->encode(p->key_enc, ev, &p->key, &p->has_key, NULL, err);
+    if (rc == SL_OK && kops->pending)
+        kops->pending(p->key_enc, &p->key_wait, &unused);
+    return rc;
+}
+
 static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
 {
     if (p->stage == STAGE_NEW) {
@@ -550,7 +595,7 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
         sl_buf_reset(&p->key);
         sl_buf_reset(&p->value);
         p->has_key = false;
-        sl_code rc = p->conn->encoder->encode(p->enc, ev, &p->key, &p->has_key, &p->value, err);
+        sl_code rc = encode(p, ev, err);
         if (rc == SL_OK)
             rc = build_headers(p, ev, err);
         if (rc != SL_OK)
@@ -642,21 +687,31 @@ static void log_stats(pipeline *p)
         return;
     p->last_stats_ms = now;
     sl_info("%llu events, %llu messages, %llu transactions; %zu transactions in flight; "
-            "checkpoint %s",
+            "%zu messages held for a schema id; checkpoint %s",
             (unsigned long long)p->events, (unsigned long long)p->messages,
             (unsigned long long)p->transactions, sl_checkpoint_inflight(p->cp),
-            p->durable_text[0] ? p->durable_text : "(none yet)");
+            sl_hold_count(p->hold), p->durable_text[0] ? p->durable_text : "(none yet)");
 }
 
 /* Waits for the source, the sink or a stop, whichever comes first. */
 static void wait_for_work(pipeline *p, bool blocked, int timeout_ms)
 {
-    struct pollfd fds[3];
+    struct pollfd fds[5];
     int n = 0;
     fds[n++] = (struct pollfd){.fd = p->stop->fd, .events = POLLIN};
     int sink_fd = p->conn->sink->wait_fd(p->sink);
     if (sink_fd >= 0)
         fds[n++] = (struct pollfd){.fd = sink_fd, .events = POLLIN};
+    if (sl_hold_count(p->hold)) {
+        /* A registry's answer releases held messages. */
+        int fd = p->conn->encoder->wait_fd ? p->conn->encoder->wait_fd(p->enc) : -1;
+        if (fd >= 0)
+            fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        fd = p->key_enc && p->conn->key_encoder->wait_fd ? p->conn->key_encoder->wait_fd(p->key_enc)
+                                                         : -1;
+        if (fd >= 0)
+            fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
     int source_timeout = timeout_ms;
     int source_fd = p->conn->source->wait_fd(p->src, &source_timeout);
     if (!blocked) {
@@ -685,6 +740,9 @@ static sl_code start(pipeline *p, sl_error *err)
 {
     const sl_connector *c = p->conn;
     sl_code rc = c->encoder->open(p->cfg, &p->enc, err);
+    /* A connector built without key_encoder (tests) uses one encoder for both. */
+    if (rc == SL_OK && c->key_encoder && c->key_encoder != c->encoder)
+        rc = c->key_encoder->open(p->cfg, &p->key_enc, err);
     if (rc != SL_OK)
         return rc;
     rc = c->sink->open(p->cfg, on_ack, p, &p->sink, err);
@@ -723,8 +781,12 @@ static void teardown(pipeline *p)
         c->source->close(p->src);
     if (p->sink)
         c->sink->close(p->sink);
+    /* Held messages point to the encoders' waits: they go first. */
+    sl_hold_free(p->hold);
     if (p->enc)
         c->encoder->close(p->enc);
+    if (p->key_enc)
+        c->key_encoder->close(p->key_enc);
     sl_checkpoint_free(p->cp);
     sl_arena_destroy(&p->batch.arena);
     free(p->batch.items);
@@ -738,6 +800,21 @@ static void teardown(pipeline *p)
     free(p->tables);
 }
 
+/* Reads the encoders' wake-up eventfds, so that poll() sleeps again until the next answer. */
+static void drain_wait_fds(pipeline *p)
+{
+    int fds[2] = {
+        p->conn->encoder->wait_fd ? p->conn->encoder->wait_fd(p->enc) : -1,
+        p->key_enc && p->conn->key_encoder->wait_fd ? p->conn->key_encoder->wait_fd(p->key_enc)
+                                                    : -1,
+    };
+    for (int i = 0; i < 2; i++) {
+        uint64_t n;
+        if (fds[i] >= 0 && read(fds[i], &n, sizeof n) < 0 && errno != EAGAIN)
+            sl_debug("could not read an encoder's wake-up descriptor: %s", strerror(errno));
+    }
+}
+
 /* One life of the pipeline, from opening the components to a stop or a failure. */
 static sl_code run_once(pipeline *p, sl_error *err)
 {
@@ -746,11 +823,13 @@ static sl_code run_once(pipeline *p, sl_error *err)
     p->batch.items = calloc(p->batch.capacity, sizeof *p->batch.items);
     sl_arena_init(&p->batch.arena, 256 * 1024);
     p->cp = sl_checkpoint_new((size_t)sl_config_int(p->cfg, "max.queue.size", 8192));
+    p->hold = sl_hold_new(HOLD_MAX_BYTES);
+    p->header_opts = sl_json_options_from_config(p->cfg);
     sl_buf_init(&p->key);
     sl_buf_init(&p->value);
     sl_buf_init(&p->other_key);
     make_run_id(p->run_id);
-    if (!p->batch.items || !p->cp)
+    if (!p->batch.items || !p->cp || !p->hold)
         return sl_error_set(err, SL_NOMEM, "out of memory");
 
     sl_code rc = start(p, err);
@@ -802,6 +881,12 @@ static sl_code run_once(pipeline *p, sl_error *err)
         } else if (sl_checkpoint_failed(p->cp)) {
             return sl_error_set(err, SL_SINK_RETRY, "the sink lost a message without a reason");
         }
+        if (sl_hold_count(p->hold)) {
+            drain_wait_fds(p);
+            rc = sl_hold_release(p->hold, c->sink, p->sink, err);
+            if (rc != SL_OK)
+                return rc;
+        }
         rc = advance(p, false, err);
         if (rc != SL_OK)
             return rc;
@@ -834,6 +919,10 @@ static sl_code run_once(pipeline *p, sl_error *err)
         log_stats(p);
     }
     sl_info("stopping: flushing the sink and writing the final checkpoint");
+    if (sl_hold_count(p->hold))
+        sl_warn("%zu messages still wait for a schema id: the checkpoint stays before them and "
+                "they are sent after the next start",
+                sl_hold_count(p->hold));
     return shutdown_flush(p, err);
 }
 

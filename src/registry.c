@@ -5,14 +5,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "encoders/encoder_avro.h"
+#include "encoders/encoder_json.h"
 #include "registry.h"
 #include "sinks/sinks.h"
 
 extern const sl_source_ops sl_source_postgres;
-extern const sl_encoder_ops sl_encoder_json;
 
 const sl_source_ops *const sl_sources[] = {&sl_source_postgres, NULL};
 const sl_sink_ops *const sl_sinks[] = {&sl_sink_kafka, &sl_sink_file, &sl_sink_stdout, NULL};
+const sl_encoder_ops *const sl_encoders[] = {&sl_encoder_json, &sl_encoder_avro, NULL};
 
 static const struct {
     const char *converter_class;
@@ -20,6 +22,9 @@ static const struct {
 } encoders[] = {
     {"org.apache.kafka.connect.json.JsonConverter", &sl_encoder_json},
     {"json", &sl_encoder_json},
+    {SL_AVRO_CONFLUENT_CONVERTER, &sl_encoder_avro},
+    {SL_AVRO_APICURIO_CONVERTER, &sl_encoder_avro},
+    {"avro", &sl_encoder_avro},
     {NULL, NULL},
 };
 

@@ -66,6 +66,33 @@ static sl_code parse_default(json_t *j, const sl_schema *s, sl_arena *arena, con
         v->len = (uint32_t)json_string_length(j);
         v->u.str = sl_arena_strndup(arena, json_string_value(j), v->len);
         break;
+    case SL_TYPE_BYTES: {
+        /* JsonConverter writes bytes (and Decimal) as padded base64. */
+        static const char alphabet[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        if (!json_is_string(j))
+            goto bad;
+        const char *text = json_string_value(j);
+        size_t n = json_string_length(j);
+        uint8_t *bytes = sl_arena_alloc(arena, n + 1);
+        uint32_t len = 0, acc = 0;
+        int bits = 0;
+        for (size_t i = 0; i < n && text[i] != '='; i++) {
+            const char *c = text[i] ? strchr(alphabet, text[i]) : NULL;
+            if (!c)
+                goto bad;
+            acc = acc << 6 | (uint32_t)(c - alphabet);
+            bits += 6;
+            if (bits >= 8) {
+                bits -= 8;
+                bytes[len++] = (uint8_t)(acc >> bits);
+            }
+        }
+        v->kind = SL_VALUE_BYTES;
+        v->len = len;
+        v->u.bytes = bytes;
+        break;
+    }
     default:
         return sl_error_set(err, SL_INVALID, "schema \"%s\": defaults of type %s are not supported",
                             path, sl_type_name(s->type));

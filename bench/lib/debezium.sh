@@ -13,6 +13,7 @@
 #   trap 'dbz_connect_stop; svc_stop_all' EXIT
 #   trap 'exit 130' INT TERM
 #   dbz_install                      # resolves the jars once, then a no-op
+#   dbz_install_avro                 # optional: Apicurio's Avro converter too
 #   svc_init; svc_pg_start; svc_kafka_start
 #   dbz_connect_start bench table.include.list=public.t producer.override.linger.ms=5
 #   dbz_wait_running                 # connector and task RUNNING, slot streaming
@@ -168,6 +169,63 @@ dbz_install_plugin() {
     rm -rf "$dir"
     mv "$staging" "$dir" || return 1
     rm -f "$log"
+}
+
+# dbz_install_avro: resolve Apicurio's Avro converter for Kafka Connect
+# (apicurio-registry-utils-converter, version in bench/debezium/pom.xml) into
+# $cache/debezium-V/plugins/apicurio-converter, after dbz_install. The jar has
+# no ServiceLoader manifest, which the worker's plugin.discovery=service_load
+# needs, so a small jar holding one is written beside it.
+dbz_install_avro() {
+    _dbz_versions || return 1
+    [[ -f $_DBZ_HOME/.complete ]] || { _dbz_err "call dbz_install first"; return 1; }
+    local version dir marker staging log
+    version=$(_dbz_pom_prop apicurio.converter.version)
+    dir=$_DBZ_HOME/plugins/apicurio-converter
+    marker="apicurio-registry-utils-converter $version"
+    [[ -f $dir/.complete && $(<"$dir/.complete") == "$marker" ]] && return 0
+    _dbz_log "resolving Apicurio's Avro converter $version into $dir"
+    staging=$(mktemp -d "$dir.tmp.XXXXXX") || return 1
+    log=$staging.log
+    if ! mvn -B -q -Dstyle.color=never -f "$_DBZ_POM" -Pavro-converter \
+            -DoutputDirectory="$staging" -DincludeScope=runtime \
+            dependency:copy-dependencies >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        rm -rf "$staging"
+        _dbz_err "maven could not resolve the Avro converter (full log: $log)"
+        return 1
+    fi
+    "$(_dbz_python)" - "$staging/sluice-converter-manifest.jar" <<'PY' || return 1
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    z.writestr("META-INF/services/org.apache.kafka.connect.storage.Converter",
+               "io.apicurio.registry.utils.converter.AvroConverter\n")
+PY
+    printf '%s' "$marker" >"$staging/.complete"
+    rm -rf "$dir"
+    mv "$staging" "$dir" || return 1
+    rm -f "$log"
+}
+
+# dbz_avro_worker_settings REGISTRY_URL: the worker.properties lines that make
+# Connect write keys and values with Apicurio's Avro converter in Confluent's
+# framing (magic byte, 4-byte content id in the payload: as-confluent alone
+# only shortens the id, which stays in Kafka headers unless headers.enabled is
+# false), registering the schemas in the
+# registry at REGISTRY_URL (Apicurio's native API, .../apis/registry/v2).
+# Use as SLUICE_DBZ_WORKER_EXTRA.
+dbz_avro_worker_settings() {
+    local url=$1 side
+    for side in key value; do
+        printf '%s\n' "$side.converter=io.apicurio.registry.utils.converter.AvroConverter" \
+            "$side.converter.apicurio.registry.url=$url" \
+            "$side.converter.apicurio.registry.auto-register=true" \
+            "$side.converter.apicurio.registry.find-latest=true" \
+            "$side.converter.apicurio.registry.as-confluent=true" \
+            "$side.converter.apicurio.registry.headers.enabled=false" \
+            "$side.converter.apicurio.registry.use-id=contentId"
+    done
 }
 
 _dbz_python() { command -v /usr/bin/python3 || command -v python3; }

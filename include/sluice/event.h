@@ -115,6 +115,17 @@ static inline sl_value sl_value_string(const char *s, uint32_t len)
 }
 
 /*
+ * Slots of sl_table.encoder_cache: a connector may use two encoders on one
+ * table (Avro values with JSON keys, and JSON key headers with any
+ * converter), so each kind of encoder keeps its own.
+ */
+typedef enum sl_encoder_slot {
+    SL_ENCODER_SLOT_JSON,
+    SL_ENCODER_SLOT_AVRO,
+    SL_ENCODER_SLOTS,
+} sl_encoder_slot;
+
+/*
  * A captured table, one version of it. A source makes a new sl_table when the
  * table's structure changes (a different column set, type or key), so that
  * encoders can cache what they derive from it (the JSON schema text, an Avro
@@ -139,17 +150,27 @@ typedef struct sl_table {
      */
     const char *message_envelope;
 
-    /* Owned by the encoder; freed through encoder_cache_free when the table is freed. */
-    void *encoder_cache;
-    void (*encoder_cache_free)(void *cache);
+    /*
+     * Owned by the encoders, one slot per kind; each is freed through its
+     * encoder_cache_free when the table is freed. A source zeroes them.
+     */
+    void *encoder_cache[SL_ENCODER_SLOTS];
+    void (*encoder_cache_free[SL_ENCODER_SLOTS])(void *cache);
 } sl_table;
 
-/* Frees what an encoder cached on a table; a source calls it before freeing the table. */
+/* Frees what one encoder cached on a table. */
+static inline void sl_table_drop_cache_slot(sl_table *table, sl_encoder_slot slot)
+{
+    if (table->encoder_cache[slot] && table->encoder_cache_free[slot])
+        table->encoder_cache_free[slot](table->encoder_cache[slot]);
+    table->encoder_cache[slot] = NULL;
+}
+
+/* Frees what the encoders cached on a table; a source calls it before freeing the table. */
 static inline void sl_table_drop_cache(sl_table *table)
 {
-    if (table->encoder_cache && table->encoder_cache_free)
-        table->encoder_cache_free(table->encoder_cache);
-    table->encoder_cache = NULL;
+    for (int slot = 0; slot < SL_ENCODER_SLOTS; slot++)
+        sl_table_drop_cache_slot(table, (sl_encoder_slot)slot);
 }
 
 typedef enum sl_op {

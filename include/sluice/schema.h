@@ -6,6 +6,8 @@
 #ifndef SLUICE_SCHEMA_H
 #define SLUICE_SCHEMA_H
 
+#include <stddef.h>
+
 #include "sluice/error.h"
 #include "sluice/event.h"
 #include "sluice/memory.h"
@@ -20,6 +22,10 @@ sl_code sl_schema_parse_json(const char *text, sl_arena *arena, const sl_schema 
 
 /* The text of a file of schemas/, compiled into the binary, or NULL. */
 const char *sl_embedded_schema(const char *file_name);
+
+/* The name of the i-th file of schemas/ compiled in ("postgres-source.avsc"), or NULL past the
+ * last. */
+const char *sl_embedded_schema_name(size_t i);
 
 /* The position of the field called name in a STRUCT schema, or -1. */
 int sl_schema_field_index(const sl_schema *schema, const char *name);

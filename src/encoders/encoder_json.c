@@ -747,6 +747,7 @@ void sl_json_write_base64(sl_buf *buf, const uint8_t *p, size_t len)
 typedef struct json_node json_node;
 
 typedef struct json_field {
+    const char *name;   /* the field's name, after field.name.adjustment.mode */
     const char *prefix; /* {"name": for the first field, ,"name": for the others */
     uint32_t prefix_len;
     const json_node *node;
@@ -754,6 +755,7 @@ typedef struct json_field {
 
 struct json_node {
     const sl_schema *schema;
+    const char *name; /* the schema's name, after schema.name.adjustment.mode; NULL when none */
     sl_type type;
     bool has_default;
     const char *null_text; /* written for a null: the default, the fallback or null */
@@ -928,20 +930,27 @@ static char *arena_copy_buf(sl_arena *arena, const sl_buf *b)
     return p;
 }
 
-/* Builds the plan of s (and of everything under it) in arena. */
-static sl_code node_build(sl_arena *arena, const sl_schema *s, const char *path,
-                          const json_node **out, sl_error *err)
+static const sl_json_options default_options = {.key_schemas = true, .value_schemas = true};
+
+/*
+ * Builds the plan of s (and of everything under it) in arena. columns: s is
+ * the table's row or key, whose field names field.name.adjustment.mode
+ * rewrites (Debezium leaves the fields of its fixed structs alone).
+ */
+static sl_code node_build(sl_arena *arena, const sl_json_options *opts, const sl_schema *s,
+                          const char *path, bool columns, const json_node **out, sl_error *err)
 {
     if (!s)
         return sl_error_set(err, SL_INVALID, "schema of \"%s\" is missing", path);
     json_node *n = sl_arena_alloc(arena, sizeof *n);
     memset(n, 0, sizeof *n);
     n->schema = s;
+    n->name = sl_name_adjust(s->name, opts->schema_names, false, arena);
     n->type = s->type;
     sl_code rc;
 
     if (s->type == SL_TYPE_ARRAY) {
-        rc = node_build(arena, s->items, path, &n->items, err);
+        rc = node_build(arena, opts, s->items, path, false, &n->items, err);
         if (rc != SL_OK)
             return rc;
     } else if (s->type == SL_TYPE_STRUCT) {
@@ -949,13 +958,18 @@ static sl_code node_build(sl_arena *arena, const sl_schema *s, const char *path,
         sl_buf prefix;
         sl_buf_init(&prefix);
         for (uint32_t i = 0; i < s->nfields; i++) {
+            const char *name = s->fields[i].name;
+            if (columns)
+                name = sl_name_adjust(name, opts->field_names, true, arena);
+            fields[i].name = name;
             sl_buf_reset(&prefix);
             sl_buf_putc(&prefix, i == 0 ? '{' : ',');
-            sl_json_write_string(&prefix, s->fields[i].name, strlen(s->fields[i].name));
+            sl_json_write_string(&prefix, name, strlen(name));
             sl_buf_putc(&prefix, ':');
             fields[i].prefix = arena_copy_buf(arena, &prefix);
             fields[i].prefix_len = (uint32_t)prefix.len;
-            rc = node_build(arena, s->fields[i].schema, s->fields[i].name, &fields[i].node, err);
+            rc = node_build(arena, opts, s->fields[i].schema, s->fields[i].name, false,
+                            &fields[i].node, err);
             if (rc != SL_OK) {
                 sl_buf_free(&prefix);
                 return rc;
@@ -1005,7 +1019,7 @@ static void write_schema(sl_buf *b, const json_node *n, const char *field)
         for (uint32_t i = 0; i < n->nfields; i++) {
             if (i)
                 sl_buf_putc(b, ',');
-            write_schema(b, n->fields[i].node, s->fields[i].name);
+            write_schema(b, n->fields[i].node, n->fields[i].name);
         }
         sl_buf_putc(b, ']');
     }
@@ -1013,9 +1027,9 @@ static void write_schema(sl_buf *b, const json_node *n, const char *field)
         PUT_LITERAL(b, ",\"optional\":true");
     else
         PUT_LITERAL(b, ",\"optional\":false");
-    if (s->name) {
+    if (n->name) {
         PUT_LITERAL(b, ",\"name\":");
-        sl_json_write_string(b, s->name, strlen(s->name));
+        sl_json_write_string(b, n->name, strlen(n->name));
     }
     if (s->version) {
         PUT_LITERAL(b, ",\"version\":");
@@ -1052,7 +1066,8 @@ sl_code sl_json_write_schema(sl_buf *buf, const sl_schema *s, const char *field_
     sl_arena arena;
     sl_arena_init(&arena, 4096);
     const json_node *n;
-    sl_code rc = node_build(&arena, s, field_name ? field_name : "", &n, err);
+    sl_code rc =
+        node_build(&arena, &default_options, s, field_name ? field_name : "", false, &n, err);
     if (rc == SL_OK)
         write_schema(buf, n, field_name);
     sl_arena_destroy(&arena);
@@ -1065,7 +1080,8 @@ sl_code sl_json_write_schema(sl_buf *buf, const sl_schema *s, const char *field_
 
 typedef struct json_cache {
     sl_arena arena;
-    const sl_schema *source_schema; /* the source block this cache was built for */
+    const sl_schema *source_schema;         /* the source block this cache was built for */
+    sl_name_mode schema_names, field_names; /* and the name adjustments */
     const json_node *row;
     const json_node *source;
     const json_node *key; /* NULL when the table has no key */
@@ -1090,7 +1106,8 @@ static const char envelope_tail_fields[] =
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"}";
 
-static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
+static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_event *ev,
+                          sl_error *err)
 {
     const sl_table *t = ev->table;
     sl_code rc;
@@ -1099,10 +1116,10 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
         return sl_error_set(err, SL_INVALID, "row schema is not a struct");
     if (!ev->source_schema || ev->source_schema->type != SL_TYPE_STRUCT)
         return sl_error_set(err, SL_INVALID, "source block schema is not a struct");
-    rc = node_build(&c->arena, t->row_schema, "row", &c->row, err);
+    rc = node_build(&c->arena, opts, t->row_schema, "row", true, &c->row, err);
     if (rc != SL_OK)
         return rc;
-    rc = node_build(&c->arena, ev->source_schema, "source", &c->source, err);
+    rc = node_build(&c->arena, opts, ev->source_schema, "source", false, &c->source, err);
     if (rc != SL_OK)
         return rc;
 
@@ -1114,7 +1131,7 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
     if (rc != SL_OK)
         return rc;
     const json_node *tx;
-    rc = node_build(&c->arena, tx_schema, "transaction", &tx, err);
+    rc = node_build(&c->arena, opts, tx_schema, "transaction", false, &tx, err);
     if (rc != SL_OK)
         return rc;
 
@@ -1131,7 +1148,9 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
         sl_buf_putc(&b, ',');
         write_schema(&b, c->row, "message");
         PUT_LITERAL(&b, "],\"optional\":false,\"name\":");
-        sl_json_write_string(&b, t->message_envelope, strlen(t->message_envelope));
+        const char *envelope_name =
+            sl_name_adjust(t->message_envelope, opts->schema_names, false, &c->arena);
+        sl_json_write_string(&b, envelope_name, strlen(envelope_name));
         PUT_LITERAL(&b, ",\"version\":1},\"payload\":");
     } else {
         PUT_LITERAL(&b, "{\"schema\":{\"type\":\"struct\",\"fields\":[");
@@ -1149,7 +1168,8 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
         char *envelope_name = sl_arena_alloc(&c->arena, topic_len + sizeof ".Envelope");
         memcpy(envelope_name, t->topic, topic_len);
         memcpy(envelope_name + topic_len, ".Envelope", sizeof ".Envelope");
-        sl_json_write_string(&b, envelope_name, strlen(envelope_name));
+        const char *adjusted = sl_name_adjust(envelope_name, opts->schema_names, false, &c->arena);
+        sl_json_write_string(&b, adjusted, strlen(adjusted));
         PUT_LITERAL(&b, ",\"version\":2},\"payload\":{\"before\":");
     }
     c->value_head = arena_copy_buf(&c->arena, &b);
@@ -1167,7 +1187,7 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
                 return sl_error_set(err, SL_INVALID, "key field %u is outside the row", i);
             }
         }
-        rc = node_build(&c->arena, ks, "key", &c->key, err);
+        rc = node_build(&c->arena, opts, ks, "key", true, &c->key, err);
         if (rc != SL_OK) {
             sl_buf_free(&b);
             return rc;
@@ -1184,28 +1204,35 @@ static sl_code cache_fill(json_cache *c, const sl_event *ev, sl_error *err)
     return SL_OK;
 }
 
-/* Returns the table's cache, building it on first use of the table (or of a new source block). */
-static sl_code cache_get(const sl_event *ev, json_cache **out, sl_error *err)
+/*
+ * Returns the table's cache, building it on first use of the table (or of a
+ * new source block, or other name adjustments).
+ */
+static sl_code cache_get(const sl_json_options *opts, const sl_event *ev, json_cache **out,
+                         sl_error *err)
 {
     sl_table *t = ev->table;
-    json_cache *c = t->encoder_cache;
-    if (c && t->encoder_cache_free == cache_free && c->source_schema == ev->source_schema) {
+    json_cache *c = t->encoder_cache[SL_ENCODER_SLOT_JSON];
+    if (c && c->source_schema == ev->source_schema && c->schema_names == opts->schema_names &&
+        c->field_names == opts->field_names) {
         *out = c;
         return SL_OK;
     }
-    sl_table_drop_cache(t);
+    sl_table_drop_cache_slot(t, SL_ENCODER_SLOT_JSON);
     c = calloc(1, sizeof *c);
     if (!c)
         return sl_error_set(err, SL_NOMEM, "out of memory");
     sl_arena_init(&c->arena, 16 * 1024);
     c->source_schema = ev->source_schema;
-    sl_code rc = cache_fill(c, ev, err);
+    c->schema_names = opts->schema_names;
+    c->field_names = opts->field_names;
+    sl_code rc = cache_fill(c, opts, ev, err);
     if (rc != SL_OK) {
         cache_free(c);
         return sl_error_prefix(err, "table \"%s\"", t->topic);
     }
-    t->encoder_cache = c;
-    t->encoder_cache_free = cache_free;
+    t->encoder_cache[SL_ENCODER_SLOT_JSON] = c;
+    t->encoder_cache_free[SL_ENCODER_SLOT_JSON] = cache_free;
     *out = c;
     return SL_OK;
 }
@@ -1227,7 +1254,7 @@ static const char *find_mismatch(const json_node *n, const sl_value *values)
     for (uint32_t i = 0; i < n->nfields && !bad; i++) {
         sl_buf_reset(&scratch);
         if (!write_value(&scratch, n->fields[i].node, &values[i]))
-            bad = n->schema->fields[i].name;
+            bad = n->fields[i].name;
     }
     sl_buf_free(&scratch);
     return bad ? bad : "?";
@@ -1253,19 +1280,19 @@ static sl_code write_key_payload(const sl_event *ev, const json_cache *c, const 
         if (!write_value(out, k->fields[i].node, &row[c->key_fields[i]]))
             return sl_error_set(err, SL_INVALID,
                                 "table \"%s\": value of key field \"%s\" does not match its schema",
-                                ev->table->topic, k->schema->fields[i].name);
+                                ev->table->topic, k->fields[i].name);
     }
     if (k->nfields)
         sl_buf_putc(out, '}');
     return SL_OK;
 }
 
-sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, sl_buf *out, bool *has_key,
-                            sl_error *err)
+sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, const sl_json_options *opts,
+                            sl_buf *out, bool *has_key, sl_error *err)
 {
     *has_key = false;
     json_cache *c = NULL;
-    sl_code rc = cache_get(ev, &c, err);
+    sl_code rc = cache_get(opts ? opts : &default_options, ev, &c, err);
     if (rc != SL_OK || !c->key || !row)
         return rc;
     size_t start = out->len;
@@ -1280,7 +1307,8 @@ sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, sl_buf *out
 static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, bool *has_key,
                            sl_buf *value, sl_error *err)
 {
-    *has_key = false;
+    if (has_key)
+        *has_key = false;
     if (!ev->table || !ev->table->topic)
         return sl_error_set(err, SL_INVALID, "event without a table");
     const sl_value *key_row;
@@ -1317,14 +1345,14 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
                             ev->table->topic);
 
     json_cache *c = NULL;
-    sl_code rc = cache_get(ev, &c, err);
+    sl_code rc = cache_get(&enc->opts, ev, &c, err);
     if (rc != SL_OK)
         return rc;
 
-    size_t key_start = key->len;
-    size_t value_start = value->len;
+    size_t key_start = key ? key->len : 0;
+    size_t value_start = value ? value->len : 0;
 
-    if (c->key && key_row) {
+    if (key && c->key && key_row) {
         if (enc->opts.key_schemas)
             put_mem(key, c->key_head, c->key_head_len);
         rc = write_key_payload(ev, c, key_row, key, err);
@@ -1336,6 +1364,8 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
             sl_buf_putc(key, '}');
         *has_key = true;
     }
+    if (!value)
+        return SL_OK;
 
     if (ev->op == SL_OP_MESSAGE) {
         if (enc->opts.value_schemas)
@@ -1399,9 +1429,11 @@ bad_after:
 bad_source:
     rc = value_mismatch(ev, "source", c->source, ev->source, err);
 fail:
-    key->len = key_start;
+    if (key) {
+        key->len = key_start;
+        *has_key = false;
+    }
     value->len = value_start;
-    *has_key = false;
     return rc;
 }
 
@@ -1429,13 +1461,21 @@ static const sl_config_key json_config_keys[] = {
     {.name = NULL},
 };
 
-static sl_code json_open(const sl_config *cfg, sl_encoder **out, sl_error *err)
+sl_json_options sl_json_options_from_config(const sl_config *cfg)
 {
     bool both = sl_config_bool(cfg, "schemas.enable", true);
     sl_json_options opts = {
         .key_schemas = sl_config_bool(cfg, "key.converter.schemas.enable", both),
         .value_schemas = sl_config_bool(cfg, "value.converter.schemas.enable", both),
+        .schema_names = sl_name_mode_parse(sl_config_str(cfg, "schema.name.adjustment.mode")),
+        .field_names = sl_name_mode_parse(sl_config_str(cfg, "field.name.adjustment.mode")),
     };
+    return opts;
+}
+
+static sl_code json_open(const sl_config *cfg, sl_encoder **out, sl_error *err)
+{
+    sl_json_options opts = sl_json_options_from_config(cfg);
     return sl_json_encoder_new(&opts, out, err);
 }
 

@@ -14,14 +14,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/name_adjust.h"
 #include "sluice/encoder.h"
 
 extern const sl_encoder_ops sl_encoder_json;
 
 typedef struct sl_json_options {
-    bool key_schemas;   /* write keys as {"schema":...,"payload":...} */
-    bool value_schemas; /* write values as {"schema":...,"payload":...} */
+    bool key_schemas;          /* write keys as {"schema":...,"payload":...} */
+    bool value_schemas;        /* write values as {"schema":...,"payload":...} */
+    sl_name_mode schema_names; /* schema.name.adjustment.mode */
+    sl_name_mode field_names;  /* field.name.adjustment.mode */
 } sl_json_options;
+
+/* The options a connector's configuration gives. */
+sl_json_options sl_json_options_from_config(const sl_config *cfg);
 
 /* Makes a JSON encoder; free it with sl_encoder_json.close(). */
 sl_code sl_json_encoder_new(const sl_json_options *opts, sl_encoder **out, sl_error *err);
@@ -29,11 +35,12 @@ sl_code sl_json_encoder_new(const sl_json_options *opts, sl_encoder **out, sl_er
 /*
  * Appends the key struct of row as compact JSON without its schema
  * ({"id":40}): the form Kafka Connect's default header converter gives the
- * __debezium.newkey and __debezium.oldkey headers. *has_key is false (and
+ * __debezium.newkey and __debezium.oldkey headers, whatever the converters.
+ * opts gives the name adjustments (NULL: none). *has_key is false (and
  * nothing is written) when the event's table has no key.
  */
-sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, sl_buf *out, bool *has_key,
-                            sl_error *err);
+sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, const sl_json_options *opts,
+                            sl_buf *out, bool *has_key, sl_error *err);
 
 /* Room for any number sl_json_format_double() or sl_json_format_float() writes. */
 #define SL_JSON_NUMBER_MAX 32

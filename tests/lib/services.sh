@@ -37,6 +37,9 @@
 #                      (the CA of the server's certificate) _VERSION;
 #                      the same HOST..SOCKET also as SLUICE_TEST_MYSQL_*
 #                      (their first names)
+#   svc_registry_start: SLUICE_TEST_REGISTRY (http://127.0.0.1:PORT/apis/ccompat/v7)
+#                      SLUICE_TEST_REGISTRY_PID SLUICE_TEST_REGISTRY_START
+#                      SLUICE_TEST_PYTHON (python with confluent-kafka, fastavro)
 #   svc_mysql_start:   SLUICE_TEST_MYSQL97_HOST _PORT _USER _PASSWORD _DB
 #                      _SOCKET _SSL_CA _VERSION, and _ROOT (the unpacked
 #                      tree: sid's loader, libraries, mysqld, mysql,
@@ -854,6 +857,7 @@ svc_stop_all() {
             mariadb) svc_mariadb_stop || true ;;
             mysql) svc_mysql_stop || true ;;
             toxiproxy) svc_toxiproxy_stop || true ;;
+            *) if declare -F "svc_${s}_stop" >/dev/null; then "svc_${s}_stop" || true; fi ;;
         esac
     done
     _SVC_RUNNING=()
@@ -998,4 +1002,75 @@ svc_toxiproxy_stop() {
     _svc_kill_wait "$_SVC_TOXI_PID" 10
     _svc_mark_stopped toxiproxy
     unset SLUICE_TEST_TOXIPROXY SLUICE_TEST_PG_PROXY_PORT
+}
+
+# ---------------------------------------------------------------------------
+# Schema registry: Apicurio Registry with Confluent's API (in-memory storage)
+# ---------------------------------------------------------------------------
+
+_svc_registry_home() {
+    printf '%s\n' "${SLUICE_CACHE:-$HOME/.cache/sluice}/apicurio-registry-${SLUICE_APICURIO_VERSION:-3.0.9}"
+}
+
+# Prints the command that starts the registry on its port again, in the
+# background, printing its pid: the tests that restart the registry (which
+# forgets every schema, its storage being in memory) run it themselves.
+_svc_registry_command() {
+    local jar cmd
+    jar=$(compgen -G "$(_svc_registry_home)/apicurio-registry-app-*-runner.jar" | head -n 1)
+    printf -v cmd '%q ' java -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+        -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$_SVC_REG_PORT" \
+        -Dquarkus.log.level=WARN -Dquarkus.banner.enabled=false -jar "$jar"
+    printf '%s >>%q 2>&1 </dev/null & echo $!\n' "$cmd" "$SVC_TMPDIR/registry/registry.log"
+}
+
+_svc_registry_wait() {
+    local deadline code
+    deadline=$(_svc_wait_deadline)
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$SLUICE_TEST_REGISTRY/subjects" 2>/dev/null)
+        [[ $code == 200 ]] && return 0
+        if ! _svc_pid_alive "$_SVC_REG_PID"; then
+            _svc_tail "$SVC_TMPDIR/registry/registry.log"
+            _svc_err "the schema registry exited during startup"
+            return 1
+        fi
+        if (($(date +%s) >= deadline)); then
+            _svc_tail "$SVC_TMPDIR/registry/registry.log"
+            _svc_err "the schema registry is not ready after ${SLUICE_SVC_TIMEOUT:-60}s"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+svc_registry_start() {
+    _svc_need_init || return 1
+    if _svc_is_running registry; then _svc_err "registry already started"; return 1; fi
+    local t0 venv
+    t0=$(_svc_now)
+    compgen -G "$(_svc_registry_home)/apicurio-registry-app-*-runner.jar" >/dev/null || {
+        _svc_err "no Apicurio Registry in $(_svc_registry_home) (run scripts/install-deps.sh)"; return 1; }
+    command -v curl >/dev/null || { _svc_err "curl not found"; return 1; }
+    venv=${SLUICE_CACHE:-$HOME/.cache/sluice}/pyvenv
+    [[ -x $venv/bin/python ]] || { _svc_err "no Python venv in $venv (run scripts/install-deps.sh)"; return 1; }
+    mkdir -p "$SVC_TMPDIR/registry" || return 1
+    _svc_port _SVC_REG_PORT || return 1
+    export SLUICE_TEST_REGISTRY=http://127.0.0.1:$_SVC_REG_PORT/apis/ccompat/v7
+    SLUICE_TEST_REGISTRY_START=$(_svc_registry_command)
+    _SVC_REG_PID=$(eval "$SLUICE_TEST_REGISTRY_START")
+    _svc_mark_running registry
+    _svc_registry_wait || return 1
+    export SLUICE_TEST_REGISTRY_PID=$_SVC_REG_PID SLUICE_TEST_REGISTRY_START
+    export SLUICE_TEST_PYTHON=$venv/bin/python
+    _svc_log "schema registry ready on $SLUICE_TEST_REGISTRY in $(_svc_elapsed "$t0")s"
+}
+
+svc_registry_stop() {
+    _svc_is_running registry || return 0
+    # A test that restarted the registry leaves the pid of the new one here.
+    local pidfile=$SVC_TMPDIR/registry/pid
+    [[ -s $pidfile ]] && _SVC_REG_PID=$(<"$pidfile")
+    _svc_kill_wait "$_SVC_REG_PID" 20
+    _svc_mark_stopped registry
 }

@@ -431,17 +431,17 @@ Test(encoder_json, schema_text_is_cached_per_table)
     sl_buf_init(&first_value);
     bool has_key;
 
-    cr_assert_null(table.encoder_cache);
+    cr_assert_null(table.encoder_cache[SL_ENCODER_SLOT_JSON]);
     cr_assert_eq(sl_encoder_json.encode(enc, &ev, &key, &has_key, &value, &err), SL_OK);
-    void *cache = table.encoder_cache;
+    void *cache = table.encoder_cache[SL_ENCODER_SLOT_JSON];
     cr_assert_not_null(cache);
-    cr_assert_not_null(table.encoder_cache_free);
+    cr_assert_not_null(table.encoder_cache_free[SL_ENCODER_SLOT_JSON]);
     sl_buf_append(&first_value, value.data, value.len);
 
     /* The encoder appends: a second event lands after the first, from the same cache. */
     size_t first_len = value.len;
     cr_assert_eq(sl_encoder_json.encode(enc, &ev, &key, &has_key, &value, &err), SL_OK);
-    cr_assert_eq(table.encoder_cache, cache);
+    cr_assert_eq(table.encoder_cache[SL_ENCODER_SLOT_JSON], cache);
     cr_assert_eq(value.len, 2 * first_len);
     cr_assert(memcmp(value.data + first_len, first_value.data, first_len) == 0);
 
@@ -455,12 +455,12 @@ Test(encoder_json, schema_text_is_cached_per_table)
     ev.source_schema = other_source;
     sl_buf_reset(&value);
     cr_assert_eq(sl_encoder_json.encode(enc, &ev, &key, &has_key, &value, &err), SL_OK);
-    cr_assert_not_null(table.encoder_cache);
+    cr_assert_not_null(table.encoder_cache[SL_ENCODER_SLOT_JSON]);
     cr_assert_eq(value.len, first_len);
     cr_assert(memcmp(value.data, first_value.data, first_len) == 0);
 
     sl_table_drop_cache(&table);
-    cr_assert_null(table.encoder_cache);
+    cr_assert_null(table.encoder_cache[SL_ENCODER_SLOT_JSON]);
     sl_arena_destroy(&other_arena);
     sl_encoder_json.close(enc);
     sl_buf_free(&key);
