@@ -5,7 +5,7 @@ as JSON lines, decoded by libraries that are not sluice: confluent-kafka
 from the schema registry by the id in the message.
 
 usage: avro_topics.py --bootstrap HOST:PORT --registry URL --out FILE
-                      [--schemas FILE] [--prefix P | TOPIC...]
+                      [--schemas FILE] [--raw] [--prefix P | TOPIC...]
 
 --registry is the registry's Confluent API (.../apis/ccompat/v7). Topics are
 read from the beginning to their end. Each output line is
@@ -15,7 +15,9 @@ where key and value are the decoded datum (null for a null key or a
 tombstone) or, for a message that is not in Avro framing, {"text": ...}.
 key_body and value_body are the Avro binary after the 5-byte header, in hex,
 for byte-level comparisons. Datums are rendered as JSON with bytes as
-"b64:<base64>" and decimals as "dec:<text>". --schemas writes every subject
+"b64:<base64>" and decimals as "dec:<text>" (with --raw, decimals stay their
+two's-complement bytes, as the JSON converter writes them, and are rendered
+as bytes). --schemas writes every subject
 of the topics as {subject: [{"version", "id", "schema"}...]}.
 """
 import argparse
@@ -105,8 +107,15 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--schemas")
     ap.add_argument("--prefix")
+    ap.add_argument("--raw", action="store_true")
     ap.add_argument("topics", nargs="*")
     a = ap.parse_args()
+    if a.raw:
+        # fastavro looks logical types up in this table; without an entry
+        # a decimal is read as its bytes.
+        import fastavro.read
+        fastavro.read.LOGICAL_READERS.pop("bytes-decimal", None)
+        fastavro.read.LOGICAL_READERS.pop("fixed-decimal", None)
     reg = Registry(a.registry)
 
     consumer = Consumer({
