@@ -37,7 +37,7 @@
 #include "sluice/log.h"
 
 #define MAX_RESPONSE (16 * 1024 * 1024)
-#define REASON_MAX 400
+#define REASON_MAX 1024
 #define REFUSAL_LOG_INTERVAL_MS 60000
 
 typedef enum entry_state {
@@ -237,7 +237,7 @@ static void compatibility(sl_sr *sr, const char *subject_path, char *out, size_t
 static void refusal_text(const json_t *j, long status, char *out, size_t size)
 {
     const char *msg = j ? json_string_value(json_object_get(j, "message")) : NULL;
-    snprintf(out, size, "%.300s (HTTP %ld)", msg ? msg : "no reason given", status);
+    snprintf(out, size, "%.400s (HTTP %ld)", msg ? msg : "no reason given", status);
 }
 
 /*

@@ -5,10 +5,11 @@ as JSON lines, decoded by libraries that are not sluice: confluent-kafka
 from the schema registry by the id in the message.
 
 usage: avro_topics.py --bootstrap HOST:PORT --registry URL --out FILE
-                      [--schemas FILE] [--raw] [--prefix P | TOPIC...]
+                      [--schemas FILE] [--raw] [--from-offset N]
+                      [--prefix P | TOPIC...]
 
 --registry is the registry's Confluent API (.../apis/ccompat/v7). Topics are
-read from the beginning to their end. Each output line is
+read from the beginning (or offset N of each partition) to their end. Each output line is
   {"topic", "partition", "offset", "key", "value", "headers",
    "key_schema_id", "value_schema_id", "key_body", "value_body"}
 where key and value are the decoded datum (null for a null key or a
@@ -108,6 +109,7 @@ def main():
     ap.add_argument("--schemas")
     ap.add_argument("--prefix")
     ap.add_argument("--raw", action="store_true")
+    ap.add_argument("--from-offset", type=int, default=0)
     ap.add_argument("topics", nargs="*")
     a = ap.parse_args()
     if a.raw:
@@ -134,6 +136,7 @@ def main():
             sys.exit("avro_topics: no topic %s" % t)
         for p in md.topics[t].partitions:
             lo, hi = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=30)
+            lo = max(lo, a.from_offset)
             if hi > lo:
                 parts.append(TopicPartition(t, p, lo))
     consumer.assign(parts)

@@ -93,15 +93,15 @@ int ar_versions(const char *subject)
     return n;
 }
 
-json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bool raw,
-                       const char *schemas)
+static json_t *read_topics(const char *dir, const char *name, const char *prefix, bool raw,
+                           const char *schemas, long from_offset)
 {
     char out[4200], log[4200];
     snprintf(out, sizeof out, "%s/%s.jsonl", dir, name);
     snprintf(log, sizeof log, "%s/%s.log", dir, name);
-    char extra[4400] = "";
-    if (schemas)
-        snprintf(extra, sizeof extra, "--schemas %s", schemas);
+    char extra[4400];
+    snprintf(extra, sizeof extra, "--from-offset %ld%s%s", from_offset,
+             schemas ? " --schemas " : "", schemas ? schemas : "");
     int rc = it_system("%s %s --bootstrap %s --registry %s --prefix %s --out %s %s %s >%s 2>&1",
                        need("SLUICE_TEST_PYTHON"), READER, need("SLUICE_TEST_KAFKA"), ar_registry(),
                        prefix, out, raw ? "--raw" : "", extra, log);
@@ -115,6 +115,17 @@ json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bo
         json_array_append_new(rows, it_json(line));
     free(text);
     return rows;
+}
+
+json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bool raw,
+                       const char *schemas)
+{
+    return read_topics(dir, name, prefix, raw, schemas, 0);
+}
+
+json_t *ar_read_topics_from(const char *dir, const char *name, const char *prefix, long from_offset)
+{
+    return read_topics(dir, name, prefix, false, NULL, from_offset);
 }
 
 json_t *ar_topic(json_t *rows, const char *topic)

@@ -38,6 +38,10 @@ int ar_versions(const char *subject);
 json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bool raw,
                        const char *schemas);
 
+/* The same from offset from_offset of each partition. */
+json_t *ar_read_topics_from(const char *dir, const char *name, const char *prefix,
+                            long from_offset);
+
 /* The messages of one topic out of ar_read_topics' array, in order (new reference). */
 json_t *ar_topic(json_t *rows, const char *topic);
 
