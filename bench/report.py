@@ -17,8 +17,11 @@ import os
 import statistics
 import sys
 
-CONTENDERS = ["pg_recvlogical", "sluice-file", "sluice-kafka", "debezium"]
+CONTENDERS = ["pg_recvlogical", "sluice-file", "sluice-kafka", "sluice-kafka-avro", "debezium",
+              "debezium-avro"]
 WORKLOADS = ["W1", "W2", "W2L", "W3"]
+# Contenders whose commit-to-acknowledgement latency the probe reads from
+# JSON values (W2L); the Avro ones write no JSON.
 KAFKA = ("sluice-kafka", "debezium")
 
 # Goals from the benchmark issue, checked against the medians.
@@ -28,6 +31,7 @@ GOAL_P99_MS = 10.0
 GOAL_P99_RATE = 5000
 GOAL_RSS_STEADY_MB = 32
 GOAL_RSS_W1_MB = 64
+GOAL_AVRO_VS_RECVLOGICAL = 0.8
 
 
 def derive(run):
@@ -255,7 +259,13 @@ def markdown(runs, machine, chart_name):
         out.append("| peak RSS Debezium / sluice-kafka | " + " | ".join(ratio_cell(t) for t in rs) + " | | |")
         rs = [paired_ratio(g, w, "debezium", "sluice-kafka", "cpu_s") for w in workloads]
         out.append("| CPU s Debezium / sluice-kafka | " + " | ".join(ratio_cell(t) for t in rs) + " | | |")
-    sluices = [c for c in ("sluice-file", "sluice-kafka") if c in contenders]
+    if "sluice-kafka-avro" in contenders and "pg_recvlogical" in contenders:
+        rate_row("rate sluice-kafka-avro / pg_recvlogical", "sluice-kafka-avro", "pg_recvlogical",
+                 GOAL_AVRO_VS_RECVLOGICAL)
+    if "sluice-kafka-avro" in contenders and "debezium-avro" in contenders:
+        rate_row("rate sluice-kafka-avro / Debezium (Avro)", "sluice-kafka-avro", "debezium-avro",
+                 GOAL_KAFKA_VS_DEBEZIUM)
+    sluices = [c for c in ("sluice-file", "sluice-kafka", "sluice-kafka-avro") if c in contenders]
     if "W2L" in workloads and "sluice-kafka" in contenders:
         note = "" if sizes["W2L_rate"] == GOAL_P99_RATE else f" (offered {sizes['W2L_rate']}/s, goal is stated at {GOAL_P99_RATE}/s)"
         for label, key in (("sluice-kafka p99 commit→ack, whole run", "p99_ms"),
@@ -301,7 +311,8 @@ def chart(runs, path):
     g = group(runs)
     workloads = [w for w in WORKLOADS if any(r["workload"] == w for r in runs)]
     contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in runs)]
-    colours = {"pg_recvlogical": "#888888", "sluice-file": "#4c9be8", "sluice-kafka": "#1f5fa8", "debezium": "#d9822b"}
+    colours = {"pg_recvlogical": "#888888", "sluice-file": "#4c9be8", "sluice-kafka": "#1f5fa8",
+               "sluice-kafka-avro": "#2a9d8f", "debezium": "#d9822b", "debezium-avro": "#e9c46a"}
     panels = [("rate", "rows/s (higher is better)", workloads, False),
               ("rss_peak_mb", "peak RSS, MB (log; lower is better)", workloads, True),
               ("cpu_s", "CPU seconds (lower is better)", workloads, False)]

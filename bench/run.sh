@@ -12,7 +12,11 @@
 #   --runs N            runs of each workload per contender (default 3)
 #   --workloads LIST    comma-separated, from W1,W2,W2L,W3 (default all)
 #   --contenders LIST   comma-separated, from pg_recvlogical,sluice-file,
-#                       sluice-kafka,debezium (default all)
+#                       sluice-kafka,sluice-kafka-avro,debezium,debezium-avro
+#                       (default all but debezium-avro). The -avro ones
+#                       write Avro with a schema registry (Apicurio, started
+#                       here unless --reuse-services finds SLUICE_TEST_REGISTRY);
+#                       debezium-avro uses Apicurio's Avro converter.
 #   --scale F           multiply every workload's size by F (default 1)
 #   --rate N            transactions/s offered in W2L (default 5000)
 #   --sluice PATH       the sluice binary (default: build one in build-bench/)
@@ -53,7 +57,8 @@ bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 
 all_workloads=(W1 W2 W2L W3)
-all_contenders=(pg_recvlogical sluice-file sluice-kafka debezium)
+all_contenders=(pg_recvlogical sluice-file sluice-kafka sluice-kafka-avro debezium debezium-avro)
+default_contenders=(pg_recvlogical sluice-file sluice-kafka sluice-kafka-avro debezium)
 
 smoke=0 runs='' workloads='' contenders='' scale=1 rate=5000 sluice='' reuse=0
 results='' publish=0 keep=0 build_type=Release perf=0
@@ -97,7 +102,7 @@ else
     stall=${SLUICE_BENCH_STALL:-60}
 fi
 IFS=, read -r -a workloads <<<"${workloads:-$(IFS=,; echo "${all_workloads[*]}")}"
-IFS=, read -r -a contenders <<<"${contenders:-$(IFS=,; echo "${all_contenders[*]}")}"
+IFS=, read -r -a contenders <<<"${contenders:-$(IFS=,; echo "${default_contenders[*]}")}"
 in_list() { local x=$1; shift; local y; for y; do [[ $x == "$y" ]] && return 0; done; return 1; }
 for w in "${workloads[@]}"; do in_list "$w" "${all_workloads[@]}" || die "unknown workload '$w'"; done
 for c in "${contenders[@]}"; do in_list "$c" "${all_contenders[@]}" || die "unknown contender '$c'"; done
@@ -129,8 +134,10 @@ results=$(cd "$results" && pwd)
 raw=$results/runs.jsonl
 : >"$raw"
 
-need_debezium=0
+need_debezium=0 need_registry=0
 in_list debezium "${contenders[@]}" && need_debezium=1
+in_list debezium-avro "${contenders[@]}" && need_debezium=1 need_registry=1
+in_list sluice-kafka-avro "${contenders[@]}" && need_registry=1
 
 if ((!reuse)); then
     bash "$repo/scripts/install-deps.sh"
@@ -184,7 +191,8 @@ source "$repo/tests/lib/services.sh"
 # shellcheck source=lib/debezium.sh
 source "$bench_dir/lib/debezium.sh"
 
-work=''
+work='' started_registry=0
+dbz_worker_extra=${SLUICE_DBZ_WORKER_EXTRA:-}
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     local rc=$?
@@ -192,6 +200,7 @@ cleanup() {
     [[ -n ${perf_pid:-} ]] && kill -INT "$perf_pid" 2>/dev/null
     [[ -n ${cdc_pid:-} ]] && stop_pid "$cdc_pid"
     dbz_connect_stop
+    ((started_registry)) && svc_registry_stop
     if [[ -n $work && $keep == 0 ]]; then
         rm -rf "$work"
     elif [[ -n $work ]]; then
@@ -205,6 +214,9 @@ trap 'exit 130' INT TERM
 
 if ((need_debezium)); then
     dbz_install || die "Debezium could not be installed"
+fi
+if in_list debezium-avro "${contenders[@]}"; then
+    dbz_install_avro || die "Apicurio's Avro converter could not be installed"
 fi
 
 # The outputs of the file sink and pg_recvlogical go to memory when there is
@@ -226,6 +238,12 @@ else
     svc_pg_start
     svc_kafka_start
     services_storage=$SVC_TMPDIR
+fi
+started_registry=0
+if ((need_registry)) && [[ -z ${SLUICE_TEST_REGISTRY:-} ]]; then
+    svc_init
+    svc_registry_start
+    started_registry=1
 fi
 work=$(mktemp -d "$storage/sluice-bench.XXXXXX")
 conninfo="host=$PGHOST port=$PGPORT user=$PGUSER password=$PGPASSWORD dbname=$PGDATABASE"
@@ -451,7 +469,7 @@ wait_streaming() { # pid slot timeout_s log
     done
 }
 
-sluice_config() { # file sink dir slot prefix table
+sluice_config() { # file sink dir slot prefix table (sink: file, kafka or kafka-avro)
     local file=$1 sink=$2 dir=$3 slot=$4 prefix=$5 table=$6
     {
         printf '{\n  "name": "%s",\n' "$prefix"
@@ -469,7 +487,14 @@ sluice_config() { # file sink dir slot prefix table
         for kv in "${sluice_set[@]}"; do
             printf '  "%s": "%s",\n' "${kv%%=*}" "${kv#*=}"
         done
-        if [[ $sink == kafka ]]; then
+        if [[ $sink == kafka-avro ]]; then
+            local side
+            for side in key value; do
+                printf '  "%s.converter": "io.confluent.connect.avro.AvroConverter",\n' "$side"
+                printf '  "%s.converter.schema.registry.url": "%s",\n' "$side" "$SLUICE_TEST_REGISTRY"
+            done
+        fi
+        if [[ $sink == kafka* ]]; then
             printf '  "sink.type": "kafka",\n  "kafka.bootstrap.servers": "%s",\n' "$kafka"
             printf '  "kafka.acks": "all"\n'
         else
@@ -491,14 +516,18 @@ start_contender() { # contender dir slot prefix table
             cdc_pid=$!
             wait_streaming "$cdc_pid" "$slot" 30 "$dir/contender.log"
             ;;
-        sluice-file | sluice-kafka)
+        sluice-file | sluice-kafka | sluice-kafka-avro)
             sluice_config "$dir/sluice.json" "${c#sluice-}" "$dir" "$slot" "$prefix" "$table"
             "$sluice" run "$dir/sluice.json" >"$dir/contender.log" 2>&1 &
             cdc_pid=$!
             wait_streaming "$cdc_pid" "$slot" 30 "$dir/contender.log"
             ;;
-        debezium)
-            SLUICE_SVC_QUIET=1 dbz_connect_start "$prefix" "slot.name=$slot" \
+        debezium | debezium-avro)
+            local extra=$dbz_worker_extra
+            [[ $c == debezium-avro ]] && extra+=$'\n'$(dbz_avro_worker_settings \
+                "${SLUICE_TEST_REGISTRY%/apis/ccompat/v7}/apis/registry/v2")
+            SLUICE_DBZ_WORKER_EXTRA=$extra SLUICE_SVC_QUIET=1 \
+                dbz_connect_start "$prefix" "slot.name=$slot" \
                 "publication.name=$slot" publication.autocreate.mode=disabled \
                 "table.include.list=public.$table" || return 1
             cdc_pid=$SLUICE_DBZ_PID
@@ -510,7 +539,7 @@ start_contender() { # contender dir slot prefix table
 stop_contender() { # contender dir
     local c=$1 dir=$2
     case $c in
-        debezium)
+        debezium | debezium-avro)
             dbz_connect_stop
             if ((keep)); then
                 cp "$SLUICE_DBZ_LOG" "$dir/contender.log" 2>/dev/null || true
@@ -577,7 +606,7 @@ run_one() { # workload contender run
     fi
     prepare_table "$w"
     pg -c "CREATE PUBLICATION $slot FOR TABLE $table"
-    if [[ $c == sluice-kafka || $c == debezium ]]; then
+    if [[ $c == sluice-kafka* || $c == debezium* ]]; then
         "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
     fi
 
@@ -648,7 +677,7 @@ run_one() { # workload contender run
 
     pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$slot'" \
         -c "DROP PUBLICATION IF EXISTS $slot" >/dev/null || true
-    if [[ ($c == sluice-kafka || $c == debezium) && $keep == 0 ]]; then
+    if [[ ($c == sluice-kafka* || $c == debezium*) && $keep == 0 ]]; then
         "$probe" topics-delete "$kafka" "$topic" >/dev/null || true
     fi
     if [[ $ok == false && -f $dir/contender.log ]]; then

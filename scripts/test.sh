@@ -3,7 +3,8 @@
 # Debian packages, the Kafka jars and Oracle MySQL (scripts/install-deps.sh),
 # a build with AddressSanitizer and UndefinedBehaviorSanitizer, the unit
 # tests, the fuzz targets (scripts/fuzz.sh), then real PostgreSQL 15, Kafka 4,
-# MariaDB 10.11 and MySQL 9.7 servers started on loopback in a temporary
+# MariaDB 10.11 and MySQL 9.7 servers and a schema registry (Apicurio)
+# started on loopback in a temporary
 # directory for the integration tests and the fault-injection suite
 # (tests/faults/, with toxiproxy), and the benchmark harness's smoke mode.
 #
@@ -112,6 +113,9 @@ if want integration || want bench || ((want_faults)); then
     # fault suite's network faults between sluice and Kafka.
     svc_kafka_start --proxied
     if ((want_faults)); then svc_toxiproxy_start; fi
+    # Apicurio Registry (Confluent's API) for the Avro tests and the bench's
+    # sluice-kafka-avro; it also exports the Python reader (SLUICE_TEST_PYTHON).
+    if want integration || want bench; then svc_registry_start; fi
     export SLUICE_TEST_BINARY="$build/sluice"
     SLUICE_TEST_PG_RESTART=$(svc_pg_restart_command)
     export SLUICE_TEST_PG_RESTART

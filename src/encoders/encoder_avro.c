@@ -1281,8 +1281,8 @@ static void avro_close(sl_encoder *enc)
         {.name = P SUBJECT_KEY,                                                                    \
          .type = SL_CONF_STRING,                                                                   \
          .default_value = "io.confluent.kafka.serializers.subject.TopicNameStrategy",              \
-         .doc = "Subject naming: TopicNameStrategy (<topic>-key/-value), RecordNameStrategy "      \
-                "(record full name) or TopicRecordNameStrategy (<topic>-<record>)."},              \
+         .doc = "Subject naming: TopicNameStrategy (TOPIC-key, TOPIC-value), RecordNameStrategy "  \
+                "(the record full name) or TopicRecordNameStrategy (TOPIC-RECORD)."},              \
         {.name = P "schema.registry.ssl.ca.location",                                              \
          .type = SL_CONF_STRING,                                                                   \
          .doc = "PEM file of the certificate authorities to trust for an https registry; default " \
@@ -1412,7 +1412,8 @@ static sl_code side_strategy(const sl_config *cfg, int side, sl_avro_subjects *o
  * .../apis/registry/v2 or v3, which is read as the same server's
  * .../apis/ccompat/v7.
  */
-static sl_code side_url(const sl_config *cfg, int side, char *out, size_t size, sl_error *err)
+sl_code sl_avro_registry_url(const sl_config *cfg, sl_avro_side side, char *out, size_t size,
+                             sl_error *err)
 {
     bool apicurio = side_is_apicurio(cfg, side);
     const char *key = apicurio ? "apicurio.registry.url" : "schema.registry.url";
@@ -1456,7 +1457,7 @@ static sl_code avro_check(const sl_config *cfg, sl_error *err)
                                 "writes JSON lines)",
                                 side == SL_AVRO_KEY ? "key.converter" : "value.converter", sink);
         char url[4096];
-        sl_code rc = side_url(cfg, side, url, sizeof url, err);
+        sl_code rc = sl_avro_registry_url(cfg, (sl_avro_side)side, url, sizeof url, err);
         if (rc != SL_OK)
             return rc;
         sl_avro_subjects strategy;
@@ -1491,7 +1492,7 @@ static sl_code side_options(const sl_config *cfg, int side, sl_arena *arena, sl_
                             sl_error *err)
 {
     char url[4096];
-    sl_code rc = side_url(cfg, side, url, sizeof url, err);
+    sl_code rc = sl_avro_registry_url(cfg, (sl_avro_side)side, url, sizeof url, err);
     if (rc != SL_OK)
         return rc;
     memset(o, 0, sizeof *o);

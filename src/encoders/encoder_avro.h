@@ -70,6 +70,15 @@ sl_code sl_avro_schema_texts(const sl_event *ev, const sl_avro_options *opts, sl
                              bool *has_key, sl_buf *value, sl_error *err);
 
 /*
+ * The base URL of the registry's Confluent API for one side of a connector
+ * configured with an Avro converter, written into out: the
+ * schema.registry.url list as it is, or, for Apicurio's converter, its
+ * .../apis/registry/v2 (or v3) read as .../apis/ccompat/v7.
+ */
+sl_code sl_avro_registry_url(const sl_config *cfg, sl_avro_side side, char *out, size_t size,
+                             sl_error *err);
+
+/*
  * Appends the standalone Avro schema text of a Connect schema (a record, or
  * a primitive with its connect.* properties), as AvroData writes it.
  */

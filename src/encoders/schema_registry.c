@@ -299,7 +299,7 @@ static outcome resolve(sl_sr *sr, const sl_sr_schema *e, int32_t *id, char *reas
         *id = (int32_t)got;
         goto done;
     }
-    char words[REASON_MAX];
+    char words[448]; /* the registry's words: the rest of reason names the subject and table */
     refusal_text(j, status, words, sizeof words);
     out = OUTCOME_REFUSED;
     if (status == 200) {

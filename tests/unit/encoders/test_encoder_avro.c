@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "connector.h"
 #include "encoders/encoder_avro.h"
 #include "encoders/name_adjust.h"
 #include "sluice/schema.h"
@@ -953,4 +954,145 @@ Test(encoder_avro, converter_classes)
     cr_assert(sl_avro_is_converter("io.apicurio.registry.utils.converter.AvroConverter"));
     cr_assert_not(sl_avro_is_converter("org.apache.kafka.connect.json.JsonConverter"));
     cr_assert_not(sl_avro_is_converter(NULL));
+}
+
+/* ---------------------------------------------------------------------------
+ * Configuration: Debezium's converter keys
+ */
+
+#define BASE                                                                                       \
+    "\"name\": \"inventory\", "                                                                    \
+    "\"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\", "                \
+    "\"database.hostname\": \"db.example\", \"database.user\": \"cdc\", "                          \
+    "\"database.dbname\": \"shop\", \"topic.prefix\": \"shop\""
+#define KAFKA "\"kafka.bootstrap.servers\": \"localhost:9092\", "
+#define CONFLUENT "io.confluent.connect.avro.AvroConverter"
+#define APICURIO "io.apicurio.registry.utils.converter.AvroConverter"
+
+static sl_code load(const char *members, sl_error *err, sl_connector **out)
+{
+    char *dir = ts_tempdir();
+    char text[8192];
+    /* Members naming their sink come without the Kafka sink's required key. */
+    snprintf(text, sizeof text, "{" BASE ", %s%s}", strstr(members, "sink.type") ? "" : KAFKA,
+             members);
+    char *path = ts_write_file(dir, "c.json", text);
+    sl_connector *c = NULL;
+    sl_code rc = sl_connector_load(path, &c, err);
+    free(path);
+    ts_rmtree(dir);
+    free(dir);
+    if (out)
+        *out = c;
+    else
+        sl_connector_free(c);
+    return rc;
+}
+
+Test(encoder_avro, avro_values_with_json_keys_and_the_other_way_round)
+{
+    sl_error err;
+    sl_connector *c;
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r:8081\", "
+                      "\"key.converter.schemas.enable\": false",
+                      &err, &c),
+                 SL_OK, "%s", err.msg);
+    cr_assert_eq(c->encoder, &sl_encoder_avro);
+    cr_assert_str_eq(c->key_encoder->name, "json");
+    sl_connector_free(c);
+    cr_assert_eq(load("\"key.converter\": \"" CONFLUENT "\", "
+                      "\"key.converter.schema.registry.url\": \"http://r:8081\"",
+                      &err, &c),
+                 SL_OK, "%s", err.msg);
+    cr_assert_eq(c->key_encoder, &sl_encoder_avro);
+    cr_assert_str_eq(c->encoder->name, "json");
+    sl_connector_free(c);
+}
+
+Test(encoder_avro, bad_avro_settings_are_refused_naming_the_key)
+{
+    sl_error err;
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\"", &err, NULL), SL_CONFIG);
+    cr_assert(strstr(err.msg, "\"value.converter.schema.registry.url\" is required"), "%s",
+              err.msg);
+
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"registry:8081\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "http:// or https://"), "%s", err.msg);
+
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r\", "
+                      "\"sink.type\": \"file\", \"sink.file.directory\": \"/tmp/x\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "sink.type kafka"), "%s", err.msg);
+
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r\", "
+                      "\"value.converter.value.subject.name.strategy\": \"FancyStrategy\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "\"value.converter.value.subject.name.strategy\"") &&
+                  strstr(err.msg, "TopicRecordNameStrategy"),
+              "%s", err.msg);
+
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r\", "
+                      "\"value.converter.basic.auth.credentials.source\": \"USER_INFO\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "\"value.converter.basic.auth.user.info\" is required"), "%s",
+              err.msg);
+
+    /* Apicurio's default framing (ids in headers) is not what sluice writes. */
+    cr_assert_eq(load("\"value.converter\": \"" APICURIO "\", "
+                      "\"value.converter.apicurio.registry.url\": \"http://r/apis/registry/v2\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "apicurio.registry.headers.enabled") &&
+                  strstr(err.msg, "as-confluent"),
+              "%s", err.msg);
+
+    /* A key of the Avro converter needs an Avro converter. */
+    cr_assert_eq(load("\"value.converter.schema.registry.url\": \"http://r\"", &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "value.converter.schema.registry.url"), "%s", err.msg);
+
+    /* A password of the registry never appears in a message. */
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r\", "
+                      "\"value.converter.basic.auth.user.info\": \"u:hunter2\", "
+                      "\"value.converter.auto.register.schemas\": \"perhaps\"",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert_null(strstr(err.msg, "hunter2"), "%s", err.msg);
+}
+
+Test(encoder_avro, apicurio_urls_are_read_as_its_confluent_api)
+{
+    const char *cases[][2] = {
+        {"http://r:8080/apis/registry/v2", "http://r:8080/apis/ccompat/v7"},
+        {"http://r:8080/apis/registry/v3/", "http://r:8080/apis/ccompat/v7"},
+        {"https://r/apis/ccompat/v7", "https://r/apis/ccompat/v7"},
+        {"http://r:8080", "http://r:8080/apis/ccompat/v7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char members[1024];
+        snprintf(members, sizeof members,
+                 "\"value.converter\": \"" APICURIO "\", "
+                 "\"value.converter.apicurio.registry.url\": \"%s\", "
+                 "\"value.converter.apicurio.registry.as-confluent\": true, "
+                 "\"value.converter.apicurio.registry.headers.enabled\": false",
+                 cases[i][0]);
+        sl_error err;
+        sl_connector *c;
+        cr_assert_eq(load(members, &err, &c), SL_OK, "%s", err.msg);
+        char url[512];
+        cr_assert_eq(sl_avro_registry_url(c->cfg, SL_AVRO_VALUE, url, sizeof url, &err), SL_OK);
+        cr_assert_str_eq(url, cases[i][1]);
+        sl_connector_free(c);
+    }
 }
