@@ -350,14 +350,15 @@ static void wake_pipeline(sl_sr *sr)
 }
 
 /*
- * The registry answers again after being away: every known id is checked
- * anew before it is used again. Under the lock.
+ * The registry answers again after being away: every known id (but fresh,
+ * the one it has just given) is checked anew before it is used again. Under
+ * the lock.
  */
-static void recheck_all(sl_sr *sr, int64_t now)
+static void recheck_all(sl_sr *sr, const sl_sr_schema *fresh, int64_t now)
 {
     size_t n = 0;
     for (sl_sr_schema *e = sr->entries; e; e = e->next) {
-        if (e->state != ENTRY_DONE)
+        if (e->state != ENTRY_DONE || e == fresh)
             continue;
         atomic_store(&e->usable_id, 0);
         e->state = ENTRY_QUEUED;
@@ -456,7 +457,7 @@ static void *worker(void *arg)
                 sr->away = false;
             settle_entry(sr, due, out, id, reason);
             if (was_away && !sr->away)
-                recheck_all(sr, mono_ms());
+                recheck_all(sr, due, mono_ms());
             continue;
         }
         if (have_done && now >= sr->next_health_ms) {
@@ -468,7 +469,7 @@ static void *worker(void *arg)
                 went_away(sr, reason);
             } else if (sr->away) {
                 sr->away = false;
-                recheck_all(sr, mono_ms());
+                recheck_all(sr, NULL, mono_ms());
             }
             continue;
         }
