@@ -948,3 +948,90 @@ Test(encoder_json, bytes_are_padded_base64)
         sl_buf_free(&b);
     }
 }
+
+/* ---------------------------------------------------------------------------
+ * Name adjustment and roles
+ */
+
+Test(encoder_json, names_are_adjusted_as_debezium_adjusts_the_connect_schema)
+{
+    static const sl_field fields[] = {{"order-id", &s_id}, {"name", &s_name}};
+    static const sl_schema row = {.type = SL_TYPE_STRUCT,
+                                  .optional = true,
+                                  .name = "inventory.public.my-orders.Value",
+                                  .nfields = 2,
+                                  .fields = fields};
+    static const sl_field kfields[] = {{"order-id", &s_id}};
+    static const sl_schema key_s = {.type = SL_TYPE_STRUCT,
+                                    .name = "inventory.public.my-orders.Key",
+                                    .nfields = 1,
+                                    .fields = kfields};
+    sl_table t = {.topic = "inventory.public.my-orders",
+                  .row_schema = &row,
+                  .key_schema = &key_s,
+                  .nkey = 1,
+                  .key_fields = key_positions};
+    sl_value r[2] = {sl_value_int(7), str("x")};
+    source_values src = make_source(1735640130000000, 1, 2, "[null,\"2\"]");
+    sl_event ev = {.op = SL_OP_CREATE,
+                   .table = &t,
+                   .after = r,
+                   .source_schema = source_schema,
+                   .source = src.v};
+    sl_json_options opts = with_schemas;
+    opts.schema_names = SL_NAME_AVRO;
+    opts.field_names = SL_NAME_AVRO;
+    encoded e;
+    encode_with(&opts, &ev, &e);
+    const char *key = sl_buf_cstr(&e.key), *value = sl_buf_cstr(&e.value);
+    cr_assert(strstr(key, "\"name\":\"inventory.public.my_orders.Key\""), "%s", key);
+    cr_assert(strstr(key, "\"payload\":{\"order_id\":7}"), "%s", key);
+    cr_assert(strstr(value, "\"name\":\"inventory.public.my_orders.Value\""), "%s", value);
+    cr_assert(strstr(value, "\"name\":\"inventory.public.my_orders.Envelope\""), "%s", value);
+    cr_assert(strstr(value, "\"after\":{\"order_id\":7,\"name\":\"x\"}"), "%s", value);
+    cr_assert(strstr(value, "\"field\":\"ts_ms\""), "the source block's fields keep theirs: %s",
+              value);
+    /* The key header payload takes the same options. */
+    sl_buf header;
+    sl_buf_init(&header);
+    bool has_key;
+    sl_error err;
+    cr_assert_eq(sl_json_key_payload(&ev, r, &opts, &header, &has_key, &err), SL_OK);
+    cr_assert_str_eq(sl_buf_cstr(&header), "{\"order_id\":7}");
+    sl_buf_free(&header);
+    encoded_free(&e);
+    encoded plain;
+    encode_with(&with_schemas, &ev, &plain);
+    cr_assert(strstr(sl_buf_cstr(&plain.key), "{\"order-id\":7}"), "none leaves names as they are");
+    encoded_free(&plain);
+    sl_table_drop_cache(&t);
+}
+
+Test(encoder_json, key_or_value_alone)
+{
+    sl_table table = customers_table();
+    sl_value row[NCOLS];
+    sally_row(row);
+    source_values src = make_source(1735640130000000, 1, 2, "[null,\"2\"]");
+    sl_event ev = {.op = SL_OP_CREATE,
+                   .table = &table,
+                   .after = row,
+                   .source_schema = source_schema,
+                   .source = src.v};
+    sl_encoder *enc;
+    sl_error err;
+    cr_assert_eq(sl_json_encoder_new(&without_schemas, &enc, &err), SL_OK);
+    sl_buf key, value;
+    sl_buf_init(&key);
+    sl_buf_init(&value);
+    bool has_key;
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, &key, &has_key, NULL, &err), SL_OK);
+    cr_assert(has_key);
+    cr_assert_str_eq(sl_buf_cstr(&key), "{\"id\":1001}");
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, NULL, NULL, &value, &err), SL_OK);
+    cr_assert(value.len > 0 && strncmp(value.data, "{\"before\":null", 14) == 0);
+    sl_buf_free(&key);
+    sl_buf_free(&value);
+    sl_encoder_json.close(enc);
+    sl_table_drop_cache(&table);
+}
