@@ -1396,13 +1396,15 @@ static sl_code side_strategy(const sl_config *cfg, int side, sl_avro_subjects *o
     else if (strcmp(name, "TopicRecordNameStrategy") == 0 ||
              strcmp(name, "TopicRecordIdStrategy") == 0)
         *out = SL_AVRO_TOPIC_RECORD_NAME;
-    else
+    else {
+        char shown[160];
         return sl_error_set(err, SL_CONFIG,
-                            "key \"%s\": unknown subject naming strategy \"%s\" (expected %s)", key,
-                            sl_config_str(cfg, key),
+                            "key \"%s\": unknown subject naming strategy%s (expected %s)", key,
+                            sl_config_show(cfg, key, shown, sizeof shown),
                             apicurio ? "TopicIdStrategy, RecordIdStrategy or TopicRecordIdStrategy"
                                      : "TopicNameStrategy, RecordNameStrategy or "
                                        "TopicRecordNameStrategy");
+    }
     return SL_OK;
 }
 
@@ -1453,9 +1455,9 @@ static sl_code avro_check(const sl_config *cfg, sl_error *err)
         const char *sink = sl_config_str(cfg, "sink.type");
         if (sink && strcasecmp(sink, "kafka") != 0)
             return sl_error_set(err, SL_CONFIG,
-                                "key \"%s\": Avro messages need sink.type kafka (the %s sink "
-                                "writes JSON lines)",
-                                side == SL_AVRO_KEY ? "key.converter" : "value.converter", sink);
+                                "key \"%s\": Avro messages need sink.type kafka (the file and "
+                                "stdout sinks write JSON lines)",
+                                side == SL_AVRO_KEY ? "key.converter" : "value.converter");
         char url[4096];
         sl_code rc = sl_avro_registry_url(cfg, (sl_avro_side)side, url, sizeof url, err);
         if (rc != SL_OK)
