@@ -34,7 +34,12 @@ static uint64_t checkpoint(const char *offsets)
     if (!text)
         return 0;
     json_t *j = it_json(text);
-    uint64_t lsn = lsn_parse(json_string_value(json_object_get(j, "position")));
+    /* The position is the LSN, or an object holding it with the slot's identity. */
+    json_t *pos = json_object_get(j, "position");
+    if (json_is_object(pos))
+        pos = json_object_get(pos, "lsn");
+    cr_assert(json_is_string(pos), "no position in %s: %s", offsets, text);
+    uint64_t lsn = lsn_parse(json_string_value(pos));
     json_decref(j);
     free(text);
     return lsn;
@@ -53,7 +58,8 @@ static json_t *after_of(json_t *row)
     return json_object_get(json_object_get(row, "value"), "after");
 }
 
-Test(avro_evolution, add_drop_and_widen_are_new_versions_a_consumer_reads, .timeout = 180)
+Test(avro_evolution, add_drop_and_widen_are_new_versions_a_consumer_reads, .timeout = 180,
+     .fini = ar_cleanup)
 {
     ar_require();
     ar_set_compatibility(NULL, "BACKWARD");
@@ -68,7 +74,7 @@ Test(avro_evolution, add_drop_and_widen_are_new_versions_a_consumer_reads, .time
     char include[128];
     snprintf(include, sizeof include, "public.%s", table);
     char *cfg = it_write_config(dir, name, include, "kafka", ar_avro_members(NULL));
-    pid_t pid = it_sluice_start(cfg, log);
+    pid_t pid = ar_sluice_start(cfg, log);
     cr_assert(it_wait_log(log, "streaming from slot", 30000), "see %s", log);
 
     it_pg_exec(db, "INSERT INTO public.%s VALUES (1, 1, 'one')", table);
@@ -122,7 +128,8 @@ Test(avro_evolution, add_drop_and_widen_are_new_versions_a_consumer_reads, .time
     free(dir);
 }
 
-Test(avro_evolution, a_refused_change_holds_only_its_table_and_the_checkpoint, .timeout = 180)
+Test(avro_evolution, a_refused_change_holds_only_its_table_and_the_checkpoint, .timeout = 180,
+     .fini = ar_cleanup)
 {
     ar_require();
     ar_set_compatibility(NULL, "BACKWARD");
@@ -143,7 +150,7 @@ Test(avro_evolution, a_refused_change_holds_only_its_table_and_the_checkpoint, .
     /* Refusals are retried at errors.retry.delay.max.ms: short here. */
     char *cfg = it_write_config(dir, name, include, "kafka",
                                 ar_avro_members("\"errors.retry.delay.max.ms\": 1000"));
-    pid_t pid = it_sluice_start(cfg, log);
+    pid_t pid = ar_sluice_start(cfg, log);
     cr_assert(it_wait_log(log, "streaming from slot", 30000), "see %s", log);
 
     it_pg_exec(db, "INSERT INTO public.%s VALUES (1, 1)", held);

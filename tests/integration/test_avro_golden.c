@@ -38,7 +38,8 @@ static char *report(const char *dir, const char *name)
     return text ? text : strdup("(no report)");
 }
 
-Test(avro_golden, debezium_schemas_and_records_and_an_independent_read_back, .timeout = 300)
+Test(avro_golden, debezium_schemas_and_records_and_an_independent_read_back, .timeout = 300,
+     .fini = ar_cleanup)
 {
     ar_require();
     char *dir = it_tempdir("avro-golden");
@@ -98,7 +99,7 @@ Test(avro_golden, debezium_schemas_and_records_and_an_independent_read_back, .ti
             dbname, names[i], dbname, dir, names[i], members[i]);
         char *cfg = it_write_config(dir, names[i], TABLES, "kafka", extra);
         snprintf(logs[i], sizeof logs[i], "%s/%s.log", dir, names[i]);
-        pids[i] = it_sluice_start(cfg, logs[i]);
+        pids[i] = ar_sluice_start(cfg, logs[i]);
         free(cfg);
     }
     for (int i = 0; i < 3; i++)

@@ -38,6 +38,7 @@ static void resume_registry(void)
 {
     if (ts_env("SLUICE_TEST_REGISTRY_PID"))
         kill(ar_registry_pid(), SIGCONT);
+    ar_cleanup();
 }
 
 static size_t count(const char *topic, int quiet_ms)
@@ -67,7 +68,7 @@ Test(avro_outage, registry_down_30s_holds_only_new_schemas_and_loses_nothing, .t
     snprintf(include, sizeof include, "public.(%s|%s)", known, changed);
     char *cfg = it_write_config(dir, name, include, "kafka",
                                 ar_avro_members("\"errors.retry.delay.max.ms\": 2000"));
-    pid_t pid = it_sluice_start(cfg, log);
+    pid_t pid = ar_sluice_start(cfg, log);
     cr_assert(it_wait_log(log, "streaming from slot", 30000), "see %s", log);
     it_pg_exec(db, "INSERT INTO public.%s VALUES (1, 'before')", known);
     it_pg_exec(db, "INSERT INTO public.%s VALUES (1, 'before')", changed);
@@ -137,7 +138,7 @@ Test(avro_outage, registry_restart_is_noticed_and_no_stale_id_is_used, .timeout 
     char include[128];
     snprintf(include, sizeof include, "public.%s", table);
     char *cfg = it_write_config(dir, name, include, "kafka", ar_avro_members(NULL));
-    pid_t pid = it_sluice_start(cfg, log);
+    pid_t pid = ar_sluice_start(cfg, log);
     cr_assert(it_wait_log(log, "streaming from slot", 30000), "see %s", log);
     it_pg_exec(db, "INSERT INTO public.%s VALUES (1, 'old registry')", table);
     cr_assert_eq(count(topic, 300), 1);

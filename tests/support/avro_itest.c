@@ -153,6 +153,28 @@ const char *ar_avro_members(const char *more)
     return buf;
 }
 
+static pid_t started[8];
+static int nstarted;
+
+pid_t ar_sluice_start(const char *config, const char *log_path)
+{
+    pid_t pid = it_sluice_start(config, log_path);
+    if (nstarted < (int)(sizeof started / sizeof *started))
+        started[nstarted++] = pid;
+    return pid;
+}
+
+void ar_cleanup(void)
+{
+    for (int i = 0; i < nstarted; i++) {
+        if (waitpid(started[i], NULL, WNOHANG) == 0) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
+    }
+    nstarted = 0;
+}
+
 static char *pid_file(void)
 {
     static char path[4200];

@@ -52,6 +52,15 @@ json_t *ar_topic(json_t *rows, const char *topic);
  */
 const char *ar_avro_members(const char *more);
 
+/*
+ * it_sluice_start, remembering the process so that ar_cleanup stops it even
+ * when an assertion ends the test early.
+ */
+pid_t ar_sluice_start(const char *config, const char *log_path);
+
+/* A criterion .fini: kills the sluice processes ar_sluice_start left running. */
+void ar_cleanup(void);
+
 /* The pid of the running registry (after a restart, the new one's). */
 pid_t ar_registry_pid(void);
 
