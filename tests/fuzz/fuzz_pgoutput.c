@@ -200,7 +200,7 @@ static void flush(sl_batch *batch, bool schemas)
         sl_code rc = sl_encoder_json.encode(encoders[schemas], ev, &key, &has_key, &value, &err);
         if (rc == SL_OK && ev->key_change_row) {
             sl_buf_reset(&other_key);
-            rc = sl_json_key_payload(ev, ev->key_change_row, &other_key, &has_key, &err);
+            rc = sl_json_key_payload(ev, ev->key_change_row, NULL, &other_key, &has_key, &err);
         }
         (void)rc; /* a default that does not match its column may be refused */
     }
