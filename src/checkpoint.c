@@ -140,3 +140,8 @@ uint64_t sl_checkpoint_pending(const sl_checkpoint *cp)
 {
     return cp->pending;
 }
+
+uint64_t sl_checkpoint_oldest(const sl_checkpoint *cp)
+{
+    return cp->head;
+}

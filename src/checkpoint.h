@@ -62,4 +62,10 @@ size_t sl_checkpoint_inflight(const sl_checkpoint *cp);
 /* Messages handed to the sink and not yet acknowledged. */
 uint64_t sl_checkpoint_pending(const sl_checkpoint *cp);
 
+/*
+ * The sequence of the oldest transaction not yet dropped: every transaction
+ * before it is finished (for the metrics' commit-to-acknowledgement times).
+ */
+uint64_t sl_checkpoint_oldest(const sl_checkpoint *cp);
+
 #endif

@@ -34,6 +34,7 @@
 #include "checkpoint.h"
 #include "encoders/encoder_json.h"
 #include "hold.h"
+#include "metrics.h"
 #include "offsets/offsets.h"
 #include "pipeline.h"
 #include "sluice/log.h"
@@ -134,6 +135,7 @@ typedef struct pipeline {
     sl_encoder *key_enc; /* of keys when key.converter differs, else NULL */
     sl_checkpoint *cp;
     sl_hold *hold; /* messages waiting for a schema id, and those behind them in their topic */
+    sl_metrics *metrics; /* this connector's entry on the metrics board */
 
     sl_batch batch;
     size_t cursor;
@@ -163,6 +165,8 @@ typedef struct pipeline {
 
     bool source_gave_up; /* poll failed with what the source could not get past (source.h) */
     bool progressed;     /* the durable position moved in this life */
+    char connect_reason[SL_ERROR_MAX]; /* why the source is reconnecting, for the status */
+    bool restart_requested;            /* an operator asked for a restart (HTTP) */
 
     lost_message lost;
     topic_table *tables; /* topic -> table, for messages about lost ones */
@@ -376,6 +380,7 @@ static void on_ack(void *ctx, uint64_t token, sl_code status, const sl_sink_fail
 {
     pipeline *p = ctx;
     sl_checkpoint_ack(p->cp, token, status == SL_OK);
+    sl_metrics_acked(p->metrics, status == SL_OK);
     if (status == SL_OK || p->lost.code != SL_OK)
         return;
     const char *topic = failure && failure->topic ? failure->topic : "";
@@ -446,6 +451,7 @@ static sl_code produce(pipeline *p, const sl_event *ev, bool tombstone, sl_error
         rc = p->conn->sink->produce(p->sink, &msg, err);
     if (rc == SL_OK) {
         sl_checkpoint_add(p->cp, p->tx_seq);
+        sl_metrics_message(p->metrics, msg.key_len + msg.value_len);
         p->messages++;
         return SL_OK;
     }
@@ -541,6 +547,7 @@ static bool begin_tx(pipeline *p)
         return false;
     p->in_tx = true;
     p->transactions++;
+    sl_metrics_transaction(p->metrics);
     return true;
 }
 
@@ -602,6 +609,7 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
             return FEED_ERROR;
         p->stage = STAGE_VALUE;
         p->events++;
+        sl_metrics_event(p->metrics, ev, p->tx_seq);
     }
     /* A message the sink refuses is recorded as lost (produce()) and the event dropped. */
     if (p->stage == STAGE_VALUE) {
@@ -664,6 +672,7 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
             return rc;
         memcpy(p->durable_text, text, sizeof text);
         p->progressed = true;
+        sl_metrics_checkpoint(p->metrics, text);
         sl_debug("checkpoint %s", text);
     }
     p->have_ready = false;
@@ -696,9 +705,11 @@ static void log_stats(pipeline *p)
 /* Waits for the source, the sink or a stop, whichever comes first. */
 static void wait_for_work(pipeline *p, bool blocked, int timeout_ms)
 {
-    struct pollfd fds[5];
+    struct pollfd fds[6];
     int n = 0;
     fds[n++] = (struct pollfd){.fd = p->stop->fd, .events = POLLIN};
+    if (sl_metrics_control_fd(p->metrics) >= 0) /* pause, resume, restart requests */
+        fds[n++] = (struct pollfd){.fd = sl_metrics_control_fd(p->metrics), .events = POLLIN};
     int sink_fd = p->conn->sink->wait_fd(p->sink);
     if (sink_fd >= 0)
         fds[n++] = (struct pollfd){.fd = sink_fd, .events = POLLIN};
@@ -832,6 +843,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
     if (!p->batch.items || !p->cp || !p->hold)
         return sl_error_set(err, SL_NOMEM, "out of memory");
 
+    sl_metrics_run_start(p->metrics, (size_t)sl_config_int(p->cfg, "max.queue.size", 8192));
     sl_code rc = start(p, err);
     if (rc != SL_OK)
         return rc;
@@ -840,11 +852,32 @@ static sl_code run_once(pipeline *p, sl_error *err)
 
     bool reported_connect = false;
     int64_t last_idle_ms = now_ms();
+    bool restart = false;
     while (!atomic_load(&p->stop->requested)) {
         bool progress = false;
         bool blocked = false;
 
-        if (p->cursor < p->batch.count) {
+        /* An operator's pause holds the source as backpressure does; a restart ends this life. */
+        bool paused = sl_metrics_control(p->metrics, &restart);
+        if (restart) {
+            p->restart_requested = true;
+            break;
+        }
+        /*
+         * "source reconnected" waits for data; for readiness, a source that
+         * has a descriptor again is connected (it has none while it waits to
+         * reconnect), even when an idle server sends nothing.
+         */
+        int no_wait = 0;
+        bool retrying = reported_connect && c->source->wait_fd(p->src, &no_wait) < 0;
+        sl_metrics_set_state(p->metrics,
+                             paused     ? SL_CONN_PAUSED
+                             : retrying ? SL_CONN_RETRYING
+                                        : SL_CONN_STREAMING,
+                             retrying ? p->connect_reason : NULL);
+        if (paused) {
+            blocked = true;
+        } else if (p->cursor < p->batch.count) {
             feed_result r = feed(p, err);
             if (r == FEED_ERROR)
                 return p->lost.code != SL_OK ? lost_error(p, err) : err->code;
@@ -856,6 +889,10 @@ static sl_code run_once(pipeline *p, sl_error *err)
             sl_arena_reset(&p->batch.arena);
             rc = c->source->poll(p->src, &p->batch, err);
             if (rc == SL_CONNECT) {
+                if (!reported_connect) {
+                    sl_metrics_error(p->metrics, SL_CONNECT);
+                    snprintf(p->connect_reason, sizeof p->connect_reason, "%s", err->msg);
+                }
                 reported_connect = true; /* the source logged the failure (source.h) */
             } else if (rc != SL_OK) {
                 /* A loss already seen is what ended this life; it is what to report. */
@@ -866,6 +903,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
             } else {
                 if (reported_connect && p->batch.count > 0) {
                     sl_info("source reconnected");
+                    sl_metrics_reconnected(p->metrics);
                     reported_connect = false;
                 }
                 progress = p->batch.count > 0;
@@ -890,6 +928,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
         rc = advance(p, false, err);
         if (rc != SL_OK)
             return rc;
+        sl_metrics_tick(p->metrics, p->cp, c->source, p->src);
 
         if (blocked) {
             /* Waiting for acknowledgements: keep the source's connection alive meanwhile. */
@@ -918,11 +957,15 @@ static sl_code run_once(pipeline *p, sl_error *err)
         }
         log_stats(p);
     }
-    sl_info("stopping: flushing the sink and writing the final checkpoint");
+    if (p->restart_requested)
+        sl_info("restart requested: flushing the sink and writing the final checkpoint");
+    else
+        sl_info("stopping: flushing the sink and writing the final checkpoint");
     if (sl_hold_count(p->hold))
         sl_warn("%zu messages still wait for a schema id: the checkpoint stays before them and "
                 "they are sent after the next start",
                 sl_hold_count(p->hold));
+    sl_metrics_set_state(p->metrics, SL_CONN_STOPPING, NULL);
     return shutdown_flush(p, err);
 }
 
@@ -942,11 +985,19 @@ static void salvage_checkpoint(pipeline *p)
         write_checkpoint(p, &ignored);
 }
 
-/* Sleeps up to ms, waking early on a stop request. */
-static void backoff(sl_stop *stop, int64_t ms)
+/* Sleeps up to ms, waking early on a stop request or an operator's restart. */
+static void backoff(sl_stop *stop, sl_metrics *metrics, int64_t ms)
 {
-    struct pollfd fd = {.fd = stop->fd, .events = POLLIN};
-    poll(&fd, 1, (int)ms);
+    int64_t until = now_ms() + ms;
+    for (int64_t left = ms; left > 0 && !atomic_load(&stop->requested); left = until - now_ms()) {
+        struct pollfd fds[2] = {{.fd = stop->fd, .events = POLLIN},
+                                {.fd = sl_metrics_control_fd(metrics), .events = POLLIN}};
+        poll(fds, fds[1].fd >= 0 ? 2 : 1, (int)left);
+        bool restart;
+        sl_metrics_control(metrics, &restart);
+        if (restart)
+            return;
+    }
 }
 
 sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
@@ -970,6 +1021,7 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
     sl_error last; /* the failure of the previous life, while restarting after it */
     sl_error_clear(&last);
     char checkpoint[POSITION_TEXT_MAX] = "";
+    sl_metrics *metrics = sl_metrics_connector(name);
 
     for (;;) {
         pipeline p;
@@ -977,6 +1029,10 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         p.conn = conn;
         p.cfg = conn->cfg;
         p.stop = stop;
+        p.metrics = metrics;
+        sl_metrics_set_state(metrics, SL_CONN_STARTING, NULL);
+        bool restart;
+        sl_metrics_control(metrics, &restart); /* a restart asked for until now is this one */
         p.tombstones = sl_config_bool(p.cfg, "tombstones.on.delete", true);
         p.extended_headers = sl_config_bool(p.cfg, "extended.headers.enabled", true);
         p.flush_interval_ms = sl_config_int(p.cfg, "offset.flush.interval.ms", 1000);
@@ -985,8 +1041,10 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
 
         sl_error_clear(err);
         sl_code rc = run_once(&p, err);
+        /* An operator's restart is not a stop: the source keeps its slot for the next life. */
+        bool restarting = p.restart_requested && !atomic_load(&stop->requested);
         /* Only a requested stop that completed may release what a restart needs (source.h). */
-        if (rc == SL_OK && conn->source->stopped)
+        if (rc == SL_OK && !restarting && conn->source->stopped)
             conn->source->stopped(p.src);
         if (rc != SL_OK)
             salvage_checkpoint(&p);
@@ -995,13 +1053,20 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         bool progressed = p.progressed;
         bool gave_up = p.source_gave_up;
         teardown(&p);
+        if (rc == SL_OK && restarting) {
+            sl_metrics_restarted(metrics);
+            sl_info("restarting on request");
+            continue;
+        }
         if (rc == SL_OK || (rc == SL_STOPPED && atomic_load(&stop->requested) && failures == 0)) {
+            sl_metrics_set_state(metrics, SL_CONN_STOPPED, NULL);
             sl_info("stopped");
             return SL_OK;
         }
         if (rc == SL_STOPPED && atomic_load(&stop->requested)) {
             /* Stopped while starting again after a failure: that failure is the outcome. */
             *err = last;
+            sl_metrics_set_state(metrics, SL_CONN_FAILED, err->msg);
             sl_error_log("%s; stop requested while restarting", err->msg);
             return err->code;
         }
@@ -1031,8 +1096,10 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
             snprintf(why, sizeof why,
                      "giving up after %lld restart%s without progress (errors.max.retries)",
                      (long long)failures, failures == 1 ? "" : "s");
+        sl_metrics_error(metrics, rc);
         if (why[0]) {
             sl_error_prefix(err, "connector \"%s\"", name);
+            sl_metrics_set_state(metrics, SL_CONN_FAILED, err->msg);
             sl_error_log("%s; %s; %s", err->msg, why, at);
             return rc;
         }
@@ -1045,10 +1112,13 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
             limit[0] = '\0';
         sl_error_log("%s; restarting from the %s in %lld ms: restart %lld%s", err->msg, at,
                      (long long)delay, (long long)failures, limit);
-        backoff(stop, delay);
+        sl_metrics_set_state(metrics, SL_CONN_RETRYING, err->msg);
+        sl_metrics_restarted(metrics);
+        backoff(stop, metrics, delay);
         sl_error_prefix(err, "connector \"%s\"", name);
         last = *err;
         if (atomic_load(&stop->requested)) {
+            sl_metrics_set_state(metrics, SL_CONN_FAILED, err->msg);
             /* The last life failed: a stop now must not look like a clean one. */
             sl_error_log("%s; stop requested while waiting to restart; %s", err->msg, at);
             return rc;

@@ -700,6 +700,43 @@ static void pg_close(sl_source *s)
     free(s);
 }
 
+/*
+ * Figures for the metrics (source.h), on the pipeline thread. The stream
+ * tells only how far the walsender has decoded, so the server's end of WAL
+ * is asked over the catalog connection, at most every 5 s, only while that
+ * connection is up (never a reconnect) and for 2 s at most: a connection
+ * that does not answer in time is closed, as pg_exec() wants, and the next
+ * catalog statement opens a new one.
+ */
+static void pg_stats(sl_source *s, sl_source_stats *out)
+{
+    if (s->state != STATE_STREAMING)
+        return;
+    if (s->catalog && PQstatus(s->catalog) == CONNECTION_OK &&
+        pg_now_ms() - s->server_lsn_ms >= 5000) {
+        s->server_lsn_ms = pg_now_ms();
+        pg_wait w = {.stop_fd = s->stop_fd, .timeout_ms = 2000};
+        PGresult *res = NULL;
+        sl_error err;
+        sl_code rc = pg_exec(s->catalog,
+                             "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                             "ELSE pg_current_wal_flush_lsn() END",
+                             0, NULL, &w, &res, &err);
+        uint64_t lsn;
+        if (rc == SL_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+            pgo_lsn_parse(PQgetvalue(res, 0, 0), &lsn) == 0)
+            s->server_lsn = lsn;
+        PQclear(res);
+        if (rc == SL_CONNECT) {
+            PQfinish(s->catalog);
+            s->catalog = NULL;
+        }
+    }
+    out->known = true;
+    out->server_position = s->server_lsn > s->received_lsn ? s->server_lsn : s->received_lsn;
+    out->confirmed_position = s->acked_lsn;
+}
+
 const sl_source_ops sl_source_postgres = {
     .name = "postgres",
     .connector_name = "postgresql",
@@ -717,4 +754,5 @@ const sl_source_ops sl_source_postgres = {
     .position_parse = pg_position_parse,
     .stopped = pg_stopped,
     .close = pg_close,
+    .stats = pg_stats,
 };

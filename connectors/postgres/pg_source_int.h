@@ -164,6 +164,8 @@ struct sl_source {
     uint64_t emitted_lsn;  /* end of the last transaction (or idle position) emitted */
     uint64_t received_lsn; /* newest WAL position seen on the stream */
     uint64_t acked_lsn;    /* durable downstream: the flush LSN we confirm */
+    uint64_t server_lsn;   /* the server's end of WAL, as last asked (metrics only) */
+    int64_t server_lsn_ms; /* when it was last asked */
     int64_t last_status_ms;
     bool reply_due;
 

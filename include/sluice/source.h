@@ -22,7 +22,9 @@
 #ifndef SLUICE_SOURCE_H
 #define SLUICE_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/config.h"
 #include "sluice/error.h"
@@ -71,6 +73,17 @@ static inline int sl_batch_full(const sl_batch *batch)
 }
 
 typedef struct sl_source sl_source; /* defined by each connector */
+
+/*
+ * How far the source is behind its server, for the metrics. Positions are in
+ * the source's own unit, one that subtracts into bytes of log (PostgreSQL:
+ * LSNs).
+ */
+typedef struct sl_source_stats {
+    bool known;                  /* false: the source cannot tell (not connected yet) */
+    uint64_t server_position;    /* the server's end of log, as last learned */
+    uint64_t confirmed_position; /* what the server was last told is durable downstream */
+} sl_source_stats;
 
 typedef struct sl_source_ops {
     const char *name; /* registry name: "postgres" */
@@ -153,6 +166,13 @@ typedef struct sl_source_ops {
 
     /* Disconnects and frees everything, tables included. */
     void (*close)(sl_source *src);
+
+    /*
+     * Optional (may be NULL): fills out for the metrics. Called on the
+     * pipeline thread, only while someone reads the metrics and at most
+     * every half second; a source may ask its server, rarely and briefly.
+     */
+    void (*stats)(sl_source *src, sl_source_stats *out);
 } sl_source_ops;
 
 #endif

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "sinks/sinks.h"
 #include "sluice/log.h"
 
@@ -42,6 +43,7 @@ struct sl_sink {
     sl_code fatal_class;    /* its class (SL_SINK or SL_SINK_RESET) once fatal[] is set */
     int64_t max_message;    /* message.max.bytes and the queue's size, for messages */
     int64_t queue_bytes;    /* that can never be accepted; -1 when they are secret */
+    sl_metrics *metrics;    /* the connector's entry on the metrics board */
     const char *last_topic; /* the topic of the previous message, known already */
     char **known_topics;    /* topics whose metadata was fetched, sorted */
     size_t nknown, known_cap;
@@ -298,6 +300,15 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
            "kafka %s: %s", fac, buf);
 }
 
+/* Runs on the pipeline thread inside rd_kafka_poll(), every statistics.interval.ms. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    sl_sink *sink = opaque;
+    sl_metrics_kafka_stats(sink->metrics, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 static void kafka_close(sl_sink *sink);
 
 static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack_ctx, sl_sink **out,
@@ -333,6 +344,14 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
     sink->queue_bytes = secret ? -1 : conf_int(conf, "queue.buffering.max.kbytes") * 1024;
 
     char errstr[512];
+    /* librdkafka's statistics feed the metrics, when someone reads them. */
+    sink->metrics = sl_metrics_connector(sl_config_name(cfg));
+    if (sl_metrics_enabled()) {
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+        if (!sl_config_has(cfg, "kafka.statistics.interval.ms"))
+            rd_kafka_conf_set(conf, "statistics.interval.ms", "5000", errstr, sizeof errstr);
+    }
+
     sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!sink->rk) {
         /* On failure the configuration still belongs to the caller. */
