@@ -28,7 +28,7 @@ say() { printf 'install-deps: %s\n' "$*"; }
 
 build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev libcurl4-openssl-dev
             libcriterion-dev libjansson-dev libmariadb-dev libpcre2-dev libssl-dev
-            libzstd-dev zlib1g-dev clang-format)
+            libzstd-dev zlib1g-dev libmicrohttpd-dev clang-format)
 # The fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime.
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring

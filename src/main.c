@@ -25,12 +25,14 @@
 
 #include "config_load.h"
 #include "connector.h"
+#include "http/http_server.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "registry.h"
 #include "sluice/log.h"
 
 static const char usage[] =
-    "usage: sluice [--log-level LEVEL] COMMAND [FILE|DIR]...\n"
+    "usage: sluice [OPTION]... COMMAND [FILE|DIR]...\n"
     "\n"
     "sluice captures row changes from a database's log and appends them to Kafka as\n"
     "Debezium-compatible events. Each connector is one JSON file of Debezium-style keys.\n"
@@ -39,9 +41,15 @@ static const char usage[] =
     "  check FILE|DIR...  validate connector files without connecting to anything\n"
     "  run FILE|DIR...    run every connector given; a directory means each *.json in it\n"
     "  keys               print every configuration key, its default and meaning (markdown)\n"
+    "  health [--ready] [ADDR]  probe a running sluice's /healthz (or /readyz); exit 0 if ok\n"
     "\n"
     "options:\n"
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  --http-listen ADDR  serve /healthz, /readyz, /metrics and Kafka Connect's connector\n"
+    "                     REST calls on ADDR (HOST:PORT, or PORT for loopback only);\n"
+    "                     default $SLUICE_HTTP_LISTEN, else no listener\n"
+    "  --http-token-file FILE  require \"Authorization: Bearer TOKEN\" (TOKEN read from FILE,\n"
+    "                     or $SLUICE_HTTP_TOKEN) on all but /healthz and /readyz\n"
     "  --help             show this help\n"
     "  --version          show the version\n"
     "\n"
@@ -50,6 +58,9 @@ static const char usage[] =
     "\n"
     "exit status: 0 stopped as asked, 1 internal error, 2 configuration, 3 source (database),\n"
     "4 sink (Kafka), 5 stored position does not match the database.\n";
+
+/* Process settings of the HTTP listener (command line, then environment). */
+static sl_http_options http_opts;
 
 typedef struct file_list {
     char **paths;
@@ -208,6 +219,18 @@ static int cmd_run(const file_list *files)
         fprintf(stderr, "sluice: %s\n", err.msg);
         return 1;
     }
+    /* Every connector is on the metrics board before the listener lists them. */
+    for (size_t i = 0; i < files->n; i++)
+        sl_metrics_connector(sl_config_name(conns[i]->cfg));
+    sl_http_server *http;
+    if (sl_http_server_start(&http_opts, &http, &err) != SL_OK) {
+        fprintf(stderr, "sluice: %s\n", err.msg);
+        for (size_t i = 0; i < files->n; i++)
+            sl_connector_free(conns[i]);
+        free(conns);
+        sl_stop_destroy(&stop);
+        return 2;
+    }
     runner *runners = calloc(files->n, sizeof *runners);
     for (size_t i = 0; i < files->n; i++) {
         runners[i].conn = conns[i];
@@ -269,6 +292,8 @@ static int cmd_run(const file_list *files)
     free(runners);
     free(conns);
     sl_stop_destroy(&stop);
+    sl_http_server_stop(http);
+    sl_metrics_free_all();
     return rc;
 }
 
@@ -348,6 +373,13 @@ int main(int argc, char **argv)
             printf("sluice %s\n", SLUICE_VERSION);
             return 0;
         }
+        int used = sl_http_option(argc, argv, i, &http_opts);
+        if (used < 0)
+            return 2;
+        if (used > 0) {
+            i += used - 1;
+            continue;
+        }
         if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
             int level = sl_log_level_parse(argv[++i]);
             if (level < 0) {
@@ -367,6 +399,19 @@ int main(int argc, char **argv)
     const char *cmd = argv[i++];
     if (strcmp(cmd, "keys") == 0)
         return cmd_keys();
+    if (strcmp(cmd, "health") == 0 || strcmp(cmd, "run") == 0) {
+        sl_error err;
+        if (sl_http_options_finish(&http_opts, &err) != SL_OK) {
+            fprintf(stderr, "sluice: %s\n", err.msg);
+            sl_http_options_free(&http_opts);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "health") == 0) {
+        int rc = sl_http_health_command(argc - i, argv + i, &http_opts);
+        sl_http_options_free(&http_opts);
+        return rc;
+    }
     if (strcmp(cmd, "check") != 0 && strcmp(cmd, "run") != 0) {
         fprintf(stderr, "sluice: unknown command \"%s\"\n%s", cmd, usage);
         return 2;
@@ -380,5 +425,6 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < files.n; k++)
         free(files.paths[k]);
     free(files.paths);
+    sl_http_options_free(&http_opts);
     return rc;
 }
