@@ -34,13 +34,15 @@ fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
 service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring python3-venv)
+# The container image is built and run in the tests (tests/container/run.sh).
+container_pkgs=(podman buildah runc mmdebstrap python3-yaml)
 
 # --- Debian packages --------------------------------------------------------
 
 command -v dpkg-query >/dev/null 2>&1 ||
     die "dpkg-query not found: this script expects Debian 12 (or a derivative)"
 
-wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${service_pkgs[@]}")
+wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}" "${service_pkgs[@]}" "${container_pkgs[@]}")
 # Java may come from outside Debian (e.g. a JDK in /usr/lib/jvm), so only ask
 # for the Debian packages when the commands are absent.
 command -v java >/dev/null 2>&1 || wanted+=(default-jre-headless)

@@ -6,15 +6,17 @@
 # MariaDB 10.11 and MySQL 9.7 servers and a schema registry (Apicurio)
 # started on loopback in a temporary
 # directory for the integration tests and the fault-injection suite
-# (tests/faults/, with toxiproxy), and the benchmark harness's smoke mode.
+# (tests/faults/, with toxiproxy), the container image built and run against
+# them (tests/container/run.sh), and the benchmark harness's smoke mode.
 #
-# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|bench]...
-#   default: unit fuzz integration faults bench
+# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|bench]...
+#   default: unit fuzz integration faults container bench
 #   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
 #                (default 25; scripts/fuzz.sh --seconds 600 is the long run)
 #   faults       the fault-injection suite (tests/faults/), a short randomised run
 #   faults-long  the same, longer: SLUICE_FAULT_CYCLES kill -9 cycles (default
 #                100) and more load; SLUICE_FAULT_SEED repeats a run
+#   container    docker/Dockerfile built with podman and run against the servers
 # Environment: SLUICE_BUILD_DIR (default build-test), SLUICE_KEEP_TMP=1 keeps
 # the services' directory for a look after a failure, SLUICE_CTEST_REGEX runs
 # only the ctest tests whose names match (e.g. mysql).
@@ -28,7 +30,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 build=${SLUICE_BUILD_DIR:-$repo/build-test}
 stages=("$@")
-((${#stages[@]})) || stages=(unit fuzz integration faults bench)
+((${#stages[@]})) || stages=(unit fuzz integration faults container bench)
 want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 say() { printf '\n== %s\n' "$*"; }
@@ -102,7 +104,7 @@ fi
 want_faults=0
 if want faults || want faults-long; then want_faults=1; fi
 
-if want integration || want bench || ((want_faults)); then
+if want integration || want container || want bench || ((want_faults)); then
     # shellcheck source=../tests/lib/services.sh
     source tests/lib/services.sh
     trap svc_stop_all EXIT
@@ -143,6 +145,16 @@ fi
 if want integration; then
     say "integration tests (PostgreSQL ${SLUICE_TEST_PG_PORT}, Kafka ${SLUICE_TEST_KAFKA}, MariaDB ${SLUICE_TEST_MARIADB_PORT}, MySQL ${SLUICE_TEST_MYSQL97_PORT:-not running})"
     run_ctest integration
+fi
+
+if want container; then
+    say "container image (docker/Dockerfile, built and run with podman)"
+    if bash tests/container/run.sh; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("tests/container/run.sh")
+    fi
 fi
 
 if ((want_faults)); then
