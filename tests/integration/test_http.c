@@ -23,6 +23,7 @@ static char *dir;
 static char log_path[4200];
 static char port[16];
 static const char *token;
+static pid_t running; /* the sluice a failed assertion left behind, killed by teardown */
 
 static void setup(void)
 {
@@ -33,6 +34,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+    if (running > 0 && kill(running, 0) == 0)
+        it_sluice_stop(running, SIGKILL, 5000);
+    running = 0;
     if (db)
         PQfinish(db);
     free(dir);
@@ -55,6 +59,7 @@ static pid_t start(const char *config)
 {
     setenv("SLUICE_HTTP_LISTEN", "127.0.0.1:0", 1);
     pid_t pid = it_sluice_start(config, log_path);
+    running = pid;
     cr_assert(it_wait_log(log_path, "http listening on 127.0.0.1:", 30000), "no listener; see %s",
               log_path);
     char *log = ts_read_file(log_path, NULL);
@@ -65,6 +70,13 @@ static pid_t start(const char *config)
     cr_assert_gt(n, 0);
     snprintf(port, sizeof port, "%d", n);
     return pid;
+}
+
+/* SIGTERM; the exit status (-1 if it had to be killed). */
+static int stop_sluice(pid_t pid)
+{
+    running = 0;
+    return it_sluice_stop(pid, SIGTERM, 30000);
 }
 
 static sl_http_response call(const char *method, const char *path)
@@ -189,6 +201,7 @@ Test(http, metrics_follow_a_load_and_the_lag_returns_to_zero)
                    "CREATE TABLE it_http_side (id int PRIMARY KEY)");
     char *cfg = it_write_config(dir, "it_http_load", "public.it_http_(load|side)", "kafka", "");
     pid_t pid = start(cfg);
+    free(cfg);
     wait_ready();
     cr_assert_eq(metric("sluice_events_total{connector=\"it_http_load\",table=\"public.it_http_"
                         "load\",op=\"c\"}"),
@@ -278,7 +291,7 @@ Test(http, metrics_follow_a_load_and_the_lag_returns_to_zero)
     cr_assert_geq(sent, 14030, "the producer sent every message (%f)", sent);
     cr_assert_eq(metric("sluice_kafka_brokers_up{connector=\"it_http_load\"}"), 1);
 
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
 }
 
 Test(http, pause_resume_and_restart_over_connects_rest_verbs)
@@ -289,6 +302,7 @@ Test(http, pause_resume_and_restart_over_connects_rest_verbs)
                "DROP TABLE IF EXISTS it_http_ctl; CREATE TABLE it_http_ctl (id int PRIMARY KEY)");
     char *cfg = it_write_config(dir, "it_http_ctl", "public.it_http_ctl", "kafka", "");
     pid_t pid = start(cfg);
+    free(cfg);
     wait_ready();
 
     cr_assert_eq(status_of("PUT", "/connectors/it_http_ctl/pause"), 202);
@@ -322,7 +336,7 @@ Test(http, pause_resume_and_restart_over_connects_rest_verbs)
     it_messages_free(&m);
 
     cr_assert_eq(status_of("PUT", "/connectors/nobody/pause"), 404);
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
 }
 
 Test(http, the_token_guards_the_listener_and_never_reaches_the_log)
@@ -334,6 +348,7 @@ Test(http, the_token_guards_the_listener_and_never_reaches_the_log)
     char *cfg = it_write_config(dir, "it_http_tok", "public.it_http_tok", "kafka", "");
     setenv("SLUICE_HTTP_TOKEN", "tok-8d1f0c2e", 1);
     pid_t pid = start(cfg);
+    free(cfg);
     unsetenv("SLUICE_HTTP_TOKEN");
     wait_ready();
     cr_assert_eq(status_of("GET", "/metrics"), 401);
@@ -346,7 +361,7 @@ Test(http, the_token_guards_the_listener_and_never_reaches_the_log)
     const char *bin = getenv("SLUICE_TEST_BINARY");
     cr_assert_eq(it_system("%s health --ready 127.0.0.1:%s >/dev/null", bin, port), 0);
     cr_assert_eq(it_system("%s health 127.0.0.1:%s >/dev/null", bin, port), 0);
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
     cr_assert_eq(it_system("%s health 127.0.0.1:%s 2>/dev/null", bin, port), 1,
                  "nothing listens once sluice stopped");
     char *log = ts_read_file(log_path, NULL);
@@ -362,6 +377,7 @@ Test(http, an_unreachable_database_is_alive_but_not_ready)
     char *cfg = it_write_config(dir, "it_http_down", "public.nothing", "kafka",
                                 "\"database.port\": \"1\", \"errors.retry.delay.max.ms\": 500");
     pid_t pid = start(cfg);
+    free(cfg);
     int64_t deadline = mono_ms() + 20000;
     while (metric("sluice_errors_total{connector=\"it_http_down\",kind=\"connect\"}") < 1)
         cr_assert_lt(mono_ms(), deadline, "no connect error counted; see %s", log_path);
@@ -377,5 +393,5 @@ Test(http, an_unreachable_database_is_alive_but_not_ready)
     cr_assert(strcmp(state, "RESTARTING") == 0 || strcmp(state, "UNASSIGNED") == 0, "%s", r.body);
     json_decref(s);
     sl_http_response_free(&r);
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
 }
