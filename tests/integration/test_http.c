@@ -54,6 +54,30 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The topic of table in this run: topic prefixes carry the test's pid, so
+ * that a rerun against the same Kafka reads only its own messages.
+ */
+static char topic_buf[256];
+static const char *topic_of(const char *connector, const char *table)
+{
+    snprintf(topic_buf, sizeof topic_buf, "%s_%d.public.%s", connector, (int)getpid(), table);
+    return topic_buf;
+}
+
+static char *write_config(const char *name, const char *include, const char *extra)
+{
+    /* A slot left by an earlier run against the same server would replay that run's changes. */
+    it_pg_exec(db,
+               "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+               "WHERE slot_name = '%s' AND NOT active",
+               name);
+    char members[1024];
+    snprintf(members, sizeof members, "\"topic.prefix\": \"%s_%d\"%s%s", name, (int)getpid(),
+             extra[0] ? ", " : "", extra);
+    return it_write_config(dir, name, include, "kafka", members);
+}
+
 /* Starts sluice with its listener on a free loopback port and learns the port from the log. */
 static pid_t start(const char *config)
 {
@@ -199,7 +223,7 @@ Test(http, metrics_follow_a_load_and_the_lag_returns_to_zero)
     it_pg_exec(db, "DROP TABLE IF EXISTS it_http_load, it_http_side; "
                    "CREATE TABLE it_http_load (id int PRIMARY KEY, v text); "
                    "CREATE TABLE it_http_side (id int PRIMARY KEY)");
-    char *cfg = it_write_config(dir, "it_http_load", "public.it_http_(load|side)", "kafka", "");
+    char *cfg = write_config("it_http_load", "public.it_http_(load|side)", "");
     pid_t pid = start(cfg);
     free(cfg);
     wait_ready();
@@ -227,7 +251,7 @@ Test(http, metrics_follow_a_load_and_the_lag_returns_to_zero)
     it_pg_exec(db, "UPDATE it_http_load SET v = 'y'");
     it_pg_exec(db, "DELETE FROM it_http_load WHERE id <= 1000");
 
-    it_messages m = it_consume("it_http_load.public.it_http_load", 14000, 1000, 90000);
+    it_messages m = it_consume(topic_of("it_http_load", "it_http_load"), 14000, 1000, 90000);
     cr_assert_eq(m.n, 14000, "6000 c, 6000 u, 1000 d and 1000 tombstones; got %zu", m.n);
     int c = count_op(&m, "c"), u = count_op(&m, "u"), d = count_op(&m, "d");
     cr_assert_eq(c, 6000);
@@ -300,7 +324,7 @@ Test(http, pause_resume_and_restart_over_connects_rest_verbs)
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     it_pg_exec(db,
                "DROP TABLE IF EXISTS it_http_ctl; CREATE TABLE it_http_ctl (id int PRIMARY KEY)");
-    char *cfg = it_write_config(dir, "it_http_ctl", "public.it_http_ctl", "kafka", "");
+    char *cfg = write_config("it_http_ctl", "public.it_http_ctl", "");
     pid_t pid = start(cfg);
     free(cfg);
     wait_ready();
@@ -314,13 +338,13 @@ Test(http, pause_resume_and_restart_over_connects_rest_verbs)
     double lag =
         wait_metric("sluice_replication_lag_bytes{connector=\"it_http_ctl\"}", '>', 0, 12000);
     cr_assert_gt(lag, 0, "the lag shows the unread changes");
-    it_messages m = it_consume("it_http_ctl.public.it_http_ctl", 1, 500, 1500);
+    it_messages m = it_consume(topic_of("it_http_ctl", "it_http_ctl"), 1, 500, 1500);
     cr_assert_eq(m.n, 0, "nothing may arrive while paused");
     it_messages_free(&m);
 
     cr_assert_eq(status_of("PUT", "/connectors/it_http_ctl/resume"), 202);
     wait_state("it_http_ctl", "RUNNING");
-    m = it_consume("it_http_ctl.public.it_http_ctl", 10, 500, 30000);
+    m = it_consume(topic_of("it_http_ctl", "it_http_ctl"), 10, 500, 30000);
     cr_assert_eq(m.n, 10);
     it_messages_free(&m);
     lag = wait_metric("sluice_replication_lag_bytes{connector=\"it_http_ctl\"}", '<', 65536, 20000);
@@ -331,7 +355,7 @@ Test(http, pause_resume_and_restart_over_connects_rest_verbs)
     wait_ready();
     cr_assert_eq(metric("sluice_restarts_total{connector=\"it_http_ctl\"}"), 1);
     it_pg_exec(db, "INSERT INTO it_http_ctl SELECT generate_series(11, 20)");
-    m = it_consume("it_http_ctl.public.it_http_ctl", 20, 1500, 30000);
+    m = it_consume(topic_of("it_http_ctl", "it_http_ctl"), 20, 1500, 30000);
     cr_assert_eq(m.n, 20, "a clean restart repeats nothing and loses nothing (%zu)", m.n);
     it_messages_free(&m);
 
@@ -345,7 +369,7 @@ Test(http, the_token_guards_the_listener_and_never_reaches_the_log)
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     it_pg_exec(db,
                "DROP TABLE IF EXISTS it_http_tok; CREATE TABLE it_http_tok (id int PRIMARY KEY)");
-    char *cfg = it_write_config(dir, "it_http_tok", "public.it_http_tok", "kafka", "");
+    char *cfg = write_config("it_http_tok", "public.it_http_tok", "");
     setenv("SLUICE_HTTP_TOKEN", "tok-8d1f0c2e", 1);
     pid_t pid = start(cfg);
     free(cfg);
@@ -374,8 +398,8 @@ Test(http, an_unreachable_database_is_alive_but_not_ready)
     dir = it_tempdir("http_unreachable");
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     /* A port nothing listens on: the connector stays in its retry loop. */
-    char *cfg = it_write_config(dir, "it_http_down", "public.nothing", "kafka",
-                                "\"database.port\": \"1\", \"errors.retry.delay.max.ms\": 500");
+    char *cfg = write_config("it_http_down", "public.nothing",
+                             "\"database.port\": \"1\", \"errors.retry.delay.max.ms\": 500");
     pid_t pid = start(cfg);
     free(cfg);
     int64_t deadline = mono_ms() + 20000;
