@@ -26,6 +26,7 @@
 #include "http/http_server.h"
 #include "http/metrics_text.h"
 #include "metrics.h"
+#include "redact.h"
 #include "sluice/log.h"
 
 #define CONNECTION_LIMIT 32
@@ -103,6 +104,8 @@ sl_code sl_http_options_finish(sl_http_options *opts, sl_error *err)
     } else if ((env = getenv("SLUICE_HTTP_TOKEN")) && env[0]) {
         opts->token = strdup(env);
     }
+    if (opts->token)
+        sl_redact_add(opts->token); /* no message may show it, whoever writes it */
     return SL_OK;
 }
 
@@ -111,6 +114,7 @@ void sl_http_options_free(sl_http_options *opts)
     free(opts->listen);
     free(opts->token_file);
     if (opts->token) {
+        sl_redact_remove(opts->token);
         memset(opts->token, 0, strlen(opts->token));
         free(opts->token);
     }

@@ -280,6 +280,9 @@ Test(http, options_come_from_flags_then_environment_and_refuse_a_token_on_the_co
     cr_assert_eq(sl_http_options_finish(&o, &err), SL_OK, "%s", err.msg);
     cr_assert_str_eq(o.listen, "9999", "the flag wins over the environment");
     cr_assert_str_eq(o.token, "from-file", "the file wins, without its newline");
+    sl_error leak;
+    sl_error_set(&leak, SL_IO, "token %s", o.token);
+    cr_assert_str_eq(leak.msg, "token ***", "a message that quotes the token is cleaned");
     sl_http_options_free(&o);
 
     cr_assert_eq(sl_http_options_finish(&o, &err), SL_OK);
