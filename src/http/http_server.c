@@ -342,9 +342,8 @@ static enum MHD_Result connector_route(struct MHD_Connection *c, const sl_http_s
     }
     if ((strcmp(action, "restart") == 0 || strcmp(action, "tasks/0/restart") == 0) && post) {
         bool only_failed = query_true(c, "onlyFailed");
-        bool detailed = action[0] == 'r' &&
-                        (query_true(c, "includeTasks") || only_failed ||
-                         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "includeTasks"));
+        /* As Connect: with either flag true, the answer is the status (202). */
+        bool detailed = action[0] == 'r' && (query_true(c, "includeTasks") || only_failed);
         sl_metrics_view *v = malloc(sizeof *v);
         if (!v)
             abort();

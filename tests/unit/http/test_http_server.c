@@ -211,6 +211,12 @@ Test(http, pause_resume_and_restart_as_connects_verbs)
     sl_metrics_control(a, &restart);
     cr_assert_not(restart);
 
+    r = call("POST", "/connectors/alpha/restart?includeTasks=false&onlyFailed=false", NULL);
+    cr_assert_eq(r.status, 200, "both flags false is the plain restart");
+    sl_http_response_free(&r);
+    sl_metrics_control(a, &restart);
+    cr_assert(restart);
+
     r = call("POST", "/connectors/alpha/tasks/0/restart", NULL);
     cr_assert_eq(r.status, 204);
     sl_http_response_free(&r);
