@@ -207,7 +207,8 @@ code=$("${podman[@]}" inspect -f '{{.State.ExitCode}}' "$name")
 grep -q 'received SIGTERM' "$work/sluice.log" || die "sluice never saw SIGTERM"
 grep -q 'writing the final checkpoint' "$work/sluice.log" || die "no final checkpoint"
 mount=$("${podman[@]}" volume inspect -f '{{.Mountpoint}}' "$volume")
-offsets=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["position"])' "$mount/orders.offsets.json")
+# The position is the LSN, alone or with the slot's identity around it.
+offsets=$(python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["position"]; print(p["lsn"] if isinstance(p, dict) else p)' "$mount/orders.offsets.json")
 confirmed=$(psql -qAtX -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'")
 [[ -n $offsets && $offsets == "$confirmed" ]] ||
     die "offsets file holds \"$offsets\" but the slot confirmed \"$confirmed\""
