@@ -229,7 +229,7 @@ static int cmd_run(const file_list *files)
             sl_connector_free(conns[i]);
         free(conns);
         sl_stop_destroy(&stop);
-        return 2;
+        return SL_EXIT_CONFIG;
     }
     runner *runners = calloc(files->n, sizeof *runners);
     for (size_t i = 0; i < files->n; i++) {
