@@ -528,11 +528,19 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
             /*
              * Between transactions, a keepalive's WAL end is a position the
              * server has fully sent: emitting it lets the slot advance past
-             * log of tables that are not captured.
+             * log of tables that are not captured. When the pipeline still
+             * holds a transaction that a lost connection cut short, a BEGIN
+             * first makes it drop that half (the transaction comes again,
+             * whole), so that the position ends a transaction of its own.
              */
-            if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before &&
-                pg_stream_push_commit(s, batch, f.wal_end))
-                s->emitted_lsn = f.wal_end;
+            if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
+                if (s->unfinished_tx)
+                    pg_stream_push(s, batch, SL_ITEM_BEGIN);
+                if (pg_stream_push_commit(s, batch, f.wal_end)) {
+                    s->emitted_lsn = f.wal_end;
+                    s->unfinished_tx = false;
+                }
+            }
         }
     }
     if (rc == SL_OK && s->overflow) {

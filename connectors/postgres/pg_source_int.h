@@ -171,6 +171,13 @@ struct sl_source {
 
     bool in_tx;
     bool skipping_tx;
+    /*
+     * A BEGIN reached the batch and its COMMIT has not: the pipeline holds
+     * that transaction open, after a lost connection too, until a BEGIN
+     * makes it drop the half it has. A position-only COMMIT in the meantime
+     * would end that half instead, so a BEGIN goes before it.
+     */
+    bool unfinished_tx;
     uint32_t xid;
     uint64_t final_lsn;
     int64_t commit_time_us; /* Unix epoch */

@@ -281,7 +281,8 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
         /* Debezium's sequence starts with the LSN of such a message. */
         s->last_commit_lsn = m->u.message.lsn;
         s->have_last_commit = true;
-        pg_stream_push(s, batch, SL_ITEM_BEGIN);
+        if (pg_stream_push(s, batch, SL_ITEM_BEGIN) != &s->spare_item)
+            s->unfinished_tx = true;
     }
     sl_value *row = sl_arena_alloc(&batch->arena, 2 * sizeof *row);
     size_t plen = strlen(m->u.message.prefix);
@@ -291,8 +292,10 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     memcpy(content, m->u.message.content, m->u.message.len);
     row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
     push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
-    if (!transactional && pg_stream_push_commit(s, batch, m->u.message.lsn))
+    if (!transactional && pg_stream_push_commit(s, batch, m->u.message.lsn)) {
         s->emitted_lsn = m->u.message.lsn;
+        s->unfinished_tx = false;
+    }
 }
 
 sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_error *err)
@@ -311,12 +314,14 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
         s->commit_time_us = m.u.begin.commit_time + PG_EPOCH_OFFSET_US;
         s->origin[0] = '\0';
         s->skipping_tx = s->final_lsn < s->skip_before;
-        if (!s->skipping_tx)
-            pg_stream_push(s, batch, SL_ITEM_BEGIN);
+        if (!s->skipping_tx && pg_stream_push(s, batch, SL_ITEM_BEGIN) != &s->spare_item)
+            s->unfinished_tx = true;
         break;
     case 'C':
-        if (!s->skipping_tx && pg_stream_push_commit(s, batch, m.u.commit.end_lsn))
+        if (!s->skipping_tx && pg_stream_push_commit(s, batch, m.u.commit.end_lsn)) {
             s->emitted_lsn = m.u.commit.end_lsn;
+            s->unfinished_tx = false;
+        }
         s->last_commit_lsn = m.u.commit.end_lsn;
         s->have_last_commit = true;
         s->in_tx = false;

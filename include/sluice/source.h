@@ -8,6 +8,9 @@
  * transaction is BEGIN, its EVENTs, then COMMIT carrying the position that
  * ends it. A transaction may span several polls. A COMMIT without events
  * (position only) lets the pipeline advance over log the source skipped.
+ * After a failure, a transaction cut short comes again from its BEGIN, which
+ * makes the pipeline drop the half it had; a position-only COMMIT that comes
+ * before it gets a BEGIN of its own first, else it would end that half.
  *
  * Once the sink holds every event up to a COMMIT and the offsets file holds
  * its position, the pipeline calls ack() with that position; only then may
