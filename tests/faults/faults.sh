@@ -121,11 +121,34 @@ _fault_problem() {
     _fault_log "problem: $*"
 }
 
-# Starts the load in the background: _fault_load TRANSACTIONS SECONDS.
+# Starts the load in the background: _fault_load TRANSACTIONS SECONDS [THEN];
+# THEN, a command, runs in the same background job once the load succeeded.
 _fault_load() {
-    "$FAULT_TOOL" load "$_FAULT_NAME" "$((_FAULT_SEED + ${#_FAULT_NAME}))" "$1" "$2" \
-        >"$_FAULT_DIR/load.log" 2>&1 &
+    { "$FAULT_TOOL" load "$_FAULT_NAME" "$((_FAULT_SEED + ${#_FAULT_NAME}))" "$1" "$2" &&
+        ${3:-true}; } >"$_FAULT_DIR/load.log" 2>&1 &
     _FAULT_LOAD_PID=$!
+}
+
+# _fault_update_one: a new version of the table's first key, in the history
+# too, as the load writes them; psql options (-c "SET ...") may come first.
+_fault_update_one() {
+    _fault_psql "$@" -c "WITH w AS (UPDATE $_FAULT_NAME SET v = nextval('fault_version'), n = n + 1
+        WHERE id = (SELECT min(id) FROM $_FAULT_NAME) RETURNING id, v)
+        INSERT INTO ${_FAULT_NAME}_hist (id, v, op) SELECT id, v, 'w' FROM w"
+}
+
+# After the load: a synchronous commit (it flushes all the WAL before it);
+# once the slot has confirmed it, an asynchronous one, left in the server's
+# WAL buffers until the WAL writer's next round.
+_fault_last_commit_unwritten() {
+    local lsn i
+    _fault_update_one -c "SET synchronous_commit = on" || return 1
+    lsn=$(_fault_psql -c "SELECT pg_current_wal_insert_lsn()") || return 1
+    for ((i = 0; i < 300; i++)); do
+        [[ $(_fault_psql -c "SELECT confirmed_flush_lsn >= '$lsn'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$_FAULT_NAME'") == t ]] && break
+        sleep 0.2
+    done
+    _fault_update_one
 }
 
 # Waits for the load; then for the slot to confirm everything written so far
@@ -136,7 +159,11 @@ _fault_finish() {
     wait "$_FAULT_LOAD_PID" || rc=$?
     ((rc == 0)) || _fault_problem "the load failed: $(tail -n 2 "$_FAULT_DIR/load.log")"
     _FAULT_FIGURES+=("$(tail -n 1 "$_FAULT_DIR/load.log" | sed 's/^load [a-z0-9_]*: //')")
-    target=$(_fault_psql -c "SELECT pg_current_wal_lsn()")
+    # Every commit so far ends before the WAL insert position. The write
+    # position (pg_current_wal_lsn) is not enough: with synchronous_commit
+    # off (services.sh) the last commits can still be in the server's WAL
+    # buffers, not yet sent to sluice, and the wait would end without them.
+    target=$(_fault_psql -c "SELECT pg_current_wal_insert_lsn()")
     for ((i = 0; i < secs * 5; i++)); do
         confirmed=$(_fault_psql -c "SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$_FAULT_NAME'" 2>/dev/null || true)
         [[ $confirmed == t ]] && break
@@ -270,9 +297,15 @@ fault_case_checker() {
     _fault_setup "$_FAULT_NAME" "$SLUICE_TEST_PG_PORT" "$SLUICE_TEST_KAFKA" "" || return 1
     _fault_start
     _fault_wait_log "streaming from slot" 1 60 || { _fault_problem "sluice did not start streaming"; return 1; }
-    # Without out-of-line values: this case tests the checker, not issue 7 item 5.
-    SLUICE_FAULT_TOAST=0 _fault_load 200 5
+    # The wait at the end of a case must cover a commit the server has not
+    # written yet (synchronous_commit is off): with the WAL writer slowed
+    # down, the last commit waits in the WAL buffers after everything before
+    # it was written. Without out-of-line values: this case tests the
+    # checker, not issue 7 item 5.
+    _svc_pg_admin_psql -c "ALTER SYSTEM SET wal_writer_delay = '5s'" -c "SELECT pg_reload_conf()" >/dev/null
+    SLUICE_FAULT_TOAST=0 _fault_load 200 5 _fault_last_commit_unwritten
     _fault_finish 120
+    _svc_pg_admin_psql -c "ALTER SYSTEM RESET wal_writer_delay" -c "SELECT pg_reload_conf()" >/dev/null
     ((${#_FAULT_PROBLEMS[@]} == 0)) || return 1
     local id out
     id=$(_fault_psql -c "SELECT min(id) FROM $_FAULT_NAME")
