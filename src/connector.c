@@ -14,6 +14,7 @@
 #include "connector.h"
 #include "encoders/encoder_avro.h"
 #include "encoders/encoder_json.h"
+#include "offsets/store.h"
 #include "registry.h"
 
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
@@ -72,6 +73,39 @@ static const sl_config_key core_keys[] = {
      .type = SL_CONF_STRING,
      .doc = "File holding the connector's durable position; default NAME.offsets.json in the "
             "working directory (NAME: the name key)."},
+    {.name = "offset.storage",
+     .type = SL_CONF_ENUM,
+     .default_value = "file",
+     .choices = "file|kafka|org.apache.kafka.connect.storage.FileOffsetBackingStore|"
+                "org.apache.kafka.connect.storage.KafkaOffsetBackingStore",
+     .doc = "Where the durable position is kept: file (offset.storage.file.filename) or kafka "
+            "(offset.storage.topic, in Kafka Connect's format, so that Debezium and sluice can "
+            "take over from each other); Kafka Connect's class names are accepted too."},
+    {.name = "offset.storage.topic",
+     .type = SL_CONF_STRING,
+     .default_value = "connect-offsets",
+     .doc = "Compacted topic of offset.storage=kafka, shared with Kafka Connect workers (their "
+            "offset.storage.topic); created as Connect creates it when missing."},
+    {.name = "offset.storage.partitions",
+     .type = SL_CONF_INT,
+     .default_value = "25",
+     .min = 1,
+     .max = 10000,
+     .doc = "Partitions of the offsets topic when sluice creates it (Connect's default)."},
+    {.name = "offset.storage.replication.factor",
+     .type = SL_CONF_INT,
+     .default_value = "-1",
+     .min = -1,
+     .max = 100,
+     .doc = "Replication factor of the offsets topic when sluice creates it; -1 takes the "
+            "broker's default.replication.factor (Connect's default is 3)."},
+    {.name = "offset.flush.timeout.ms",
+     .type = SL_CONF_INT,
+     .default_value = "5000",
+     .min = 1,
+     .max = 3600000,
+     .doc = "How long a write to the offsets topic may wait for the broker's acknowledgement "
+            "before the pipeline restarts from its last checkpoint."},
     {.name = "offset.flush.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "1000",
@@ -165,7 +199,7 @@ static const char *raw(const sl_config *cfg, const char *key, const char *dflt)
     return sl_config_has(cfg, key) ? sl_config_str(cfg, key) : dflt;
 }
 
-static sl_code check_core(const sl_config *cfg, sl_error *err)
+static sl_code check_core(const sl_config *cfg, const sl_source_ops *source, sl_error *err)
 {
     const char *prefix = sl_config_str(cfg, "topic.prefix");
     if (!*prefix)
@@ -207,6 +241,13 @@ static sl_code check_core(const sl_config *cfg, sl_error *err)
         return sl_error_set(err, SL_CONFIG,
                             "key \"topic.naming.strategy\": only " SCHEMA_TOPIC_NAMING
                             " is supported");
+    const sl_offset_store_ops *store = sl_offset_store_lookup(sl_config_str(cfg, "offset.storage"));
+    if (store == &sl_offset_store_kafka &&
+        (!source->connect_offset_format || !source->connect_offset_parse))
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"offset.storage\": the %s source cannot keep its offsets in "
+                            "Kafka yet (use file)",
+                            source->name);
     if (sl_config_int(cfg, "errors.retry.delay.initial.ms", 300) >
         sl_config_int(cfg, "errors.retry.delay.max.ms", 60000))
         return sl_error_set(err, SL_CONFIG,
@@ -267,20 +308,23 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
 
     /*
      * The JSON converter's keys are always valid: Debezium's key headers
-     * are JSON whatever the converters.
+     * are JSON whatever the converters. The kafka offset store brings its
+     * own keys (a Kafka cluster to reach), whatever the sink.
      */
-    const sl_config_key *tables[5] = {core_keys, c->source->config_keys, c->sink->config_keys,
+    const sl_config_key *tables[6] = {core_keys, c->source->config_keys, c->sink->config_keys,
                                       sl_encoder_json.config_keys};
     size_t ntables = 4;
     if (c->encoder != &sl_encoder_json)
         tables[ntables++] = c->encoder->config_keys;
     else if (c->key_encoder != &sl_encoder_json)
         tables[ntables++] = c->key_encoder->config_keys;
+    if (sl_offset_store_lookup(raw(cfg, "offset.storage", "file")) == &sl_offset_store_kafka)
+        tables[ntables++] = sl_offset_store_kafka_keys();
     rc = sl_config_validate(cfg, tables, ntables, err);
     if (rc != SL_OK)
         goto fail;
 
-    rc = check_core(cfg, err);
+    rc = check_core(cfg, c->source, err);
     if (rc == SL_OK && c->source->check)
         rc = c->source->check(cfg, err);
     if (rc == SL_OK && c->sink->check)

@@ -1,5 +1,5 @@
 /*
- * The sluice command line: check, run and keys.
+ * The sluice command line: check, run, offsets, keys and man.
  *
  * `run` starts one pipeline thread per connector file and waits in the main
  * thread for SIGTERM or SIGINT (blocked in every thread, taken with
@@ -25,8 +25,10 @@
 
 #include "config_load.h"
 #include "connector.h"
+#include "docs.h"
 #include "http/http_server.h"
 #include "metrics.h"
+#include "offsets/cli.h"
 #include "pipeline.h"
 #include "registry.h"
 #include "sluice/log.h"
@@ -40,11 +42,17 @@ static const char usage[] =
     "commands:\n"
     "  check FILE|DIR...  validate connector files without connecting to anything\n"
     "  run FILE|DIR...    run every connector given; a directory means each *.json in it\n"
+    "  offsets show FILE|DIR...   print each connector's stored position (JSON)\n"
+    "  offsets set FILE POSITION  store a position (as show prints it, an LSN, or a Kafka\n"
+    "                             Connect offset map); stop the connector first\n"
+    "  offsets reset FILE|DIR...  forget each connector's stored position\n"
     "  keys               print every configuration key, its default and meaning (markdown)\n"
+    "  man                print the man page sluice(1) (roff)\n"
     "  health [--ready] [ADDR]  probe a running sluice's /healthz (or /readyz); exit 0 if ok\n"
     "\n"
     "options:\n"
-    "  --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  --log-level LEVEL  error, warn, info (default) or debug; or SLUICE_LOG_LEVEL\n"
+    "  --log-format FMT   text (default) or json, one object per line; or SLUICE_LOG_FORMAT\n"
     "  --http-listen ADDR  serve /healthz, /readyz, /metrics and Kafka Connect's connector\n"
     "                     REST calls on ADDR (HOST:PORT, or PORT for loopback only);\n"
     "                     default $SLUICE_HTTP_LISTEN, else no listener\n"
@@ -297,72 +305,67 @@ static int cmd_run(const file_list *files)
     return rc;
 }
 
-static const char *type_label(const sl_config_key *k)
+/* `sluice offsets show|set|reset`: one connector file for set, any number otherwise. */
+static int cmd_offsets(int argc, char **argv)
 {
-    switch (k->type) {
-    case SL_CONF_INT:
-        return "int";
-    case SL_CONF_BOOL:
-        return "boolean";
-    case SL_CONF_ENUM:
-        return "enum";
-    case SL_CONF_LIST:
-        return "list";
-    case SL_CONF_REGEXES:
-        return "regex list";
-    case SL_CONF_PASSWORD:
-        return "password";
-    default:
-        return "string";
+    const char *sub = argc > 0 ? argv[0] : "";
+    bool set = strcmp(sub, "set") == 0;
+    if (!set && strcmp(sub, "show") != 0 && strcmp(sub, "reset") != 0) {
+        fprintf(stderr, "sluice: offsets: expected show, set or reset\n%s", usage);
+        return SL_EXIT_CONFIG;
     }
-}
-
-static void print_keys(const char *title, const sl_config_key *keys)
-{
-    printf("\n### %s\n\n| key | type | default | meaning |\n|---|---|---|---|\n", title);
-    for (const sl_config_key *k = keys; k && k->name; k++) {
-        char choices[256] = "";
-        if (k->type == SL_CONF_ENUM) {
-            snprintf(choices, sizeof choices, " One of: %s.", k->choices);
-            for (char *c = choices; *c; c++)
-                if (*c == '|')
-                    *c = ',';
+    if (set && argc != 3) {
+        fprintf(stderr, "sluice: offsets set: expected one connector file and a position\n");
+        return SL_EXIT_CONFIG;
+    }
+    file_list files = {0};
+    sl_connector **conns = NULL;
+    int rc = collect(set ? 1 : argc - 1, argv + 1, &files) != 0 ? SL_EXIT_CONFIG : SL_EXIT_OK;
+    if (rc == SL_EXIT_OK && load_all(&files, &conns) != 0)
+        rc = SL_EXIT_CONFIG;
+    for (size_t i = 0; rc != SL_EXIT_CONFIG && i < files.n; i++) {
+        sl_error err;
+        sl_code code = set                        ? sl_offsets_set(conns[i], argv[2], stdout, &err)
+                       : strcmp(sub, "show") == 0 ? sl_offsets_show(conns[i], stdout, &err)
+                                                  : sl_offsets_reset(conns[i], &err);
+        if (code != SL_OK) {
+            fprintf(stderr, "sluice: %s: %s\n", files.paths[i], err.msg);
+            rc = sl_code_exit_status(code);
         }
-        printf("| `%s` | %s | %s | %s%s |\n", k->name, type_label(k),
-               k->required        ? "(required)"
-               : k->default_value ? k->default_value
-                                  : "",
-               k->doc ? k->doc : "", choices);
     }
+    for (size_t i = 0; conns && i < files.n; i++)
+        sl_connector_free(conns[i]);
+    free(conns);
+    for (size_t k = 0; k < files.n; k++)
+        free(files.paths[k]);
+    free(files.paths);
+    return rc;
 }
 
-static int cmd_keys(void)
+/* SLUICE_LOG_LEVEL and SLUICE_LOG_FORMAT, which the options override. */
+static int log_from_env(void)
 {
-    printf("## Configuration keys\n");
-    print_keys("Connector", sl_core_config_keys());
-    for (int i = 0; sl_sources[i]; i++) {
-        char title[128];
-        snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);
-        print_keys(title, sl_sources[i]->config_keys);
+    const char *level = getenv("SLUICE_LOG_LEVEL");
+    const char *format = getenv("SLUICE_LOG_FORMAT");
+    if (level && *level && sl_log_level_parse(level) < 0) {
+        fprintf(stderr, "sluice: SLUICE_LOG_LEVEL: unknown log level \"%s\"\n", level);
+        return -1;
     }
-    for (int i = 0; sl_encoders[i]; i++) {
-        char title[128];
-        snprintf(title, sizeof title, "%s converter",
-                 strcmp(sl_encoders[i]->name, "json") == 0 ? "JSON" : "Avro");
-        print_keys(title, sl_encoders[i]->config_keys);
+    if (format && *format && sl_log_format_parse(format) < 0) {
+        fprintf(stderr, "sluice: SLUICE_LOG_FORMAT: unknown log format \"%s\"\n", format);
+        return -1;
     }
-    for (int i = 0; sl_sinks[i]; i++) {
-        if (!sl_sinks[i]->config_keys || !sl_sinks[i]->config_keys[0].name)
-            continue;
-        char title[128];
-        snprintf(title, sizeof title, "Sink `%s`", sl_sinks[i]->name);
-        print_keys(title, sl_sinks[i]->config_keys);
-    }
+    if (level && *level)
+        sl_log_set_level((sl_log_level)sl_log_level_parse(level));
+    if (format && *format)
+        sl_log_set_format((sl_log_format)sl_log_format_parse(format));
     return 0;
 }
 
 int main(int argc, char **argv)
 {
+    if (log_from_env() != 0)
+        return 2;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -389,6 +392,15 @@ int main(int argc, char **argv)
             sl_log_set_level((sl_log_level)level);
             continue;
         }
+        if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc) {
+            int format = sl_log_format_parse(argv[++i]);
+            if (format < 0) {
+                fprintf(stderr, "sluice: unknown log format \"%s\"\n", argv[i]);
+                return 2;
+            }
+            sl_log_set_format((sl_log_format)format);
+            continue;
+        }
         fprintf(stderr, "sluice: unknown option \"%s\"\n%s", argv[i], usage);
         return 2;
     }
@@ -397,8 +409,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
-    if (strcmp(cmd, "keys") == 0)
-        return cmd_keys();
+    if (strcmp(cmd, "keys") == 0) {
+        sl_docs_keys(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "man") == 0) {
+        sl_docs_man(stdout);
+        return 0;
+    }
     if (strcmp(cmd, "health") == 0 || strcmp(cmd, "run") == 0) {
         sl_error err;
         if (sl_http_options_finish(&http_opts, &err) != SL_OK) {
@@ -409,6 +427,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "health") == 0) {
         int rc = sl_http_health_command(argc - i, argv + i, &http_opts);
+        sl_http_options_free(&http_opts);
+        return rc;
+    }
+    if (strcmp(cmd, "offsets") == 0) {
+        int rc = cmd_offsets(argc - i, argv + i);
         sl_http_options_free(&http_opts);
         return rc;
     }

@@ -9,7 +9,8 @@
  * position that ends each transaction; the ring stores it in the
  * transaction's slot; acknowledgements empty the slot; sl_checkpoint_advance()
  * returns the newest position behind which everything is acknowledged; that
- * position is written to the offsets file (atomically, fsync'ed) at most every
+ * position is written to the offset store (offset.storage: an offsets file,
+ * atomically and fsync'ed, or Kafka Connect's offsets topic) at most every
  * offset.flush.interval.ms, and only after the write is it handed to the
  * source's ack(), which lets the database forget the log behind it.
  *
@@ -35,7 +36,7 @@
 #include "encoders/encoder_json.h"
 #include "hold.h"
 #include "metrics.h"
-#include "offsets/offsets.h"
+#include "offsets/store.h"
 #include "pipeline.h"
 #include "sluice/log.h"
 
@@ -156,7 +157,7 @@ typedef struct pipeline {
     bool tombstones;
     bool skip[128];
     int64_t flush_interval_ms;
-    const char *offsets_path;
+    sl_offset_store *store; /* offset.storage: the offsets file or topic */
 
     sl_position ready; /* acknowledged, not yet written */
     bool have_ready;
@@ -666,8 +667,7 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
     if (rc != SL_OK)
         return rc;
     if (strcmp(text, p->durable_text) != 0) {
-        rc = sl_offsets_write(p->offsets_path, sl_config_name(p->cfg), p->conn->source->name, text,
-                              err);
+        rc = sl_offset_store_write(p->store, text, "", err);
         if (rc != SL_OK)
             return rc;
         memcpy(p->durable_text, text, sizeof text);
@@ -765,23 +765,34 @@ static sl_code start(pipeline *p, sl_error *err)
     if (c->source->set_stop_fd)
         c->source->set_stop_fd(p->src, p->stop->fd);
 
-    char text[POSITION_TEXT_MAX];
-    bool found = false;
-    rc = sl_offsets_read(p->offsets_path, sl_config_name(p->cfg), c->source->name, text,
-                         sizeof text, &found, err);
+    /* offset.storage: the offsets file, or Kafka Connect's offsets topic. */
+    rc = sl_offset_store_open(p->cfg, c->source, true, &p->store, err);
     if (rc != SL_OK)
         return rc;
+    const char *where = sl_offset_store_where(p->store);
+    sl_buf text, state;
+    sl_buf_init(&text);
+    sl_buf_init(&state);
+    bool found = false;
+    rc = sl_offset_store_read(p->store, &text, &state, &found, NULL, err);
     sl_position from = {.len = 0};
-    if (found) {
-        rc = c->source->position_parse(text, &from, err);
+    if (rc == SL_OK && found && text.len >= sizeof p->durable_text)
+        rc = sl_error_set(err, SL_STATE, "%s: the stored position is too long", where);
+    if (rc == SL_OK && found) {
+        rc = c->source->position_parse(sl_buf_cstr(&text), &from, err);
         if (rc != SL_OK)
-            return sl_error_prefix(err, "offsets file \"%s\"", p->offsets_path);
-        memcpy(p->durable_text, text, sizeof text);
-        sl_info("resuming from %s (offsets file \"%s\")", text, p->offsets_path);
-    } else {
-        sl_info("no offsets file \"%s\": starting from the source's current position",
-                p->offsets_path);
+            sl_error_prefix(err, "%s", where);
     }
+    if (rc == SL_OK && found) {
+        memcpy(p->durable_text, text.data, text.len + 1);
+        sl_info("resuming from %s (%s)", p->durable_text, where);
+    } else if (rc == SL_OK) {
+        sl_info("nothing stored in %s: starting from the source's current position", where);
+    }
+    sl_buf_free(&text);
+    sl_buf_free(&state);
+    if (rc != SL_OK)
+        return rc;
     return c->source->start(p->src, found ? &from : NULL, err);
 }
 
@@ -798,6 +809,7 @@ static void teardown(pipeline *p)
         c->encoder->close(p->enc);
     if (p->key_enc)
         c->key_encoder->close(p->key_enc);
+    sl_offset_store_close(p->store);
     sl_checkpoint_free(p->cp);
     sl_arena_destroy(&p->batch.arena);
     free(p->batch.items);
@@ -1036,7 +1048,6 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         p.tombstones = sl_config_bool(p.cfg, "tombstones.on.delete", true);
         p.extended_headers = sl_config_bool(p.cfg, "extended.headers.enabled", true);
         p.flush_interval_ms = sl_config_int(p.cfg, "offset.flush.interval.ms", 1000);
-        p.offsets_path = sl_config_str(p.cfg, "offset.storage.file.filename");
         parse_skipped(&p);
 
         sl_error_clear(err);

@@ -637,9 +637,9 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
         return rc;
     }
     if (s->skip_before && s->expected.system_id == 0)
-        sl_warn("the stored position carries no slot or server identity (an offsets file of an "
-                "older sluice): taking it as a position of slot \"%s\" on database system %llu, "
-                "timeline %u",
+        sl_warn("the stored position carries no slot or server identity (an offset written by "
+                "Debezium, or an offsets file of an older sluice): taking it as a position of "
+                "slot \"%s\" on database system %llu, timeline %u",
                 s->slot, (unsigned long long)s->server.system_id, s->server.timeline);
 
     char lsn[32];

@@ -272,9 +272,10 @@ bool pg_position_identity(const sl_position *pos, pg_identity *id)
 }
 
 /*
- * The text of a position in the offsets file: a JSON object with the LSN and
- * the identity of its stream, e.g.
- *   {"lsn":"0/16B3748","slot":"debezium","system_identifier":"7312...","timeline":1}
+ * The text of a position in the offsets file: a JSON object with the LSN, the
+ * identity of its stream and the transaction it ends (when known), e.g.
+ *   {"lsn":"0/16B3748","slot":"debezium","system_identifier":"7312...","timeline":1,
+ *    "txId":743,"ts_usec":1732800000000000}
  * or the bare LSN when the identity is unknown.
  */
 static sl_code pg_position_format(const sl_position *pos, char *buf, size_t size, sl_error *err)
@@ -289,10 +290,19 @@ static sl_code pg_position_format(const sl_position *pos, char *buf, size_t size
     if (pg_position_identity(pos, &id))
         n = snprintf(buf, size,
                      "{\"lsn\":\"%s\",\"slot\":\"%s\",\"system_identifier\":\"%llu\","
-                     "\"timeline\":%u}",
+                     "\"timeline\":%u",
                      lsn, id.slot, (unsigned long long)id.system_id, id.timeline);
     else
         n = snprintf(buf, size, "%s", lsn);
+    uint32_t xid;
+    int64_t commit_us;
+    if (n >= 0 && (size_t)n < size && buf[0] == '{') {
+        int m = pg_position_tx(pos, &xid, &commit_us)
+                    ? snprintf(buf + n, size - (size_t)n, ",\"txId\":%u,\"ts_usec\":%lld}", xid,
+                               (long long)commit_us)
+                    : snprintf(buf + n, size - (size_t)n, "}");
+        n = m < 0 ? m : n + m;
+    }
     if (n < 0 || (size_t)n >= size)
         return sl_error_set(err, SL_INVALID, "position text too long");
     return SL_OK;
@@ -307,6 +317,8 @@ static bool parse_position_object(const char *text, sl_position *pos)
     const char *slot = json_string_value(json_object_get(root, "slot"));
     const char *sysid = json_string_value(json_object_get(root, "system_identifier"));
     json_t *tl = json_object_get(root, "timeline");
+    json_t *xid = json_object_get(root, "txId");
+    json_t *ts = json_object_get(root, "ts_usec");
     uint64_t lsn;
     pg_identity id;
     memset(&id, 0, sizeof id);
@@ -318,10 +330,17 @@ static bool parse_position_object(const char *text, sl_position *pos)
         id.system_id = strtoull(sysid, &end, 10);
         ok = *end == '\0' && id.system_id != 0;
     }
+    /* The transaction is optional (files of older versions lack it), but well formed. */
+    bool has_tx = xid || ts;
+    if (ok && has_tx)
+        ok = json_is_integer(xid) && json_integer_value(xid) > 0 &&
+             json_integer_value(xid) <= UINT32_MAX && json_is_integer(ts);
     if (ok) {
         id.timeline = (uint32_t)json_integer_value(tl);
         snprintf(id.slot, sizeof id.slot, "%s", slot);
         pg_position_make(lsn, &id, pos);
+        if (has_tx)
+            pg_position_set_tx(pos, (uint32_t)json_integer_value(xid), json_integer_value(ts));
     }
     json_decref(root);
     return ok;
@@ -760,6 +779,8 @@ const sl_source_ops sl_source_postgres = {
     .ack = pg_ack,
     .position_format = pg_position_format,
     .position_parse = pg_position_parse,
+    .connect_offset_format = pg_connect_offset_format,
+    .connect_offset_parse = pg_connect_offset_parse,
     .stopped = pg_stopped,
     .close = pg_close,
     .stats = pg_stats,

@@ -237,6 +237,47 @@ static inline uint64_t pg_position_lsn(const sl_position *pos)
     return lsn;
 }
 
+/*
+ * After the LSN and the identity, a position of a transaction's end carries
+ * the transaction: its xid (4 bytes) and commit time in Unix microseconds (8),
+ * which Debezium's offset stores as txId and ts_usec (pg_offset.c).
+ */
+static inline size_t pg_position_identity_end(const sl_position *pos)
+{
+    if (pos->len >= 21 && 21 + (size_t)pos->bytes[20] <= pos->len)
+        return 21 + (size_t)pos->bytes[20];
+    return 8;
+}
+
+static inline void pg_position_set_tx(sl_position *pos, uint32_t xid, int64_t commit_us)
+{
+    size_t end = pg_position_identity_end(pos);
+    uint8_t *b = pos->bytes + end;
+    for (int i = 0; i < 4; i++)
+        *b++ = (uint8_t)(xid >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        *b++ = (uint8_t)((uint64_t)commit_us >> (56 - 8 * i));
+    pos->len = (uint16_t)(end + 12);
+}
+
+/* The transaction a position ends, when it carries one. */
+static inline bool pg_position_tx(const sl_position *pos, uint32_t *xid, int64_t *commit_us)
+{
+    size_t end = pg_position_identity_end(pos);
+    if (pos->len < end + 12)
+        return false;
+    const uint8_t *b = pos->bytes + end;
+    uint32_t x = 0;
+    uint64_t us = 0;
+    for (int i = 0; i < 4; i++)
+        x = x << 8 | *b++;
+    for (int i = 0; i < 8; i++)
+        us = us << 8 | *b++;
+    *xid = x;
+    *commit_us = (int64_t)us;
+    return true;
+}
+
 /* Names of the source block's fields, in SRC_* order (pg_stream.c). */
 extern const char *const pg_source_field_names[SRC_FIELDS];
 
@@ -247,6 +288,13 @@ void pg_position_make(uint64_t lsn, const pg_identity *id, sl_position *pos);
 
 /* Reads the identity of pos; false when it has none (an older offsets file). */
 bool pg_position_identity(const sl_position *pos, pg_identity *id);
+
+/* ---- pg_offset.c: Kafka Connect's offset of Debezium's connector (source.h) ---- */
+
+sl_code pg_connect_offset_format(const char *position, const char *state, sl_buf *out,
+                                 sl_error *err);
+sl_code pg_connect_offset_parse(const char *offset, sl_buf *position, sl_buf *state, bool *found,
+                                sl_error *err);
 
 /* ---- pg_relation.c: tables ---- */
 

@@ -37,6 +37,9 @@ bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
         return false;
     item->u.position = s->position_template;
     pg_position_set_lsn(&item->u.position, lsn);
+    /* The last transaction read, which an idle position comes after too. */
+    if (s->xid != 0 && pg_position_identity_end(&item->u.position) > 8)
+        pg_position_set_tx(&item->u.position, s->xid, s->commit_time_us);
     return true;
 }
 

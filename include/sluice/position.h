@@ -10,7 +10,11 @@
 
 #include <stdint.h>
 
-#define SL_POSITION_MAX 96
+/*
+ * Room for the PostgreSQL source's largest position, LSN (8 bytes), identity
+ * with a 63-byte slot name (76) and transaction (12), and for more.
+ */
+#define SL_POSITION_MAX 128
 
 typedef struct sl_position {
     uint16_t len; /* 0: no position */

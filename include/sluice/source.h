@@ -158,6 +158,27 @@ typedef struct sl_source_ops {
     sl_code (*position_parse)(const char *text, sl_position *pos, sl_error *err);
 
     /*
+     * Optional: Kafka Connect's form of a position, for the Kafka offset
+     * store (offset.storage=kafka), so that sluice and Debezium's connector
+     * for the same database can take over from each other. Connect keys an
+     * offset by ["<name>",{"server":"<topic.prefix>"}] (the source partition
+     * of Debezium's PostgreSQL and MySQL connectors) and stores as its value
+     * the map that connector writes.
+     *
+     * connect_offset_format appends to out that map, a JSON object's text,
+     * for position (position_format's text) and state (the source's state
+     * stored with it; "" for none). connect_offset_parse turns a map written
+     * by Debezium or by connect_offset_format back into a position text and a
+     * state, appended to position and state; *found is false when the map
+     * holds nothing to resume from (Debezium's unfinished initial snapshot,
+     * which Debezium too would start again). A malformed map is SL_STATE.
+     */
+    sl_code (*connect_offset_format)(const char *position, const char *state, sl_buf *out,
+                                     sl_error *err);
+    sl_code (*connect_offset_parse)(const char *offset, sl_buf *position, sl_buf *state,
+                                    bool *found, sl_error *err);
+
+    /*
      * Optional. The pipeline stopped because a stop was asked for, and its
      * final checkpoint is written and acknowledged: the source may release
      * what only a deliberate, complete stop may release (the PostgreSQL

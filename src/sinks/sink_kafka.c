@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,7 @@ struct sl_sink {
     const char *last_topic; /* the topic of the previous message, known already */
     char **known_topics;    /* topics whose metadata was fetched, sorted */
     size_t nknown, known_cap;
+    char connector[128]; /* librdkafka's threads log with it (on_log) */
 };
 
 /*
@@ -291,13 +293,15 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
     sl_log(SL_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
 
+/* Runs on librdkafka's threads, or inside its calls on the pipeline thread. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    (void)rk;
-    sl_log(level <= 3   ? SL_LOG_ERROR
-           : level <= 4 ? SL_LOG_WARN
-                        : SL_LOG_DEBUG,
-           "kafka %s: %s", fac, buf);
+    const sl_sink *sink = rd_kafka_opaque(rk);
+    sl_log_for(sink ? sink->connector : NULL,
+               level <= 3   ? SL_LOG_ERROR
+               : level <= 4 ? SL_LOG_WARN
+                            : SL_LOG_DEBUG,
+               "kafka %s: %s", fac, buf);
 }
 
 /* Runs on the pipeline thread inside rd_kafka_poll(), every statistics.interval.ms. */
@@ -327,6 +331,7 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
     sink->on_ack = on_ack;
     sink->ack_ctx = ack_ctx;
     sink->wake_pipe[0] = sink->wake_pipe[1] = -1;
+    snprintf(sink->connector, sizeof sink->connector, "%s", sl_config_name(cfg));
     rd_kafka_conf_set_opaque(conf, sink);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
