@@ -21,7 +21,7 @@
 #   dbz_connect_stop
 #   dbz_drop_slot                    # optional: release the slot's WAL
 #
-# dbz_connect_start [--mysql|--mariadb] NAME [KEY=VALUE ...]
+# dbz_connect_start [--mysql|--mariadb] [--distributed] NAME [KEY=VALUE ...]
 #   NAME is the connector name and, unless overridden, its topic.prefix; the
 #   slot and publication are named dbz_NAME (non-identifier characters -> _).
 #   Each KEY=VALUE is added to (or replaces a key of) the connector config,
@@ -32,13 +32,20 @@
 #   dbz_install_plugin mysql / mariadb first). Their defaults: the test
 #   database only, snapshot.mode=no_data, the schema history in the Kafka
 #   topic dbz-history.NAME, database.server.id 184054.
+#   --distributed: a distributed worker (a group of one) that keeps offsets
+#   in the Kafka topic $SLUICE_DBZ_OFFSETS_TOPIC (default connect-offsets,
+#   25 partitions as Connect's default) and its configs and status in
+#   dbz-NAME-configs / dbz-NAME-status (replication factor 1); the connector
+#   is created through the REST API. dbz_connector_stop / dbz_connector_resume
+#   stop it (tasks shut down, offsets committed, slot released) and resume
+#   it without restarting the worker.
 #
 # dbz_install_plugin mysql|mariadb
 #   Resolves that connector into $cache/debezium-V/plugins (once) and
 #   exports SLUICE_DBZ_PLUGIN_VERSION.
 #
 # Worker defaults: JsonConverter with schemas.enable=true for keys and values,
-# offsets in a file, REST on a free 127.0.0.1 port, producer acks=all, JVM
+# offsets in a file (a topic with --distributed), REST on a free 127.0.0.1 port, producer acks=all, JVM
 # time zone UTC. The connector defaults to plugin.name=pgoutput,
 # snapshot.mode=no_data (streaming only) and publication.autocreate.mode=
 # all_tables.
@@ -248,13 +255,17 @@ PY
 }
 
 dbz_connect_start() {
-    local kind=postgres
-    case ${1:-} in
-        --mysql) kind=mysql; shift ;;
-        --mariadb) kind=mariadb; shift ;;
-    esac
+    local kind=postgres distributed=0
+    while :; do
+        case ${1:-} in
+            --mysql) kind=mysql; shift ;;
+            --mariadb) kind=mariadb; shift ;;
+            --distributed) distributed=1; shift ;;
+            *) break ;;
+        esac
+    done
     local name=${1:-}
-    [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start [--mysql|--mariadb] NAME [KEY=VALUE ...]"; return 1; }
+    [[ -n $name ]] || { _dbz_err "usage: dbz_connect_start [--mysql|--mariadb] [--distributed] NAME [KEY=VALUE ...]"; return 1; }
     shift
     if [[ -n ${SLUICE_DBZ_PID:-} ]] && kill -0 "$SLUICE_DBZ_PID" 2>/dev/null; then
         _dbz_err "a Connect worker is already running (pid $SLUICE_DBZ_PID)"; return 1
@@ -284,14 +295,27 @@ dbz_connect_start() {
     local ident=${name//[^a-zA-Z0-9_]/_}
     ident=dbz_${ident,,}
 
+    local storage
+    if ((distributed)); then
+        storage="group.id=sluice-dbz-$name
+config.storage.topic=dbz-$name-configs
+offset.storage.topic=${SLUICE_DBZ_OFFSETS_TOPIC:-connect-offsets}
+status.storage.topic=dbz-$name-status
+config.storage.replication.factor=1
+offset.storage.replication.factor=1
+status.storage.replication.factor=1
+offset.flush.interval.ms=1000"
+    else
+        storage="offset.storage.file.filename=$dir/offsets.dat
+offset.flush.interval.ms=5000"
+    fi
     cat >"$dir/worker.properties" <<EOF
 bootstrap.servers=$SLUICE_TEST_KAFKA
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=true
 value.converter.schemas.enable=true
-offset.storage.file.filename=$dir/offsets.dat
-offset.flush.interval.ms=5000
+$storage
 plugin.path=$_DBZ_HOME/plugins
 # Every plugin on the path ships ServiceLoader manifests, so the slow
 # reflective class scan can be skipped (saves seconds at startup).
@@ -376,12 +400,13 @@ EOF
     local -a heap=(${SLUICE_DBZ_HEAP_OPTS:--Xms256m -Xmx1g})
     # UTC pins anything that might depend on the JVM's default zone; the
     # classpath wildcard is expanded by java itself.
+    local -a main=(org.apache.kafka.connect.cli.ConnectStandalone
+        "$dir/worker.properties" "$dir/connector.properties")
+    ((distributed)) && main=(org.apache.kafka.connect.cli.ConnectDistributed "$dir/worker.properties")
     TZ=UTC java "${heap[@]}" -cp "$_DBZ_HOME/connect/*" \
         -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true -Duser.timezone=UTC \
         "-Dlog4j2.configurationFile=$dir/log4j2.properties" \
-        org.apache.kafka.connect.cli.ConnectStandalone \
-        "$dir/worker.properties" "$dir/connector.properties" \
-        >"$dir/stdout.log" 2>&1 </dev/null &
+        "${main[@]}" >"$dir/stdout.log" 2>&1 </dev/null &
     SLUICE_DBZ_PID=$!
     export SLUICE_DBZ_PID SLUICE_DBZ_LOG SLUICE_DBZ_DIR=$dir
     export SLUICE_DBZ_REST=http://127.0.0.1:$port SLUICE_DBZ_CONNECTOR=$name
@@ -389,6 +414,77 @@ EOF
     export SLUICE_DBZ_SLOT SLUICE_DBZ_KIND=$kind
     _DBZ_T0=$(date +%s.%N)
     _dbz_log "connect worker started (pid $SLUICE_DBZ_PID, rest $SLUICE_DBZ_REST, log $SLUICE_DBZ_LOG)"
+    ((distributed)) || return 0
+
+    # A distributed worker takes its connectors from the REST API, once it
+    # has joined its group and read its config topic.
+    local deadline body
+    deadline=$(($(date +%s) + ${SLUICE_DBZ_TIMEOUT:-90}))
+    body=$("$(_dbz_python)" -c '
+import json, sys
+conf = dict(l.rstrip("\n").split("=", 1) for l in open(sys.argv[1]) if "=" in l)
+print(json.dumps({"name": conf["name"], "config": conf}))
+' "$dir/connector.properties") || return 1
+    until _dbz_rest_call POST /connectors "$body" >"$dir/create.log" 2>&1; do
+        if ! kill -0 "$SLUICE_DBZ_PID" 2>/dev/null || (($(date +%s) >= deadline)); then
+            _svc_tail "$dir/create.log" 5
+            _svc_tail "$SLUICE_DBZ_LOG" 60
+            _dbz_err "could not create connector $name through $SLUICE_DBZ_REST"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# _dbz_rest_call METHOD PATH [BODY]: a REST request with a JSON body; prints
+# the answer, fails on a connection error or an HTTP status >= 400.
+_dbz_rest_call() {
+    "$(_dbz_python)" - "$1" "$SLUICE_DBZ_REST$2" "${3:-}" <<'PY'
+import sys, urllib.request, urllib.error
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, data=body.encode() if body else None, method=method,
+                             headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode(errors="replace"))
+    sys.exit(2)
+except Exception as e:
+    sys.stdout.write(str(e))
+    sys.exit(1)
+PY
+}
+
+# dbz_connector_stop: stop the connector of a distributed worker (PUT
+# /connectors/NAME/stop) and wait until its tasks are gone (their offsets
+# committed) and, for PostgreSQL, its replication slot is released.
+dbz_connector_stop() {
+    local deadline state active
+    deadline=$(($(date +%s) + ${SLUICE_DBZ_TIMEOUT:-90}))
+    _dbz_rest_call PUT "/connectors/$SLUICE_DBZ_CONNECTOR/stop" >/dev/null || {
+        _dbz_err "could not stop connector $SLUICE_DBZ_CONNECTOR"; return 1; }
+    while :; do
+        state=$(_dbz_rest "/connectors/$SLUICE_DBZ_CONNECTOR/status" 2>/dev/null |
+            "$(_dbz_python)" -c 'import json,sys; s=json.load(sys.stdin); print(s["connector"]["state"], len(s.get("tasks", [])))' 2>/dev/null)
+        active=f
+        [[ ${SLUICE_DBZ_KIND:-postgres} == postgres ]] &&
+            active=$(psql -XtAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" 2>/dev/null)
+        [[ $state == "STOPPED 0" && $active != t ]] && return 0
+        if (($(date +%s) >= deadline)); then
+            _dbz_err "connector $SLUICE_DBZ_CONNECTOR not stopped (state: ${state:-?}, slot active: ${active:-?})"
+            return 1
+        fi
+        sleep 0.3
+    done
+}
+
+# dbz_connector_resume: resume a stopped connector (PUT /connectors/NAME/resume);
+# dbz_wait_running then waits until it streams.
+dbz_connector_resume() {
+    _DBZ_T0=$(date +%s.%N)
+    _dbz_rest_call PUT "/connectors/$SLUICE_DBZ_CONNECTOR/resume" >/dev/null || {
+        _dbz_err "could not resume connector $SLUICE_DBZ_CONNECTOR"; return 1; }
 }
 
 # dbz_wait_running [TIMEOUT]: wait until the connector and all its tasks

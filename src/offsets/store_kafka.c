@@ -194,7 +194,12 @@ static sl_code topic_partitions(kafka_store *ks, int32_t *count, sl_error *err)
                             ks->base.where, rd_kafka_err2str(e));
     sl_code rc = SL_OK;
     *count = 0;
-    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    /* A partition without a leader (a topic just made) counts as not there yet. */
+    bool led = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; led && i < md->topics[0].partition_cnt; i++)
+        led = md->topics[0].partitions[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              md->topics[0].partitions[i].leader >= 0;
+    if (led)
         *count = md->topics[0].partition_cnt;
     else if (md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
              md->topics[0].err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
@@ -447,8 +452,18 @@ static sl_code read_to_end(kafka_store *ks, read_state *rs, sl_error *err)
     size_t remaining = 0;
     for (int32_t p = 0; rc == SL_OK && p < n; p++) {
         int64_t low, high;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, ks->topic, p, &low, &high, METADATA_TIMEOUT_MS);
+        rd_kafka_resp_err_t e;
+        /* Leadership moves (a broker restarting) pass; anything else is an error. */
+        for (int attempt = 0;; attempt++) {
+            e = rd_kafka_query_watermark_offsets(rk, ks->topic, p, &low, &high,
+                                                 METADATA_TIMEOUT_MS);
+            if (attempt == 50 ||
+                (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                 e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE && e != RD_KAFKA_RESP_ERR__TRANSPORT))
+                break;
+            struct timespec pause = {0, 200 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             rc = sl_error_set(err, SL_CONNECT, "%s: could not read the end of partition %d: %s",
                               ks->base.where, (int)p, rd_kafka_err2str(e));
