@@ -5,7 +5,8 @@
 # the toxiproxy fault proxy, Oracle MySQL from Debian sid (cached outside
 # the repo, see scripts/fetch-mysql.sh), Apicurio Registry (the schema
 # registry of the Avro tests) and a Python venv with confluent-kafka and
-# fastavro (the Avro tests' independent consumer).
+# fastavro (the Avro tests' independent consumer, and the librdkafka 2.6.1
+# of the SASL/SCRAM test: the confluent-kafka wheel carries it).
 #
 # Idempotent and cheap when everything is present: one dpkg-query call and a
 # file check, no network. Safe to call at the top of .ci/run.

@@ -96,9 +96,22 @@ static void build_params(sl_source *s, bool replication, conn_params *p)
 static sl_code classify(const char *msg)
 {
     static const char *const fatal[] = {
-        "authentication failed", "no pg_hba.conf entry",  "does not exist", "permission denied",
-        "must be superuser",     "must have replication", "wal_level",      "password is required",
+        "authentication failed",
+        "no pg_hba.conf entry",
+        "does not exist",
+        "permission denied",
+        "must be superuser",
+        "must have replication",
+        "wal_level",
+        "password is required",
         "requires a password",
+        /* TLS (database.sslmode and its files): the server's certificate is not the one trusted */
+        "certificate verify failed",
+        "does not match host name",
+        "does not support SSL",
+        "could not read root certificate",
+        "could not load private key",
+        "could not read certificate",
     };
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         if (strstr(msg, fatal[i]))
@@ -143,8 +156,14 @@ static sl_code connect_db(sl_source *s, bool replication, PGconn **out, sl_error
                  rc != SL_OK ? "timeout expired (no answer from the server)"
                              : pg_message(NULL, conn));
         sl_code code = rc != SL_OK ? SL_CONNECT : classify(msg);
-        sl_error_set(err, code, "could not connect to PostgreSQL at \"%s:%s\" database \"%s\": %s",
-                     sl_config_str(s->cfg, "database.hostname"), p.port, s->dbname, msg);
+        /* Which keys to look at when the server's certificate is refused. */
+        const char *hint =
+            strstr(msg, "certificate verify failed") || strstr(msg, "does not match host name")
+                ? " (database.sslmode, database.sslrootcert, database.hostname)"
+                : "";
+        sl_error_set(err, code,
+                     "could not connect to PostgreSQL at \"%s:%s\" database \"%s\": %s%s",
+                     sl_config_str(s->cfg, "database.hostname"), p.port, s->dbname, msg, hint);
         PQfinish(conn);
         return code;
     }
@@ -525,6 +544,7 @@ static sl_code slot_mismatch(sl_source *s, bool missing, uint64_t slot_lsn, sl_e
  */
 static sl_code ensure_slot(sl_source *s, sl_error *err)
 {
+    s->slot_confirmed_lsn = 0;
     const char *params[1] = {s->slot};
     pg_wait w = pg_conn_catalog_wait(s);
     PGresult *res;
@@ -547,6 +567,7 @@ static sl_code ensure_slot(sl_source *s, sl_error *err)
         else if (!PQgetisnull(res, 0, 2))
             pgo_lsn_parse(PQgetvalue(res, 0, 2), &confirmed);
         PQclear(res);
+        s->slot_confirmed_lsn = confirmed;
         if (rc == SL_OK && s->skip_before && confirmed > s->skip_before)
             rc = slot_mismatch(s, false, confirmed, err);
         return rc;
@@ -674,6 +695,7 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
     s->last_status_ms = s->last_receive_ms = pg_now_ms();
     s->probe_sent_ms = 0;
     sl_info("streaming from slot \"%s\" publication \"%s\" after %s", s->slot, s->publication, lsn);
+    pg_progress_begin(s);
     return SL_OK;
 }
 

@@ -170,6 +170,13 @@ static const sl_config_key pg_keys[] = {
      .default_value = "false",
      .doc = "Accepted for compatibility; sluice always emits columns of unknown types as their "
             "text form."},
+    {.name = "catchup.progress.interval.ms",
+     .type = SL_CONF_INT,
+     .default_value = "10000",
+     .min = 100,
+     .max = 3600000,
+     .doc = "How often a connector that starts more than 16 MB of WAL behind the server logs its "
+            "progress catching up (WAL left, rate, time left)."},
     {.name = "status.update.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "10000",
@@ -385,6 +392,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     s->type_opts = parse_type_options(cfg);
     s->include_comments = sl_config_bool(cfg, "include.schema.comments", false);
     s->status_interval_ms = sl_config_int(cfg, "status.update.interval.ms", 10000);
+    s->progress_interval_ms = sl_config_int(cfg, "catchup.progress.interval.ms", 10000);
     s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
     s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
     s->retry_delay_ms = s->retry_delay0_ms;
@@ -635,6 +643,7 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
         s->failures_not_logged = 0;
         s->retry_delay_ms = s->retry_delay0_ms;
     }
+    pg_progress_tick(s);
     if (check_silence(s, err) != SL_OK)
         return fail_stream(s, err);
     if (s->reply_due || pg_now_ms() - s->last_status_ms >= s->status_interval_ms) {

@@ -85,6 +85,15 @@ typedef enum mismatch_strategy {
     MISMATCH_TRUST_SLOT,   /* go on from the slot, skipping (loudly) what lies between */
 } mismatch_strategy;
 
+/* Catching up after downtime (pg_progress.c). */
+typedef struct pg_catchup {
+    bool active;
+    uint64_t start_lsn; /* where the stream started */
+    uint64_t last_lsn;  /* received at the last progress line */
+    uint64_t end_lsn;   /* the server's end of WAL, as last asked */
+    int64_t started_ms, last_ms;
+} pg_catchup;
+
 /*
  * Whose WAL a position is in: the replication slot, and the database system
  * and timeline it was read from. Stored with every position, so that an
@@ -199,6 +208,10 @@ struct sl_source {
     const sl_schema *source_schema;
     sl_arena scratch; /* per replication message */
     unsigned warnings;
+
+    uint64_t slot_confirmed_lsn;  /* the slot's confirmed_flush_lsn at the last connect */
+    int64_t progress_interval_ms; /* catchup.progress.interval.ms */
+    pg_catchup catchup;
 };
 
 static inline int64_t pg_now_ms(void)
@@ -354,6 +367,15 @@ pg_wait pg_conn_catalog_wait(const sl_source *s);
  * at which timeline tli ended; false when tli is not an ancestor listed there.
  */
 bool pg_timeline_switchpoint(const char *history, uint32_t tli, uint64_t *lsn);
+
+/* ---- pg_progress.c: catching up after downtime ---- */
+
+/* The stream started: logs how far behind the server it is when that is a lot. */
+void pg_progress_begin(sl_source *s);
+
+/* Called at every poll: a progress line every catchup.progress.interval.ms, a last one at the end.
+ */
+void pg_progress_tick(sl_source *s);
 
 /* ---- pg_stream.c: events ---- */
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +184,22 @@ static sl_code kafka_check(const sl_config *cfg, sl_error *err)
         return rc;
     rc = check_limits(cfg, conf, err);
     rd_kafka_conf_destroy(conf);
+    /*
+     * librdkafka before 2.6.1 repeats the client nonce in SCRAM's final
+     * message; Kafka 4 brokers check it strictly and answer only "invalid
+     * credentials", which would send an operator after the password.
+     */
+    const char *mech = sl_config_str(cfg, "kafka.sasl.mechanisms");
+    if (!mech)
+        mech = sl_config_str(cfg, "kafka.sasl.mechanism");
+    if (rc == SL_OK && mech && strncasecmp(mech, "SCRAM", 5) == 0 &&
+        rd_kafka_version() < 0x020601ff)
+        sl_log_for(sl_config_name(cfg), SL_LOG_WARN,
+                   "kafka.sasl.mechanisms %s: this librdkafka (%s) cannot authenticate with SCRAM "
+                   "to Kafka 4.0 or later brokers, which refuse it as invalid credentials (fixed "
+                   "in librdkafka 2.6.1); with such brokers use SASL/PLAIN over SSL, or sluice "
+                   "built with librdkafka 2.6.1 or later",
+                   mech, rd_kafka_version_str());
     return rc;
 }
 

@@ -24,7 +24,16 @@
 #                      SLUICE_TEST_PG_PASSWORD SLUICE_TEST_PG_DB
 #                      SLUICE_TEST_PG_CONNINFO SLUICE_TEST_PG_SOCKET_DIR
 #                      PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE
+#                      with --ssl (ssl=on, a certificate for 127.0.0.1 and
+#                      localhost from a throw-away CA) also
+#                      SLUICE_TEST_PG_SSL_CA (that CA)
 #   svc_kafka_start:   SLUICE_TEST_KAFKA (host:port)
+#                      with --tls also SLUICE_TEST_KAFKA_SSL and
+#                      SLUICE_TEST_KAFKA_SASL_SSL (an SSL and a SASL_SSL
+#                      listener, PLAIN, SCRAM-SHA-256 and -512), SLUICE_TEST_KAFKA_CA
+#                      (the CA of the broker's certificate) and
+#                      SLUICE_TEST_KAFKA_SASL_USER / _PASSWORD (a SCRAM user
+#                      made at format time)
 #                      with --proxied also SLUICE_TEST_KAFKA_PROXIED (the
 #                      address the broker advertises on its second listener:
 #                      toxiproxy's) and SLUICE_TEST_KAFKA_PROXIED_BACKEND
@@ -224,7 +233,9 @@ _svc_pg_admin_psql() {
 svc_pg_start() {
     _svc_need_init || return 1
     if _svc_is_running pg; then _svc_err "postgres already started"; return 1; fi
-    local t0 bindir pgdir data user=postgres
+    local t0 bindir pgdir data user=postgres ssl=0
+    # --ssl: ssl=on with a certificate from a throw-away CA (_svc_pg_ssl).
+    [[ ${1:-} == --ssl ]] && ssl=1
     t0=$(_svc_now)
     bindir=$(_svc_pg_bindir) || return 1
     command -v psql >/dev/null || { _svc_err "psql not found (install postgresql-client)"; return 1; }
@@ -269,6 +280,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+    if ((ssl)); then _svc_pg_ssl "$pgdir/tls" "$data" || return 1; fi
     # "all" does not match physical replication connections, hence the
     # separate replication lines.
     cat >"$data/pg_hba.conf" <<EOF
@@ -301,6 +313,7 @@ EOF
 
     export SLUICE_TEST_PG_HOST=127.0.0.1
     export SLUICE_TEST_PG_PORT=$_SVC_PG_PORT
+    if ((ssl)); then export SLUICE_TEST_PG_SSL_CA=$pgdir/tls/ca.pem; fi
     export SLUICE_TEST_PG_USER=$_SVC_TEST_USER
     export SLUICE_TEST_PG_PASSWORD=$_SVC_TEST_PASSWORD
     export SLUICE_TEST_PG_DB=$_SVC_TEST_DB
@@ -389,7 +402,15 @@ svc_kafka_start() {
     # --proxied: a second listener whose advertised address is a proxy's
     # port, so clients bootstrapping through the proxy stay behind it.
     local proxied=0 xport='' pport=''
-    [[ ${1:-} == --proxied ]] && proxied=1
+    # --tls: SSL and SASL_SSL/SCRAM listeners too (_svc_kafka_tls).
+    local tls=0 sport='' aport='' arg
+    for arg in "$@"; do
+        case $arg in
+            --proxied) proxied=1 ;;
+            --tls) tls=1 ;;
+            *) _svc_err "svc_kafka_start: unknown option $arg"; return 1 ;;
+        esac
+    done
     t0=$(_svc_now)
     libs=$(_svc_kafka_libs) || return 1
     compgen -G "$libs/kafka_2.13-*.jar" >/dev/null || {
@@ -412,6 +433,13 @@ svc_kafka_start() {
         listeners+=",PROXIED://127.0.0.1:$xport"
         advertised+=",PROXIED://127.0.0.1:$pport"
         protocols+=",PROXIED:PLAINTEXT"
+    fi
+    if ((tls)); then
+        _svc_port sport || return 1
+        _svc_port aport || return 1
+        listeners+=",SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
+        advertised+=",SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport"
+        protocols+=",SSL:SSL,SASL_SSL:SASL_SSL"
     fi
 
     cat >"$props" <<EOF
@@ -467,10 +495,16 @@ EOF
     while [[ $cluster_id == -* ]]; do
         cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
     done
+    local -a format_extra=()
+    if ((tls)); then
+        _svc_kafka_tls "$kdir/tls" "$props" || return 1
+        format_extra=(--add-scram "SCRAM-SHA-256=[name=\"$_SVC_TEST_USER\",password=\"$_SVC_KAFKA_SASL_PASSWORD\"]"
+            --add-scram "SCRAM-SHA-512=[name=\"$_SVC_TEST_USER\",password=\"$_SVC_KAFKA_SASL_PASSWORD\"]")
+    fi
     # With the static controller.quorum.voters form, Kafka 4.1's format needs
     # neither --standalone nor --initial-controllers.
     if ! "${jvm[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" --config "$props" \
-            >"$kdir/format.log" 2>&1 </dev/null; then
+            "${format_extra[@]}" >"$kdir/format.log" 2>&1 </dev/null; then
         _svc_tail "$kdir/format.log"
         _svc_err "kafka storage format failed"
         return 1
@@ -512,6 +546,11 @@ EOF
     if ((proxied)); then
         export SLUICE_TEST_KAFKA_PROXIED=127.0.0.1:$pport
         export SLUICE_TEST_KAFKA_PROXIED_BACKEND=127.0.0.1:$xport
+    fi
+    if ((tls)); then
+        export SLUICE_TEST_KAFKA_SSL=127.0.0.1:$sport SLUICE_TEST_KAFKA_SASL_SSL=127.0.0.1:$aport
+        export SLUICE_TEST_KAFKA_CA=$kdir/tls/ca.pem SLUICE_TEST_KAFKA_SASL_USER=$_SVC_TEST_USER
+        export SLUICE_TEST_KAFKA_SASL_PASSWORD=$_SVC_KAFKA_SASL_PASSWORD
     fi
     _svc_log "kafka ready on $SLUICE_TEST_KAFKA in $(_svc_elapsed "$t0")s"
 }
@@ -1073,4 +1112,48 @@ svc_registry_stop() {
     [[ -s $pidfile ]] && _SVC_REG_PID=$(<"$pidfile")
     _svc_kill_wait "$_SVC_REG_PID" 20
     _svc_mark_stopped registry
+}
+
+# ---------------------------------------------------------------------------
+# TLS and SASL for PostgreSQL and Kafka (svc_pg_start --ssl,
+# svc_kafka_start --tls)
+# ---------------------------------------------------------------------------
+
+_SVC_KAFKA_SASL_PASSWORD=sluice-kafka-scram-secret
+
+# _svc_pg_ssl DIR DATADIR: a throw-away CA and server certificate in DIR (EC
+# keys: milliseconds, so nothing is cached), and ssl=on in DATADIR's
+# configuration. The key stays the postgres user's, mode 0600, as the server
+# requires; clients may still connect without TLS (pg_hba "host" lines).
+_svc_pg_ssl() {
+    local dir=$1 data=$2
+    _svc_tls_make "$dir" postgres || return 1
+    chmod 0600 "$dir/server-key.pem"
+    _svc_as postgres tee -a "$data/postgresql.conf" >/dev/null <<EOF
+ssl = on
+ssl_cert_file = '$dir/server-cert.pem'
+ssl_key_file = '$dir/server-key.pem'
+EOF
+}
+
+# _svc_kafka_tls DIR PROPS: a throw-away CA and the broker's certificate in
+# DIR, as a PEM key store (key and certificate in one file, which Kafka reads
+# with ssl.keystore.type=PEM: no keytool, no JVM start), and the SSL and
+# SASL_SSL listeners' settings appended to PROPS. The SASL_SSL listener
+# takes PLAIN and SCRAM-SHA-256/512 for the same user and password; SCRAM
+# users come with the storage format (--add-scram), so the broker needs no
+# client call to make them.
+_svc_kafka_tls() {
+    local dir=$1 props=$2
+    _svc_tls_make "$dir" "$(id -un)" || return 1
+    cat "$dir/server-key.pem" "$dir/server-cert.pem" >"$dir/keystore.pem" || return 1
+    chmod 0600 "$dir/keystore.pem"
+    cat >>"$props" <<EOF
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/keystore.pem
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$_SVC_TEST_USER="$_SVC_KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
 }
