@@ -34,7 +34,9 @@ build_pkgs=(cmake gcc pkg-config libpq-dev librdkafka-dev libavro-dev libcurl4-o
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
-service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring python3-venv)
+# systemd: systemd-analyze checks packaging/sluice.service.
+service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring python3-venv
+              systemd)
 # The container image is built and run in the tests (tests/container/run.sh).
 container_pkgs=(podman buildah runc mmdebstrap python3-yaml)
 

@@ -110,10 +110,13 @@ if want integration || want container || want bench || ((want_faults)); then
     trap svc_stop_all EXIT
     trap 'exit 130' INT TERM
     svc_init
-    svc_pg_start
+    # --ssl: ssl=on (clients still choose; sluice's default sslmode prefer
+    # takes TLS), for tests/integration/test_tls.c's verify-full cases.
+    svc_pg_start --ssl
     # --proxied: a second listener advertised at toxiproxy's port, for the
-    # fault suite's network faults between sluice and Kafka.
-    svc_kafka_start --proxied
+    # fault suite's network faults between sluice and Kafka; --tls: SSL and
+    # SASL_SSL listeners for test_tls.c.
+    svc_kafka_start --proxied --tls
     if ((want_faults)); then svc_toxiproxy_start; fi
     # Apicurio Registry (Confluent's API) for the Avro tests and the bench's
     # sluice-kafka-avro; it also exports the Python reader (SLUICE_TEST_PYTHON).
@@ -125,6 +128,11 @@ if want integration || want container || want bench || ((want_faults)); then
 fi
 
 if want integration; then
+    # The offsets hand-over test runs a real Debezium in a Kafka Connect
+    # worker (tests/integration/test_offsets_kafka.c): resolved once, cached.
+    # shellcheck source=../bench/lib/debezium.sh
+    source bench/lib/debezium.sh
+    dbz_install
     svc_mariadb_start
     # 2: MySQL is not in the cache. The tests that need it then skip with
     # the reason in SLUICE_TEST_MYSQL97_MISSING (without it they fail, so a
