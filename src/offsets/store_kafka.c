@@ -190,7 +190,7 @@ static sl_code topic_partitions(kafka_store *ks, int32_t *count, sl_error *err)
     rd_kafka_resp_err_t e = rd_kafka_metadata(ks->producer, 0, rkt, &md, METADATA_TIMEOUT_MS);
     rd_kafka_topic_destroy(rkt);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return sl_error_set(err, SL_CONNECT, "%s: could not read the topic's metadata: %s",
+        return sl_error_set(err, SL_SINK_RETRY, "%s: could not read the topic's metadata: %s",
                             ks->base.where, rd_kafka_err2str(e));
     sl_code rc = SL_OK;
     *count = 0;
@@ -203,7 +203,7 @@ static sl_code topic_partitions(kafka_store *ks, int32_t *count, sl_error *err)
         *count = md->topics[0].partition_cnt;
     else if (md->topic_cnt == 1 && md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
              md->topics[0].err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
-        rc = sl_error_set(err, SL_CONNECT, "%s: %s", ks->base.where,
+        rc = sl_error_set(err, SL_SINK_RETRY, "%s: %s", ks->base.where,
                           rd_kafka_err2str(md->topics[0].err));
     rd_kafka_metadata_destroy(md);
     return rc;
@@ -233,10 +233,10 @@ static sl_code create_topic(kafka_store *ks, sl_error *err)
     rd_kafka_event_t *ev = admin_wait(queue);
     sl_code rc = SL_OK;
     if (!ev) {
-        rc = sl_error_set(err, SL_CONNECT, "%s: no answer to the request to create it",
+        rc = sl_error_set(err, SL_SINK_RETRY, "%s: no answer to the request to create it",
                           ks->base.where);
     } else if (rd_kafka_event_error(ev)) {
-        rc = sl_error_set(err, SL_CONNECT, "%s: could not create it: %s", ks->base.where,
+        rc = sl_error_set(err, SL_SINK_RETRY, "%s: could not create it: %s", ks->base.where,
                           rd_kafka_event_error_string(ev));
     } else {
         size_t n;
@@ -253,7 +253,7 @@ static sl_code create_topic(kafka_store *ks, sl_error *err)
                               e == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
                                       e == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS
                                   ? SL_CONFIG
-                                  : SL_CONNECT,
+                                  : SL_SINK_RETRY,
                               "%s: could not create it: %s", ks->base.where,
                               rd_kafka_topic_result_error_string(res[0]));
     }
@@ -384,7 +384,7 @@ static sl_code kafka_open(const sl_config *cfg, const sl_source_ops *source, boo
             }
         }
         if (rc == SL_OK && ks->partitions == 0)
-            rc = sl_error_set(err, SL_CONNECT, "%s: the topic was created but has no partitions",
+            rc = sl_error_set(err, SL_SINK_RETRY, "%s: the topic was created but has no partitions",
                               ks->base.where);
     }
     if (rc == SL_OK && ks->partitions > 0)
@@ -465,7 +465,7 @@ static sl_code read_to_end(kafka_store *ks, read_state *rs, sl_error *err)
             nanosleep(&pause, NULL);
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rc = sl_error_set(err, SL_CONNECT, "%s: could not read the end of partition %d: %s",
+            rc = sl_error_set(err, SL_SINK_RETRY, "%s: could not read the end of partition %d: %s",
                               ks->base.where, (int)p, rd_kafka_err2str(e));
             break;
         }
@@ -474,7 +474,7 @@ static sl_code read_to_end(kafka_store *ks, read_state *rs, sl_error *err)
         if (rs->done[p])
             continue;
         if (rd_kafka_consume_start_queue(rkt, p, low, queue) != 0) {
-            rc = sl_error_set(err, SL_CONNECT, "%s: could not read partition %d: %s",
+            rc = sl_error_set(err, SL_SINK_RETRY, "%s: could not read partition %d: %s",
                               ks->base.where, (int)p, rd_kafka_err2str(rd_kafka_last_error()));
             break;
         }
@@ -492,7 +492,7 @@ static sl_code read_to_end(kafka_store *ks, read_state *rs, sl_error *err)
                 if (p >= 0 && p < n && m->offset >= rs->end[p])
                     rs->done[p] = true;
             } else if (m->err) {
-                rc = sl_error_set(err, SL_CONNECT, "%s: could not read partition %d: %s",
+                rc = sl_error_set(err, SL_SINK_RETRY, "%s: could not read partition %d: %s",
                                   ks->base.where, (int)p, rd_kafka_message_errstr(m));
             } else if (p >= 0 && p < n && !was_done) {
                 take_message(ks, rs, m);
@@ -505,7 +505,7 @@ static sl_code read_to_end(kafka_store *ks, read_state *rs, sl_error *err)
         if (rc == SL_OK && remaining > 0 &&
             (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >
                 READ_TIMEOUT_MS)
-            rc = sl_error_set(err, SL_CONNECT,
+            rc = sl_error_set(err, SL_SINK_RETRY,
                               "%s: could not read the topic to its end within %d s (%zu "
                               "partition%s left)",
                               ks->base.where, READ_TIMEOUT_MS / 1000, remaining,

@@ -145,10 +145,10 @@ Test(tls, postgres_verify_full_with_a_wrong_ca_fails_clearly_and_at_once, .timeo
     char log[4200];
     snprintf(log, sizeof log, "%s/run.log", dir);
     pid_t pid = it_sluice_start(config, log);
-    /* A certificate no retry can fix: the connector stops (exit 1) without retrying. */
+    /* A certificate no retry can fix: the connector stops (exit 2) without retrying. */
     int status = it_sluice_stop(pid, 0, 30000);
     char *text = ts_read_file(log, NULL);
-    cr_assert_eq(status, 1, "expected exit 1: %s", text);
+    cr_assert_eq(status, 2, "expected exit 2 (configuration): %s", text);
     cr_assert(strstr(text, "certificate verify failed") && strstr(text, "database.sslrootcert") &&
                   strstr(text, "could not connect"),
               "the reason and the keys to look at: %s", text);

@@ -224,3 +224,69 @@ Test(cli, item8_check_refuses_a_queue_smaller_than_the_largest_message)
                              "message of kafka.message.max.bytes (20000000 bytes)"),
               "%s", output);
 }
+
+/* `sluice offsets` on the file store: set, show, reset, as an operator uses them. */
+Test(cli, offsets_set_show_and_reset_the_offsets_file)
+{
+    char extra[4400];
+    snprintf(extra, sizeof extra, ", \"offset.storage.file.filename\": \"%s/state/inv.offsets\"",
+             dir);
+    write_connector("inv.json", "inv", extra);
+    char args[4400];
+    snprintf(args, sizeof args, "offsets show %s/inv.json", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "\"position\":null"), "nothing stored yet: %s", output);
+
+    snprintf(args, sizeof args, "offsets set %s/inv.json 0/16B3748", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    snprintf(args, sizeof args, "offsets show %s", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "\"store\":\"file\""), "%s", output);
+    cr_assert(strstr(output, "\"position\":\"0/16B3748\""), "%s", output);
+    /* What Kafka Connect would store for it. */
+    cr_assert(strstr(output, "\"offset\":{\"lsn\":23803720,\"lsn_commit\":23803720}"), "%s",
+              output);
+
+    /* A Debezium offset map is taken too; garbage is refused, naming what is expected. */
+    snprintf(args, sizeof args, "offsets set %s/inv.json '{\"lsn_commit\":4096,\"lsn\":8192}'",
+             dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "\"position\":\"0/1000\""), "%s", output);
+    snprintf(args, sizeof args, "offsets set %s/inv.json yesterday", dir);
+    cr_assert_eq(sluice(args), 2, "%s", output);
+    cr_assert(strstr(output, "LSN like 0/16B3748"), "%s", output);
+
+    snprintf(args, sizeof args, "offsets reset %s/inv.json", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    snprintf(args, sizeof args, "offsets show %s/inv.json", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "\"position\":null"), "%s", output);
+
+    cr_assert_eq(sluice("offsets frobnicate"), 2);
+    snprintf(args, sizeof args, "offsets set %s/inv.json", dir);
+    cr_assert_eq(sluice(args), 2, "set needs a position");
+}
+
+Test(cli, offsets_in_kafka_need_a_source_that_maps_them_and_a_cluster)
+{
+    write_connector("k.json", "k", ", \"offset.storage\": \"kafka\"");
+    char args[4400];
+    snprintf(args, sizeof args, "check %s/k.json", dir);
+    cr_assert_eq(sluice(args), 2, "%s", output);
+    cr_assert(strstr(output, "kafka.bootstrap.servers"), "the store needs a cluster: %s", output);
+    write_connector("k.json", "k",
+                    ", \"offset.storage\": \"org.apache.kafka.connect.storage."
+                    "KafkaOffsetBackingStore\", \"kafka.bootstrap.servers\": \"b:9092\"");
+    cr_assert_eq(sluice(args), 0, "Connect's class name is accepted: %s", output);
+}
+
+Test(cli, log_format_from_the_flag_or_the_environment)
+{
+    cr_assert_eq(sluice("--log-format yaml keys"), 2);
+    cr_assert(strstr(output, "unknown log format"), "%s", output);
+    cr_assert_eq(sluice("--log-format json keys"), 0);
+    char args[4400];
+    snprintf(args, sizeof args, "--log-format json offsets show %s/none.json", dir);
+    cr_assert_eq(sluice(args), 2);
+    cr_assert_eq(system("SLUICE_LOG_FORMAT=xml " SLUICE_BINARY " keys >/dev/null 2>&1") >> 8, 2);
+}
