@@ -204,7 +204,7 @@ Test(pg_hang, item14_sigterm_stops_sluice_while_connecting_to_a_server_that_neve
     snprintf(extra, sizeof extra, "\"database.port\": \"%d\"", ntohs(addr.sin_port));
     char *cfg = it_write_config(dir, "it_r14c", "public.it_r14c", "file", extra);
     pid = it_sluice_start(cfg, log_path);
-    cr_assert(it_wait_log(log_path, "no offsets file", 20000), "see %s", log_path);
+    cr_assert(it_wait_log(log_path, "nothing stored in offsets file", 20000), "see %s", log_path);
     usleep(1000000); /* well inside the 10 s connect timeout */
     int status;
     /* Stopping must not wait for the connect timeout (10 s). */
