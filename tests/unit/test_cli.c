@@ -184,7 +184,8 @@ Test(cli, exit_code_3_when_the_database_stays_unreachable)
  * Issue 15: SIGHUP is logged and ignored (kept for a future reload); it
  * neither stops sluice nor kills it without a final checkpoint. Here the
  * database is away, so the SIGTERM that follows ends a failed life: issue 7
- * says that must not exit 0.
+ * says that must not exit 0, whether it comes while the connector waits to
+ * retry or while it tries.
  */
 Test(cli, item15_sighup_is_logged_and_ignored)
 {
@@ -204,7 +205,10 @@ Test(cli, item15_sighup_is_logged_and_ignored)
     cr_assert(strstr(out, "received SIGHUP: configuration reload is not supported yet; ignored"),
               "%s", out);
     cr_assert_eq(status, 3, "a stop after failed attempts exits 3, got %d:\n%s", status, out);
-    cr_assert(strstr(out, "stop requested while waiting to restart"), "%s", out);
+    /* The SIGTERM lands in the 50 ms wait or, on a loaded machine, in an attempt. */
+    cr_assert(strstr(out, "stop requested while waiting to restart") ||
+                  strstr(out, "; stopping as requested; "),
+              "%s", out);
     free(out);
 }
 
