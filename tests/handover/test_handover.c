@@ -169,7 +169,7 @@ static void update_all(PGconn *pg, const char *table, int first_new, int last_ne
         it_pg_exec(pg, "INSERT INTO %s VALUES (%d, 1)", table, id);
 }
 
-Test(offsets_kafka, debezium_to_sluice_to_debezium_through_the_offsets_topic, .timeout = 600,
+Test(handover, debezium_to_sluice_to_debezium_through_the_offsets_topic, .timeout = 600,
      .fini = stop_worker)
 {
     it_require_services();
