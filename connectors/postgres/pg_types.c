@@ -1385,8 +1385,8 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
     case OID_NUMERIC: {
         /* pgjdbc's TypeInfoCache reading of the typmod, negative scales included. */
         bool variable = typmod == -1;
-        int32_t precision = variable ? 0 : (int32_t)(((uint32_t)(typmod - 4) & 0xFFFF0000u) >> 16);
-        int32_t scale = variable ? 0 : (int32_t)((uint32_t)(typmod - 4) & 0xFFFFu);
+        int32_t precision = variable ? 0 : (int32_t)((((uint32_t)typmod - 4u) & 0xFFFF0000u) >> 16);
+        int32_t scale = variable ? 0 : (int32_t)(((uint32_t)typmod - 4u) & 0xFFFFu);
         if (o->decimal == PG_DECIMAL_DOUBLE) {
             s = sl_dbz_decimal_schema(arena, o->decimal, precision, scale);
             c->kind = PG_CONV_DECIMAL_DOUBLE;

@@ -680,6 +680,23 @@ Test(pg_types, schemas_match_debezium)
     sl_arena_destroy(&a);
 }
 
+/* A typmod no server writes for numeric (found by fuzz_pg_types): read without overflow. */
+Test(pg_types, a_numeric_typmod_out_of_range_is_read_without_overflow)
+{
+    static const int32_t typmods[] = {INT32_MIN, INT32_MIN + 3, 0, 3, INT32_MAX};
+    sl_arena a;
+    sl_arena_init(&a, 0);
+    for (size_t i = 0; i < sizeof typmods / sizeof *typmods; i++) {
+        const sl_schema *s;
+        pg_converter conv;
+        sl_error err;
+        cr_assert_eq(pg_column_schema(&t_numeric, typmods[i], true, NULL, NULL, &o_default, &a, &s,
+                                      &conv, &err),
+                     SL_OK, "typmod %d", typmods[i]);
+    }
+    sl_arena_destroy(&a);
+}
+
 Test(pg_types, struct_and_array_schemas)
 {
     sl_arena a;
