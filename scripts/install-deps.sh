@@ -35,8 +35,11 @@ fuzz_pkgs=(clang libclang-rt-14-dev)
 # openssl makes the test servers' TLS certificates; debian-archive-keyring
 # and dpkg-deb (in dpkg) are what scripts/fetch-mysql.sh needs for MySQL.
 # systemd: systemd-analyze checks packaging/sluice.service.
-service_pkgs=(postgresql mariadb-server kcat curl openssl debian-archive-keyring python3-venv
-              systemd)
+# PostGIS gives the golden and integration tests real geometry/geography
+# columns (hstore, ltree and citext come with postgresql-contrib in
+# postgresql-15; pgvector has no Debian 12 package, see tests/golden/debezium).
+service_pkgs=(postgresql postgresql-15-postgis-3 mariadb-server kcat curl openssl
+              debian-archive-keyring python3-venv systemd)
 # The container image is built and run in the tests (tests/container/run.sh).
 container_pkgs=(podman buildah runc mmdebstrap python3-yaml)
 

@@ -161,12 +161,43 @@ static void add_entry(sl_config *cfg, const char *key, const char *value, bool s
 
 /* ---- getters ---- */
 
+/*
+ * Whether key is an instance of a declared key name. A name may have
+ * variable parts, for Debezium's keys that carry a value in their name: "*"
+ * stands for one or more characters ("kafka.*",
+ * "column.mask.hash.*.with.salt.*") and "<N>" for one or more digits
+ * ("column.truncate.to.<N>.chars").
+ */
 static bool pattern_matches(const char *pattern, const char *key)
 {
-    size_t n = strlen(pattern);
-    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
-        return strncmp(pattern, key, n - 1) == 0 && key[n - 1] != '\0';
-    return strcmp(pattern, key) == 0;
+    for (;;) {
+        if (*pattern == '*') {
+            pattern++;
+            if (!*key)
+                return false;
+            for (const char *k = key + 1;; k++) {
+                if (pattern_matches(pattern, k))
+                    return true;
+                if (!*k)
+                    return false;
+            }
+        }
+        if (strncmp(pattern, "<N>", 3) == 0) {
+            if (*key < '0' || *key > '9')
+                return false;
+            while (key[1] >= '0' && key[1] <= '9')
+                key++;
+            key++;
+            pattern += 3;
+            continue;
+        }
+        if (*pattern != *key)
+            return false;
+        if (!*pattern)
+            return true;
+        pattern++;
+        key++;
+    }
 }
 
 static const sl_config_key *find_key(const sl_config_key *const *tables, size_t ntables,

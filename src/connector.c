@@ -150,14 +150,22 @@ static const sl_config_key core_keys[] = {
     {.name = "provide.transaction.metadata",
      .type = SL_CONF_BOOL,
      .default_value = "false",
-     .doc = "Transaction metadata events; not supported yet, so only false is accepted."},
+     .doc = "Whether BEGIN and END records of each transaction go to topic prefix.transaction and "
+            "each change event carries a transaction block (id, total_order, "
+            "data_collection_order), as in Debezium."},
     {.name = "heartbeat.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "0",
      .min = 0,
      .max = 86400000,
-     .doc = "Accepted for compatibility; heartbeat events are not emitted yet. An idle connector "
-            "still confirms its position to the database."},
+     .doc = "How often a heartbeat record goes to topic topic.heartbeat.prefix.topic.prefix and "
+            "the position is confirmed to the database even when nothing captured changes; 0 "
+            "(Debezium's default) sends none. 10000 is recommended: consumers and monitors then "
+            "see that an idle connector is alive."},
+    {.name = "topic.heartbeat.prefix",
+     .type = SL_CONF_STRING,
+     .default_value = "__debezium-heartbeat",
+     .doc = "Prefix of the heartbeat topic's name."},
     {.name = "errors.max.retries",
      .type = SL_CONF_INT,
      .default_value = "10",
@@ -233,10 +241,6 @@ static sl_code check_core(const sl_config *cfg, const sl_source_ops *source, sl_
     free(copy);
     if (rc != SL_OK)
         return rc;
-    if (sl_config_bool(cfg, "provide.transaction.metadata", false))
-        return sl_error_set(err, SL_CONFIG,
-                            "key \"provide.transaction.metadata\": transaction metadata is not "
-                            "supported yet");
     if (strcmp(sl_config_str(cfg, "topic.naming.strategy"), SCHEMA_TOPIC_NAMING) != 0)
         return sl_error_set(err, SL_CONFIG,
                             "key \"topic.naming.strategy\": only " SCHEMA_TOPIC_NAMING

@@ -36,9 +36,11 @@
 #include "encoders/encoder_json.h"
 #include "hold.h"
 #include "metrics.h"
+#include "heartbeat.h"
 #include "offsets/store.h"
 #include "pipeline.h"
 #include "sluice/log.h"
+#include "txmeta.h"
 
 #define POSITION_TEXT_MAX 256
 #define SHUTDOWN_FLUSH_MS 30000
@@ -178,6 +180,15 @@ typedef struct pipeline {
 
     uint64_t events, messages, transactions;
     int64_t last_stats_ms;
+
+    /* -- transaction metadata and heartbeats (txmeta.h, heartbeat.h) -- */
+    sl_txmeta *txmeta;       /* NULL unless provide.transaction.metadata */
+    sl_heartbeat *heartbeat; /* NULL unless heartbeat.interval.ms > 0 */
+    int64_t heartbeat_interval_ms;
+    int64_t next_heartbeat_ms;
+    bool heartbeat_open; /* a heartbeat's ring slot is open, its record not yet handed over */
+    sl_event *aux;       /* a record to hand to the sink before the current item goes on */
+    bool item_open;      /* the BEGIN or COMMIT at the cursor did its once-only work */
 } pipeline;
 
 /*
@@ -487,8 +498,12 @@ static void add_header(pipeline *p, const char *name, const void *value, size_t 
 static sl_code build_headers(pipeline *p, const sl_event *ev, sl_error *err)
 {
     p->nheaders = 0;
-    if (ev->op == SL_OP_MESSAGE)
-        return SL_OK; /* Debezium sends logical decoding messages without headers */
+    /*
+     * Debezium sends logical decoding messages, heartbeats and transaction
+     * metadata without headers.
+     */
+    if (ev->op == SL_OP_MESSAGE || ev->table->plain_record)
+        return SL_OK;
     if (ev->key_change_row) {
         bool has_key;
         sl_buf_reset(&p->other_key);
@@ -600,6 +615,8 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
         if (!p->in_tx && !begin_tx(p))
             return FEED_BLOCKED;
         ev->ts_us = wall_us();
+        if (p->txmeta && !ev->table->plain_record)
+            ev->transaction = sl_txmeta_event(p->txmeta, ev);
         sl_buf_reset(&p->key);
         sl_buf_reset(&p->value);
         p->has_key = false;
@@ -629,26 +646,52 @@ static feed_result feed_event(pipeline *p, sl_event *ev, sl_error *err)
     return FEED_DONE;
 }
 
+/* Hands p->aux, a record of the pipeline's own, to the sink; DONE clears it. */
+static feed_result feed_aux(pipeline *p, sl_error *err)
+{
+    feed_result r = feed_event(p, p->aux, err);
+    if (r == FEED_DONE)
+        p->aux = NULL;
+    return r;
+}
+
 /* Hands the batch's remaining items to the sink, in order. */
 static feed_result feed(pipeline *p, sl_error *err)
 {
     while (p->cursor < p->batch.count) {
         sl_item *item = &p->batch.items[p->cursor];
+        feed_result r;
         switch (item->kind) {
         case SL_ITEM_BEGIN:
-            if (!begin_tx(p))
-                return FEED_BLOCKED;
+            /* Once per item, even when its BEGIN record has to wait for room in the sink. */
+            if (!p->item_open) {
+                if (!begin_tx(p))
+                    return FEED_BLOCKED;
+                p->item_open = true;
+                if (p->txmeta && item->txid)
+                    p->aux = sl_txmeta_begin(p->txmeta, item->txid, item->tx_ts_ms);
+            }
+            if (p->aux && (r = feed_aux(p, err)) != FEED_DONE)
+                return r;
+            p->item_open = false;
             break;
-        case SL_ITEM_EVENT: {
-            feed_result r = feed_event(p, &item->u.event, err);
+        case SL_ITEM_EVENT:
+            r = feed_event(p, &item->u.event, err);
             if (r != FEED_DONE)
                 return r;
             break;
-        }
         case SL_ITEM_COMMIT:
-            /* A position without a transaction (log the source skipped) gets a slot too. */
-            if (!p->in_tx && !begin_tx(p))
-                return FEED_BLOCKED;
+            if (!p->item_open) {
+                /* A position without a transaction (log the source skipped) gets a slot too. */
+                if (!p->in_tx && !begin_tx(p))
+                    return FEED_BLOCKED;
+                p->item_open = true;
+                if (p->txmeta && item->txid)
+                    p->aux = sl_txmeta_end(p->txmeta, item->txid, item->tx_ts_ms);
+            }
+            if (p->aux && (r = feed_aux(p, err)) != FEED_DONE)
+                return r;
+            p->item_open = false;
             sl_checkpoint_commit(p->cp, p->tx_seq, &item->u.position);
             p->last_commit = item->u.position;
             p->in_tx = false;
@@ -811,6 +854,8 @@ static void teardown(pipeline *p)
         c->key_encoder->close(p->key_enc);
     sl_offset_store_close(p->store);
     sl_checkpoint_free(p->cp);
+    sl_txmeta_free(p->txmeta);
+    sl_heartbeat_free(p->heartbeat);
     sl_arena_destroy(&p->batch.arena);
     free(p->batch.items);
     sl_buf_free(&p->key);
@@ -838,6 +883,36 @@ static void drain_wait_fds(pipeline *p)
     }
 }
 
+/*
+ * The heartbeat (heartbeat.interval.ms), between transactions only: the
+ * source is asked for its server's current position (source.h), and a
+ * heartbeat record goes to the sink in a ring slot of its own that commits
+ * the newest position the source emitted, so an idle connector keeps its
+ * checkpoint and the database's slot moving. Returns BLOCKED while the
+ * record waits for room in the sink or the ring.
+ */
+static feed_result feed_heartbeat(pipeline *p, sl_error *err)
+{
+    if (!p->heartbeat_open) {
+        if (p->in_tx || p->cursor < p->batch.count || now_ms() < p->next_heartbeat_ms)
+            return FEED_DONE;
+        if (!begin_tx(p))
+            return FEED_BLOCKED;
+        p->heartbeat_open = true;
+        if (p->conn->source->heartbeat)
+            p->conn->source->heartbeat(p->src);
+        p->aux = sl_heartbeat_record(p->heartbeat, wall_us() / 1000);
+    }
+    feed_result r = feed_aux(p, err);
+    if (r != FEED_DONE)
+        return r;
+    sl_checkpoint_commit(p->cp, p->tx_seq, &p->last_commit);
+    p->in_tx = false;
+    p->heartbeat_open = false;
+    p->next_heartbeat_ms = now_ms() + p->heartbeat_interval_ms;
+    return FEED_DONE;
+}
+
 /* One life of the pipeline, from opening the components to a stop or a failure. */
 static sl_code run_once(pipeline *p, sl_error *err)
 {
@@ -861,6 +936,15 @@ static sl_code run_once(pipeline *p, sl_error *err)
         return rc;
     p->last_write_ms = now_ms();
     p->last_stats_ms = now_ms();
+    p->heartbeat_interval_ms = sl_config_int(p->cfg, "heartbeat.interval.ms", 0);
+    const char *prefix = sl_config_str(p->cfg, "topic.prefix");
+    if (sl_config_bool(p->cfg, "provide.transaction.metadata", false) &&
+        !(p->txmeta = sl_txmeta_new(prefix)))
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    if (p->heartbeat_interval_ms > 0 &&
+        !(p->heartbeat = sl_heartbeat_new(prefix, sl_config_str(p->cfg, "topic.heartbeat.prefix"))))
+        return sl_error_set(err, SL_NOMEM, "out of memory");
+    p->next_heartbeat_ms = now_ms() + p->heartbeat_interval_ms;
 
     bool reported_connect = false;
     int64_t last_idle_ms = now_ms();
@@ -887,7 +971,15 @@ static sl_code run_once(pipeline *p, sl_error *err)
                              : retrying ? SL_CONN_RETRYING
                                         : SL_CONN_STREAMING,
                              retrying ? p->connect_reason : NULL);
-        if (paused) {
+        /* -- heartbeats (heartbeat.h): between transactions, in a ring slot of their own -- */
+        if (!paused && p->heartbeat && (p->heartbeat_open || now_ms() >= p->next_heartbeat_ms)) {
+            feed_result r = feed_heartbeat(p, err);
+            if (r == FEED_ERROR)
+                return p->lost.code != SL_OK ? lost_error(p, err) : err->code;
+            blocked = r == FEED_BLOCKED;
+        }
+        if (paused || blocked) {
+            /* Paused, or a heartbeat waits for room: acknowledgements come below. */
             blocked = true;
         } else if (p->cursor < p->batch.count) {
             feed_result r = feed(p, err);
@@ -965,6 +1057,8 @@ static sl_code run_once(pipeline *p, sl_error *err)
             int timeout = p->have_ready ? (int)p->flush_interval_ms : 1000;
             if (timeout > 1000)
                 timeout = 1000;
+            if (p->heartbeat && p->next_heartbeat_ms - now_ms() < timeout)
+                timeout = (int)(p->next_heartbeat_ms - now_ms());
             wait_for_work(p, blocked, timeout);
         }
         log_stats(p);
@@ -1022,8 +1116,6 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
                 "streams the changes made from now on (set snapshot.mode to no_data to silence "
                 "this)",
                 snapshot);
-    if (sl_config_int(conn->cfg, "heartbeat.interval.ms", 0) > 0)
-        sl_warn("heartbeat.interval.ms: heartbeat events are not emitted by this version");
     int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", 10);
     int64_t delay0 = sl_config_int(conn->cfg, "errors.retry.delay.initial.ms", 300);
     int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 60000);

@@ -401,6 +401,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     s->mismatch = strcasecmp(s->mismatch_name, "trust_offset") == 0 ? MISMATCH_TRUST_OFFSET
                                                                     : MISMATCH_TRUST_SLOT;
     s->pub_via_root = sl_config_bool(cfg, "publish.via.partition.root", true);
+    s->tx_metadata = sl_config_bool(cfg, "provide.transaction.metadata", false);
     s->stop_fd = -1;
     s->sender_timeout_ms = 60000;
     sl_arena_init(&s->schema_arena, 8192);

@@ -30,6 +30,18 @@ sl_item *pg_stream_push(sl_source *s, sl_batch *batch, sl_item_kind kind)
     return &s->spare_item;
 }
 
+/*
+ * The id of the open transaction as Debezium's transaction metadata writes
+ * it, "xid:lsn" with the LSN of the message at hand (so it differs between
+ * the BEGIN, each event and the END of one transaction); in arena.
+ */
+static const char *tx_id(const sl_source *s, uint64_t lsn, sl_arena *arena)
+{
+    char buf[48];
+    int n = snprintf(buf, sizeof buf, "%u:%llu", s->xid, (unsigned long long)lsn);
+    return sl_arena_strndup(arena, buf, (size_t)n);
+}
+
 bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
 {
     sl_item *item = pg_stream_push(s, batch, SL_ITEM_COMMIT);
@@ -40,6 +52,19 @@ bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
     /* The last transaction read, which an idle position comes after too. */
     if (s->xid != 0 && pg_position_identity_end(&item->u.position) > 8)
         pg_position_set_tx(&item->u.position, s->xid, s->commit_time_us);
+    return true;
+}
+
+/* The COMMIT of the open transaction, named for transaction metadata. */
+static bool push_tx_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
+{
+    if (!pg_stream_push_commit(s, batch, lsn))
+        return false;
+    if (s->tx_metadata) {
+        sl_item *item = &batch->items[batch->count - 1];
+        item->txid = tx_id(s, s->frame_lsn, &batch->arena);
+        item->tx_ts_ms = s->commit_time_us / 1000;
+    }
     return true;
 }
 
@@ -168,8 +193,11 @@ static sl_event *fill_event(sl_source *s, sl_item *item, sl_batch *batch, pg_tab
     ev->op = op;
     ev->table = &t->base;
     ev->source_schema = s->source_schema;
-    if (item != &s->spare_item)
+    if (item != &s->spare_item) {
         ev->source = source_values(s, t, lsn, op != SL_OP_MESSAGE || s->in_tx, &batch->arena);
+        if (s->tx_metadata && s->in_tx)
+            ev->txid = tx_id(s, lsn, &batch->arena);
+    }
     return ev;
 }
 
@@ -308,6 +336,7 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
     sl_code rc = pgo_message_decode(f->data, f->len, &s->scratch, &m, err);
     if (rc != SL_OK)
         return rc;
+    s->frame_lsn = f->wal_start;
 
     switch (m.type) {
     case 'B':
@@ -317,11 +346,19 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
         s->commit_time_us = m.u.begin.commit_time + PG_EPOCH_OFFSET_US;
         s->origin[0] = '\0';
         s->skipping_tx = s->final_lsn < s->skip_before;
-        if (!s->skipping_tx && pg_stream_push(s, batch, SL_ITEM_BEGIN) != &s->spare_item)
-            s->unfinished_tx = true;
+        if (!s->skipping_tx) {
+            sl_item *item = pg_stream_push(s, batch, SL_ITEM_BEGIN);
+            if (item != &s->spare_item) {
+                s->unfinished_tx = true;
+                if (s->tx_metadata) {
+                    item->txid = tx_id(s, f->wal_start, &batch->arena);
+                    item->tx_ts_ms = s->commit_time_us / 1000;
+                }
+            }
+        }
         break;
     case 'C':
-        if (!s->skipping_tx && pg_stream_push_commit(s, batch, m.u.commit.end_lsn)) {
+        if (!s->skipping_tx && push_tx_commit(s, batch, m.u.commit.end_lsn)) {
             s->emitted_lsn = m.u.commit.end_lsn;
             s->unfinished_tx = false;
         }

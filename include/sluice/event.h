@@ -151,6 +151,14 @@ typedef struct sl_table {
     const char *message_envelope;
 
     /*
+     * Set for the tables of auxiliary records the pipeline makes itself
+     * (heartbeats, transaction metadata): the value is row_schema itself,
+     * with the event's after as its payload, no envelope and no source
+     * block; the key is key_schema with the event's key as its payload.
+     */
+    bool plain_record;
+
+    /*
      * Owned by the encoders, one slot per kind; each is freed through its
      * encoder_cache_free when the table is freed. A source zeroes them.
      */
@@ -182,6 +190,18 @@ typedef enum sl_op {
     SL_OP_MESSAGE = 'm', /* a logical decoding message: the row is in after */
 } sl_op;
 
+/*
+ * The transaction block of a change event (Debezium's "transaction" field,
+ * with provide.transaction.metadata): the transaction's id as the source
+ * names it, the event's place in the transaction and among the transaction's
+ * events of its table, both from 1. Set by the pipeline.
+ */
+typedef struct sl_tx_block {
+    const char *id; /* NUL-terminated */
+    int64_t total_order;
+    int64_t data_collection_order;
+} sl_tx_block;
+
 typedef struct sl_event {
     sl_op op;
     sl_table *table;        /* the encoder may fill table->encoder_cache */
@@ -196,6 +216,17 @@ typedef struct sl_event {
     const sl_schema *source_schema; /* the source block's STRUCT schema */
     const sl_value *source;         /* source_schema->nfields values */
     int64_t ts_us;                  /* connector clock when processed; set by the pipeline */
+
+    /*
+     * The id of the transaction the event belongs to, as transaction
+     * metadata writes it (NUL-terminated, in the batch arena), or NULL. A
+     * source fills it only when provide.transaction.metadata is set; it may
+     * differ from event to event of one transaction (PostgreSQL's is
+     * "xid:lsn" of each event, as Debezium writes it).
+     */
+    const char *txid;
+    const sl_tx_block *transaction; /* set by the pipeline; NULL writes null */
+    const sl_value *key;            /* plain records only: key_schema->nfields values */
 } sl_event;
 
 #endif

@@ -43,6 +43,15 @@ typedef enum sl_item_kind {
 
 typedef struct sl_item {
     sl_item_kind kind;
+    /*
+     * BEGIN and COMMIT of a transaction, when provide.transaction.metadata
+     * is set: the transaction's id as its BEGIN and END records show it
+     * (NUL-terminated, in the batch arena) and its commit time in ms since
+     * the epoch. NULL for a position-only COMMIT and when the source does
+     * not provide them.
+     */
+    const char *txid;
+    int64_t tx_ts_ms;
     union {
         sl_event event;       /* SL_ITEM_EVENT */
         sl_position position; /* SL_ITEM_COMMIT */
@@ -67,6 +76,8 @@ static inline sl_item *sl_batch_push(sl_batch *batch, sl_item_kind kind)
         return NULL;
     sl_item *item = &batch->items[batch->count++];
     item->kind = kind;
+    item->txid = NULL;
+    item->tx_ts_ms = 0;
     return item;
 }
 
@@ -149,6 +160,17 @@ typedef struct sl_source_ops {
      * pushes back). Called at least once a second in that state.
      */
     sl_code (*idle)(sl_source *src, sl_error *err);
+
+    /*
+     * Optional. The connector's heartbeat is due (heartbeat.interval.ms).
+     * The source runs what its configuration asks for on a heartbeat
+     * (PostgreSQL: heartbeat.action.query) and asks its server for the
+     * current end of its log, so that the next polls emit it as a
+     * position-only COMMIT and the server may recycle the log behind it even
+     * when nothing captured changes. Best effort: failures are the source's
+     * to log; the stream goes on.
+     */
+    void (*heartbeat)(sl_source *src);
 
     /* Everything up to and including pos is durable downstream. */
     sl_code (*ack)(sl_source *src, const sl_position *pos, sl_error *err);

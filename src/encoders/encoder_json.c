@@ -1137,7 +1137,12 @@ static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_e
 
     sl_buf b;
     sl_buf_init(&b);
-    if (t->message_envelope) {
+    if (t->plain_record) {
+        /* Heartbeats, transaction metadata: the row is the whole value. */
+        PUT_LITERAL(&b, "{\"schema\":");
+        write_schema(&b, c->row, NULL);
+        PUT_LITERAL(&b, ",\"payload\":");
+    } else if (t->message_envelope) {
         /* {op, ts_ms, source, transaction, message}: Debezium's message value. */
         PUT_LITERAL(&b, "{\"schema\":{\"type\":\"struct\",\"fields\":["
                         "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
@@ -1177,11 +1182,12 @@ static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_e
 
     if (t->key_schema) {
         const sl_schema *ks = t->key_schema;
-        if (ks->type != SL_TYPE_STRUCT || ks->nfields != t->nkey || (t->nkey && !t->key_fields)) {
+        if (ks->type != SL_TYPE_STRUCT ||
+            (!t->plain_record && (ks->nfields != t->nkey || (t->nkey && !t->key_fields)))) {
             sl_buf_free(&b);
             return sl_error_set(err, SL_INVALID, "key schema does not match the key fields");
         }
-        for (uint32_t i = 0; i < t->nkey; i++) {
+        for (uint32_t i = 0; i < t->nkey && !t->plain_record; i++) {
             if (t->key_fields[i] >= t->row_schema->nfields) {
                 sl_buf_free(&b);
                 return sl_error_set(err, SL_INVALID, "key field %u is outside the row", i);
@@ -1304,6 +1310,58 @@ sl_code sl_json_key_payload(const sl_event *ev, const sl_value *row, const sl_js
     return rc;
 }
 
+/* Appends ,"transaction":{...} (Debezium's event.block) or ,"transaction":null. */
+static void write_transaction(sl_buf *b, const sl_tx_block *tx)
+{
+    if (!tx) {
+        PUT_LITERAL(b, ",\"transaction\":null");
+        return;
+    }
+    PUT_LITERAL(b, ",\"transaction\":{\"id\":");
+    sl_json_write_string(b, tx->id, strlen(tx->id));
+    PUT_LITERAL(b, ",\"total_order\":");
+    sl_json_write_int(b, tx->total_order);
+    PUT_LITERAL(b, ",\"data_collection_order\":");
+    sl_json_write_int(b, tx->data_collection_order);
+    sl_buf_putc(b, '}');
+}
+
+/* A plain record (table->plain_record): key and value are the event's key and after structs. */
+static sl_code encode_plain(sl_encoder *enc, const sl_event *ev, sl_buf *key, bool *has_key,
+                            sl_buf *value, sl_error *err)
+{
+    if (!ev->after)
+        return sl_error_set(err, SL_INVALID, "topic \"%s\": a record without a value",
+                            ev->table->topic);
+    json_cache *c = NULL;
+    sl_code rc = cache_get(ev, &c, err);
+    if (rc != SL_OK)
+        return rc;
+    size_t key_start = key->len, value_start = value->len;
+    if (c->key && ev->key) {
+        if (enc->opts.key_schemas)
+            put_mem(key, c->key_head, c->key_head_len);
+        if (!write_struct(key, c->key, ev->key)) {
+            key->len = key_start;
+            return value_mismatch(ev, "key", c->key, ev->key, err);
+        }
+        if (enc->opts.key_schemas)
+            sl_buf_putc(key, '}');
+        *has_key = true;
+    }
+    if (enc->opts.value_schemas)
+        put_mem(value, c->value_head, c->value_head_len);
+    if (!write_struct(value, c->row, ev->after)) {
+        key->len = key_start;
+        value->len = value_start;
+        *has_key = false;
+        return value_mismatch(ev, "value", c->row, ev->after, err);
+    }
+    if (enc->opts.value_schemas)
+        sl_buf_putc(value, '}');
+    return SL_OK;
+}
+
 static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, bool *has_key,
                            sl_buf *value, sl_error *err)
 {
@@ -1311,6 +1369,8 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
         *has_key = false;
     if (!ev->table || !ev->table->topic)
         return sl_error_set(err, SL_INVALID, "event without a table");
+    if (ev->table->plain_record)
+        return encode_plain(enc, ev, key, has_key, value, err);
     const sl_value *key_row;
     switch (ev->op) {
     case SL_OP_READ:
@@ -1375,7 +1435,8 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
         PUT_LITERAL(value, ",\"source\":");
         if (!write_struct(value, c->source, ev->source))
             goto bad_source;
-        PUT_LITERAL(value, ",\"transaction\":null,\"message\":");
+        write_transaction(value, ev->transaction);
+        PUT_LITERAL(value, ",\"message\":");
         if (!write_struct(value, c->row, ev->after))
             goto bad_after;
         sl_buf_putc(value, '}');
@@ -1400,8 +1461,9 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     if (!write_struct(value, c->source, ev->source))
         goto bad_source;
 
+    write_transaction(value, ev->transaction);
     char *w = room(value, 128);
-    static const char op_field[] = ",\"transaction\":null,\"op\":\"";
+    static const char op_field[] = ",\"op\":\"";
     memcpy(w, op_field, sizeof op_field - 1);
     w += sizeof op_field - 1;
     *w++ = (char)ev->op;

@@ -191,5 +191,64 @@ VALUES (9, 9, 'row 9', '2024-01-01 00:00:00+00', 0.001, 12345678.9, 0);
 TRUNCATE public.full_ident;
 TRUNCATE public.composite_pk, public.uniq_only;
 
+-- 9. Extension types, domains, multi-dimensional arrays, ranges --------------
+
+INSERT INTO public.ext_types VALUES (
+    1, 'a=>1, b=>NULL, "c d"=>"x\"y", zz=>""', 'Top.Science.Astronomy', 'MiXeD Case',
+    'SRID=3857;LINESTRING(0 0,1 1)', 'SRID=4326;POINT(1 2)', 'SRID=4326;POINT(13.4 52.5)',
+    '[1,2.5,-3]', '[1.5,2,-0.25]', '{1:1.5,3:-2}/5',
+    ARRAY['a=>1'::hstore, NULL], ARRAY['a.b'::ltree], ARRAY['X'::citext, 'y'],
+    'a fat cat', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05', '10.1.0.0/16', 4294967295,
+    'a_name', B'1', B'10100101', B'101', 'x', '16/B374D848',
+    '[1,9223372036854775807)', '(1.5,2.5]', '[2024-01-01 00:00,2024-01-02 00:00)',
+    '[2024-01-01 00:00+00,)', '[2024-01-01,2024-02-01)', '{[1,3),[5,7)}',
+    42, 12.3456, 'short', '2024-03-01', '2024-03-01 12:00:00.123+00', '{1,2}', 7,
+    '{1,2}', '{{1,2},{3,4}}', '{{a,b},{c,NULL}}',
+    '{1,2,3}', '[(0,0),(1,1)]', '[(0,0),(1,1)]', '((0,0),(1,1),(2,0))', '<(0,0),1>');
+INSERT INTO public.ext_types (id, c_hstore, c_vector, c_sparsevec)
+VALUES (2, '', '[0]', '{}/3');
+
+-- 10. Special values inside arrays -------------------------------------------
+
+INSERT INTO public.array_specials VALUES (
+    1, '{infinity,-infinity,2024-01-01,NULL}',
+    '{infinity,-infinity,"2024-01-01 00:00:00.5+00"}',
+    '{infinity,-infinity,"2024-01-01 12:00:00.5"}',
+    '{24:00:00,00:00:00.5,12:34:56.789012}', '{24:00:00+00,13:45:30.5+02}',
+    '{1.5,NaN,-0.001}', '{1.50,2}', '{NaN,Infinity,-0,1e10}', '{NaN,-Infinity,3.14}',
+    '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', ARRAY['{"a":1}'::json], ARRAY['{"a": 1}'::jsonb],
+    '{t,f,NULL}', '{1,-32768}', '{9223372036854775807}', '{"\\x00ff",NULL}', '{abc,de}',
+    '{a,bc}', '{10.0.0.1,::1}');
+INSERT INTO public.array_specials (id, c_num_arr, c_date_arr, c_time_arr)
+VALUES (2, '{1.5,-2,0}', '{2024-01-01,1969-12-31}', '{00:00:01}');
+
+-- 11. Fallbacks of a delete's missing columns ---------------------------------
+
+INSERT INTO public.nn_fallbacks VALUES (
+    1, 1.25, 2.5, '1 day', '(1,2)', 'k=>v', '2024-01-01', '12:00:00', '12:00:00+00',
+    '2024-01-01 00:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": 1}', '3.50',
+    B'1010', '\x01', 'SRID=4326;POINT(1 2)', '{1}', 'ok', 'a.b', '[1,2]', '10.0.0.1',
+    '[1,5)', 1.5);
+DELETE FROM public.nn_fallbacks WHERE id = 1;
+
+-- 12. A table without columns; an enum that gains a label ---------------------
+
+INSERT INTO public.zero_cols DEFAULT VALUES;
+DELETE FROM public.zero_cols;
+
+INSERT INTO public.enum_evolve VALUES (1, 'low');
+ALTER TYPE public.level ADD VALUE 'mid' BEFORE 'high';
+INSERT INTO public.enum_evolve VALUES (2, 'mid');
+
+-- 13. Large and mixed transactions (transaction metadata) ---------------------
+
+BEGIN;
+INSERT INTO public.full_ident VALUES (20, 'twenty', 20), (21, 'twenty-one', 21);
+INSERT INTO public.composite_pk (b, a, v) VALUES ('y', 2, 'mixed');
+UPDATE public.full_ident SET qty = 22 WHERE id = 20;
+INSERT INTO public.enum_evolve VALUES (3, 'high');
+COMMIT;
+INSERT INTO public.not_captured VALUES (1);
+
 -- Last: the capture waits for this event.
 INSERT INTO public.capture_end VALUES (1);
