@@ -16,6 +16,7 @@
 #include "encoders/encoder_json.h"
 #include "offsets/store.h"
 #include "registry.h"
+#include "transforms/transforms.h"
 
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
 #define SCHEMA_TOPIC_NAMING "io.debezium.schema.SchemaTopicNamingStrategy"
@@ -315,9 +316,10 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
      * are JSON whatever the converters. The kafka offset store brings its
      * own keys (a Kafka cluster to reach), whatever the sink.
      */
-    const sl_config_key *tables[6] = {core_keys, c->source->config_keys, c->sink->config_keys,
+    const sl_config_key *tables[7] = {core_keys, sl_transforms_config_keys(),
+                                      c->source->config_keys, c->sink->config_keys,
                                       sl_encoder_json.config_keys};
-    size_t ntables = 4;
+    size_t ntables = 5;
     if (c->encoder != &sl_encoder_json)
         tables[ntables++] = c->encoder->config_keys;
     else if (c->key_encoder != &sl_encoder_json)
@@ -329,6 +331,8 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
         goto fail;
 
     rc = check_core(cfg, c->source, err);
+    if (rc == SL_OK)
+        rc = sl_transforms_check(cfg, err);
     if (rc == SL_OK && c->source->check)
         rc = c->source->check(cfg, err);
     if (rc == SL_OK && c->sink->check)

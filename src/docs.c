@@ -13,6 +13,7 @@
 #include "docs.h"
 #include "offsets/store.h"
 #include "registry.h"
+#include "transforms/transforms.h"
 
 typedef void (*section_fn)(FILE *out, const char *title, const sl_config_key *keys);
 
@@ -20,6 +21,7 @@ typedef void (*section_fn)(FILE *out, const char *title, const sl_config_key *ke
 static void foreach_section(FILE *out, section_fn fn)
 {
     fn(out, "Connector", sl_core_config_keys());
+    fn(out, "Column filters and transforms", sl_transforms_config_keys());
     for (int i = 0; sl_sources[i]; i++) {
         char title[128];
         snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);

@@ -235,9 +235,11 @@ sl_code sl_filter_new_from(const char *include, const char *exclude, sl_filter *
 sl_code sl_filter_new(const sl_config *cfg, const char *include_key, const char *exclude_key,
                       sl_filter **out, sl_error *err)
 {
-    return filter_new(sl_config_str(cfg, include_key), !sl_config_is_secret(cfg, include_key),
-                      sl_config_str(cfg, exclude_key), !sl_config_is_secret(cfg, exclude_key), out,
-                      err, include_key, exclude_key);
+    const char *include = include_key ? sl_config_str(cfg, include_key) : NULL;
+    const char *exclude = exclude_key ? sl_config_str(cfg, exclude_key) : NULL;
+    return filter_new(include, include_key && !sl_config_is_secret(cfg, include_key), exclude,
+                      exclude_key && !sl_config_is_secret(cfg, exclude_key), out, err, include_key,
+                      exclude_key);
 }
 
 /* Whether name fully matches one of l's expressions; a match error counts as no match. */

@@ -217,34 +217,70 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
 
     t->ncols = n;
     t->convs = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->convs);
+    t->plans = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->plans);
+    t->field_of = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->field_of);
     t->is_key = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->is_key);
-    uint32_t *key_fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_fields);
-    uint32_t nkey = pg_key_columns(m, &info, key_fields);
+    uint32_t *key_cols = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_cols);
+    uint32_t nkey = pg_key_columns(m, &info, key_cols);
+    t->key_cols = key_cols;
+    t->nkey_cols = nkey;
     if (nkey == 0 && m->u.relation.replident == 'f' && info.ncols == 0 && n > 0)
         sl_warn("table \"%s.%s\": REPLICA IDENTITY FULL and no catalog to name its primary key: "
                 "its events have no key",
                 nsp, rel);
     memset(t->is_key, 0, (n ? n : 1) * sizeof *t->is_key);
     for (uint32_t k = 0; k < nkey; k++)
-        t->is_key[key_fields[k]] = true;
+        t->is_key[key_cols[k]] = true;
 
+    /* Column filters and transforms (transforms.h), matched against schema.table.column. */
+    char table_id[256];
+    snprintf(table_id, sizeof table_id, "%s.%s", nsp, rel);
     sl_field *fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *fields);
+    uint32_t nfields = 0;
     for (uint16_t i = 0; i < n; i++) {
         const pgo_relation_column *c = &m->u.relation.cols[i];
         const pg_catalog_column *cat = NULL;
         for (uint32_t j = 0; j < info.ncols; j++)
             if (strcmp(info.cols[j].name, c->name) == 0)
                 cat = &info.cols[j];
+        sl_column_desc desc = {.name = c->name,
+                               .type_name = types[i]->name,
+                               .comment = cat ? cat->comment : NULL,
+                               .character = pg_column_is_character(types[i])};
+        pg_column_length(types[i], c->typmod, &desc.length, &desc.scale);
+        sl_transforms_column(s->transforms, table_id, &desc, &t->arena, &t->plans[i]);
         bool optional = !t->is_key[i] && !(cat && cat->not_null);
-        fields[i].name = sl_arena_strdup(&t->arena, c->name);
+        const sl_schema *schema;
         rc = pg_column_schema(types[i], c->typmod, optional, cat ? cat->default_expr : NULL,
                               cat && s->include_comments ? cat->comment : NULL, &s->type_opts,
-                              &t->arena, &fields[i].schema, &t->convs[i], err);
+                              &t->arena, &schema, &t->convs[i], err);
         if (rc != SL_OK) {
             pg_table_free(t);
             return sl_error_prefix(err, "table \"%s.%s\", column \"%s\"", nsp, rel, c->name);
         }
+        if (t->plans[i].excluded) {
+            t->field_of[i] = -1;
+            continue;
+        }
+        t->field_of[i] = (int32_t)nfields;
+        fields[nfields].name = sl_arena_strdup(&t->arena, c->name);
+        fields[nfields].schema = sl_transforms_schema(schema, &t->plans[i], &t->arena);
+        nfields++;
     }
+
+    /* The key as fields: message.key.columns may name other columns than the table's key. */
+    const char **names = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *names);
+    for (uint16_t i = 0; i < n; i++)
+        names[i] = m->u.relation.cols[i].name;
+    uint32_t *chosen = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *chosen);
+    int nchosen = sl_transforms_key(s->transforms, table_id, names, n, chosen);
+    const uint32_t *key_src = nchosen >= 0 ? chosen : key_cols;
+    uint32_t nkey_src = nchosen >= 0 ? (uint32_t)nchosen : nkey;
+    uint32_t *key_fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_fields);
+    nkey = 0;
+    for (uint32_t k = 0; k < nkey_src; k++)
+        if (t->field_of[key_src[k]] >= 0)
+            key_fields[nkey++] = (uint32_t)t->field_of[key_src[k]];
 
     size_t nlen = strlen(topic) + 16;
     sl_schema *row = sl_arena_alloc(&t->arena, sizeof *row);
@@ -254,7 +290,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     char *row_name = sl_arena_alloc(&t->arena, nlen);
     snprintf(row_name, nlen, "%s.Value", topic);
     row->name = row_name;
-    row->nfields = n;
+    row->nfields = nfields;
     row->fields = fields;
     t->base.row_schema = row;
 

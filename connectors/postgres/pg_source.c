@@ -168,8 +168,26 @@ static const sl_config_key pg_keys[] = {
     {.name = "include.unknown.datatypes",
      .type = SL_CONF_BOOL,
      .default_value = "false",
-     .doc = "Accepted for compatibility; sluice always emits columns of unknown types as their "
-            "text form."},
+     .doc = "Whether columns of types Debezium does not map (box, line, composite types, arrays "
+            "of domains...) are emitted, as the bytes of their text form (binary.handling.mode "
+            "applies); by default they are left out, as in Debezium."},
+    {.name = "hstore.handling.mode",
+     .type = SL_CONF_ENUM,
+     .default_value = "json",
+     .choices = "json|map",
+     .doc = "hstore columns as a JSON object in a string (io.debezium.data.Json) or as a map of "
+            "strings."},
+    {.name = "money.fraction.digits",
+     .type = SL_CONF_INT,
+     .default_value = "2",
+     .min = 0,
+     .max = 100,
+     .doc = "Scale of money columns as decimals."},
+    {.name = "unavailable.value.placeholder",
+     .type = SL_CONF_STRING,
+     .default_value = "__debezium_unavailable_value",
+     .doc = "What stands for an unchanged TOASTed value that the WAL does not carry (its bytes "
+            "for bytea, a one-element list for arrays)."},
     {.name = "catchup.progress.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "10000",
@@ -238,6 +256,13 @@ static pg_type_options parse_type_options(const sl_config *cfg)
     o.interval = strcasecmp(sl_config_str(cfg, "interval.handling.mode"), "string") == 0
                      ? PG_INTERVAL_STRING
                      : PG_INTERVAL_NUMERIC;
+    o.hstore = strcasecmp(sl_config_str(cfg, "hstore.handling.mode"), "map") == 0 ? PG_HSTORE_MAP
+                                                                                  : PG_HSTORE_JSON;
+    o.money_digits = (int32_t)sl_config_int(cfg, "money.fraction.digits", 2);
+    if (o.money_digits == 0)
+        o.money_digits = -1; /* scale 0; 0 in the options means "not set" */
+    o.include_unknown = sl_config_bool(cfg, "include.unknown.datatypes", false);
+    o.placeholder = sl_config_str(cfg, "unavailable.value.placeholder");
     return o;
 }
 
@@ -415,6 +440,8 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
         rc = sl_filter_new(cfg, "message.prefix.include.list", "message.prefix.exclude.list",
                            &s->message_filter, err);
     if (rc == SL_OK)
+        rc = sl_transforms_new(cfg, &s->transforms, err);
+    if (rc == SL_OK)
         rc = pg_message_table_build(s, err);
     if (rc == SL_OK)
         rc = sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &s->schema_arena,
@@ -430,6 +457,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
         }
     }
     if (rc != SL_OK) {
+        sl_transforms_free(s->transforms);
         sl_filter_free(s->schema_filter);
         sl_filter_free(s->table_filter);
         sl_filter_free(s->message_filter);
@@ -729,6 +757,7 @@ static void pg_close(sl_source *s)
     sl_filter_free(s->schema_filter);
     sl_filter_free(s->table_filter);
     sl_filter_free(s->message_filter);
+    sl_transforms_free(s->transforms);
     sl_arena_destroy(&s->schema_arena);
     sl_arena_destroy(&s->scratch);
     free(s->pending_truncates);

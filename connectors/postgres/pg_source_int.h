@@ -26,6 +26,7 @@
 #include "postgres/pgoutput.h"
 #include "sluice/filter.h"
 #include "sluice/source.h"
+#include "transforms/transforms.h"
 
 #define SOURCE_VERSION SLUICE_VERSION "-sluice"
 
@@ -62,9 +63,13 @@ typedef struct pg_table {
     sl_table base;
     uint32_t relid;
     bool included;
-    uint32_t ncols;
-    pg_converter *convs;
-    bool *is_key;   /* per column */
+    uint32_t ncols;        /* columns of the Relation message */
+    pg_converter *convs;   /* per column */
+    sl_column_plan *plans; /* per column: column filters and transforms */
+    int32_t *field_of;     /* per column: its field in row_schema, -1 when left out */
+    bool *is_key;          /* per column */
+    uint32_t nkey_cols;    /* the key as columns of the Relation message, for key changes */
+    const uint32_t *key_cols;
     sl_arena arena; /* schemas, names, converters */
     struct pg_table *next_retired;
 } pg_table;
@@ -118,7 +123,8 @@ struct sl_source {
     sl_filter *schema_filter;
     sl_filter *table_filter;
     sl_filter *message_filter;
-    pg_table *message_table; /* the pseudo-table of logical decoding messages */
+    sl_transforms *transforms; /* NULL when the configuration sets none */
+    pg_table *message_table;   /* the pseudo-table of logical decoding messages */
     int64_t status_interval_ms;
     int64_t retry_delay0_ms, retry_delay_max_ms;
     int64_t max_retries; /* errors.max.retries: consecutive failed (re)connects, -1 unbounded */

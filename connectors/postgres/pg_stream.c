@@ -85,26 +85,33 @@ static sl_code tuple_values(sl_source *s, pg_table *t, const pgo_tuple *tuple, s
     if (tuple->ncols != t->ncols)
         return sl_error_set(err, SL_PROTOCOL, "table \"%s.%s\": tuple has %u columns, relation %u",
                             t->base.schema_name, t->base.name, tuple->ncols, t->ncols);
-    sl_value *vals = sl_arena_alloc(arena, (t->ncols ? t->ncols : 1) * sizeof *vals);
+    uint32_t nfields = t->base.row_schema->nfields;
+    sl_value *vals = sl_arena_alloc(arena, (nfields ? nfields : 1) * sizeof *vals);
     for (uint32_t i = 0; i < t->ncols; i++) {
         const pgo_column_value *c = &tuple->cols[i];
+        int32_t f = t->field_of[i];
+        if (f < 0)
+            continue; /* left out by column.include.list / column.exclude.list */
+        sl_value *v = &vals[f];
         switch (c->kind) {
         case 't': {
             sl_error cerr;
-            if (pg_convert_text(&t->convs[i], c->data, c->len, arena, &vals[i], &cerr) != SL_OK) {
+            if (pg_convert_text(&t->convs[i], c->data, c->len, arena, v, &cerr) != SL_OK) {
                 warn_limited(s, "table \"%s\", column \"%s\": %s; emitted as null", t->base.topic,
-                             t->base.row_schema->fields[i].name, cerr.msg);
-                vals[i] = sl_value_null();
+                             t->base.row_schema->fields[f].name, cerr.msg);
+                *v = sl_value_null();
             }
             break;
         }
         case 'u':
-            pg_unchanged_toast_value(&t->convs[i], &vals[i]);
+            pg_unchanged_toast_value(&t->convs[i], v);
             break;
         default:
-            vals[i] = sl_value_null();
+            *v = sl_value_null();
             break;
         }
+        if (t->plans[i].op != SL_COLUMN_KEEP)
+            sl_transform_value(&t->plans[i], v, arena);
     }
     *out = vals;
     return SL_OK;
@@ -209,8 +216,8 @@ static sl_event *push_event(sl_source *s, sl_batch *batch, pg_table *t, sl_op op
 /* True when a key column differs between the old and the new tuple. */
 static bool key_changed(const pg_table *t, const pgo_tuple *old, const pgo_tuple *new_tuple)
 {
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
-        uint32_t i = t->base.key_fields[k];
+    for (uint32_t k = 0; k < t->nkey_cols; k++) {
+        uint32_t i = t->key_cols[k];
         const pgo_column_value *a = &old->cols[i], *b = &new_tuple->cols[i];
         if (a->kind == 'n' || a->kind == 'u' || b->kind == 'u')
             continue; /* not in the old key image, or not sent: cannot have changed */
@@ -247,8 +254,9 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
     if (old_vals && new_vals && m->u.change.old_tuple.ncols == m->u.change.new_tuple.ncols) {
         for (uint32_t i = 0; i < t->ncols; i++) {
             char old_kind = m->u.change.old_tuple.cols[i].kind;
-            if (m->u.change.new_tuple.cols[i].kind == 'u' && (old_kind == 't' || old_kind == 'b'))
-                new_vals[i] = old_vals[i];
+            if (t->field_of[i] >= 0 && m->u.change.new_tuple.cols[i].kind == 'u' &&
+                (old_kind == 't' || old_kind == 'b'))
+                new_vals[t->field_of[i]] = old_vals[t->field_of[i]];
         }
     }
 

@@ -9,6 +9,7 @@
  * those parsers; they are reproduced here and named where they matter.
  */
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1221,8 +1222,64 @@ static const sl_value toast_bytes_item = {
 static const sl_value toast_uuid_item = {
     .kind = SL_VALUE_STRING, .len = 36, .u.str = PLACEHOLDER_UUID};
 
+/*
+ * The placeholder value of a column for an unavailable.value.placeholder
+ * other than Debezium's default, made once per table version in its arena.
+ */
+static const sl_value *custom_toast_value(pg_toast_form form, const char *text, sl_arena *arena)
+{
+    size_t n = strlen(text);
+    char *copy = sl_arena_strndup(arena, text, n);
+    sl_value *item = sl_arena_alloc(arena, sizeof *item);
+    sl_value *v = sl_arena_alloc(arena, sizeof *v);
+    memset(v, 0, sizeof *v);
+    switch (form) {
+    case PG_TOAST_NULL:
+        v->kind = SL_VALUE_NULL;
+        return v;
+    case PG_TOAST_STRING:
+    case PG_TOAST_TEXT_LIST:
+        *item = sl_value_string(copy, (uint32_t)n);
+        break;
+    case PG_TOAST_BYTES:
+    case PG_TOAST_BYTES_LIST:
+        *item = (sl_value){
+            .kind = SL_VALUE_BYTES, .len = (uint32_t)n, .u.bytes = (const uint8_t *)copy};
+        break;
+    case PG_TOAST_INT_LIST: {
+        sl_value *ints = sl_arena_alloc(arena, (n ? n : 1) * sizeof *ints);
+        for (size_t i = 0; i < n; i++)
+            ints[i] = sl_value_int((signed char)copy[i]);
+        *v = (sl_value){.kind = SL_VALUE_ARRAY, .len = (uint32_t)n, .u.items = ints};
+        return v;
+    }
+    case PG_TOAST_UUID_LIST: {
+        /* UUID.nameUUIDFromBytes: an MD5 digest with the version 3 and IETF variant bits. */
+        unsigned char d[16];
+        unsigned int dl = 0;
+        EVP_Digest(copy, n, d, &dl, EVP_md5(), NULL);
+        d[6] = (unsigned char)((d[6] & 0x0f) | 0x30);
+        d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
+        char *u = sl_arena_alloc(arena, 37);
+        snprintf(u, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
+                 d[13], d[14], d[15]);
+        *item = sl_value_string(u, 36);
+        break;
+    }
+    }
+    if (form == PG_TOAST_STRING || form == PG_TOAST_BYTES)
+        return item;
+    *v = (sl_value){.kind = SL_VALUE_ARRAY, .len = 1, .u.items = item};
+    return v;
+}
+
 void pg_unchanged_toast_value(const pg_converter *conv, sl_value *out)
 {
+    if (conv->toast_value) {
+        *out = *conv->toast_value;
+        return;
+    }
     memset(out, 0, sizeof *out);
     switch ((pg_toast_form)conv->toast) {
     case PG_TOAST_NULL:
@@ -1406,9 +1463,10 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
         break;
     }
     case OID_MONEY:
-        c->scale = 2; /* money.fraction.digits */
+        /* money.fraction.digits: 0 in the options is the default, 2; -1 stands for 0. */
+        c->scale = o->money_digits == 0 ? 2 : o->money_digits < 0 ? 0 : o->money_digits;
         /* Debezium gives money no precision parameter. */
-        s = sl_dbz_decimal_schema(arena, o->decimal, -1, 2);
+        s = sl_dbz_decimal_schema(arena, o->decimal, -1, c->scale);
         if (o->decimal == PG_DECIMAL_DOUBLE) {
             c->kind = PG_CONV_MONEY_DOUBLE;
         } else if (o->decimal == PG_DECIMAL_STRING) {
@@ -1651,6 +1709,9 @@ sl_code pg_column_schema(const pg_type_desc *type, int32_t typmod, bool optional
     s->optional = optional;
     if (comment)
         s->doc = sl_arena_strdup(arena, comment);
+    if (opts->placeholder && strcmp(opts->placeholder, PLACEHOLDER) != 0)
+        conv_out->toast_value =
+            custom_toast_value((pg_toast_form)conv_out->toast, opts->placeholder, arena);
     /* Debezium looks default mappers up by the column's type name, which a domain does not match.
      */
     if (default_expr && !domain && !conv_out->omitted && conv_out->kind != PG_CONV_ARRAY)
@@ -2123,4 +2184,169 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
         return out;
     }
     return NULL;
+}
+
+/* ---- what the JDBC driver reports about a column (column.propagate.source.type) ---- */
+
+#define JDBC_UNKNOWN_LENGTH 2147483647
+
+/* pgjdbc's TypeInfoCache.getDisplaySize for a built-in oid. */
+static int32_t jdbc_display_size(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 21: /* int2 */
+        return 6;
+    case 23: /* int4 */
+        return 11;
+    case 26: /* oid */
+        return 10;
+    case 20: /* int8 */
+        return 20;
+    case 700: /* float4 */
+        return 15;
+    case 701: /* float8 */
+        return 25;
+    case 18: /* char */
+    case 16: /* bool */
+        return 1;
+    case 1082: /* date */
+        return 13;
+    case 1083:   /* time */
+    case 1266:   /* timetz */
+    case 1114:   /* timestamp */
+    case 1184: { /* timestamptz */
+        int32_t second = typmod == -1 ? 7 : typmod == 0 ? 0 : typmod == 1 ? 3 : typmod + 1;
+        return oid == 1083   ? 8 + second
+               : oid == 1266 ? 8 + second + 6
+               : oid == 1114 ? 13 + 1 + 8 + second
+                             : 13 + 1 + 8 + second + 6;
+    }
+    case 1186: /* interval */
+        return 49;
+    case 1043: /* varchar */
+    case 1042: /* bpchar */
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod - 4;
+    case 1700: /* numeric */
+        if (typmod == -1)
+            return 131089;
+        return 1 + (((typmod - 4) >> 16) & 0xffff) + (((typmod - 4) & 0xffff) != 0);
+    case 1560: /* bit */
+        return typmod;
+    case 1562: /* varbit */
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod;
+    default:
+        return JDBC_UNKNOWN_LENGTH;
+    }
+}
+
+/* pgjdbc's TypeInfoCache.getPrecision. */
+static int32_t jdbc_precision(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 21:
+        return 5;
+    case 26:
+    case 23:
+        return 10;
+    case 20:
+        return 19;
+    case 700:
+        return 8;
+    case 701:
+        return 17;
+    case 1700:
+        return typmod == -1 ? 0 : ((typmod - 4) >> 16) & 0xffff;
+    case 18:
+    case 16:
+        return 1;
+    case 1042:
+    case 1043:
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod - 4;
+    case 1082:
+    case 1083:
+    case 1266:
+    case 1186:
+    case 1114:
+    case 1184:
+        return jdbc_display_size(oid, typmod);
+    case 1560:
+        return typmod;
+    case 1562:
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod;
+    default:
+        return JDBC_UNKNOWN_LENGTH;
+    }
+}
+
+/* pgjdbc's TypeInfoCache.getScale. */
+static int32_t jdbc_scale(uint32_t oid, int32_t typmod)
+{
+    switch (oid) {
+    case 700:
+        return 8;
+    case 701:
+        return 17;
+    case 1700:
+        return typmod == -1 ? 0 : (typmod - 4) & 0xffff;
+    case 1083:
+    case 1266:
+    case 1114:
+    case 1184:
+        return typmod == -1 ? 6 : typmod;
+    case 1186:
+        return typmod == -1 ? 6 : typmod & 0xffff;
+    default:
+        return 0;
+    }
+}
+
+/* The oid pgjdbc looks up: an array's element (convertArrayToBaseOid). */
+static uint32_t jdbc_oid(const pg_type_desc *t)
+{
+    return t->elem_oid ? t->elem_oid : t->oid;
+}
+
+/* Debezium's PostgresType.getDefaultLength / getDefaultScale. */
+static void default_length(const pg_type_desc *t, int32_t *length, int32_t *scale)
+{
+    if (t->typtype == 'd' && t->base) {
+        if (t->base_typmod == -1) {
+            default_length(t->base, length, scale);
+            return;
+        }
+        int32_t size = jdbc_precision(jdbc_oid(t->base), t->base_typmod);
+        if (size == 0)
+            size = jdbc_display_size(jdbc_oid(t->base), t->base_typmod);
+        *scale = jdbc_scale(jdbc_oid(t->base), t->base_typmod);
+        if (size != 0 && size != JDBC_UNKNOWN_LENGTH) {
+            *length = size;
+            return;
+        }
+    } else {
+        *scale = jdbc_scale(jdbc_oid(t), -1);
+    }
+    int32_t size = jdbc_precision(jdbc_oid(t), -1);
+    if (size == 0)
+        size = jdbc_display_size(jdbc_oid(t), -1);
+    *length = size;
+}
+
+void pg_column_length(const pg_type_desc *t, int32_t typmod, int32_t *length, int32_t *scale)
+{
+    if (typmod != -1) {
+        *length = jdbc_precision(jdbc_oid(t), typmod);
+        *scale = jdbc_scale(jdbc_oid(t), typmod);
+        return;
+    }
+    default_length(t, length, scale);
+}
+
+bool pg_column_is_character(const pg_type_desc *t)
+{
+    while (t && t->typtype == 'd')
+        t = t->base;
+    if (!t)
+        return false;
+    /* pgjdbc's character types: text, varchar, name (VARCHAR), bpchar, "char" (CHAR). */
+    return t->oid == 25 || t->oid == 1043 || t->oid == 19 || t->oid == 1042 || t->oid == 18;
 }

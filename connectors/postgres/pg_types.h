@@ -50,12 +50,19 @@ typedef sl_dbz_binary_mode pg_binary_mode;
 /* interval.handling.mode */
 typedef enum { PG_INTERVAL_NUMERIC, PG_INTERVAL_STRING } pg_interval_mode;
 
+/* hstore.handling.mode */
+typedef enum { PG_HSTORE_JSON, PG_HSTORE_MAP } pg_hstore_mode;
+
 /* The connector settings that change schemas or values; all zero is Debezium's default. */
 typedef struct pg_type_options {
     pg_decimal_mode decimal;
     pg_time_mode time;
     pg_binary_mode binary;
     pg_interval_mode interval;
+    pg_hstore_mode hstore;
+    int32_t money_digits;    /* money.fraction.digits; 0 stands for the default, 2 */
+    bool include_unknown;    /* include.unknown.datatypes */
+    const char *placeholder; /* unavailable.value.placeholder; NULL for the default */
 } pg_type_options;
 
 /* What the catalog says about a column's type (filled by the catalog query). */
@@ -143,6 +150,8 @@ typedef struct pg_converter {
     bool null_elements; /* ARRAY: elements may be null (else a null element nulls the array) */
     int32_t scale;      /* DECIMAL*, MONEY*: the target scale */
     const struct pg_converter *elem; /* ARRAY: the element converter (in the table's arena) */
+    /* The unchanged-TOAST value for a placeholder other than the default, or NULL. */
+    const sl_value *toast_value;
 } pg_converter;
 
 /*
@@ -185,5 +194,15 @@ void pg_unchanged_toast_value(const pg_converter *conv, sl_value *out);
  * "00:00:00Z", an empty list...). *out points to static storage or arena.
  */
 void pg_fallback_value(const pg_converter *conv, sl_arena *arena, sl_value *out);
+
+/*
+ * The length and scale the JDBC driver reports for a column (pgjdbc's
+ * precision, display size and scale rules, as Debezium reads them), for
+ * column.propagate.source.type and the transforms' length rules.
+ */
+void pg_column_length(const pg_type_desc *t, int32_t typmod, int32_t *length, int32_t *scale);
+
+/* Whether the JDBC driver reports a character type (masks apply only to those). */
+bool pg_column_is_character(const pg_type_desc *t);
 
 #endif

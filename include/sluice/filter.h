@@ -26,7 +26,7 @@ typedef struct sl_filter sl_filter;
 
 /*
  * Compiles the lists held by include_key and exclude_key; either may be
- * unset. A message names the key at fault and quotes the expression only
+ * unset, or NULL. A message names the key at fault and quotes the expression only
  * when the value may be shown (sl_config_is_secret).
  */
 sl_code sl_filter_new(const sl_config *cfg, const char *include_key, const char *exclude_key,

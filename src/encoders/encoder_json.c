@@ -1114,14 +1114,16 @@ static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_e
 
     if (!t->row_schema || t->row_schema->type != SL_TYPE_STRUCT)
         return sl_error_set(err, SL_INVALID, "row schema is not a struct");
-    if (!ev->source_schema || ev->source_schema->type != SL_TYPE_STRUCT)
+    if (!t->plain_record && (!ev->source_schema || ev->source_schema->type != SL_TYPE_STRUCT))
         return sl_error_set(err, SL_INVALID, "source block schema is not a struct");
     rc = node_build(&c->arena, opts, t->row_schema, "row", true, &c->row, err);
     if (rc != SL_OK)
         return rc;
-    rc = node_build(&c->arena, opts, ev->source_schema, "source", false, &c->source, err);
-    if (rc != SL_OK)
-        return rc;
+    if (!t->plain_record) {
+        rc = node_build(&c->arena, opts, ev->source_schema, "source", false, &c->source, err);
+        if (rc != SL_OK)
+            return rc;
+    }
 
     const char *tx_text = sl_embedded_schema("transaction-block.json");
     if (!tx_text)

@@ -253,9 +253,34 @@ Test(config, inconsistent_settings_are_refused)
               err.msg);
     cr_assert_eq(load("{" BASE ", \"skipped.operations\": \"c,x\"}", &err, NULL), SL_CONFIG);
     cr_assert(strstr(err.msg, "skipped.operations"), "%s", err.msg);
-    cr_assert_eq(load("{" BASE ", \"provide.transaction.metadata\": true}", &err, NULL), SL_CONFIG);
+    cr_assert_eq(load("{" BASE ", \"column.include.list\": \"public.a.x\", "
+                      "\"column.exclude.list\": \"public.a.y\"}",
+                      &err, NULL),
+                 SL_CONFIG);
+    cr_assert_eq(
+        load("{" BASE ", \"column.mask.hash.NOPE-1.with.salt.s\": \"public.a.x\"}", &err, NULL),
+        SL_CONFIG);
+    cr_assert(strstr(err.msg, "unknown hash algorithm \"NOPE-1\""), "%s", err.msg);
+    cr_assert_eq(load("{" BASE ", \"message.key.columns\": \"public.a\"}", &err, NULL), SL_CONFIG);
+    cr_assert(strstr(err.msg, "message.key.columns"), "%s", err.msg);
+    cr_assert_eq(load("{" BASE ", \"column.truncate.to.x.chars\": \"public.a.x\"}", &err, NULL),
+                 SL_CONFIG);
+    cr_assert(strstr(err.msg, "column.truncate.to.x.chars"), "%s", err.msg);
     cr_assert_eq(load("{" BASE ", \"name\": \"dup\", \"name\": \"dup2\"}", &err, NULL), SL_CONFIG);
     cr_assert(strstr(err.msg, "duplicate"), "%s", err.msg);
+}
+
+Test(config, keys_with_variable_parts_are_accepted)
+{
+    sl_error err;
+    cr_assert_eq(load("{" BASE ", \"provide.transaction.metadata\": true, "
+                      "\"column.truncate.to.12.chars\": \"public.a.x\", "
+                      "\"column.mask.with.5.chars\": \"public.a.y\", "
+                      "\"column.mask.hash.SHA-256.with.salt.a.b:c\": \"public.a.z\", "
+                      "\"column.mask.hash.v2.MD5.with.salt.s\": \"public.a.w\", "
+                      "\"message.key.columns\": \"public.a:x,y;public.b:z\"}",
+                      &err, NULL),
+                 SL_OK, "%s", err.msg);
 }
 
 Test(config, values_are_typed_from_json_numbers_and_booleans)

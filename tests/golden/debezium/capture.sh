@@ -144,7 +144,8 @@ for path in sorted(glob.glob(os.path.join(raw_dir, "*.jsonl"))):
             lsn = (payload.get("source") or {}).get("lsn")
             if lsn is None and isinstance(payload.get("id"), str) and ":" in payload["id"]:
                 lsn = int(payload["id"].split(":")[1])
-                pos = (lsn, 0 if payload.get("status") == "BEGIN" else 1 << 62)
+                # The END of a transaction and the BEGIN of the next share an LSN.
+                pos = (lsn, 0 if payload.get("status") == "BEGIN" else -1)
             elif lsn is not None:
                 pos = (lsn, payload.get("ts_ns") or payload.get("ts_ms", 0) * 1000000)
         last = pos
