@@ -83,6 +83,15 @@ void sl_txmeta_free(sl_txmeta *tm)
 
 void sl_txmeta_collection_name(const sl_table *t, char *out, size_t size)
 {
+    /*
+     * A stream of non-row events (logical decoding messages) is counted
+     * under its topic; Debezium writes a Java object's identity there,
+     * which changes from run to run.
+     */
+    if (t->message_envelope) {
+        snprintf(out, size, "%s", t->topic);
+        return;
+    }
     const char *ns = t->schema_name && *t->schema_name ? t->schema_name : t->database;
     snprintf(out, size, "%s%s%s", ns ? ns : "", ns ? "." : "", t->name ? t->name : "");
 }

@@ -46,7 +46,10 @@ const sl_tx_block *sl_txmeta_event(sl_txmeta *tm, const sl_event *ev);
  */
 sl_event *sl_txmeta_end(sl_txmeta *tm, const char *txid, int64_t ts_ms);
 
-/* The name a table's events are counted under: "schema.table", or "database.table". */
+/*
+ * The name a table's events are counted under: "schema.table", or
+ * "database.table"; a stream of messages is counted under its topic.
+ */
 void sl_txmeta_collection_name(const sl_table *t, char *out, size_t size);
 
 #endif

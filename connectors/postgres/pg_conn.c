@@ -653,6 +653,8 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
         rc = ensure_publication(s, err);
     if (rc == SL_OK)
         rc = ensure_slot(s, err);
+    if (rc == SL_OK)
+        rc = pg_enum_prime(s, err);
     if (rc != SL_OK) {
         pg_conn_disconnect(s);
         return rc;

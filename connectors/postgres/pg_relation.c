@@ -111,6 +111,79 @@ bool pg_table_included(sl_source *s, const char *nsp, const char *rel)
     return sl_filter_match(s->table_filter, full);
 }
 
+/* ---- enum labels ---- */
+
+struct pg_enum_labels {
+    uint32_t oid;
+    char *labels; /* comma-joined, in enumsortorder */
+};
+
+static void enum_put(sl_source *s, uint32_t oid, const char *labels)
+{
+    if (s->nenums == s->enums_cap) {
+        size_t cap = s->enums_cap ? s->enums_cap * 2 : 16;
+        struct pg_enum_labels *e = realloc(s->enums, cap * sizeof *e);
+        if (!e)
+            abort();
+        s->enums = e;
+        s->enums_cap = cap;
+    }
+    char *copy = strdup(labels);
+    if (!copy)
+        abort();
+    s->enums[s->nenums++] = (struct pg_enum_labels){.oid = oid, .labels = copy};
+}
+
+void pg_enum_forget(sl_source *s)
+{
+    for (size_t i = 0; i < s->nenums; i++)
+        free(s->enums[i].labels);
+    free(s->enums);
+    s->enums = NULL;
+    s->nenums = s->enums_cap = 0;
+}
+
+sl_code pg_enum_prime(sl_source *s, sl_error *err)
+{
+    pg_enum_forget(s);
+    pg_wait w = pg_conn_catalog_wait(s);
+    PGresult *res;
+    sl_code rc = pg_exec(s->catalog,
+                         "SELECT enumtypid, string_agg(enumlabel, ',' ORDER BY enumsortorder) "
+                         "FROM pg_catalog.pg_enum GROUP BY enumtypid",
+                         0, NULL, &w, &res, err);
+    if (rc != SL_OK)
+        return sl_error_prefix(err, "could not read the enum types");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = sl_error_set(err, PQstatus(s->catalog) == CONNECTION_OK ? SL_SOURCE : SL_CONNECT,
+                          "could not read the enum types: %s", pg_message(res, s->catalog));
+        PQclear(res);
+        return rc;
+    }
+    for (int r = 0; r < PQntuples(res); r++)
+        enum_put(s, (uint32_t)strtoul(PQgetvalue(res, r, 0), NULL, 10), PQgetvalue(res, r, 1));
+    PQclear(res);
+    return SL_OK;
+}
+
+/* Gives an enum type (and the enums under arrays and domains) the labels of the stream's start. */
+static void enum_labels_of_stream(sl_source *s, pg_type_desc *d, sl_arena *arena, int depth)
+{
+    if (!d || depth > 8)
+        return;
+    if (d->typtype == 'e' && d->enum_labels) {
+        size_t i = 0;
+        while (i < s->nenums && s->enums[i].oid != d->oid)
+            i++;
+        if (i == s->nenums)
+            enum_put(s, d->oid, d->enum_labels); /* new since the stream started */
+        else
+            d->enum_labels = sl_arena_strdup(arena, s->enums[i].labels);
+    }
+    enum_labels_of_stream(s, (pg_type_desc *)d->elem, arena, depth + 1);
+    enum_labels_of_stream(s, (pg_type_desc *)d->base, arena, depth + 1);
+}
+
 uint32_t pg_key_columns(const pgo_message *m, const pg_relation_info *info, uint32_t *out)
 {
     uint16_t n = m->u.relation.ncols;
@@ -195,6 +268,8 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
         pg_table_free(t);
         return sl_error_prefix(err, "table \"%s.%s\"", nsp, rel);
     }
+    for (uint16_t i = 0; i < n; i++)
+        enum_labels_of_stream(s, (pg_type_desc *)types[i], &t->arena, 0);
     if (info.ncols == 0 && n > 0)
         sl_warn("table \"%s.%s\" (relation %u) is no longer in the catalog: its columns are taken "
                 "as nullable and without defaults, its key from its replica identity",
@@ -337,6 +412,18 @@ sl_code pg_message_table_build(sl_source *s, sl_error *err)
     t->base.nkey = 1;
     sl_code rc = sl_schema_parse_json(sl_embedded_schema("postgres-message.json"), &t->arena,
                                       &t->base.row_schema, err);
+    if (rc == SL_OK && s->type_opts.binary != PG_BINARY_BYTES) {
+        /* binary.handling.mode applies to the content too: a string of the encoded bytes. */
+        sl_schema *row = sl_arena_alloc(&t->arena, sizeof *row);
+        *row = *t->base.row_schema;
+        sl_field *fields = sl_arena_alloc(&t->arena, row->nfields * sizeof *fields);
+        memcpy(fields, row->fields, row->nfields * sizeof *fields);
+        sl_schema *content = sl_dbz_binary_schema(&t->arena, s->type_opts.binary);
+        content->optional = true;
+        fields[1].schema = content;
+        row->fields = fields;
+        t->base.row_schema = row;
+    }
     if (rc == SL_OK)
         rc = sl_schema_parse_json(sl_embedded_schema("postgres-message-key.json"), &t->arena,
                                   &t->base.key_schema, err);

@@ -758,6 +758,7 @@ static void pg_close(sl_source *s)
     sl_filter_free(s->table_filter);
     sl_filter_free(s->message_filter);
     sl_transforms_free(s->transforms);
+    pg_enum_forget(s);
     sl_arena_destroy(&s->schema_arena);
     sl_arena_destroy(&s->scratch);
     free(s->pending_truncates);

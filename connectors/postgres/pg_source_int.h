@@ -213,6 +213,15 @@ struct sl_source {
     uint32_t npending_truncates;
     uint64_t truncate_lsn;
 
+    /*
+     * Enum labels as the server listed them when the stream started (or
+     * when a type was first met): Debezium reads its type registry once per
+     * connection, so a label added later does not appear in "allowed" until
+     * the next connection.
+     */
+    struct pg_enum_labels *enums;
+    size_t nenums, enums_cap;
+
     sl_arena schema_arena;
     const sl_schema *source_schema;
     sl_arena scratch; /* per replication message */
@@ -344,6 +353,12 @@ bool pg_table_included(sl_source *s, const char *nsp, const char *rel);
  * every column.
  */
 uint32_t pg_key_columns(const pgo_message *m, const pg_relation_info *info, uint32_t *out);
+
+/* Reads every enum's labels for the new stream (pg_conn_stream). */
+sl_code pg_enum_prime(sl_source *s, sl_error *err);
+
+/* Forgets the labels read for a stream. */
+void pg_enum_forget(sl_source *s);
 
 /* Builds the table version a Relation message describes; the caller owns *out. */
 sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_error *err);

@@ -234,7 +234,8 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
     if (!t)
         return sl_error_set(err, SL_PROTOCOL, "change for relation %u before its Relation message",
                             m->u.change.relid);
-    if (!t->included || s->skipping_tx)
+    /* Debezium emits nothing for a table without columns. */
+    if (!t->included || s->skipping_tx || t->ncols == 0)
         return SL_OK;
     sl_arena *arena = &batch->arena;
     sl_value *old_vals = NULL, *new_vals = NULL;
@@ -292,7 +293,7 @@ void pg_stream_drain_truncates(sl_source *s, sl_batch *batch)
 {
     while (s->npending_truncates > 0) {
         pg_table *t = pg_relmap_get(s, s->pending_truncates[s->npending_truncates - 1]);
-        if (t && t->included && !s->skipping_tx) {
+        if (t && t->included && !s->skipping_tx && t->ncols > 0) {
             /* Straight into the batch: a truncate keeps its own list of what is left to emit. */
             sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
             if (!item)
@@ -327,9 +328,8 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     size_t plen = strlen(m->u.message.prefix);
     row[0] =
         sl_value_string(sl_arena_strndup(&batch->arena, m->u.message.prefix, plen), (uint32_t)plen);
-    uint8_t *content = sl_arena_alloc(&batch->arena, m->u.message.len + 1);
-    memcpy(content, m->u.message.content, m->u.message.len);
-    row[1] = (sl_value){.kind = SL_VALUE_BYTES, .len = m->u.message.len, .u.bytes = content};
+    sl_dbz_binary_value(s->type_opts.binary, (const uint8_t *)m->u.message.content,
+                        m->u.message.len, &batch->arena, &row[1]);
     push_event(s, batch, s->message_table, SL_OP_MESSAGE, m->u.message.lsn)->after = row;
     if (!transactional && pg_stream_push_commit(s, batch, m->u.message.lsn)) {
         s->emitted_lsn = m->u.message.lsn;

@@ -32,7 +32,7 @@ static const sl_config_key transforms_keys[] = {
     {.name = "message.key.columns",
      .type = SL_CONF_STRING,
      .doc = "Keys for tables, as table:column[,column...] entries separated by ';', the table a "
-            "regular expression matched against schema.table: those columns (in table order) "
+            "regular expression matched against schema.table: those columns, in that order, "
             "become the Kafka key instead of the primary key."},
     {.name = "column.truncate.to.<N>.chars",
      .type = SL_CONF_REGEXES,
@@ -483,8 +483,8 @@ int sl_transforms_key(const sl_transforms *tf, const char *table_id, const char 
         if (!sl_filter_match(kr->table, table_id))
             continue;
         int n = 0;
-        for (uint32_t i = 0; i < ncols; i++) {
-            for (uint32_t j = 0; j < kr->ncols; j++) {
+        for (uint32_t j = 0; j < kr->ncols; j++) {
+            for (uint32_t i = 0; i < ncols; i++) {
                 if (strcasecmp(cols[i], kr->cols[j]) == 0) {
                     out[n++] = i;
                     break;

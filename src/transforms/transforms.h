@@ -95,7 +95,7 @@ const sl_schema *sl_transforms_schema(const sl_schema *s, const sl_column_plan *
 
 /*
  * The key columns message.key.columns gives table table_id: their
- * positions among cols[0..ncols), in column order, into out; returns how
+ * positions among cols[0..ncols), in the order the key names them, into out; returns how
  * many, or -1 when the key sets nothing for the table (the table keeps its
  * own key).
  */
