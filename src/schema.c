@@ -11,12 +11,12 @@ static const char *type_names[] = {
     [SL_TYPE_BOOLEAN] = "boolean", [SL_TYPE_INT8] = "int8",     [SL_TYPE_INT16] = "int16",
     [SL_TYPE_INT32] = "int32",     [SL_TYPE_INT64] = "int64",   [SL_TYPE_FLOAT32] = "float",
     [SL_TYPE_FLOAT64] = "double",  [SL_TYPE_BYTES] = "bytes",   [SL_TYPE_STRING] = "string",
-    [SL_TYPE_ARRAY] = "array",     [SL_TYPE_STRUCT] = "struct",
+    [SL_TYPE_ARRAY] = "array",     [SL_TYPE_STRUCT] = "struct", [SL_TYPE_MAP] = "map",
 };
 
 const char *sl_type_name(sl_type type)
 {
-    return (unsigned)type <= SL_TYPE_STRUCT ? type_names[type] : "unknown";
+    return (unsigned)type <= SL_TYPE_MAP ? type_names[type] : "unknown";
 }
 
 static int type_parse(const char *name)

@@ -17,6 +17,7 @@
 #include "sluice/memory.h"
 #include "sluice/schema.h"
 #include "txmeta.h"
+#include "values/dbz.h"
 
 /* A table counted in the open transaction. */
 typedef struct collection {
@@ -96,43 +97,6 @@ void sl_txmeta_collection_name(const sl_table *t, char *out, size_t size)
     snprintf(out, size, "%s%s%s", ns ? ns : "", ns ? "." : "", t->name ? t->name : "");
 }
 
-/* Java's String.hashCode over the UTF-16 code units of a UTF-8 string. */
-static uint32_t java_string_hash(const char *s)
-{
-    uint32_t h = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        uint32_t cp;
-        int n;
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xe0) == 0xc0 && p[1]) {
-            cp = (uint32_t)(*p & 0x1f) << 6 | (p[1] & 0x3f);
-            n = 2;
-        } else if ((*p & 0xf0) == 0xe0 && p[1] && p[2]) {
-            cp = (uint32_t)(*p & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-            n = 3;
-        } else if ((*p & 0xf8) == 0xf0 && p[1] && p[2] && p[3]) {
-            cp = (uint32_t)(*p & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
-                 (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
-            n = 4;
-        } else {
-            cp = 0xfffd; /* Java decodes a malformed byte as the replacement character */
-            n = 1;
-        }
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = 31 * h + (0xd800 + (cp >> 10));
-            h = 31 * h + (0xdc00 + (cp & 0x3ff));
-        } else {
-            h = 31 * h + cp;
-        }
-        p += n;
-    }
-    return h;
-}
-
 static uint64_t fnv(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -181,7 +145,7 @@ static uint32_t collection_index(sl_txmeta *tm, const char *name)
     uint32_t i = tm->ncols++;
     tm->cols[i] = (collection){
         .name = sl_arena_strdup(&tm->arena, name),
-        .java_hash = java_string_hash(name),
+        .java_hash = sl_dbz_java_string_hash(name, strlen(name)),
         .hash = h,
     };
     /* Java's HashMap doubles its table once it holds more than 3/4 of its size. */
@@ -224,19 +188,19 @@ static sl_event *record(sl_txmeta *tm, const char *status, const char *txid, int
     v[3] = sl_value_null();
     if (counts) {
         /* Java's HashMap order: by bucket, and by insertion within one. */
-        uint32_t mask = tm->java_cap - 1;
         sl_value *items = sl_arena_alloc(a, (tm->ncols ? tm->ncols : 1) * sizeof *items);
-        uint32_t n = 0;
-        for (uint32_t bucket = 0; bucket <= mask && n < tm->ncols; bucket++) {
-            for (uint32_t i = 0; i < tm->ncols; i++) {
-                uint32_t h = tm->cols[i].java_hash;
-                if (((h ^ (h >> 16)) & mask) != bucket)
-                    continue;
-                sl_value *pair = sl_arena_alloc(a, 2 * sizeof *pair);
-                pair[0] = sl_value_string(tm->cols[i].name, (uint32_t)strlen(tm->cols[i].name));
-                pair[1] = sl_value_int(tm->cols[i].count);
-                items[n++] = (sl_value){.kind = SL_VALUE_STRUCT, .len = 2, .u.items = pair};
-            }
+        uint32_t *hashes = sl_arena_alloc(a, (tm->ncols ? tm->ncols : 1) * sizeof *hashes);
+        uint32_t *order = sl_arena_alloc(a, (tm->ncols ? tm->ncols : 1) * sizeof *order);
+        for (uint32_t i = 0; i < tm->ncols; i++)
+            hashes[i] = tm->cols[i].java_hash;
+        sl_dbz_java_hashmap_order(hashes, tm->ncols, tm->java_cap, order);
+        uint32_t n = tm->ncols;
+        for (uint32_t k = 0; k < n; k++) {
+            const collection *c = &tm->cols[order[k]];
+            sl_value *pair = sl_arena_alloc(a, 2 * sizeof *pair);
+            pair[0] = sl_value_string(c->name, (uint32_t)strlen(c->name));
+            pair[1] = sl_value_int(c->count);
+            items[k] = (sl_value){.kind = SL_VALUE_STRUCT, .len = 2, .u.items = pair};
         }
         v[3] = (sl_value){.kind = SL_VALUE_ARRAY, .len = n, .u.items = items};
     }

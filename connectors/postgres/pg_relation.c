@@ -295,6 +295,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     t->plans = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->plans);
     t->field_of = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->field_of);
     t->is_key = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->is_key);
+    t->not_null = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->not_null);
     uint32_t *key_cols = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_cols);
     uint32_t nkey = pg_key_columns(m, &info, key_cols);
     t->key_cols = key_cols;
@@ -325,6 +326,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
         pg_column_length(types[i], c->typmod, &desc.length, &desc.scale);
         sl_transforms_column(s->transforms, table_id, &desc, &t->arena, &t->plans[i]);
         bool optional = !t->is_key[i] && !(cat && cat->not_null);
+        t->not_null[i] = !optional;
         const sl_schema *schema;
         rc = pg_column_schema(types[i], c->typmod, optional, cat ? cat->default_expr : NULL,
                               cat && s->include_comments ? cat->comment : NULL, &s->type_opts,
@@ -333,7 +335,11 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
             pg_table_free(t);
             return sl_error_prefix(err, "table \"%s.%s\", column \"%s\"", nsp, rel, c->name);
         }
-        if (t->plans[i].excluded) {
+        /*
+         * Left out: by the column filters, or (as Debezium does) a type
+         * Debezium does not map, unless include.unknown.datatypes is set.
+         */
+        if (t->plans[i].excluded || t->convs[i].omitted) {
             t->field_of[i] = -1;
             continue;
         }

@@ -68,6 +68,7 @@ typedef struct pg_table {
     sl_column_plan *plans; /* per column: column filters and transforms */
     int32_t *field_of;     /* per column: its field in row_schema, -1 when left out */
     bool *is_key;          /* per column */
+    bool *not_null;        /* per column: NOT NULL (a null takes the type's fallback) */
     uint32_t nkey_cols;    /* the key as columns of the Relation message, for key changes */
     const uint32_t *key_cols;
     sl_arena arena; /* schemas, names, converters */

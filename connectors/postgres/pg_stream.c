@@ -106,9 +106,19 @@ static sl_code tuple_values(sl_source *s, pg_table *t, const pgo_tuple *tuple, s
         case 'u':
             pg_unchanged_toast_value(&t->convs[i], v);
             break;
-        default:
-            *v = sl_value_null();
+        default: {
+            /*
+             * A null in a required column without a default (a delete's
+             * columns outside REPLICA IDENTITY DEFAULT's key): the value
+             * Debezium's converter falls back to for the type.
+             */
+            const sl_schema *fs = t->base.row_schema->fields[f].schema;
+            if (t->not_null[i] && !fs->default_value)
+                pg_fallback_value(&t->convs[i], arena, v);
+            else
+                *v = sl_value_null();
             break;
+        }
         }
         if (t->plans[i].op != SL_COLUMN_KEEP)
             sl_transform_value(&t->plans[i], v, arena);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "encoders/encoder_json.h"
 #include "pg_types.h"
 #include "values/dbz.h"
 
@@ -104,6 +105,14 @@ static const char *const kind_names[] = {
     [PG_CONV_BITS] = "bit",
     [PG_CONV_POINT] = "point",
     [PG_CONV_ARRAY] = "array",
+    [PG_CONV_HSTORE_JSON] = "hstore",
+    [PG_CONV_HSTORE_MAP] = "hstore",
+    [PG_CONV_GEOMETRY] = "geometry",
+    [PG_CONV_VECTOR] = "vector",
+    [PG_CONV_HALFVEC] = "halfvec",
+    [PG_CONV_SPARSEVEC] = "sparsevec",
+    [PG_CONV_UNKNOWN] = "unknown",
+    [PG_CONV_UNKNOWN_GEOMETRIC] = "unknown",
 };
 
 static sl_code invalid(sl_error *err, const pg_converter *conv, const char *text, size_t len)
@@ -786,7 +795,14 @@ static sl_code convert_timestamp(const pg_converter *conv, const char *s, size_t
         return SL_OK;
     }
     if (n == 9 && memcmp(s, "-infinity", 9) == 0) {
-        if (tz)
+        if (tz && conv->in_array) {
+            /* pgjdbc's sentinel instant for -infinity, as an array element keeps it. */
+            char *p = sl_arena_alloc(arena, 48);
+            memcpy(p, "+292269055-12-02T", 17);
+            char *w = sl_dbz_write_iso_time(p + 17, INT64_C(23) * 3600 * 1000000, conv->fraction);
+            *w++ = 'Z';
+            set_string(out, p, (size_t)(w - p));
+        } else if (tz)
             set_string(out, "-infinity", 9);
         else
             set_int(out, conv->kind == PG_CONV_TIMESTAMP_US ? INT64_C(-9223372036832400000)
@@ -841,8 +857,10 @@ static sl_code convert_time(const pg_converter *conv, const char *s, size_t n, s
     int64_t us;
     if (!parse_time_of_day(s, n, &us))
         return invalid(err, conv, s, n);
-    if (conv->jdbc_time_element)
-        us -= us % 1000; /* java.sql.Time in arrays keeps milliseconds only */
+    if (conv->jdbc_time_element) {
+        us -= us % 1000;         /* java.sql.Time in arrays keeps milliseconds only */
+        us %= SL_DBZ_US_PER_DAY; /* and reads 24:00:00 as midnight */
+    }
     set_int(out, conv->kind == PG_CONV_TIME_US ? us : us / 1000);
     return SL_OK;
 }
@@ -874,6 +892,18 @@ static sl_code convert_timetz(const pg_converter *conv, const char *s, size_t n,
 static sl_code convert_date(const pg_converter *conv, const char *s, size_t n, sl_value *out,
                             sl_error *err)
 {
+    /*
+     * In arrays, pgjdbc's java.sql.Date of its infinity sentinels, read back
+     * through the Julian-Gregorian calendar, lands on these days.
+     */
+    if (conv->in_array && n == 8 && memcmp(s, "infinity", 8) == 0) {
+        set_int(out, -622191234);
+        return SL_OK;
+    }
+    if (conv->in_array && n == 9 && memcmp(s, "-infinity", 9) == 0) {
+        set_int(out, -625821272);
+        return SL_OK;
+    }
     /* Debezium's stand-ins for the infinities are LocalDate.parse("-5877611-06-21") and "-22". */
     if (n == 8 && memcmp(s, "infinity", 8) == 0) {
         set_int(out, sl_dbz_days_from_civil(-5877611, 6, 21));
@@ -990,6 +1020,12 @@ static bool array_element(const char *s, size_t n, size_t *i, const char **start
     return *i < n && (s[*i] == ',' || s[*i] == '}');
 }
 
+static bool is_decimal_kind(uint8_t kind)
+{
+    return kind == PG_CONV_DECIMAL || kind == PG_CONV_VARDECIMAL ||
+           kind == PG_CONV_DECIMAL_DOUBLE || kind == PG_CONV_DECIMAL_STRING;
+}
+
 static sl_code convert_array(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
                              sl_value *out, sl_error *err)
 {
@@ -1069,6 +1105,14 @@ static sl_code convert_array(const pg_converter *conv, const char *s, size_t n, 
             text = u;
             tlen = m;
         }
+        /*
+         * A numeric[] with a NaN (or an infinity): pgjdbc cannot make the
+         * BigDecimal[] Debezium asks for, and the whole column is null.
+         */
+        if (is_decimal_kind(conv->elem->kind) &&
+            ((tlen == 3 && memcmp(text, "NaN", 3) == 0) ||
+             (tlen >= 8 && memcmp(text + tlen - 8, "Infinity", 8) == 0)))
+            goto null_array;
         sl_code rc = convert_value(conv->elem, text, tlen, arena, &items[k], err);
         if (rc != SL_OK)
             return sl_error_prefix(err, "array element %zu", k + 1);
@@ -1080,6 +1124,261 @@ static sl_code convert_array(const pg_converter *conv, const char *s, size_t n, 
 null_array:
     memset(out, 0, sizeof *out);
     out->kind = SL_VALUE_NULL;
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------------------
+ * Extension types: hstore, PostGIS, pgvector; unknown types as bytes
+ */
+
+/* Reads a quoted hstore token ("...", backslash escapes) into arena; false when malformed. */
+static bool hstore_token(const char *s, size_t n, size_t *i, sl_arena *arena, const char **out,
+                         size_t *len)
+{
+    if (*i >= n || s[*i] != '"')
+        return false;
+    size_t start = ++*i, m = 0;
+    char *buf = sl_arena_alloc(arena, n - start + 1);
+    while (*i < n && s[*i] != '"') {
+        if (s[*i] == '\\' && *i + 1 < n)
+            ++*i;
+        buf[m++] = s[(*i)++];
+    }
+    if (*i >= n)
+        return false;
+    ++*i;
+    (void)start;
+    *out = buf;
+    *len = m;
+    return true;
+}
+
+/*
+ * hstore's text ("k"=>"v", "n"=>NULL) as Debezium gives it: the pairs of a
+ * Java HashMap filled in the text's order, so in that map's order; a JSON
+ * object in a string (json mode, Jackson's escaping) or a map (map mode).
+ */
+static sl_code convert_hstore(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
+                              sl_value *out, sl_error *err)
+{
+    size_t count = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (s[i] == '=' && s[i + 1] == '>')
+            count++;
+    sl_value *pairs = sl_arena_alloc(arena, (2 * count + 2) * sizeof *pairs);
+    uint32_t *hashes = sl_arena_alloc(arena, (count + 1) * sizeof *hashes);
+    size_t i = 0, k = 0;
+    while (i < n) {
+        while (i < n && (s[i] == ' ' || s[i] == ','))
+            i++;
+        if (i >= n)
+            break;
+        const char *key, *val = NULL;
+        size_t klen, vlen = 0;
+        if (k >= count || !hstore_token(s, n, &i, arena, &key, &klen))
+            return invalid(err, conv, s, n);
+        while (i < n && s[i] == ' ')
+            i++;
+        if (i + 1 >= n || s[i] != '=' || s[i + 1] != '>')
+            return invalid(err, conv, s, n);
+        i += 2;
+        while (i < n && s[i] == ' ')
+            i++;
+        if (i + 4 <= n && memcmp(s + i, "NULL", 4) == 0)
+            i += 4;
+        else if (!hstore_token(s, n, &i, arena, &val, &vlen))
+            return invalid(err, conv, s, n);
+        pairs[2 * k] = sl_value_string(key, (uint32_t)klen);
+        pairs[2 * k + 1] = val ? sl_value_string(val, (uint32_t)vlen) : sl_value_null();
+        hashes[k] = sl_dbz_java_string_hash(key, klen);
+        k++;
+    }
+    uint32_t *order = sl_arena_alloc(arena, (k + 1) * sizeof *order);
+    sl_dbz_java_hashmap_order(hashes, k, sl_dbz_java_hashmap_capacity(k), order);
+    if (conv->kind == PG_CONV_HSTORE_MAP) {
+        sl_value *items = sl_arena_alloc(arena, (2 * k + 1) * sizeof *items);
+        for (size_t j = 0; j < k; j++) {
+            items[2 * j] = pairs[2 * order[j]];
+            items[2 * j + 1] = pairs[2 * order[j] + 1];
+        }
+        *out = (sl_value){.kind = SL_VALUE_MAP, .len = (uint32_t)k, .u.items = items};
+        return SL_OK;
+    }
+    sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_putc(&b, '{');
+    for (size_t j = 0; j < k; j++) {
+        const sl_value *kv = &pairs[2 * order[j]], *vv = &pairs[2 * order[j] + 1];
+        if (j)
+            sl_buf_putc(&b, ',');
+        sl_json_write_string(&b, kv->u.str, kv->len);
+        sl_buf_putc(&b, ':');
+        if (vv->kind == SL_VALUE_NULL)
+            sl_buf_puts(&b, "null");
+        else
+            sl_json_write_string(&b, vv->u.str, vv->len);
+    }
+    sl_buf_putc(&b, '}');
+    set_string(out, copy_text(arena, b.data, b.len), b.len);
+    sl_buf_free(&b);
+    return SL_OK;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * PostGIS geometry or geography, whose text is hex EWKB: Debezium keeps the
+ * EWKB bytes as the wkb and reads the SRID out of them when the EWKB flag
+ * says one is there.
+ */
+static sl_code convert_geometry(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
+                                sl_value *out, sl_error *err)
+{
+    if (n % 2 || n < 10)
+        return invalid(err, conv, s, n);
+    uint8_t *b = sl_arena_alloc(arena, n / 2);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return invalid(err, conv, s, n);
+        b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    bool le = b[0] == 1;
+    uint32_t type =
+        le ? (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 24
+           : (uint32_t)b[4] | (uint32_t)b[3] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 24;
+    sl_value *items = sl_arena_alloc(arena, 2 * sizeof *items);
+    items[0] = (sl_value){.kind = SL_VALUE_BYTES, .len = (uint32_t)(n / 2), .u.bytes = b};
+    items[1] = sl_value_null();
+    if ((type & 0x20000000u) && n / 2 >= 9) {
+        uint32_t srid =
+            le ? (uint32_t)b[5] | (uint32_t)b[6] << 8 | (uint32_t)b[7] << 16 | (uint32_t)b[8] << 24
+               : (uint32_t)b[8] | (uint32_t)b[7] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[5] << 24;
+        items[1] = sl_value_int((int32_t)srid);
+    }
+    *out = (sl_value){.kind = SL_VALUE_STRUCT, .len = 2, .u.items = items};
+    return SL_OK;
+}
+
+/* pgvector's vector and halfvec text, "[1,2.5,-3]": doubles or floats. */
+static sl_code convert_vector(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
+                              sl_value *out, sl_error *err)
+{
+    if (n < 2 || s[0] != '[' || s[n - 1] != ']')
+        return invalid(err, conv, s, n);
+    size_t count = n > 2;
+    for (size_t i = 1; i + 1 < n; i++)
+        count += s[i] == ',';
+    sl_value *items = sl_arena_alloc(arena, (count ? count : 1) * sizeof *items);
+    size_t i = 1;
+    for (size_t k = 0; k < count; k++) {
+        size_t e = i;
+        while (e + 1 < n && s[e] != ',')
+            e++;
+        double d;
+        if (!sl_dbz_parse_double(s + i, e - i, conv->kind == PG_CONV_HALFVEC, &d))
+            return invalid(err, conv, s, n);
+        set_double(&items[k], d);
+        i = e + 1;
+    }
+    *out = (sl_value){.kind = SL_VALUE_ARRAY, .len = (uint32_t)count, .u.items = items};
+    return SL_OK;
+}
+
+/*
+ * pgvector's sparsevec text, "{1:1.5,3:-2}/5": Debezium's SparseDoubleVector,
+ * the dimensions and a map from index (as written) to value, in the order of
+ * the Java HashMap it fills.
+ */
+static sl_code convert_sparsevec(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
+                                 sl_value *out, sl_error *err)
+{
+    const char *slash = memchr(s, '/', n);
+    if (n < 4 || s[0] != '{' || !slash || slash[-1] != '}')
+        return invalid(err, conv, s, n);
+    int64_t dims;
+    if (!sl_dbz_parse_int(slash + 1, (size_t)(s + n - slash - 1), INT16_MIN, INT16_MAX, &dims))
+        return invalid(err, conv, s, n);
+    size_t body = (size_t)(slash - 1 - s) - 1; /* between the braces */
+    size_t count = body > 0;
+    for (size_t i = 1; i <= body; i++)
+        count += s[i] == ',';
+    sl_value *pairs = sl_arena_alloc(arena, (2 * count + 2) * sizeof *pairs);
+    uint32_t *hashes = sl_arena_alloc(arena, (count + 1) * sizeof *hashes);
+    size_t i = 1;
+    for (size_t k = 0; k < count; k++) {
+        size_t e = i;
+        while (e < body + 1 && s[e] != ',')
+            e++;
+        const char *colon = memchr(s + i, ':', e - i);
+        int64_t idx;
+        double v;
+        if (!colon ||
+            !sl_dbz_parse_int(s + i, (size_t)(colon - s - i), INT16_MIN, INT16_MAX, &idx) ||
+            !sl_dbz_parse_double(colon + 1, (size_t)(s + e - colon - 1), false, &v))
+            return invalid(err, conv, s, n);
+        pairs[2 * k] = sl_value_int(idx);
+        set_double(&pairs[2 * k + 1], v);
+        hashes[k] = (uint32_t)(int32_t)idx; /* Short.hashCode */
+        i = e + 1;
+    }
+    uint32_t *order = sl_arena_alloc(arena, (count + 1) * sizeof *order);
+    sl_dbz_java_hashmap_order(hashes, count, sl_dbz_java_hashmap_capacity(count), order);
+    sl_value *map = sl_arena_alloc(arena, (2 * count + 1) * sizeof *map);
+    for (size_t k = 0; k < count; k++) {
+        map[2 * k] = pairs[2 * order[k]];
+        map[2 * k + 1] = pairs[2 * order[k] + 1];
+    }
+    sl_value *items = sl_arena_alloc(arena, 2 * sizeof *items);
+    items[0] = sl_value_int(dims);
+    items[1] = (sl_value){.kind = SL_VALUE_MAP, .len = (uint32_t)count, .u.items = map};
+    *out = (sl_value){.kind = SL_VALUE_STRUCT, .len = 2, .u.items = items};
+    return SL_OK;
+}
+
+/*
+ * A type Debezium does not map, with include.unknown.datatypes: the bytes
+ * of the value's text as the JDBC driver writes it (pgjdbc's geometric
+ * objects print their numbers as Java doubles: "(1.0,1.0),(0.0,0.0)"), in
+ * binary.handling.mode.
+ */
+static sl_code convert_unknown(const pg_converter *conv, const char *s, size_t n, sl_arena *arena,
+                               sl_value *out)
+{
+    if (conv->kind != PG_CONV_UNKNOWN_GEOMETRIC) {
+        sl_dbz_binary_value((sl_dbz_binary_mode)conv->binary, (const uint8_t *)s, n, arena, out);
+        return SL_OK;
+    }
+    sl_buf b;
+    sl_buf_init(&b);
+    for (size_t i = 0; i < n;) {
+        if ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.') {
+            size_t e = i + 1;
+            while (e < n &&
+                   ((s[e] >= '0' && s[e] <= '9') || s[e] == '.' || s[e] == 'e' || s[e] == 'E' ||
+                    ((s[e] == '-' || s[e] == '+') && (s[e - 1] == 'e' || s[e - 1] == 'E'))))
+                e++;
+            double d;
+            if (sl_dbz_parse_double(s + i, e - i, false, &d)) {
+                char num[SL_JSON_NUMBER_MAX];
+                sl_buf_append(&b, num, sl_json_format_double(d, num));
+            } else {
+                sl_buf_append(&b, s + i, e - i);
+            }
+            i = e;
+        } else {
+            sl_buf_putc(&b, s[i++]);
+        }
+    }
+    sl_dbz_binary_value((sl_dbz_binary_mode)conv->binary, (const uint8_t *)b.data, b.len, arena,
+                        out);
+    sl_buf_free(&b);
     return SL_OK;
 }
 
@@ -1186,6 +1485,19 @@ static sl_code convert_value(const pg_converter *conv, const char *s, size_t n, 
     }
     case PG_CONV_ARRAY:
         return convert_array(conv, s, n, arena, out, err);
+    case PG_CONV_HSTORE_JSON:
+    case PG_CONV_HSTORE_MAP:
+        return convert_hstore(conv, s, n, arena, out, err);
+    case PG_CONV_GEOMETRY:
+        return convert_geometry(conv, s, n, arena, out, err);
+    case PG_CONV_VECTOR:
+    case PG_CONV_HALFVEC:
+        return convert_vector(conv, s, n, arena, out, err);
+    case PG_CONV_SPARSEVEC:
+        return convert_sparsevec(conv, s, n, arena, out, err);
+    case PG_CONV_UNKNOWN:
+    case PG_CONV_UNKNOWN_GEOMETRIC:
+        return convert_unknown(conv, s, n, arena, out);
     }
     return sl_error_set(err, SL_INTERNAL, "unknown converter kind %d", conv->kind);
 }
@@ -1375,7 +1687,30 @@ void pg_fallback_value(const pg_converter *conv, sl_arena *arena, sl_value *out)
         shape = SL_DBZ_SHAPE_POINT;
         break;
     case PG_CONV_ARRAY:
+    case PG_CONV_VECTOR:
+    case PG_CONV_HALFVEC:
         shape = SL_DBZ_SHAPE_ARRAY;
+        break;
+    case PG_CONV_HSTORE_JSON:
+        shape = SL_DBZ_SHAPE_JSON;
+        break;
+    case PG_CONV_HSTORE_MAP:
+        memset(out, 0, sizeof *out);
+        out->kind = SL_VALUE_MAP;
+        return;
+    case PG_CONV_GEOMETRY:
+        shape = SL_DBZ_SHAPE_GEOMETRY;
+        break;
+    case PG_CONV_SPARSEVEC: {
+        sl_value *items = sl_arena_alloc(arena, 2 * sizeof *items);
+        items[0] = sl_value_int(0);
+        items[1] = (sl_value){.kind = SL_VALUE_MAP};
+        *out = (sl_value){.kind = SL_VALUE_STRUCT, .len = 2, .u.items = items};
+        return;
+    }
+    case PG_CONV_UNKNOWN:
+    case PG_CONV_UNKNOWN_GEOMETRIC:
+        shape = conv->binary == PG_BINARY_BYTES ? SL_DBZ_SHAPE_BYTES : SL_DBZ_SHAPE_STRING;
         break;
     }
     sl_dbz_fallback_value(shape, conv->scale, arena, out);
@@ -1407,6 +1742,83 @@ static const pg_type_desc *resolve_domain(const pg_type_desc *t, int32_t *typmod
  * Schema and converter for a non-array type. Returns false when Debezium
  * has no mapping for it (the caller falls back to the server text).
  */
+/*
+ * A type Debezium does not map, with include.unknown.datatypes: the bytes
+ * of its text, in binary.handling.mode; pgjdbc's geometric objects print
+ * their numbers as Java doubles.
+ */
+static void unknown_schema(const pg_type_desc *t, const pg_type_options *o, sl_arena *arena,
+                           sl_schema **out, pg_converter *c)
+{
+    *out = sl_dbz_binary_schema(arena, o->binary);
+    c->binary = (uint8_t)o->binary;
+    switch (t->oid) {
+    case 603: /* box */
+    case 628: /* line */
+    case 601: /* lseg */
+    case 602: /* path */
+    case 604: /* polygon */
+    case 718: /* circle */
+        c->kind = PG_CONV_UNKNOWN_GEOMETRIC;
+        break;
+    default:
+        c->kind = PG_CONV_UNKNOWN;
+        break;
+    }
+    c->toast = o->binary == PG_BINARY_BYTES ? PG_TOAST_BYTES : PG_TOAST_STRING;
+}
+
+/* The schemas of the extension types Debezium knows by name; false for the others. */
+static bool extension_schema(const pg_type_desc *t, const pg_type_options *o, sl_arena *arena,
+                             sl_schema **out, pg_converter *c)
+{
+    const char *name = t->name;
+    sl_schema *s = NULL;
+    if (strcmp(name, "hstore") == 0) {
+        if (o->hstore == PG_HSTORE_MAP) {
+            s = sl_dbz_schema_new(arena, SL_TYPE_MAP, NULL, 0);
+            sl_schema *k = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
+            sl_schema *v = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
+            v->optional = true;
+            s->keys = k;
+            s->items = v;
+            c->kind = PG_CONV_HSTORE_MAP;
+        } else {
+            s = sl_dbz_schema_new(arena, SL_TYPE_STRING, "io.debezium.data.Json", 1);
+            c->kind = PG_CONV_HSTORE_JSON;
+            c->toast = PG_TOAST_STRING;
+        }
+    } else if (strcmp(name, "geometry") == 0 || strcmp(name, "geography") == 0) {
+        s = sl_dbz_geometry_schema(arena);
+        if (name[3] == 'g') {
+            s->name = "io.debezium.data.geometry.Geography";
+            s->doc = "Geography";
+        }
+        c->kind = PG_CONV_GEOMETRY;
+    } else if (strcmp(name, "vector") == 0 || strcmp(name, "halfvec") == 0) {
+        bool half = name[0] == 'h';
+        s = sl_dbz_schema_new(
+            arena, SL_TYPE_ARRAY,
+            half ? "io.debezium.data.FloatVector" : "io.debezium.data.DoubleVector", 1);
+        s->items = sl_dbz_schema_new(arena, half ? SL_TYPE_FLOAT32 : SL_TYPE_FLOAT64, NULL, 0);
+        c->kind = half ? PG_CONV_HALFVEC : PG_CONV_VECTOR;
+    } else if (strcmp(name, "sparsevec") == 0) {
+        s = sl_dbz_schema_new(arena, SL_TYPE_STRUCT, "io.debezium.data.SparseDoubleVector", 1);
+        s->doc = "Sparse double vector";
+        sl_field *f = sl_arena_alloc(arena, 2 * sizeof *f);
+        sl_schema *map = sl_dbz_schema_new(arena, SL_TYPE_MAP, NULL, 0);
+        map->keys = sl_dbz_schema_new(arena, SL_TYPE_INT16, NULL, 0);
+        map->items = sl_dbz_schema_new(arena, SL_TYPE_FLOAT64, NULL, 0);
+        f[0] = (sl_field){"dimensions", sl_dbz_schema_new(arena, SL_TYPE_INT16, NULL, 0)};
+        f[1] = (sl_field){"vector", map};
+        s->fields = f;
+        s->nfields = 2;
+        c->kind = PG_CONV_SPARSEVEC;
+    }
+    *out = s;
+    return s != NULL;
+}
+
 static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_options *o,
                           sl_arena *arena, sl_schema **out, pg_converter *c)
 {
@@ -1609,6 +2021,8 @@ static bool scalar_schema(const pg_type_desc *t, int32_t typmod, const pg_type_o
             s = sl_dbz_schema_new(arena, SL_TYPE_STRING, logical, logical ? 1 : 0);
             c->kind = PG_CONV_STRING;
             c->toast = PG_TOAST_STRING;
+        } else {
+            extension_schema(t, o, arena, &s, c);
         }
     }
     *out = s;
@@ -1691,7 +2105,15 @@ sl_code pg_column_schema(const pg_type_desc *type, int32_t typmod, bool optional
             conv_out->omitted = true;
         /* Enum elements stay required, as in Debezium; all others are optional. */
         es->optional = !(elem_root && elem_root->typtype == 'e' && elem->typtype != 'd');
+        if (conv_out->omitted && opts->include_unknown) {
+            /* include.unknown.datatypes: each element's text as bytes, required. */
+            memset(ec, 0, sizeof *ec);
+            unknown_schema(elem_root ? elem_root : elem, opts, arena, &es, ec);
+            es->optional = false;
+            conv_out->omitted = false;
+        }
         conv_out->null_elements = es->optional;
+        ec->in_array = true;
         ec->jdbc_time_element = ec->kind == PG_CONV_TIME_US || ec->kind == PG_CONV_TIME_MS ||
                                 ec->kind == PG_CONV_TIMETZ;
         s = sl_dbz_schema_new(arena, SL_TYPE_ARRAY, NULL, 0);
@@ -1700,13 +2122,18 @@ sl_code pg_column_schema(const pg_type_desc *type, int32_t typmod, bool optional
         conv_out->elem = ec;
         conv_out->toast = domain ? PG_TOAST_NULL : array_toast(t, opts);
     } else if (!scalar_schema(t, typmod, opts, arena, &s, conv_out)) {
-        /* No Debezium mapping: the server text, and a flag saying Debezium drops the column. */
-        s = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
-        conv_out->kind = PG_CONV_STRING;
-        conv_out->toast = PG_TOAST_STRING;
-        conv_out->omitted = true;
+        if (opts->include_unknown) {
+            unknown_schema(t, opts, arena, &s, conv_out);
+        } else {
+            /* No Debezium mapping: the server text, and a flag saying Debezium drops the column. */
+            s = sl_dbz_schema_new(arena, SL_TYPE_STRING, NULL, 0);
+            conv_out->kind = PG_CONV_STRING;
+            conv_out->toast = PG_TOAST_STRING;
+            conv_out->omitted = true;
+        }
     }
-    s->optional = optional;
+    /* Debezium's geometry schemas are optional whatever the column says. */
+    s->optional = optional || conv_out->kind == PG_CONV_GEOMETRY;
     if (comment)
         s->doc = sl_arena_strdup(arena, comment);
     if (opts->placeholder && strcmp(opts->placeholder, PLACEHOLDER) != 0)

@@ -120,6 +120,14 @@ typedef enum pg_conv_kind {
     PG_CONV_BITS,            /* bit(n), varbit(n): little-endian bit set */
     PG_CONV_POINT,           /* geometry.Point struct */
     PG_CONV_ARRAY,
+    PG_CONV_HSTORE_JSON,       /* hstore as a JSON object in a string */
+    PG_CONV_HSTORE_MAP,        /* hstore as a map of strings */
+    PG_CONV_GEOMETRY,          /* PostGIS geometry/geography (hex EWKB): {wkb, srid} */
+    PG_CONV_VECTOR,            /* pgvector vector: array of doubles */
+    PG_CONV_HALFVEC,           /* pgvector halfvec: array of floats */
+    PG_CONV_SPARSEVEC,         /* pgvector sparsevec: {dimensions, vector map} */
+    PG_CONV_UNKNOWN,           /* include.unknown.datatypes: the text's bytes, binary mode */
+    PG_CONV_UNKNOWN_GEOMETRIC, /* the same, numbers written as Java writes doubles */
 } pg_conv_kind;
 
 /* The form the unchanged-TOAST placeholder takes for a column. */
@@ -139,6 +147,7 @@ typedef struct pg_converter {
     uint8_t toast;          /* pg_toast_form */
     uint8_t fraction;       /* TIMESTAMPTZ: fraction digits written (0 = only when non-zero) */
     bool jdbc_time_element; /* time[] element: Debezium keeps ms; timetz[] element: whole seconds */
+    bool in_array;          /* an array's element: Debezium reads it through pgjdbc's getArray */
     /*
      * Debezium (without include.unknown.datatypes) leaves this column out of
      * its events: unknown types, domain arrays, and the arrays it does not
@@ -148,6 +157,7 @@ typedef struct pg_converter {
      */
     bool omitted;
     bool null_elements; /* ARRAY: elements may be null (else a null element nulls the array) */
+    uint8_t binary;     /* UNKNOWN*: binary.handling.mode */
     int32_t scale;      /* DECIMAL*, MONEY*: the target scale */
     const struct pg_converter *elem; /* ARRAY: the element converter (in the table's arena) */
     /* The unchanged-TOAST value for a placeholder other than the default, or NULL. */

@@ -32,6 +32,7 @@ typedef enum sl_type {
     SL_TYPE_STRING,
     SL_TYPE_ARRAY,
     SL_TYPE_STRUCT,
+    SL_TYPE_MAP, /* keys and values: the schemas of its keys and values (items) */
 } sl_type;
 
 /* Connect's name for a type ("int32", "struct"); static storage. */
@@ -59,7 +60,8 @@ struct sl_schema {
     uint32_t nparams;
     const sl_param *params;
     const sl_value *default_value; /* NULL when the field has no default */
-    const sl_schema *items;        /* element schema of an ARRAY */
+    const sl_schema *items;        /* element schema of an ARRAY, value schema of a MAP */
+    const sl_schema *keys;         /* key schema of a MAP */
     uint32_t nfields;              /* fields of a STRUCT, in order */
     const sl_field *fields;
 };
@@ -81,6 +83,7 @@ typedef enum sl_value_kind {
      * field out where its format allows, and must never write it as null.
      */
     SL_VALUE_ABSENT,
+    SL_VALUE_MAP, /* len entries: items[2i] the key, items[2i + 1] its value */
 } sl_value_kind;
 
 struct sl_value {

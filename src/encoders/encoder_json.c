@@ -760,7 +760,8 @@ struct json_node {
     bool has_default;
     const char *null_text; /* written for a null: the default, the fallback or null */
     uint32_t null_len;
-    const json_node *items; /* ARRAY */
+    const json_node *items; /* ARRAY; values of a MAP */
+    const json_node *keys;  /* MAP */
     uint32_t nfields;       /* STRUCT */
     const json_field *fields;
 };
@@ -856,6 +857,28 @@ static bool write_value(sl_buf *b, const json_node *n, const sl_value *v)
         if (v->kind != SL_VALUE_STRUCT || v->len != n->nfields)
             return false;
         return write_struct(b, n, v->u.items);
+    case SL_TYPE_MAP: {
+        if (v->kind != SL_VALUE_MAP)
+            return false;
+        /* JsonConverter: an object when the keys are strings, else an array of [key, value]. */
+        bool object = n->keys->type == SL_TYPE_STRING;
+        sl_buf_putc(b, object ? '{' : '[');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                sl_buf_putc(b, ',');
+            if (!object)
+                sl_buf_putc(b, '[');
+            if (!write_value(b, n->keys, &v->u.items[2 * i]))
+                return false;
+            sl_buf_putc(b, object ? ':' : ',');
+            if (!write_value(b, n->items, &v->u.items[2 * i + 1]))
+                return false;
+            if (!object)
+                sl_buf_putc(b, ']');
+        }
+        sl_buf_putc(b, object ? '}' : ']');
+        return true;
+    }
     }
     return false;
 }
@@ -899,6 +922,12 @@ static void write_fallback(sl_buf *b, const json_node *n)
         break;
     case SL_TYPE_ARRAY:
         PUT_LITERAL(b, "[]");
+        break;
+    case SL_TYPE_MAP:
+        if (n->keys->type == SL_TYPE_STRING)
+            PUT_LITERAL(b, "{}");
+        else
+            PUT_LITERAL(b, "[]");
         break;
     case SL_TYPE_STRUCT:
         if (strcmp(name, "io.debezium.data.VariableScaleDecimal") == 0) {
@@ -949,8 +978,10 @@ static sl_code node_build(sl_arena *arena, const sl_json_options *opts, const sl
     n->type = s->type;
     sl_code rc;
 
-    if (s->type == SL_TYPE_ARRAY) {
+    if (s->type == SL_TYPE_ARRAY || s->type == SL_TYPE_MAP) {
         rc = node_build(arena, opts, s->items, path, false, &n->items, err);
+        if (rc == SL_OK && s->type == SL_TYPE_MAP)
+            rc = node_build(arena, opts, s->keys, path, false, &n->keys, err);
         if (rc != SL_OK)
             return rc;
     } else if (s->type == SL_TYPE_STRUCT) {
@@ -978,7 +1009,7 @@ static sl_code node_build(sl_arena *arena, const sl_json_options *opts, const sl
         sl_buf_free(&prefix);
         n->fields = fields;
         n->nfields = s->nfields;
-    } else if ((unsigned)s->type > SL_TYPE_STRUCT) {
+    } else if ((unsigned)s->type > SL_TYPE_MAP) {
         return sl_error_set(err, SL_INVALID, "schema of \"%s\" has an unknown type", path);
     }
 
@@ -1013,6 +1044,11 @@ static void write_schema(sl_buf *b, const json_node *n, const char *field)
     sl_buf_putc(b, '"');
     if (s->type == SL_TYPE_ARRAY) {
         PUT_LITERAL(b, ",\"items\":");
+        write_schema(b, n->items, NULL);
+    } else if (s->type == SL_TYPE_MAP) {
+        PUT_LITERAL(b, ",\"keys\":");
+        write_schema(b, n->keys, NULL);
+        PUT_LITERAL(b, ",\"values\":");
         write_schema(b, n->items, NULL);
     } else if (s->type == SL_TYPE_STRUCT) {
         PUT_LITERAL(b, ",\"fields\":[");

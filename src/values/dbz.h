@@ -322,4 +322,22 @@ typedef enum sl_dbz_shape {
  */
 void sl_dbz_fallback_value(sl_dbz_shape shape, int32_t scale, sl_arena *arena, sl_value *out);
 
+/* ---------------------------------------------------------------------------
+ * Java's hash order (dbz_java.c)
+ */
+
+/* String.hashCode of UTF-8 text (over its UTF-16 code units). */
+uint32_t sl_dbz_java_string_hash(const char *s, size_t n);
+
+/* The table size of a java.util.HashMap holding n entries put one by one. */
+uint32_t sl_dbz_java_hashmap_capacity(size_t n);
+
+/*
+ * The iteration order of a HashMap of the given capacity whose keys, put in
+ * order 0..n, have hashCodes hashes[0..n): order[0..n) receives their
+ * indexes, by bucket and then by insertion.
+ */
+void sl_dbz_java_hashmap_order(const uint32_t *hashes, size_t n, uint32_t capacity,
+                               uint32_t *order);
+
 #endif
