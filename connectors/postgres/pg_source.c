@@ -195,6 +195,11 @@ static const sl_config_key pg_keys[] = {
      .max = 3600000,
      .doc = "How often a connector that starts more than 16 MB of WAL behind the server logs its "
             "progress catching up (WAL left, rate, time left)."},
+    {.name = "heartbeat.action.query",
+     .type = SL_CONF_STRING,
+     .doc = "A statement run on the captured database at each heartbeat (heartbeat.interval.ms), "
+            "e.g. an INSERT into a small table of the publication: for a database that sees no "
+            "other writes, so that its slot's position still has WAL to move through."},
     {.name = "status.update.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "10000",
@@ -717,6 +722,42 @@ static sl_code pg_idle(sl_source *s, sl_error *err)
     return SL_OK;
 }
 
+/*
+ * The connector's heartbeat (source.h). Runs heartbeat.action.query on the
+ * catalog connection, then asks the server for a reply: the walsender
+ * answers a status update that requests one with a keepalive carrying its
+ * current position, which read_frame() emits as a position-only COMMIT when
+ * no transaction is open. So the slot follows the server's position even
+ * when every transaction since is in other databases or excluded tables.
+ * Failures are logged (the first ones, then every 100th) and the stream
+ * goes on: a connection that broke is noticed by the next poll.
+ */
+static void pg_heartbeat(sl_source *s)
+{
+    if (s->state != STATE_STREAMING)
+        return;
+    const char *query = sl_config_str(s->cfg, "heartbeat.action.query");
+    sl_error err;
+    if (query && *query) {
+        pg_wait w = pg_conn_catalog_wait(s);
+        PGresult *res = NULL;
+        sl_code rc = pg_conn_catalog(s, &err);
+        if (rc == SL_OK)
+            rc = pg_exec(s->catalog, query, 0, NULL, &w, &res, &err);
+        if (rc == SL_OK && PQresultStatus(res) != PGRES_COMMAND_OK &&
+            PQresultStatus(res) != PGRES_TUPLES_OK)
+            rc = sl_error_set(&err, SL_SOURCE, "%s", pg_message(res, s->catalog));
+        PQclear(res);
+        if (rc != SL_OK) {
+            if (s->heartbeat_failures < 5 || s->heartbeat_failures % 100 == 0)
+                sl_warn("heartbeat.action.query failed: %s", err.msg);
+            s->heartbeat_failures++;
+        }
+    }
+    if (pg_conn_send_status(s, true, &err) != SL_OK)
+        sl_debug("heartbeat: %s", err.msg);
+}
+
 static sl_code pg_ack(sl_source *s, const sl_position *pos, sl_error *err)
 {
     uint64_t lsn = pg_position_lsn(pos);
@@ -816,6 +857,7 @@ const sl_source_ops sl_source_postgres = {
     .poll = pg_poll,
     .wait_fd = pg_wait_fd,
     .idle = pg_idle,
+    .heartbeat = pg_heartbeat,
     .ack = pg_ack,
     .position_format = pg_position_format,
     .position_parse = pg_position_parse,

@@ -185,8 +185,9 @@ struct sl_source {
     int64_t last_status_ms;
     bool reply_due;
 
-    bool tx_metadata;   /* provide.transaction.metadata: name transactions (source.h) */
-    uint64_t frame_lsn; /* the start of the current message's XLogData */
+    bool tx_metadata;            /* provide.transaction.metadata: name transactions (source.h) */
+    uint64_t heartbeat_failures; /* heartbeat.action.query failures, for rate-limited logs */
+    uint64_t frame_lsn;          /* the start of the current message's XLogData */
 
     bool in_tx;
     bool skipping_tx;
