@@ -39,6 +39,7 @@ static struct {
     bool lose_always;    /* lose every message, in every life */
     int refuse_id;       /* produce() refuses the messages of this row id for good (-1: none) */
     bool pk_change;      /* each transaction: a create, then a change of its primary key */
+    bool txmeta;         /* name transactions "N:<item>", for transaction metadata */
     int batch_capacity;
     int flush_interval_ms;
 
@@ -155,7 +156,13 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
     (void)err;
     while (w.next_tx < w.ntx && !sl_batch_full(b)) {
         if (w.next_event < 0) {
-            sl_batch_push(b, SL_ITEM_BEGIN);
+            sl_item *it = sl_batch_push(b, SL_ITEM_BEGIN);
+            if (w.txmeta) {
+                char id[32];
+                snprintf(id, sizeof id, "%d:b", w.next_tx);
+                it->txid = sl_arena_strdup(&b->arena, id);
+                it->tx_ts_ms = 1000 + w.next_tx;
+            }
             w.next_event = 0;
         } else if (w.next_event < EVENTS_PER_TX) {
             sl_item *it = sl_batch_push(b, SL_ITEM_EVENT);
@@ -169,6 +176,11 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
             it->u.event.table = &table;
             it->u.event.source_schema = source_schema;
             it->u.event.source = src;
+            if (w.txmeta) {
+                char id[32];
+                snprintf(id, sizeof id, "%d:%d", w.next_tx, w.next_event);
+                it->u.event.txid = sl_arena_strdup(&b->arena, id);
+            }
             if (w.pk_change && w.next_event > 0) {
                 /* The old row (id i) and the new one (id PK_OFFSET + i), each pointing at the
                  * other. */
@@ -190,6 +202,12 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
             w.emitted_events++;
         } else {
             sl_item *it = sl_batch_push(b, SL_ITEM_COMMIT);
+            if (w.txmeta) {
+                char id[32];
+                snprintf(id, sizeof id, "%d:e", w.next_tx);
+                it->txid = sl_arena_strdup(&b->arena, id);
+                it->tx_ts_ms = 1000 + w.next_tx;
+            }
             it->u.position.len = 8;
             int64_t v = w.next_tx;
             memcpy(it->u.position.bytes, &v, sizeof v);
@@ -307,6 +325,21 @@ static sl_code fk_produce(sl_sink *s, const sl_message *m, sl_error *err)
     snprintf(key, sizeof key, "%.*s", (int)m->key_len, (const char *)m->key);
     snprintf(value, sizeof value, "%.*s", m->value ? (int)m->value_len : 0,
              m->value ? (const char *)m->value : "");
+    if (strstr(m->topic, ".transaction")) {
+        /* A transaction metadata record: its id "N:x" names the fake transaction. */
+        int tx = json_int_after(key, "\"id\":\"");
+        cr_assert_geq(tx, 0, "%s", key);
+        cr_assert_eq(m->nheaders, 0, "transaction metadata has no headers");
+        token_tx[m->token & 0xffff] = (uint64_t)tx;
+        char entry[64];
+        int count = json_int_after(value, "\"event_count\":");
+        snprintf(entry, sizeof entry, "%s:%d:%d", strstr(value, "\"BEGIN\"") ? "BEGIN" : "END", tx,
+                 count);
+        if (w.nlog < MAX_MSGS)
+            w.log[w.nlog++] = strdup(entry);
+        w.inflight_tokens[w.ninflight++] = (int)m->token;
+        return SL_OK;
+    }
     int id = json_int_after(key, "\"id\":");
     cr_assert_geq(id, 0);
     if (id == w.refuse_id) {
@@ -818,4 +851,25 @@ Test(pipeline, item23_skipping_updates_skips_both_events_of_a_primary_key_change
         cr_assert_not(w.ack_violation);
         cleanup(&r);
     }
+}
+
+Test(pipeline, transaction_metadata_brackets_each_transaction_and_is_acknowledged_with_it)
+{
+    reset_world(20, 5, 4);
+    w.txmeta = true;
+    w.msgs_per_tx = EVENTS_PER_TX + 3; /* the tombstone, BEGIN and END */
+    run_ctx r = {0};
+    run_pipeline(&r, ",\"provide.transaction.metadata\": true");
+    cr_assert_eq(r.result, SL_OK);
+    cr_assert_eq(w.nlog, 20 * 6, "BEGIN, 3 events, a tombstone and END per transaction");
+    for (int tx = 0; tx < 20; tx++) {
+        char begin[32], end[32];
+        snprintf(begin, sizeof begin, "BEGIN:%d:0", tx);
+        snprintf(end, sizeof end, "END:%d:3", tx);
+        cr_assert_str_eq(w.log[tx * 6], begin);
+        cr_assert_str_eq(w.log[tx * 6 + 5], end);
+    }
+    cr_assert_eq(w.last_ack, 19);
+    cr_assert_not(w.ack_violation, "a position was confirmed before its records were acknowledged");
+    cleanup(&r);
 }
