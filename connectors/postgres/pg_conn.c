@@ -290,8 +290,42 @@ static sl_code ensure_publication(sl_source *s, sl_error *err)
     PQclear(res);
 
     char *qpub = quote_ident(s->catalog, s->publication);
-    const char *with =
-        s->pub_via_root && via_root_supported ? " WITH (publish_via_partition_root = true)" : "";
+    /*
+     * As Debezium: a publication made for a connector that sets
+     * skipped.operations publishes only the operations it emits, so the
+     * server does not send (PostgreSQL 15 and later: not even as empty
+     * transactions) what would be dropped anyway.
+     */
+    char publish[64] = "";
+    if (sl_config_has(s->cfg, "skipped.operations")) {
+        const char *skip = sl_config_str(s->cfg, "skipped.operations");
+        static const struct {
+            char op;
+            const char *name;
+        } ops[] = {{'c', "insert"}, {'u', "update"}, {'d', "delete"}, {'t', "truncate"}};
+        bool any = false;
+        for (size_t i = 0; i < 4; i++) {
+            bool skipped = false;
+            for (const char *c = skip; *c; c++)
+                if (*c == ops[i].op && (c == skip || c[-1] == ',' || c[-1] == ' ') &&
+                    (c[1] == '\0' || c[1] == ',' || c[1] == ' '))
+                    skipped = true;
+            if (skipped) {
+                any = true;
+                continue;
+            }
+            snprintf(publish + strlen(publish), sizeof publish - strlen(publish), "%s%s",
+                     publish[0] ? "," : "", ops[i].name);
+        }
+        if (!any)
+            publish[0] = '\0';
+    }
+    char with[160] = "";
+    bool root = s->pub_via_root && via_root_supported;
+    if (root || publish[0])
+        snprintf(with, sizeof with, " WITH (%s%s%s%s%s)",
+                 root ? "publish_via_partition_root = true" : "", root && publish[0] ? ", " : "",
+                 publish[0] ? "publish = '" : "", publish, publish[0] ? "'" : "");
     sl_buf stmt;
     sl_buf_init(&stmt);
     switch (s->pub_mode) {
