@@ -1372,7 +1372,7 @@ static sl_code encode_plain(sl_encoder *enc, const sl_event *ev, sl_buf *key, bo
         return sl_error_set(err, SL_INVALID, "topic \"%s\": a record without a value",
                             ev->table->topic);
     json_cache *c = NULL;
-    sl_code rc = cache_get(ev, &c, err);
+    sl_code rc = cache_get(&enc->opts, ev, &c, err);
     if (rc != SL_OK)
         return rc;
     size_t key_start = key->len, value_start = value->len;

@@ -130,6 +130,9 @@ static sl_value value_of(json_t *j, const sl_schema *s, sl_arena *arena)
     if (!j || json_is_null(j))
         return v;
     switch (s->type) {
+    case SL_TYPE_MAP:
+        cr_assert_fail("the Avro encoder writes no maps");
+        break;
     case SL_TYPE_BOOLEAN:
         v.kind = SL_VALUE_BOOL;
         v.u.b = json_is_true(j);
@@ -295,8 +298,11 @@ static char *hex(const char *p, size_t n)
 }
 
 /*
- * Pairs the two goldens' messages: the same topic, in the same order (both
- * captures ran the same SQL); tombstones have no schema and are skipped.
+ * Pairs the two goldens' messages: the same topic, in the same order. The
+ * JSON golden's SQL is the Avro golden's with sections appended (tables the
+ * Avro capture did not include, and later changes to the tables it did), so
+ * JSON messages beyond the Avro capture are skipped, and every Avro message
+ * must find its JSON one. Tombstones have no schema and are skipped.
  */
 typedef void (*replay_fn)(replay *r, json_t *by_id, void *ctx);
 
@@ -304,10 +310,11 @@ static int for_each_golden(replay_fn fn, void *ctx)
 {
     json_t *json = load_lines(GOLDEN_JSON);
     json_t *avro = load_lines(GOLDEN_AVRO "/events.jsonl");
-    cr_assert_eq(json_array_size(json), json_array_size(avro));
+    cr_assert_leq(json_array_size(avro), json_array_size(json));
     json_t *by_id = golden_schemas_by_id();
     json_t *seen = json_object();
     int checked = 0;
+    size_t paired = 0;
     size_t i;
     json_t *line;
     json_array_foreach(json, i, line)
@@ -324,7 +331,9 @@ static int for_each_golden(replay_fn fn, void *ctx)
                 json_integer_value(json_object_get(a, "offset")) == nth)
                 match = a;
         }
-        cr_assert_not_null(match, "no Avro golden message %s #%lld", topic, (long long)nth);
+        if (!match)
+            continue;
+        paired++;
         if (json_is_null(json_object_get(line, "value")))
             continue;
         sl_arena arena;
@@ -336,6 +345,7 @@ static int for_each_golden(replay_fn fn, void *ctx)
         sl_arena_destroy(&arena);
         checked++;
     }
+    cr_assert_eq(paired, json_array_size(avro), "every Avro golden message has its JSON one");
     json_decref(seen);
     json_decref(by_id);
     json_decref(json);
@@ -1095,4 +1105,66 @@ Test(encoder_avro, apicurio_urls_are_read_as_its_confluent_api)
         cr_assert_str_eq(url, cases[i][1]);
         sl_connector_free(c);
     }
+}
+
+/*
+ * Heartbeats, transaction metadata and map columns are written in JSON only:
+ * an Avro connector asking for them is refused at start, naming the key,
+ * rather than failing at its first heartbeat or map value.
+ */
+Test(encoder_avro, json_only_records_and_maps_are_refused_at_start)
+{
+    sl_error err;
+    static const char *const asks[][2] = {
+        {"\"heartbeat.interval.ms\": 10000", "\"heartbeat.interval.ms\""},
+        {"\"provide.transaction.metadata\": true", "\"provide.transaction.metadata\""},
+        {"\"hstore.handling.mode\": \"map\"", "\"hstore.handling.mode\""},
+    };
+    static const char *const sides[] = {
+        "\"value.converter\": \"" CONFLUENT "\", "
+        "\"value.converter.schema.registry.url\": \"http://r:8081\", ",
+        "\"key.converter\": \"" CONFLUENT "\", "
+        "\"key.converter.schema.registry.url\": \"http://r:8081\", ",
+    };
+    for (size_t s = 0; s < 2; s++) {
+        for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+            char members[1024];
+            snprintf(members, sizeof members, "%s%s", sides[s], asks[i][0]);
+            cr_assert_eq(load(members, &err, NULL), SL_CONFIG, "%s", members);
+            cr_assert(strstr(err.msg, asks[i][1]) &&
+                          strstr(err.msg, s == 0 ? "\"value.converter\"" : "\"key.converter\""),
+                      "%s", err.msg);
+        }
+    }
+    /* Off, they are fine; and JSON connectors may ask for all of them. */
+    cr_assert_eq(load("\"value.converter\": \"" CONFLUENT "\", "
+                      "\"value.converter.schema.registry.url\": \"http://r:8081\", "
+                      "\"heartbeat.interval.ms\": 0, \"provide.transaction.metadata\": false, "
+                      "\"hstore.handling.mode\": \"json\"",
+                      &err, NULL),
+                 SL_OK, "%s", err.msg);
+    cr_assert_eq(load("\"heartbeat.interval.ms\": 10000, \"provide.transaction.metadata\": true, "
+                      "\"hstore.handling.mode\": \"map\"",
+                      &err, NULL),
+                 SL_OK, "%s", err.msg);
+}
+
+/* A map column that reaches the Avro encoder anyway (sparsevec) fails naming the field. */
+Test(encoder_avro, a_map_column_is_refused_naming_the_field)
+{
+    static const sl_schema key_s = {.type = SL_TYPE_INT32};
+    static const sl_schema val_s = {.type = SL_TYPE_FLOAT64};
+    static const sl_schema map_s = {.type = SL_TYPE_MAP, .keys = &key_s, .items = &val_s};
+    static const sl_schema id_s = {.type = SL_TYPE_INT32};
+    static const sl_field fields[] = {{"id", &id_s}, {"embedding", &map_s}};
+    static const sl_schema row = {
+        .type = SL_TYPE_STRUCT, .name = "shop.public.items.Value", .nfields = 2, .fields = fields};
+    sl_avro_options opts = {0};
+    sl_buf text;
+    sl_buf_init(&text);
+    sl_error err;
+    cr_assert_eq(sl_avro_schema_text(&row, &opts, &text, &err), SL_INVALID);
+    cr_assert(strstr(err.msg, "embedding") && strstr(err.msg, "maps are not written in Avro"), "%s",
+              err.msg);
+    sl_buf_free(&text);
 }
