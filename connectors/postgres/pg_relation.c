@@ -274,7 +274,9 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
         sl_warn("table \"%s.%s\" (relation %u) is no longer in the catalog: its columns are taken "
                 "as nullable and without defaults, its key from its replica identity",
                 nsp, rel, t->relid);
+    bool *dropped = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *dropped);
     for (uint16_t i = 0; i < n; i++) {
+        dropped[i] = !types[i];
         if (types[i])
             continue;
         /* A type dropped since (an enum replaced by text, say): the value's text form. */
@@ -335,6 +337,13 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
             pg_table_free(t);
             return sl_error_prefix(err, "table \"%s.%s\", column \"%s\"", nsp, rel, c->name);
         }
+        /*
+         * A dropped type has no mapping, but its column had one when the
+         * change was made: its values go on as text (the warning above)
+         * rather than vanishing as a type Debezium does not map would.
+         */
+        if (dropped[i])
+            t->convs[i].omitted = false;
         /*
          * Left out: by the column filters, or (as Debezium does) a type
          * Debezium does not map, unless include.unknown.datatypes is set.

@@ -104,9 +104,15 @@ Test(avro_golden, debezium_schemas_and_records_and_an_independent_read_back, .ti
     }
     for (int i = 0; i < 3; i++)
         cr_assert(it_wait_log(logs[i], "streaming from slot", 30000), "see %s", logs[i]);
-    cr_assert_eq(it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/changes.sql "
-                           ">/dev/null",
-                           dbname, GOLDEN),
+    /*
+     * The Avro golden was captured with sections 1 to 8 of changes.sql; the
+     * sections after them (extension types, transaction metadata) came with
+     * the JSON golden's later capture, so they are left out here, all but
+     * the last change the test waits for.
+     */
+    cr_assert_eq(it_system("sed '/^-- 9\\. /,/^-- Last:/{/^-- Last:/!d}' %s/changes.sql | "
+                           "PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 >/dev/null",
+                           GOLDEN, dbname),
                  0);
     /* capture_end is the last change: once each connector has written it, all is there. */
     for (int i = 0; i < 3; i++) {

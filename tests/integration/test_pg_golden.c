@@ -88,6 +88,8 @@ static void run_variant(const char *name)
         expected_count[k]++;
     }
     for (size_t k = 0; k < ntopics; k++) {
+        if (!it_topic_exists(topics[k]))
+            continue;
         it_messages old = it_consume(topics[k], 0, 300, 3000);
         before[k] = old.n;
         it_messages_free(&old);
@@ -114,19 +116,32 @@ static void run_variant(const char *name)
                            dbname, GOLDEN),
                  0);
 
+    /*
+     * capture_end's row is the last change: once it is in Kafka, sluice has
+     * read everything, and a stop (which waits for every delivery) leaves
+     * each topic complete, so the topics are read after the stop with a
+     * short quiet time rather than waiting a second of quiet on each while
+     * sluice runs.
+     */
+    size_t end = ntopics;
+    for (size_t k = 0; k < ntopics; k++)
+        if (strstr(topics[k], ".public.capture_end"))
+            end = k;
+    cr_assert_lt(end, ntopics, "the golden events end with capture_end");
+    it_messages last = it_consume(topics[end], before[end] + expected_count[end], 0, 60000);
+    size_t got = last.n;
+    it_messages_free(&last);
+    cr_assert_geq(got, before[end] + expected_count[end], "capture_end never came; see %s",
+                  log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+
     for (size_t k = 0; k < ntopics; k++) {
-        /* A sluice that stopped sends nothing more: no use waiting for each topic. */
-        cr_assert_eq(kill(pid, 0), 0, "sluice exited; see %s", log_path);
-        /* Heartbeats keep coming: a topic of them is never quiet for long. */
-        bool heartbeats = strncmp(topics[k], "__debezium-heartbeat.", 21) == 0;
-        it_messages m =
-            it_consume(topics[k], before[k] + expected_count[k], heartbeats ? 200 : 1000, 60000);
+        it_messages m = it_consume(topics[k], before[k] + expected_count[k], 300, 30000);
         it_messages rest = {.items = m.items + (m.n > before[k] ? before[k] : m.n),
                             .n = m.n > before[k] ? m.n - before[k] : 0};
         it_messages_write_jsonl(actual, topics[k], &rest);
         it_messages_free(&m);
     }
-    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
     int rc = it_system("python3 %s/compare.py %s %s %s/known-differences.json >%s/compare.txt 2>&1",
                        GOLDEN, path, actual, GOLDEN, dir);
     snprintf(path, sizeof path, "%s/compare.txt", dir);

@@ -282,6 +282,21 @@ it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_
     return out;
 }
 
+bool it_topic_exists(const char *topic)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER);
+    const struct rd_kafka_metadata *md;
+    bool found = false;
+    rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+        cr_assert_fail("could not read the broker's topics: %s", rd_kafka_err2str(rc));
+    for (int i = 0; i < md->topic_cnt && !found; i++)
+        found = strcmp(md->topics[i].topic, topic) == 0 && md->topics[i].err == 0;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return found;
+}
+
 void it_messages_free(it_messages *m)
 {
     for (size_t i = 0; i < m->n; i++) {

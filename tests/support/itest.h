@@ -60,6 +60,9 @@ typedef struct it_messages {
  * nothing more came for quiet_ms, or timeout_ms passed.
  */
 it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_ms);
+
+/* Whether the broker has the topic now (one metadata request: no wait for it to appear). */
+bool it_topic_exists(const char *topic);
 void it_messages_free(it_messages *m);
 
 /* Appends messages as {"topic","key","value","headers"} lines to path. */
