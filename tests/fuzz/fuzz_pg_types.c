@@ -127,6 +127,18 @@ static void check_value(const sl_schema *s, const sl_value *v, int depth)
         for (uint32_t i = 0; i < v->len; i++)
             check_value(s->fields[i].schema, &v->u.items[i], depth + 1);
         break;
+    case SL_TYPE_MAP:
+        if (v->kind != SL_VALUE_MAP || (v->len && !v->u.items))
+            FAIL("map schema, value kind %d", v->kind);
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (v->u.items[2 * i].kind == SL_VALUE_NULL)
+                FAIL("null key in a map");
+            if (v->u.items[2 * i + 1].kind == SL_VALUE_NULL && !s->items->optional)
+                FAIL("null value in a map of required values");
+            check_value(s->keys, &v->u.items[2 * i], depth + 1);
+            check_value(s->items, &v->u.items[2 * i + 1], depth + 1);
+        }
+        break;
     }
 }
 
