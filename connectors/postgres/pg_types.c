@@ -2617,6 +2617,15 @@ static const sl_value *parse_default(const pg_type_desc *t, const pg_converter *
 
 #define JDBC_UNKNOWN_LENGTH 2147483647
 
+/*
+ * Java's int addition, which wraps: pgjdbc's arithmetic on a typmod, and
+ * no undefined behaviour for a typmod a damaged stream might carry.
+ */
+static int32_t jadd(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
 /* pgjdbc's TypeInfoCache.getDisplaySize for a built-in oid. */
 static int32_t jdbc_display_size(uint32_t oid, int32_t typmod)
 {
@@ -2642,21 +2651,21 @@ static int32_t jdbc_display_size(uint32_t oid, int32_t typmod)
     case 1266:   /* timetz */
     case 1114:   /* timestamp */
     case 1184: { /* timestamptz */
-        int32_t second = typmod == -1 ? 7 : typmod == 0 ? 0 : typmod == 1 ? 3 : typmod + 1;
-        return oid == 1083   ? 8 + second
-               : oid == 1266 ? 8 + second + 6
-               : oid == 1114 ? 13 + 1 + 8 + second
-                             : 13 + 1 + 8 + second + 6;
+        int32_t second = typmod == -1 ? 7 : typmod == 0 ? 0 : typmod == 1 ? 3 : jadd(typmod, 1);
+        return oid == 1083   ? jadd(second, 8)
+               : oid == 1266 ? jadd(second, 8 + 6)
+               : oid == 1114 ? jadd(second, 13 + 1 + 8)
+                             : jadd(second, 13 + 1 + 8 + 6);
     }
     case 1186: /* interval */
         return 49;
     case 1043: /* varchar */
     case 1042: /* bpchar */
-        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod - 4;
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : jadd(typmod, -4);
     case 1700: /* numeric */
         if (typmod == -1)
             return 131089;
-        return 1 + (((typmod - 4) >> 16) & 0xffff) + (((typmod - 4) & 0xffff) != 0);
+        return 1 + ((jadd(typmod, -4) >> 16) & 0xffff) + ((jadd(typmod, -4) & 0xffff) != 0);
     case 1560: /* bit */
         return typmod;
     case 1562: /* varbit */
@@ -2682,13 +2691,13 @@ static int32_t jdbc_precision(uint32_t oid, int32_t typmod)
     case 701:
         return 17;
     case 1700:
-        return typmod == -1 ? 0 : ((typmod - 4) >> 16) & 0xffff;
+        return typmod == -1 ? 0 : (jadd(typmod, -4) >> 16) & 0xffff;
     case 18:
     case 16:
         return 1;
     case 1042:
     case 1043:
-        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : typmod - 4;
+        return typmod == -1 ? JDBC_UNKNOWN_LENGTH : jadd(typmod, -4);
     case 1082:
     case 1083:
     case 1266:
@@ -2714,7 +2723,7 @@ static int32_t jdbc_scale(uint32_t oid, int32_t typmod)
     case 701:
         return 17;
     case 1700:
-        return typmod == -1 ? 0 : (typmod - 4) & 0xffff;
+        return typmod == -1 ? 0 : jadd(typmod, -4) & 0xffff;
     case 1083:
     case 1266:
     case 1114:
