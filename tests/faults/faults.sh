@@ -81,9 +81,11 @@ _fault_start() {
 
 # _fault_wait_log TEXT COUNT SECONDS: until TEXT appears COUNT times in the log.
 _fault_wait_log() {
-    local i
+    local i n
     for ((i = 0; i < $3 * 10; i++)); do
-        (($(grep -c -- "$1" "$_FAULT_LOG" 2>/dev/null || true) >= $2)) && return 0
+        # No log yet prints nothing (grep's status 2): count it as none.
+        n=$(grep -c -- "$1" "$_FAULT_LOG" 2>/dev/null) || true
+        ((${n:-0} >= $2)) && return 0
         sleep 0.1
     done
     return 1
