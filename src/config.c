@@ -270,6 +270,18 @@ int sl_config_foreach_prefix(const sl_config *cfg, const char *prefix,
     return 0;
 }
 
+bool sl_config_same(const sl_config *a, const sl_config *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        const entry *e = find_entry(b, a->entries[i].key);
+        if (!e || strcmp(e->value, a->entries[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
 void sl_config_free(sl_config *cfg)
 {
     if (!cfg)

@@ -57,6 +57,14 @@ sl_code sl_config_validate(sl_config *cfg, const sl_config_key *const *tables, s
 /* Sets a value (used for defaults computed from other keys, and by tests). */
 void sl_config_set(sl_config *cfg, const char *key, const char *value);
 
+/*
+ * Whether a and b hold the same keys with the same values, in any order, as
+ * loaded: after ${...} substitution, so that a secret file that changed
+ * makes a difference and a file only reformatted does not. What a reload
+ * compares (supervisor.h).
+ */
+bool sl_config_same(const sl_config *a, const sl_config *b);
+
 /* Frees cfg, wiping its secret values first; cfg may be NULL. */
 void sl_config_free(sl_config *cfg);
 
