@@ -41,6 +41,7 @@ typedef struct commit_entry {
 
 struct sl_metrics {
     char *name;
+    bool listed;    /* guarded by board_lock */
     int control_fd; /* eventfd: written by requests, drained by the pipeline */
     atomic_bool control_pending;
     atomic_bool pause_wanted;
@@ -76,6 +77,9 @@ static pthread_mutex_t board_lock = PTHREAD_MUTEX_INITIALIZER;
 static sl_metrics **board;
 static size_t board_n, board_cap;
 static atomic_bool enabled;
+
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static sl_reload_status reload_status = {.last_ok = true};
 
 int64_t sl_metrics_now_ms(void)
 {
@@ -139,25 +143,36 @@ sl_metrics *sl_metrics_connector(const char *name)
     m->local.heartbeat_ms = sl_metrics_now_ms();
     m->published = m->local;
     m->cur_slot = NO_SLOT;
+    m->listed = true;
     board[board_n++] = m;
     pthread_mutex_unlock(&board_lock);
     return m;
 }
 
-size_t sl_metrics_count(void)
+sl_metrics **sl_metrics_list(size_t *n)
 {
     pthread_mutex_lock(&board_lock);
-    size_t n = board_n;
+    sl_metrics **out = calloc(board_n ? board_n : 1, sizeof *out);
+    if (!out)
+        abort();
+    *n = 0;
+    for (size_t i = 0; i < board_n; i++)
+        if (board[i]->listed)
+            out[(*n)++] = board[i];
     pthread_mutex_unlock(&board_lock);
-    return n;
+    return out;
 }
 
-sl_metrics *sl_metrics_at(size_t i)
+void sl_metrics_set_listed(sl_metrics *m, bool listed)
 {
     pthread_mutex_lock(&board_lock);
-    sl_metrics *m = i < board_n ? board[i] : NULL;
+    bool again = listed && !m->listed;
+    m->listed = listed;
     pthread_mutex_unlock(&board_lock);
-    return m;
+    if (again) {
+        atomic_store(&m->pause_wanted, false);
+        atomic_store(&m->restart_wanted, false);
+    }
 }
 
 const char *sl_metrics_name(const sl_metrics *m)
@@ -181,6 +196,28 @@ void sl_metrics_free_all(void)
     board = NULL;
     board_n = board_cap = 0;
     pthread_mutex_unlock(&board_lock);
+}
+
+void sl_metrics_reload_done(const char *const *errors, size_t nerrors)
+{
+    pthread_mutex_lock(&reload_lock);
+    reload_status.last_wall_us = sl_metrics_wall_us();
+    reload_status.last_ok = nerrors == 0;
+    if (nerrors == 0)
+        reload_status.succeeded++;
+    else
+        reload_status.failed++;
+    reload_status.nerrors = nerrors < SL_RELOAD_ERRORS_MAX ? nerrors : SL_RELOAD_ERRORS_MAX;
+    for (size_t i = 0; i < reload_status.nerrors; i++)
+        snprintf(reload_status.errors[i], sizeof reload_status.errors[i], "%s", errors[i]);
+    pthread_mutex_unlock(&reload_lock);
+}
+
+void sl_metrics_reload_read(sl_reload_status *out)
+{
+    pthread_mutex_lock(&reload_lock);
+    *out = reload_status;
+    pthread_mutex_unlock(&reload_lock);
 }
 
 /* ---- readers ---- */
@@ -222,6 +259,11 @@ void sl_metrics_request_restart(sl_metrics *m)
     wake(m);
 }
 
+bool sl_metrics_take_restart(sl_metrics *m)
+{
+    return atomic_exchange(&m->restart_wanted, false);
+}
+
 int sl_metrics_control_fd(sl_metrics *m)
 {
     return m->control_fd;
@@ -245,13 +287,15 @@ bool sl_metrics_control(sl_metrics *m, bool *restart)
 
 bool sl_metrics_ready(char *reason, size_t size)
 {
-    size_t n = sl_metrics_count();
+    size_t n;
+    sl_metrics **list = sl_metrics_list(&n);
     if (n == 0) {
+        free(list);
         snprintf(reason, size, "no connectors");
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
+        sl_metrics *m = list[i];
         pthread_mutex_lock(&m->lock);
         sl_conn_state st = m->published.state;
         bool ok = st == SL_CONN_STREAMING || st == SL_CONN_SNAPSHOTTING || st == SL_CONN_PAUSED;
@@ -259,18 +303,22 @@ bool sl_metrics_ready(char *reason, size_t size)
             snprintf(reason, size, "connector \"%s\" is %s%s%s", m->name, sl_conn_state_name(st),
                      m->published.reason[0] ? ": " : "", m->published.reason);
         pthread_mutex_unlock(&m->lock);
-        if (!ok)
+        if (!ok) {
+            free(list);
             return false;
+        }
     }
+    free(list);
     snprintf(reason, size, "ready");
     return true;
 }
 
 bool sl_metrics_alive(int64_t now_ms, int64_t stall_ms, char *reason, size_t size)
 {
-    size_t n = sl_metrics_count();
+    size_t n;
+    sl_metrics **list = sl_metrics_list(&n);
     for (size_t i = 0; i < n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
+        sl_metrics *m = list[i];
         pthread_mutex_lock(&m->lock);
         sl_conn_state st = m->published.state;
         int64_t silent = now_ms - m->published.heartbeat_ms;
@@ -281,9 +329,11 @@ bool sl_metrics_alive(int64_t now_ms, int64_t stall_ms, char *reason, size_t siz
         if (looping && silent > stall_ms) {
             snprintf(reason, size, "connector \"%s\" has not come round its loop for %lld s",
                      m->name, (long long)(silent / 1000));
+            free(list);
             return false;
         }
     }
+    free(list);
     snprintf(reason, size, "ok");
     return true;
 }

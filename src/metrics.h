@@ -14,6 +14,9 @@
  *
  * The board holds one entry per connector name for the life of the process;
  * entries are created on first use and freed together by sl_metrics_free_all.
+ * A connector that a reload removed is unlisted rather than freed (the HTTP
+ * thread may hold its pointer): readers no longer see it, and it is listed
+ * again, counters and all, if a later reload brings the name back.
  */
 #ifndef SLUICE_METRICS_H
 #define SLUICE_METRICS_H
@@ -120,10 +123,19 @@ typedef struct sl_metrics sl_metrics;
  */
 sl_metrics *sl_metrics_connector(const char *name);
 
-/* Entries in creation order: *n of them, valid until sl_metrics_free_all. */
-sl_metrics *sl_metrics_at(size_t i);
-size_t sl_metrics_count(void);
+/*
+ * The listed entries, in creation order: an array of *n (the caller frees the
+ * array, not the entries, which stay valid until sl_metrics_free_all).
+ */
+sl_metrics **sl_metrics_list(size_t *n);
 const char *sl_metrics_name(const sl_metrics *m);
+
+/*
+ * Lists or unlists m (main thread, on a reload). Listing an unlisted entry
+ * again forgets the pause and restart requests made before it went away, as
+ * a connector created again in Kafka Connect starts running.
+ */
+void sl_metrics_set_listed(sl_metrics *m, bool listed);
 
 /*
  * Whether anyone reads the metrics (the HTTP listener is on). Figures that
@@ -136,6 +148,29 @@ bool sl_metrics_enabled(void);
 /* Frees every entry; no thread may use one any more. */
 void sl_metrics_free_all(void);
 
+/* ---- configuration reloads (written by the main thread, read by any) ---- */
+
+#define SL_RELOAD_ERRORS_MAX 8 /* refusals kept from the last reload */
+
+/* What the last reload (SIGHUP) did, process-wide. */
+typedef struct sl_reload_status {
+    uint64_t succeeded, failed; /* reloads so far; one that refused any file failed */
+    int64_t last_wall_us;       /* when the last reload ended; 0: none yet */
+    bool last_ok;               /* true before the first reload: the files started as loaded */
+    size_t nerrors;             /* the last reload's refusals, the first SL_RELOAD_ERRORS_MAX */
+    char errors[SL_RELOAD_ERRORS_MAX][SL_ERROR_MAX];
+} sl_reload_status;
+
+/*
+ * Records the outcome of a reload: nerrors refusals (each naming the file
+ * and the key or the reason, never a secret), none for a reload that applied
+ * every file. Main thread.
+ */
+void sl_metrics_reload_done(const char *const *errors, size_t nerrors);
+
+/* Copies the reload status out. Any thread. */
+void sl_metrics_reload_read(sl_reload_status *out);
+
 /* ---- readers (the HTTP thread) ---- */
 
 /* Copies the published figures of m into out (a large struct: allocate it). */
@@ -144,6 +179,13 @@ void sl_metrics_read(sl_metrics *m, sl_metrics_view *out);
 /* Operator requests: pause (true) or resume (false), and one restart. */
 void sl_metrics_request_pause(sl_metrics *m, bool pause);
 void sl_metrics_request_restart(sl_metrics *m);
+
+/*
+ * Whether a restart was requested, clearing the request: for the thread that
+ * supervises a connector whose pipeline has ended (failed for good), which
+ * starts it again. While a pipeline runs, sl_metrics_control takes requests.
+ */
+bool sl_metrics_take_restart(sl_metrics *m);
 
 /* ---- the connector's pipeline thread only ---- */
 

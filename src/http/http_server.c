@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,16 +231,19 @@ static json_t *connector_status(sl_metrics *m, const char *worker)
     return o;
 }
 
+/* A listed connector (metrics.h: a reload may unlist one while a request runs). */
 static sl_metrics *find_connector(const char *name, size_t len)
 {
-    size_t n = sl_metrics_count();
-    for (size_t i = 0; i < n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
-        const char *mn = sl_metrics_name(m);
+    size_t n;
+    sl_metrics **list = sl_metrics_list(&n);
+    sl_metrics *found = NULL;
+    for (size_t i = 0; i < n && !found; i++) {
+        const char *mn = sl_metrics_name(list[i]);
         if (strlen(mn) == len && memcmp(mn, name, len) == 0)
-            return m;
+            found = list[i];
     }
-    return NULL;
+    free(list);
+    return found;
 }
 
 /* ---- handlers ---- */
@@ -261,16 +265,17 @@ static enum MHD_Result get_readyz(struct MHD_Connection *c)
     sl_buf out;
     sl_buf_init(&out);
     sl_buf_printf(&out, "%s%s\n", ready ? "" : "not ready: ", reason);
-    size_t n = sl_metrics_count();
+    size_t n;
+    sl_metrics **list = sl_metrics_list(&n);
     sl_metrics_view *v = malloc(sizeof *v);
     if (!v)
         abort();
     for (size_t i = 0; i < n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
-        sl_metrics_read(m, v);
-        sl_buf_printf(&out, "%s: %s\n", sl_metrics_name(m), sl_conn_state_name(v->state));
+        sl_metrics_read(list[i], v);
+        sl_buf_printf(&out, "%s: %s\n", sl_metrics_name(list[i]), sl_conn_state_name(v->state));
     }
     free(v);
+    free(list);
     enum MHD_Result r = reply(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                               "text/plain; charset=utf-8", out.data, out.len);
     sl_buf_free(&out);
@@ -285,14 +290,37 @@ static enum MHD_Result get_healthz(struct MHD_Connection *c)
     return reply_text(c, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text);
 }
 
+/* The outcome of the last reload of the connector files. */
+static enum MHD_Result get_reload(struct MHD_Connection *c)
+{
+    sl_reload_status r;
+    sl_metrics_reload_read(&r);
+    json_t *o = json_object();
+    json_object_set_new(o, "succeeded", json_integer((json_int_t)r.succeeded));
+    json_object_set_new(o, "failed", json_integer((json_int_t)r.failed));
+    json_t *last = json_null();
+    if (r.last_wall_us) {
+        last = json_object();
+        json_object_set_new(last, "successful", json_boolean(r.last_ok));
+        json_object_set_new(last, "timestamp_ms", json_integer(r.last_wall_us / 1000));
+        json_t *errors = json_array();
+        for (size_t i = 0; i < r.nerrors; i++)
+            json_array_append_new(errors, json_string(r.errors[i]));
+        json_object_set_new(last, "errors", errors);
+    }
+    json_object_set_new(o, "last", last);
+    return reply_json(c, MHD_HTTP_OK, o);
+}
+
 static enum MHD_Result get_connectors(struct MHD_Connection *c, const sl_http_server *srv)
 {
     const char *expand = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "expand");
     bool status = expand && strcmp(expand, "status") == 0;
     json_t *out = expand ? json_object() : json_array();
-    size_t n = sl_metrics_count();
+    size_t n;
+    sl_metrics **list = sl_metrics_list(&n);
     for (size_t i = 0; i < n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
+        sl_metrics *m = list[i];
         if (!expand) {
             json_array_append_new(out, json_string(sl_metrics_name(m)));
             continue;
@@ -303,6 +331,7 @@ static enum MHD_Result get_connectors(struct MHD_Connection *c, const sl_http_se
             json_object_set_new(entry, "status", connector_status(m, srv->worker_id));
         json_object_set_new(out, sl_metrics_name(m), entry);
     }
+    free(list);
     return reply_json(c, MHD_HTTP_OK, out);
 }
 
@@ -430,6 +459,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         json_object_set_new(o, "commit", json_string(""));
         json_object_set_new(o, "kafka_cluster_id", json_null());
         return reply_json(c, MHD_HTTP_OK, o);
+    }
+    if (strcmp(url, "/reload") == 0) {
+        if (get)
+            return get_reload(c);
+        if (strcmp(method, "POST") != 0)
+            return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET or POST on /reload");
+        /*
+         * The main thread reloads on SIGHUP (supervisor.h); the signal is
+         * blocked in every thread, so it waits for the main thread's
+         * sigtimedwait whatever thread sends it. GET /reload tells the outcome.
+         */
+        kill(getpid(), SIGHUP);
+        return reply_text(c, MHD_HTTP_ACCEPTED, "reload requested\n");
     }
     if (strcmp(url, "/connectors") == 0 || strcmp(url, "/connectors/") == 0)
         return get ? get_connectors(c, srv)

@@ -261,15 +261,36 @@ static void kafka_families(sl_buf *out, const scrape *s)
     }
 }
 
+/* The reloads of the connector files, named as Prometheus names its own. */
+static void reload_families(sl_buf *out)
+{
+    sl_reload_status r;
+    sl_metrics_reload_read(&r);
+    family(out, "sluice_config_reloads_total", "counter",
+           "Reloads of the connector files (SIGHUP), by result; one that refused a file failed.");
+    sl_buf_printf(out, "sluice_config_reloads_total{result=\"success\"} %llu\n",
+                  (unsigned long long)r.succeeded);
+    sl_buf_printf(out, "sluice_config_reloads_total{result=\"failure\"} %llu\n",
+                  (unsigned long long)r.failed);
+    family(out, "sluice_config_last_reload_successful", "gauge",
+           "1 when the last reload applied every file (or none was made), 0 when it refused one.");
+    sl_buf_printf(out, "sluice_config_last_reload_successful %d\n", r.last_ok ? 1 : 0);
+    family(out, "sluice_config_last_reload_timestamp_seconds", "gauge",
+           "When the last reload ended (Unix time); 0 before the first.");
+    sl_buf_printf(out, "sluice_config_last_reload_timestamp_seconds %.3f\n",
+                  (double)r.last_wall_us / 1e6);
+}
+
 void sl_metrics_render_prometheus(sl_buf *out)
 {
-    scrape s = {.n = sl_metrics_count()};
+    scrape s;
+    sl_metrics **list = sl_metrics_list(&s.n);
     s.names = calloc(s.n ? s.n : 1, sizeof *s.names);
     s.views = calloc(s.n ? s.n : 1, sizeof *s.views);
     if (!s.names || !s.views)
         abort();
     for (size_t i = 0; i < s.n; i++) {
-        sl_metrics *m = sl_metrics_at(i);
+        sl_metrics *m = list[i];
         s.names[i] = sl_metrics_name(m);
         sl_metrics_read(m, &s.views[i]);
     }
@@ -278,6 +299,7 @@ void sl_metrics_render_prometheus(sl_buf *out)
     family(out, "sluice_info", "gauge", "The running sluice's version.");
     sl_buf_printf(out, "sluice_info{version=\"%s\"} 1\n", SLUICE_VERSION);
     process_metrics(out);
+    reload_families(out);
 
     family(out, "sluice_connector_state", "gauge",
            "1 for the connector's current state, 0 for the others.");
@@ -379,4 +401,5 @@ void sl_metrics_render_prometheus(sl_buf *out)
     kafka_families(out, &s);
     free(s.names);
     free(s.views);
+    free(list);
 }

@@ -328,6 +328,9 @@ Test(metrics, prometheus_text_escapes_labels_and_lists_every_family)
     const char *families[] = {"process_resident_memory_bytes",
                               "process_cpu_seconds_total",
                               "sluice_info",
+                              "sluice_config_reloads_total",
+                              "sluice_config_last_reload_successful",
+                              "sluice_config_last_reload_timestamp_seconds",
                               "sluice_messages_total",
                               "sluice_message_bytes_total",
                               "sluice_messages_acked_total",
@@ -347,5 +350,42 @@ Test(metrics, prometheus_text_escapes_labels_and_lists_every_family)
     /* Each family's lines come together: a TYPE line appears once per family. */
     cr_assert_eq(
         strstr(strstr(text, "# TYPE sluice_events_total") + 1, "# TYPE sluice_events_total"), NULL);
+    sl_buf_free(&out);
+}
+
+/* A reload that refused files shows as failed until one applies every file. */
+Test(metrics, reloads_are_counted_and_the_last_one_kept)
+{
+    sl_reload_status r;
+    sl_metrics_reload_read(&r);
+    cr_assert(r.last_ok, "no reload yet: the files started as loaded");
+    cr_assert_eq(r.last_wall_us, 0);
+    const char *why[] = {"file \"a.json\": key \"database.port\": expected an integer, got \"x\"",
+                         "file \"b.json\": line 1 column 2: unexpected end of the text"};
+    sl_metrics_reload_done(why, 2);
+    sl_metrics_reload_read(&r);
+    cr_assert(!r.last_ok);
+    cr_assert_eq(r.failed, 1);
+    cr_assert_eq(r.nerrors, 2);
+    cr_assert_str_eq(r.errors[1], why[1]);
+    cr_assert_gt(r.last_wall_us, 0);
+    sl_buf out;
+    sl_buf_init(&out);
+    sl_metrics_render_prometheus(&out);
+    cr_assert_not_null(strstr(sl_buf_cstr(&out), "sluice_config_last_reload_successful 0\n"));
+    cr_assert_not_null(
+        strstr(sl_buf_cstr(&out), "sluice_config_reloads_total{result=\"failure\"} 1\n"));
+    sl_buf_free(&out);
+
+    sl_metrics_reload_done(NULL, 0);
+    sl_metrics_reload_read(&r);
+    cr_assert(r.last_ok);
+    cr_assert_eq(r.succeeded, 1);
+    cr_assert_eq(r.nerrors, 0);
+    sl_buf_init(&out);
+    sl_metrics_render_prometheus(&out);
+    cr_assert_not_null(strstr(sl_buf_cstr(&out), "sluice_config_last_reload_successful 1\n"));
+    cr_assert_not_null(
+        strstr(sl_buf_cstr(&out), "sluice_config_reloads_total{result=\"success\"} 1\n"));
     sl_buf_free(&out);
 }
