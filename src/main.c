@@ -1,37 +1,28 @@
 /*
  * The sluice command line: check, run, offsets, keys and man.
  *
- * `run` starts one pipeline thread per connector file and waits in the main
- * thread for SIGTERM or SIGINT (blocked in every thread, taken with
- * sigtimedwait here), then asks every pipeline to flush and checkpoint.
- * SIGHUP is taken the same way and only logged: it is kept for a future
- * configuration reload, and until then must neither stop sluice nor, as its
- * default action would, kill it without a final checkpoint.
+ * `run` checks every connector file, then hands them to the supervisor
+ * (supervisor.h): one pipeline thread per connector, SIGTERM and SIGINT to
+ * stop, SIGHUP to reload the files.
  *
  * The exit status says how `run` ended (README, "Exit codes"): 0 after a
  * requested stop, otherwise the class of the first connector's failure
  * (sl_code_exit_status), so that a supervisor can tell a configuration to fix
  * from a database or a Kafka to look at.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "config_load.h"
 #include "connector.h"
 #include "docs.h"
 #include "http/http_server.h"
-#include "metrics.h"
 #include "offsets/cli.h"
-#include "pipeline.h"
 #include "registry.h"
+#include "reload.h"
 #include "sluice/log.h"
+#include "supervisor.h"
 
 static const char usage[] =
     "usage: sluice [OPTION]... COMMAND [FILE|DIR]...\n"
@@ -62,7 +53,8 @@ static const char usage[] =
     "  --version          show the version\n"
     "\n"
     "SIGTERM or SIGINT stops `run` after flushing the sinks and writing final checkpoints;\n"
-    "SIGHUP is logged and ignored (reserved for a configuration reload).\n"
+    "SIGHUP reloads the connector files: added ones start, removed ones stop, changed ones\n"
+    "restart, invalid ones are refused and change nothing.\n"
     "\n"
     "exit status: 0 stopped as asked, 1 internal error, 2 configuration, 3 source (database),\n"
     "4 sink (Kafka), 5 stored position does not match the database.\n";
@@ -75,62 +67,19 @@ typedef struct file_list {
     size_t n, cap;
 } file_list;
 
-static void list_add(file_list *l, const char *path)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->paths = realloc(l->paths, l->cap * sizeof *l->paths);
-        if (!l->paths)
-            abort();
-    }
-    l->paths[l->n++] = strdup(path);
-}
-
-static int compare_paths(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Expands directories into their *.json files, in name order. */
+/* Expands directories into their *.json files, in name order (sl_reload_scan). */
 static int collect(int argc, char **argv, file_list *out)
 {
-    for (int i = 0; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) != 0) {
-            fprintf(stderr, "sluice: could not open \"%s\": %s\n", argv[i], strerror(errno));
-            return -1;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            list_add(out, argv[i]);
-            continue;
-        }
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            fprintf(stderr, "sluice: could not open directory \"%s\": %s\n", argv[i],
-                    strerror(errno));
-            return -1;
-        }
-        size_t first = out->n;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            size_t len = strlen(e->d_name);
-            if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 && e->d_name[0] != '.') {
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-                list_add(out, path);
-            }
-        }
-        closedir(d);
-        if (out->n == first) {
-            fprintf(stderr, "sluice: directory \"%s\" has no *.json connector files\n", argv[i]);
-            return -1;
-        }
-        qsort(out->paths + first, out->n - first, sizeof *out->paths, compare_paths);
-    }
-    if (out->n == 0) {
+    sl_error err;
+    if (argc == 0) {
         fprintf(stderr, "sluice: no connector files given\n%s", usage);
         return -1;
     }
+    if (sl_reload_scan(argc, argv, &out->paths, &out->n, &err) != SL_OK) {
+        fprintf(stderr, "sluice: %s\n", err.msg);
+        return -1;
+    }
+    out->cap = out->n;
     return 0;
 }
 
@@ -147,19 +96,9 @@ static int load_all(const file_list *files, sl_connector ***out)
             continue;
         }
         for (size_t j = 0; j < i; j++) {
-            if (!conns[j])
-                continue;
-            if (strcmp(sl_config_name(conns[j]->cfg), sl_config_name(conns[i]->cfg)) == 0) {
-                fprintf(stderr,
-                        "sluice: file \"%s\": connector name \"%s\" is also used by \"%s\"\n",
-                        files->paths[i], sl_config_name(conns[i]->cfg), files->paths[j]);
-                failed = 1;
-            } else if (strcmp(sl_config_str(conns[j]->cfg, "offset.storage.file.filename"),
-                              sl_config_str(conns[i]->cfg, "offset.storage.file.filename")) == 0) {
-                fprintf(stderr, "sluice: file \"%s\": offsets file \"%s\" is also used by \"%s\"\n",
-                        files->paths[i],
-                        sl_config_str(conns[i]->cfg, "offset.storage.file.filename"),
-                        files->paths[j]);
+            if (conns[j] &&
+                sl_reload_conflict(conns[j], files->paths[j], conns[i], files->paths[i], &err)) {
+                fprintf(stderr, "sluice: %s\n", err.msg);
                 failed = 1;
             }
         }
@@ -188,120 +127,13 @@ static int cmd_check(const file_list *files)
     return 0;
 }
 
-typedef struct runner {
-    pthread_t thread;
-    sl_connector *conn;
-    sl_stop *stop;
-    sl_code result;
-    atomic_bool done;
-    int finish_order; /* 1 for the first connector to end by itself, 0 if not yet seen */
-} runner;
-
-/* The body of a pipeline thread. */
-static void *run_pipeline(void *arg)
-{
-    runner *r = arg;
-    sl_error err;
-    r->result = sl_pipeline_run(r->conn, r->stop, &err);
-    atomic_store(&r->done, true);
-    return NULL;
-}
-
-static int cmd_run(const file_list *files)
+static int cmd_run(int argc, char **argv, const file_list *files)
 {
     sl_connector **conns;
     if (load_all(files, &conns) != 0)
         return SL_EXIT_CONFIG;
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every pipeline thread */
-    signal(SIGPIPE, SIG_IGN);
-
-    sl_stop stop;
-    sl_error err;
-    if (sl_stop_init(&stop, &err) != SL_OK) {
-        fprintf(stderr, "sluice: %s\n", err.msg);
-        return 1;
-    }
-    /* Every connector is on the metrics board before the listener lists them. */
-    for (size_t i = 0; i < files->n; i++)
-        sl_metrics_connector(sl_config_name(conns[i]->cfg));
-    sl_http_server *http;
-    if (sl_http_server_start(&http_opts, &http, &err) != SL_OK) {
-        fprintf(stderr, "sluice: %s\n", err.msg);
-        for (size_t i = 0; i < files->n; i++)
-            sl_connector_free(conns[i]);
-        free(conns);
-        sl_stop_destroy(&stop);
-        return SL_EXIT_CONFIG;
-    }
-    runner *runners = calloc(files->n, sizeof *runners);
-    for (size_t i = 0; i < files->n; i++) {
-        runners[i].conn = conns[i];
-        runners[i].stop = &stop;
-        atomic_init(&runners[i].done, false);
-        if (pthread_create(&runners[i].thread, NULL, run_pipeline, &runners[i]) != 0) {
-            fprintf(stderr, "sluice: could not start a thread\n");
-            abort();
-        }
-    }
-    sl_info("sluice %s running %zu connector%s", SLUICE_VERSION, files->n,
-            files->n == 1 ? "" : "s");
-
-    /* Wait for a signal, or for a pipeline that ended by itself (a fatal error). */
-    struct timespec tick = {0, 200 * 1000 * 1000};
-    bool stopping = false;
-    int finished = 0;
-    for (;;) {
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig == SIGHUP) {
-            sl_warn("received SIGHUP: configuration reload is not supported yet; ignored (SIGTERM "
-                    "stops sluice)");
-        } else if (sig > 0 && !stopping) {
-            sl_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stopping = true;
-            sl_stop_request(&stop);
-        } else if (sig > 0) {
-            sl_info("received %s again, still stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        }
-        size_t done = 0;
-        for (size_t i = 0; i < files->n; i++) {
-            if (!atomic_load(&runners[i].done))
-                continue;
-            done++;
-            if (!runners[i].finish_order)
-                runners[i].finish_order = ++finished;
-        }
-        if (done == files->n)
-            break;
-        if (done > 0 && !stopping) {
-            sl_error_log("a connector failed; stopping the others");
-            stopping = true;
-            sl_stop_request(&stop);
-        }
-    }
-
-    /* The status of the first connector to fail: its failure is what ended the run. */
-    int rc = 0;
-    int first = 0;
-    for (size_t i = 0; i < files->n; i++) {
-        pthread_join(runners[i].thread, NULL);
-        int status = sl_code_exit_status(runners[i].result);
-        if (status != 0 && (first == 0 || runners[i].finish_order < first)) {
-            rc = status;
-            first = runners[i].finish_order;
-        }
-        sl_connector_free(conns[i]);
-    }
-    free(runners);
-    free(conns);
-    sl_stop_destroy(&stop);
-    sl_http_server_stop(http);
-    sl_metrics_free_all();
+    int rc = sl_supervisor_run(argc, argv, files->paths, conns, files->n, &http_opts);
+    free(conns); /* the connectors are the supervisor's */
     return rc;
 }
 
@@ -444,7 +276,8 @@ int main(int argc, char **argv)
     if (collect(argc - i, argv + i, &files) != 0)
         rc = 2;
     else
-        rc = strcmp(cmd, "check") == 0 ? (cmd_check(&files) ? 2 : 0) : cmd_run(&files);
+        rc = strcmp(cmd, "check") == 0 ? (cmd_check(&files) ? 2 : 0)
+                                       : cmd_run(argc - i, argv + i, &files);
     for (size_t k = 0; k < files.n; k++)
         free(files.paths[k]);
     free(files.paths);

@@ -51,6 +51,7 @@
 sl_code sl_stop_init(sl_stop *stop, sl_error *err)
 {
     atomic_init(&stop->requested, false);
+    atomic_init(&stop->restart, false);
     stop->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (stop->fd < 0)
         return sl_error_set(err, SL_IO, "could not create eventfd: %s", strerror(errno));
@@ -63,6 +64,13 @@ void sl_stop_request(sl_stop *stop)
     uint64_t one = 1;
     ssize_t n = write(stop->fd, &one, sizeof one);
     (void)n;
+}
+
+void sl_stop_request_restart(sl_stop *stop)
+{
+    /* Before the request, so that a pipeline that sees the request sees why. */
+    atomic_store(&stop->restart, true);
+    sl_stop_request(stop);
 }
 
 void sl_stop_destroy(sl_stop *stop)
@@ -1146,8 +1154,11 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         sl_code rc = run_once(&p, err);
         /* An operator's restart is not a stop: the source keeps its slot for the next life. */
         bool restarting = p.restart_requested && !atomic_load(&stop->requested);
-        /* Only a requested stop that completed may release what a restart needs (source.h). */
-        if (rc == SL_OK && !restarting && conn->source->stopped)
+        /*
+         * Only a requested stop that completed may release what a restart
+         * needs (source.h), and a stop because the file changed is a restart.
+         */
+        if (rc == SL_OK && !restarting && !atomic_load(&stop->restart) && conn->source->stopped)
             conn->source->stopped(p.src);
         if (rc != SL_OK)
             salvage_checkpoint(&p);
@@ -1163,7 +1174,13 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
         }
         if (rc == SL_OK || (rc == SL_STOPPED && atomic_load(&stop->requested) && failures == 0)) {
             sl_metrics_set_state(metrics, SL_CONN_STOPPED, NULL);
-            sl_info("stopped");
+            if (atomic_load(&stop->restart)) {
+                /* The supervisor starts the new configuration once this thread has ended. */
+                sl_metrics_restarted(metrics);
+                sl_info("stopped for a restart with the changed connector file");
+            } else {
+                sl_info("stopped");
+            }
             return SL_OK;
         }
         if (rc == SL_STOPPED && atomic_load(&stop->requested)) {
