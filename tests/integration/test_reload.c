@@ -10,7 +10,9 @@
  *   checkpoint that covers everything it read, and its slot is released;
  * - a malformed file is refused naming the file and the key, the running
  *   configuration keeps running, and /metrics and GET /reload show the
- *   failed reload until a good one.
+ *   failed reload until a good one;
+ * - a connector that fails for good leaves the others running, and a
+ *   reload of its repaired file starts it again.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -44,6 +46,22 @@ static void teardown(void)
     if (running > 0 && kill(running, 0) == 0)
         it_sluice_stop(running, SIGKILL, 5000);
     running = 0;
+    /*
+     * The test server allows 20 slots for every suite of the run (the
+     * container and fault suites come after this one): leave none behind.
+     */
+    for (int tries = 0; db && tries < 50; tries++) {
+        /* A walsender outlives its sluice by a moment: its slot is active until it ends. */
+        PQclear(PQexec(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                           "WHERE slot_name LIKE 'it\\_rl\\_%' AND NOT active"));
+        char *left = it_pg_value(db, "SELECT count(*) FROM pg_replication_slots "
+                                     "WHERE slot_name LIKE 'it\\_rl\\_%'");
+        bool none = left && strcmp(left, "0") == 0;
+        free(left);
+        if (none)
+            break;
+        usleep(100000);
+    }
     if (db)
         PQfinish(db);
     free(dir);
@@ -487,4 +505,48 @@ Test(reload, a_malformed_file_is_refused_and_the_running_configuration_keeps_run
     cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
     free(a);
     free(broken);
+}
+
+/*
+ * A connector that fails for good (its database refuses it) stays failed
+ * while the other keeps streaming, as in Kafka Connect; its file put right
+ * and a SIGHUP start it again, and a stop then exits 0: the failure was
+ * replaced.
+ */
+Test(reload, a_failed_connector_leaves_the_others_running_and_a_fixed_file_starts_it)
+{
+    make_dirs("reload_failed");
+    fresh_connector("it_rl_fg", "it_rl_fg");
+    fresh_connector("it_rl_fb", "it_rl_fb");
+    free(write_config("it_rl_fg", "it_rl_fg", ""));
+    /* A port nothing listens on, and no retries: the first failure is final. */
+    free(write_config("it_rl_fb", "it_rl_fb",
+                      "\"database.port\": \"1\", \"errors.max.retries\": 0"));
+    pid_t pid = start();
+    cr_assert(it_wait_log(log_path, "connector \"it_rl_fb\" failed and stays stopped", 30000),
+              "see %s", log_path);
+    sl_http_response r = call("GET", "/connectors/it_rl_fb/status");
+    cr_assert_not_null(strstr(r.body, "\"FAILED\""), "%s", r.body);
+    sl_http_response_free(&r);
+    cr_assert(it_wait_log(log_path, "[it_rl_fg] streaming from slot", 30000), "see %s", log_path);
+    it_pg_exec(db, "INSERT INTO it_rl_fg SELECT generate_series(1, 5)");
+    it_messages m = it_consume(topic_of("it_rl_fg", "it_rl_fg"), 5, 300, 30000);
+    cr_assert_eq(m.n, 5, "the other connector streams on");
+    it_messages_free(&m);
+    cr_assert_eq(kill(pid, 0), 0, "sluice is still running");
+
+    free(write_config("it_rl_fb", "it_rl_fb", ""));
+    hup(pid);
+    cr_assert(it_wait_log(log_path,
+                          "reload done: 0 added, 1 changed, 0 removed, 0 refused, 1 "
+                          "unchanged",
+                          10000),
+              "see %s", log_path);
+    wait_ready();
+    it_pg_exec(db, "INSERT INTO it_rl_fb SELECT generate_series(1, 3)");
+    m = it_consume(topic_of("it_rl_fb", "it_rl_fb"), 3, 300, 30000);
+    cr_assert_eq(m.n, 3);
+    it_messages_free(&m);
+    cr_assert_eq(log_count("[it_rl_fg] streaming from slot"), 1, "see %s", log_path);
+    cr_assert_eq(stop_sluice(pid), 0, "see %s", log_path);
 }
