@@ -272,8 +272,9 @@ listen_addresses = '127.0.0.1'
 port = $_SVC_PG_PORT
 unix_socket_directories = '$_SVC_PG_SOCK'
 wal_level = logical
-max_replication_slots = 20
-max_wal_senders = 20
+# every suite of a run shares this server, and some leave their slots behind
+max_replication_slots = 64
+max_wal_senders = 40
 password_encryption = 'scram-sha-256'
 # durability is pointless for a throw-away instance and costs seconds
 fsync = off
