@@ -751,7 +751,8 @@ static void model_run(unsigned seed, uint32_t threads, uint32_t chunk)
         pump(&h);
         /* A few commits, some left invisible for a while (at most one per key). */
         for (int n = rand() % 4; n > 0 && db.nlog + 8 < MAXLOG; n--) {
-            int k = rand() % NKEYS;
+            /* Hot keys get most changes: several per window. */
+            int k = rand() % 3 ? rand() % 64 * (NKEYS / 64) : rand() % NKEYS;
             if (busy_key[k])
                 continue;
             int v = rand() % 3 == 0 ? -1 : rand() % 100000;
@@ -769,8 +770,8 @@ static void model_run(unsigned seed, uint32_t threads, uint32_t chunk)
             db_make_visible(pending[j]);
             pending[j] = pending[--npending];
         }
-        /* The stream lags: hand over a random part of what is committed. */
-        for (int n = rand() % 6; n > 0; n--)
+        /* The stream lags behind the commits, and catches up now and then. */
+        for (int n = step % 200 == 0 ? MAXLOG : rand() % 3; n > 0; n--)
             if (!stream_one(&h))
                 break;
         emit_ready(&h);
