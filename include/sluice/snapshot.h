@@ -26,11 +26,11 @@ typedef struct sl_snapshot_progress {
     _Atomic uint64_t rows_estimated; /* rows expected (pg_class.reltuples), all tables; 0 unknown */
     _Atomic uint32_t tables_total;   /* tables in the current snapshot */
     _Atomic uint32_t tables_done;
-    _Atomic uint64_t chunks_done;      /* chunks emitted */
-    _Atomic uint64_t chunks_retried;   /* chunks read again (a concurrent change made one unsafe) */
-    _Atomic uint64_t rows_per_second;  /* over the last progress interval */
-    _Atomic int64_t eta_seconds;       /* until rows_estimated is reached; -1 unknown */
-    _Atomic int64_t started_unix_ms;   /* when the current snapshot started (or resumed) */
+    _Atomic uint64_t chunks_done;     /* chunks emitted */
+    _Atomic uint64_t chunks_retried;  /* chunks read again (a concurrent change made one unsafe) */
+    _Atomic uint64_t rows_per_second; /* over the last progress interval */
+    _Atomic int64_t eta_seconds;      /* until rows_estimated is reached; -1 unknown */
+    _Atomic int64_t started_unix_ms;  /* when the current snapshot started (or resumed) */
 } sl_snapshot_progress;
 
 #endif

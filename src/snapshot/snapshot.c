@@ -220,9 +220,9 @@ struct sl_snap_chunk {
     uint64_t seq;
     chunk_state state;
     bool bound_seen;
-    bool whole;      /* a block of a table without a key */
-    bool redo;       /* reads exactly (lo, max] again */
-    bool redo_last;  /* the chunk it replaces ended the table */
+    bool whole;     /* a block of a table without a key */
+    bool redo;      /* reads exactly (lo, max] again */
+    bool redo_last; /* the chunk it replaces ended the table */
     uint8_t *lo_copy, *max_copy;
     uint64_t *race; /* transactions streamed before dispatch, not known visible everywhere */
     size_t nrace;
@@ -271,7 +271,7 @@ struct sl_snapshot {
     sl_snapshot_config cfg;
 
     snap_table *tables, *tables_tail;
-    snap_table *retired; /* finished, freed by reap() once no chunk points to them */
+    snap_table *retired;   /* finished, freed by reap() once no chunk points to them */
     sl_snap_chunk *chunks; /* every chunk not yet freed, in dispatch order */
     sl_snap_chunk *emitting;
     bool paused;
@@ -771,9 +771,9 @@ static sl_snap_chunk *dispatch_chunk(sl_snapshot *s, snap_table *t, const uint8_
         c->job.max = c->max_copy;
         c->job.max_len = max_len;
     }
-    c->job.limit = redo ? UINT32_MAX
-                        : (t->kind == SL_SNAP_INITIAL ? s->cfg.initial_chunk
-                                                      : s->cfg.incremental_chunk);
+    c->job.limit =
+        redo ? UINT32_MAX
+             : (t->kind == SL_SNAP_INITIAL ? s->cfg.initial_chunk : s->cfg.incremental_chunk);
     /* The transactions a read taken from now on might still not see: see snapshot.h. */
     c->nrace = s->unseen.n;
     if (c->nrace) {
@@ -1456,8 +1456,7 @@ uint64_t sl_snapshot_version(const sl_snapshot *s)
     return s->version;
 }
 
-sl_code sl_snapshot_state_json(const sl_snapshot *s, uint64_t version, sl_buf *out,
-                               sl_error *err)
+sl_code sl_snapshot_state_json(const sl_snapshot *s, uint64_t version, sl_buf *out, sl_error *err)
 {
     for (const state_version *v = s->versions; v; v = v->next) {
         if (v->version == version) {
@@ -1499,13 +1498,13 @@ sl_code sl_snapshot_restore(sl_snapshot *s, const char *text, sl_error *err)
         const char *id = json_string_value(json_object_get(o, "id"));
         const char *kind = json_string_value(json_object_get(o, "kind"));
         if (!id || !kind) {
-            rc = sl_error_set(err, SL_INVALID, "snapshot state: collection %zu lacks id or kind",
-                              i);
+            rc =
+                sl_error_set(err, SL_INVALID, "snapshot state: collection %zu lacks id or kind", i);
             break;
         }
-        snap_table *t =
-            append_table(s, strcmp(kind, "incremental") == 0 ? SL_SNAP_INCREMENTAL : SL_SNAP_INITIAL,
-                         id, json_string_value(json_object_get(o, "additional_condition")));
+        snap_table *t = append_table(
+            s, strcmp(kind, "incremental") == 0 ? SL_SNAP_INCREMENTAL : SL_SNAP_INITIAL, id,
+            json_string_value(json_object_get(o, "additional_condition")));
         json_t *pk = json_object_get(o, "primary_key");
         sl_buf_reset(&key);
         if (pk && key_from_json(pk, &key)) {
@@ -1530,8 +1529,7 @@ sl_code sl_snapshot_restore(sl_snapshot *s, const char *text, sl_error *err)
         s->first_emitted = json_is_true(json_object_get(root, "first_emitted"));
         s->paused = json_is_true(json_object_get(root, "paused"));
         if (s->tables) {
-            atomic_store(&s->progress.state,
-                         s->paused ? SL_SNAPSHOT_PAUSED : SL_SNAPSHOT_RUNNING);
+            atomic_store(&s->progress.state, s->paused ? SL_SNAPSHOT_PAUSED : SL_SNAPSHOT_RUNNING);
             atomic_store(&s->progress.started_unix_ms, unix_ms());
             s->last_progress_ms = mono_ms();
         }

@@ -85,7 +85,7 @@ typedef enum sl_snap_kind {
 typedef struct sl_snap_row {
     const uint8_t *key;
     uint32_t key_len;
-    bool dropped;         /* the stream changed this key inside the chunk's window */
+    bool dropped;           /* the stream changed this key inside the chunk's window */
     const sl_value *values; /* one per column of the connector's table */
 } sl_snap_row;
 
@@ -177,10 +177,11 @@ typedef struct sl_snap_ops {
 typedef struct sl_snapshot sl_snapshot;
 
 typedef struct sl_snapshot_config {
-    uint32_t threads;           /* readers (snapshot.max.threads) */
-    uint32_t initial_chunk;     /* rows per chunk of the initial snapshot (snapshot.fetch.size) */
-    uint32_t incremental_chunk; /* rows per chunk of an incremental one (incremental.snapshot.chunk.size) */
-    int64_t emit_wait_ms;       /* longest wait for the stream to pass a chunk's H */
+    uint32_t threads;             /* readers (snapshot.max.threads) */
+    uint32_t initial_chunk;       /* rows per chunk of the initial snapshot (snapshot.fetch.size) */
+    uint32_t incremental_chunk;   /* rows per chunk of an incremental one
+                                     (incremental.snapshot.chunk.size) */
+    int64_t emit_wait_ms;         /* longest wait for the stream to pass a chunk's H */
     int64_t progress_interval_ms; /* between two progress lines in the log */
 } sl_snapshot_config;
 
@@ -309,8 +310,7 @@ uint64_t sl_snapshot_version(const sl_snapshot *s);
  * out; nothing when no snapshot is unfinished at that version. Versions are
  * kept from the last acknowledged one on.
  */
-sl_code sl_snapshot_state_json(const sl_snapshot *s, uint64_t version, sl_buf *out,
-                               sl_error *err);
+sl_code sl_snapshot_state_json(const sl_snapshot *s, uint64_t version, sl_buf *out, sl_error *err);
 
 /* Everything up to version is durable: older versions are forgotten. */
 void sl_snapshot_acknowledged(sl_snapshot *s, uint64_t version);

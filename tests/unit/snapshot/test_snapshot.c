@@ -158,8 +158,8 @@ static void add_row(sl_snap_job *job, uint32_t *cap, int k, const sl_buf *key)
     vals[2] = sl_value_int((int64_t)db.ver[k]);
     uint8_t *kb = sl_arena_alloc(&job->arena, key->len);
     memcpy(kb, key->data, key->len);
-    job->rows[job->nrows++] = (sl_snap_row){.key = kb, .key_len = (uint32_t)key->len,
-                                            .values = vals};
+    job->rows[job->nrows++] =
+        (sl_snap_row){.key = kb, .key_len = (uint32_t)key->len, .values = vals};
 }
 
 /* Reads under the lock: one consistent snapshot per job, as REPEATABLE READ gives. */
@@ -284,9 +284,9 @@ static const sl_snap_ops fake_ops = {
 
 typedef struct event {
     int key;
-    char op;       /* r, c (upsert), d */
-    int value;     /* -1 for d */
-    uint64_t ver;  /* log position of the state it carries */
+    char op;      /* r, c (upsert), d */
+    int value;    /* -1 for d */
+    uint64_t ver; /* log position of the state it carries */
     sl_snap_marker marker;
 } event;
 
@@ -354,14 +354,12 @@ static bool stream_one(harness *h)
     sl_buf key;
     sl_buf_init(&key);
     key_of(&key, ch.key);
-    bool suppressed =
-        sl_snapshot_on_change(h->s, 7, ch.txid, (const uint8_t *)key.data, key.len);
+    bool suppressed = sl_snapshot_on_change(h->s, 7, ch.txid, (const uint8_t *)key.data, key.len);
     sl_buf_free(&key);
     if (!suppressed)
-        record(h, (event){.key = ch.key,
-                          .op = ch.value < 0 ? 'd' : 'c',
-                          .value = ch.value,
-                          .ver = pos});
+        record(
+            h,
+            (event){.key = ch.key, .op = ch.value < 0 ? 'd' : 'c', .value = ch.value, .ver = pos});
     sl_snapshot_on_position(h->s, pos);
     return true;
 }
@@ -790,8 +788,8 @@ static void model_run(unsigned seed, uint32_t threads, uint32_t chunk)
     for (size_t i = 0; i < h.nevents; i++)
         reads += h.events[i].op == 'r';
     cr_assert_gt(reads, 0);
-    cr_log_info("seed %u: %zu events, %zu r, %zu changes, %llu chunks read again", seed,
-                h.nevents, reads, db.nlog,
+    cr_log_info("seed %u: %zu events, %zu r, %zu changes, %llu chunks read again", seed, h.nevents,
+                reads, db.nlog,
                 (unsigned long long)atomic_load(&sl_snapshot_progress_of(h.s)->chunks_retried));
     sl_snapshot_free(h.s);
     free(h.events);
