@@ -174,6 +174,8 @@ typedef struct pipeline {
     int64_t last_write_ms;
     char durable_text[POSITION_TEXT_MAX];
 
+    sl_buf state, durable_state; /* the source's state written with the position */
+
     bool source_gave_up; /* poll failed with what the source could not get past (source.h) */
     bool progressed;     /* the durable position moved in this life */
     char connect_reason[SL_ERROR_MAX]; /* why the source is reconnecting, for the status */
@@ -717,13 +719,23 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
     sl_code rc = p->conn->source->position_format(&p->ready, text, sizeof text, err);
     if (rc != SL_OK)
         return rc;
-    if (strcmp(text, p->durable_text) != 0) {
-        rc = sl_offset_store_write(p->store, text, "", err);
+    /* The source's state (snapshot progress) is written with the position it belongs to. */
+    sl_buf_reset(&p->state);
+    if (p->conn->source->state_format) {
+        rc = p->conn->source->state_format(p->src, &p->ready, &p->state, err);
+        if (rc != SL_OK)
+            return rc;
+    }
+    const char *state = sl_buf_cstr(&p->state);
+    if (strcmp(text, p->durable_text) != 0 || strcmp(state, sl_buf_cstr(&p->durable_state)) != 0) {
+        rc = sl_offset_store_write(p->store, text, state, err);
         if (rc != SL_OK)
             return rc;
         memcpy(p->durable_text, text, sizeof text);
         p->progressed = true;
         sl_metrics_checkpoint(p->metrics, text);
+        sl_buf_reset(&p->durable_state);
+        sl_buf_append(&p->durable_state, p->state.data, p->state.len);
         sl_debug("checkpoint %s", text);
     }
     p->have_ready = false;
@@ -834,7 +846,15 @@ static sl_code start(pipeline *p, sl_error *err)
         if (rc != SL_OK)
             sl_error_prefix(err, "%s", where);
     }
+    if (rc == SL_OK && found && state.len && c->source->state_restore) {
+        rc = c->source->state_restore(p->src, sl_buf_cstr(&state), err);
+        if (rc != SL_OK)
+            sl_error_prefix(err, "%s", where);
+    }
     if (rc == SL_OK && found) {
+        /* What is stored is durable: the state too, so that it is not written again unchanged. */
+        sl_buf_reset(&p->durable_state);
+        sl_buf_append(&p->durable_state, state.data, state.len);
         memcpy(p->durable_text, text.data, text.len + 1);
         sl_info("resuming from %s (%s)", p->durable_text, where);
     } else if (rc == SL_OK) {
@@ -874,6 +894,8 @@ static void teardown(pipeline *p)
         free(p->tables[i].table);
     }
     free(p->tables);
+    sl_buf_free(&p->state);
+    sl_buf_free(&p->durable_state);
 }
 
 /* Reads the encoders' wake-up eventfds, so that poll() sleeps again until the next answer. */
@@ -934,6 +956,8 @@ static sl_code run_once(pipeline *p, sl_error *err)
     sl_buf_init(&p->key);
     sl_buf_init(&p->value);
     sl_buf_init(&p->other_key);
+    sl_buf_init(&p->state);
+    sl_buf_init(&p->durable_state);
     make_run_id(p->run_id);
     if (!p->batch.items || !p->cp || !p->hold)
         return sl_error_set(err, SL_NOMEM, "out of memory");
@@ -1000,6 +1024,14 @@ static sl_code run_once(pipeline *p, sl_error *err)
             p->cursor = 0;
             sl_arena_reset(&p->batch.arena);
             rc = c->source->poll(p->src, &p->batch, err);
+            if (rc == SL_STOPPED) {
+                /*
+                 * The source is done (snapshot.mode=initial_only) and added
+                 * nothing to this batch: end as a stop would.
+                 */
+                sl_info("the source has nothing more to read; stopping");
+                break;
+            }
             if (rc == SL_CONNECT) {
                 if (!reported_connect) {
                     sl_metrics_error(p->metrics, SL_CONNECT);
@@ -1118,12 +1150,6 @@ sl_code sl_pipeline_run(const sl_connector *conn, sl_stop *stop, sl_error *err)
 {
     const char *name = sl_config_name(conn->cfg);
     sl_log_set_context(name);
-    const char *snapshot = sl_config_str(conn->cfg, "snapshot.mode");
-    if (strcasecmp(snapshot, "no_data") != 0 && strcasecmp(snapshot, "never") != 0)
-        sl_warn("snapshot.mode \"%s\": this version does not take an initial snapshot; it "
-                "streams the changes made from now on (set snapshot.mode to no_data to silence "
-                "this)",
-                snapshot);
     int64_t max_retries = sl_config_int(conn->cfg, "errors.max.retries", 10);
     int64_t delay0 = sl_config_int(conn->cfg, "errors.retry.delay.initial.ms", 300);
     int64_t delay_max = sl_config_int(conn->cfg, "errors.retry.delay.max.ms", 60000);

@@ -21,6 +21,14 @@
  * checkpoint is written and acknowledged, stopped(); then close(). A
  * pipeline that fails closes its source without stopped() and opens a new
  * one to try again.
+ *
+ * A position may carry more than a place in the log: a source that takes
+ * snapshots keeps their progress (tables, the last key emitted of each) as
+ * state that belongs with a position. The position then holds a reference
+ * to that state (a version number), the source keeps the versions until
+ * ack() confirms a later one, and state_format() turns a position's state
+ * into the JSON object that the offsets file stores next to the position's
+ * text; state_restore() hands it back before start().
  */
 #ifndef SLUICE_SOURCE_H
 #define SLUICE_SOURCE_H
@@ -34,6 +42,7 @@
 #include "sluice/event.h"
 #include "sluice/memory.h"
 #include "sluice/position.h"
+#include "sluice/snapshot.h"
 
 typedef enum sl_item_kind {
     SL_ITEM_BEGIN,
@@ -145,7 +154,9 @@ typedef struct sl_source_ops {
      * the next poll goes on. Any other error means the source gave up: a
      * state no retry can change (SL_STATE, SL_PROTOCOL...), or more
      * consecutive failures than errors.max.retries allows. The pipeline must
-     * not restart such a source.
+     * not restart such a source. SL_STOPPED is different: the source has
+     * nothing more to give (snapshot.mode=initial_only once its snapshot is
+     * emitted), and the pipeline flushes, checkpoints and ends as a stop would.
      */
     sl_code (*poll)(sl_source *src, sl_batch *batch, sl_error *err);
 
@@ -209,6 +220,21 @@ typedef struct sl_source_ops {
      * Failures are logged by the source; the stop goes on.
      */
     void (*stopped)(sl_source *src);
+
+     * Appends to out the state that belongs with pos (a JSON object's text),
+     * nothing when there is none. pos is one this source emitted and whose
+     * ack() has not been called for a later position. May be NULL.
+     */
+    sl_code (*state_format)(sl_source *src, const sl_position *pos, sl_buf *out, sl_error *err);
+
+    /* Hands back the state stored with the position start() resumes from. May be NULL. */
+    sl_code (*state_restore)(sl_source *src, const char *state, sl_error *err);
+
+    /*
+     * The source's snapshot progress, or NULL when it takes no snapshots. The
+     * struct lives as long as the source; any thread may read it.
+     */
+    const sl_snapshot_progress *(*snapshot_progress)(sl_source *src);
 
     /* Disconnects and frees everything, tables included. */
     void (*close)(sl_source *src);

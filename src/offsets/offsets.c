@@ -21,6 +21,13 @@
 sl_code sl_offsets_read(const char *path, const char *name, const char *source, char *position,
                         size_t size, bool *found, sl_error *err)
 {
+    return sl_offsets_read_state(path, name, source, position, size, NULL, found, err);
+}
+
+sl_code sl_offsets_read_state(const char *path, const char *name, const char *source,
+                              char *position, size_t size, sl_buf *state, bool *found,
+                              sl_error *err)
+{
     *found = false;
     if (access(path, F_OK) != 0) {
         if (errno == ENOENT)
@@ -70,9 +77,21 @@ sl_code sl_offsets_read(const char *path, const char *name, const char *source, 
     } else if (strlen(fpos) >= size) {
         rc = sl_error_set(err, SL_STATE, "offsets file \"%s\": position too long; %s", path,
                           RESET_HINT);
+    } else if (json_object_get(root, "state") && !json_is_object(json_object_get(root, "state"))) {
+        rc = sl_error_set(err, SL_STATE, "offsets file \"%s\": \"state\" is not an object; %s",
+                          path, RESET_HINT);
     } else {
         memcpy(position, fpos, strlen(fpos) + 1);
         *found = true;
+        json_t *st = json_object_get(root, "state");
+        if (state && st) {
+            char *text = json_dumps(st, JSON_COMPACT);
+            if (!text)
+                rc = sl_error_set(err, SL_NOMEM, "out of memory");
+            else
+                sl_buf_puts(state, text);
+            free(text);
+        }
     }
     free(fpos);
     json_decref(root);
@@ -117,6 +136,12 @@ static sl_code write_all(int fd, const char *data, size_t len, const char *path,
 sl_code sl_offsets_write(const char *path, const char *name, const char *source,
                          const char *position, sl_error *err)
 {
+    return sl_offsets_write_state(path, name, source, position, NULL, err);
+}
+
+sl_code sl_offsets_write_state(const char *path, const char *name, const char *source,
+                               const char *position, const char *state, sl_error *err)
+{
     char dir_buf[4096];
     snprintf(dir_buf, sizeof dir_buf, "%s", path);
     const char *dir = dirname(dir_buf);
@@ -133,8 +158,19 @@ sl_code sl_offsets_write(const char *path, const char *name, const char *source,
     json_t *jpos = position[0] == '{' ? json_loads(position, 0, NULL) : json_string(position);
     if (!jpos)
         return sl_error_set(err, SL_INVALID, "position to write is not valid JSON");
-    json_t *root = json_pack("{s:s, s:s, s:o, s:s}", "name", name, "source", source, "position",
-                             jpos, "written_at", stamp);
+    json_t *root = json_pack("{s:s, s:s, s:o}", "name", name, "source", source, "position", jpos);
+    if (state && *state) {
+        json_t *st = json_loads(state, 0, NULL);
+        if (!json_is_object(st)) {
+            json_decref(st);
+            json_decref(root);
+            return sl_error_set(err, SL_INTERNAL,
+                                "offsets file \"%s\": the source's state is not a JSON object",
+                                path);
+        }
+        json_object_set_new(root, "state", st);
+    }
+    json_object_set_new(root, "written_at", json_string(stamp));
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (!text)

@@ -63,13 +63,12 @@ static sl_code file_open(const sl_config *cfg, const sl_source_ops *source, bool
 static sl_code file_read(sl_offset_store *st, sl_buf *position, sl_buf *state, bool *found,
                          sl_buf *stored, sl_error *err)
 {
-    (void)state;
     file_store *fs = (file_store *)st;
     char *text = malloc(FILE_POSITION_MAX);
     if (!text)
         return sl_error_set(err, SL_NOMEM, "out of memory");
-    sl_code rc =
-        sl_offsets_read(fs->path, fs->name, fs->source, text, FILE_POSITION_MAX, found, err);
+    sl_code rc = sl_offsets_read_state(fs->path, fs->name, fs->source, text, FILE_POSITION_MAX,
+                                       state, found, err);
     if (rc == SL_OK && *found) {
         sl_buf_puts(position, text);
         if (stored)
@@ -82,9 +81,8 @@ static sl_code file_read(sl_offset_store *st, sl_buf *position, sl_buf *state, b
 static sl_code file_write(sl_offset_store *st, const char *position, const char *state,
                           sl_error *err)
 {
-    (void)state;
     file_store *fs = (file_store *)st;
-    return sl_offsets_write(fs->path, fs->name, fs->source, position, err);
+    return sl_offsets_write_state(fs->path, fs->name, fs->source, position, state, err);
 }
 
 static sl_code file_reset(sl_offset_store *st, sl_error *err)

@@ -120,3 +120,34 @@ Test(offsets, item6_an_object_position_is_kept_as_an_object_and_read_back_as_its
     ts_rmtree(dir);
     free(dir);
 }
+
+Test(offsets, source_state_travels_with_the_position)
+{
+    char *dir = ts_tempdir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    sl_error err;
+    const char *state = "{\"collections\":[{\"id\":\"public.t\",\"primary_key\":[\"10\",\"a\"]}]}";
+    cr_assert_eq(sl_offsets_write_state(path, "c", "postgres", "0/10", state, &err), SL_OK, "%s",
+                 err.msg);
+    char pos[64];
+    bool found = false;
+    sl_buf got;
+    sl_buf_init(&got);
+    cr_assert_eq(
+        sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err), SL_OK);
+    cr_assert(found);
+    cr_assert_str_eq(pos, "0/10");
+    cr_assert_str_eq(sl_buf_cstr(&got), state);
+    /* A later write without state leaves none behind. */
+    cr_assert_eq(sl_offsets_write_state(path, "c", "postgres", "0/20", NULL, &err), SL_OK);
+    sl_buf_reset(&got);
+    cr_assert_eq(
+        sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err), SL_OK);
+    cr_assert_eq(got.len, 0);
+    cr_assert_neq(sl_offsets_write_state(path, "c", "postgres", "0/30", "[1]", &err), SL_OK,
+                  "state must be an object");
+    sl_buf_free(&got);
+    ts_rmtree(dir);
+    free(dir);
+}
