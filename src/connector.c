@@ -146,8 +146,70 @@ static const sl_config_key core_keys[] = {
      .default_value = "initial",
      .choices = "initial|no_data|never|always|when_needed|initial_only|configuration_based|"
                 "recovery|custom",
-     .doc = "Accepted for compatibility; this version streams changes only (no initial snapshot) "
-            "and warns unless the mode is no_data or never."},
+     .doc = "When to read the tables' existing rows, as Debezium: initial (when there is no "
+            "stored position, or to finish an unfinished snapshot), initial_only (then stop), "
+            "no_data or never (stream only), when_needed (also when the stored position can no "
+            "longer be streamed from), always (at every start). Rows come as op r events, read "
+            "in key-ordered chunks while the stream runs."},
+    {.name = "snapshot.include.collection.list",
+     .type = SL_CONF_REGEXES,
+     .doc = "Regular expressions of the captured tables (schema.table) the initial snapshot "
+            "reads; default all of them."},
+    {.name = "snapshot.select.statement.overrides",
+     .type = SL_CONF_LIST,
+     .doc = "Tables (schema.table) whose snapshot rows come from the SELECT in "
+            "snapshot.select.statement.overrides.<schema.table> instead of the whole table."},
+    {.name = "snapshot.select.statement.overrides.*",
+     .type = SL_CONF_STRING,
+     .doc = "The SELECT whose rows stand for the table's in a snapshot; it must return the "
+            "key columns (rows are chunked by key) and columns are matched by name."},
+    {.name = "snapshot.fetch.size",
+     .type = SL_CONF_INT,
+     .default_value = "10240",
+     .min = 1,
+     .max = 10000000,
+     .doc = "Rows per chunk of the initial snapshot (fewer when they would take more than 8 MB), "
+            "and per fetch of a table without a key."},
+    {.name = "snapshot.max.threads",
+     .type = SL_CONF_INT,
+     .default_value = "1",
+     .min = 1,
+     .max = 64,
+     .doc = "Reader threads, each with its own database connection, reading chunks in parallel "
+            "(several chunks of one table, and several tables)."},
+    {.name = "incremental.snapshot.chunk.size",
+     .type = SL_CONF_INT,
+     .default_value = "1024",
+     .min = 1,
+     .max = 10000000,
+     .doc = "Rows per chunk of an incremental snapshot (execute-snapshot signal)."},
+    {.name = "snapshot.progress.interval.ms",
+     .type = SL_CONF_INT,
+     .default_value = "10000",
+     .min = 100,
+     .max = 3600000,
+     .doc = "How often a running snapshot logs its progress (rows done and expected, rows/s, "
+            "ETA)."},
+    {.name = "signal.data.collection",
+     .type = SL_CONF_STRING,
+     .doc = "The signal table (schema.table, columns id, type, data) whose inserts are "
+            "Debezium signals: execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, "
+            "log. Read from the stream even when it is not captured."},
+    {.name = "signal.enabled.channels",
+     .type = SL_CONF_LIST,
+     .default_value = "source",
+     .doc = "Where signals come from: source (the signal table) and/or file (signal.file)."},
+    {.name = "signal.file",
+     .type = SL_CONF_STRING,
+     .default_value = "file-signals.txt",
+     .doc = "File of the file signal channel: one JSON signal {\"id\",\"type\",\"data\"} "
+            "per line; read and emptied every signal.poll.interval.ms."},
+    {.name = "signal.poll.interval.ms",
+     .type = SL_CONF_INT,
+     .default_value = "5000",
+     .min = 10,
+     .max = 3600000,
+     .doc = "How often the signal file is read."},
     {.name = "provide.transaction.metadata",
      .type = SL_CONF_BOOL,
      .default_value = "false",

@@ -171,6 +171,11 @@ static sl_code connect_db(sl_source *s, bool replication, PGconn **out, sl_error
     return SL_OK;
 }
 
+sl_code pg_conn_open(sl_source *s, bool replication, PGconn **out, sl_error *err)
+{
+    return connect_db(s, replication, out, err);
+}
+
 sl_code pg_conn_catalog(sl_source *s, sl_error *err)
 {
     if (s->catalog && PQstatus(s->catalog) == CONNECTION_OK)
@@ -249,7 +254,8 @@ static sl_code filtered_table_list(sl_source *s, char **out, bool *partitioned, 
     sl_buf_init(&list);
     for (int i = 0; i < PQntuples(res); i++) {
         const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
-        if (!pg_table_included(s, nsp, rel))
+        /* The signal table too: its inserts must reach the stream. */
+        if (!pg_table_included(s, nsp, rel) && !pg_snap_is_signal_table(s, nsp, rel))
             continue;
         if (PQgetvalue(res, i, 2)[0] == 't')
             *partitioned = true;
@@ -535,8 +541,13 @@ static sl_code slot_mismatch(sl_source *s, bool missing, uint64_t slot_lsn, sl_e
     char stored[32], at[32];
     pgo_lsn_format(s->skip_before, stored, sizeof stored);
     pgo_lsn_format(slot_lsn, at, sizeof at);
-    /* slot.drop.on.stop means a stopped connector's slot is gone, by request. */
-    bool accept = s->mismatch == MISMATCH_TRUST_SLOT || (missing && s->drop_slot_on_stop);
+    /*
+     * slot.drop.on.stop means a stopped connector's slot is gone, by request;
+     * snapshot.mode=when_needed takes a new snapshot instead of the lost changes.
+     */
+    bool when_needed = pg_snap_when_needed(s);
+    bool accept =
+        s->mismatch == MISMATCH_TRUST_SLOT || (missing && s->drop_slot_on_stop) || when_needed;
     if (!accept) {
         if (missing)
             return sl_error_set(
@@ -552,6 +563,14 @@ static sl_code slot_mismatch(sl_source *s, bool missing, uint64_t slot_lsn, sl_e
                             "or dropped and created again, or the offsets file is older than the "
                             "slot); set offset.mismatch.strategy to trust_slot to skip them",
                             s->slot, at, stored);
+    }
+    s->position_lost = true;
+    if (when_needed) {
+        sl_warn("replication slot \"%s\" %s the stored position %s (the slot is at %s): "
+                "snapshot.mode=when_needed takes a new snapshot",
+                s->slot, missing ? "does not exist, so it cannot resume from" : "is past", stored,
+                at);
+        return SL_OK;
     }
     if (missing) {
         char why[64];
@@ -624,6 +643,7 @@ static sl_code ensure_slot(sl_source *s, sl_error *err)
     if (rc != SL_OK)
         return rc;
     sl_info("created replication slot \"%s\" at %s", s->slot, PQgetvalue(res, 0, 1));
+    s->slot_created = true;
     PQclear(res);
     return SL_OK;
 }
@@ -634,6 +654,8 @@ sl_code pg_conn_send_status(sl_source *s, bool reply, sl_error *err)
         return SL_OK;
     uint8_t msg[34];
     uint64_t write = s->received_lsn > s->acked_lsn ? s->received_lsn : s->acked_lsn;
+    /* A snapshot chunk waiting for its H asks for a keepalive, which carries the position. */
+    reply = reply || s->reply_request;
     size_t n =
         pgo_status_update_encode(msg, write, s->acked_lsn, s->acked_lsn, pg_now_pg_us(), reply);
     int queued = PQputCopyData(s->repl, (const char *)msg, (int)n);
@@ -644,11 +666,14 @@ sl_code pg_conn_send_status(sl_source *s, bool reply, sl_error *err)
                             pg_message(NULL, s->repl));
     s->last_status_ms = pg_now_ms();
     s->reply_due = false;
+    s->reply_request = false;
     return SL_OK;
 }
 
 void pg_conn_disconnect(sl_source *s)
 {
+    if (s->snap)
+        pg_snap_forget_socket(s);
     if (s->repl) {
         PQfinish(s->repl);
         s->repl = NULL;

@@ -237,11 +237,13 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     const char *nsp = m->u.relation.nspname[0] ? m->u.relation.nspname : "pg_catalog";
     const char *rel = m->u.relation.relname;
     t->included = pg_table_included(s, nsp, rel);
+    t->is_signal = pg_snap_is_signal_table(s, nsp, rel);
     t->base.schema_name = sl_arena_strdup(&t->arena, nsp);
     t->base.name = sl_arena_strdup(&t->arena, rel);
     t->base.database = s->dbname;
     t->base.version = ++s->table_versions;
-    if (!t->included) {
+    /* The signal table is described even when not captured: its inserts are read. */
+    if (!t->included && !t->is_signal) {
         *out = t;
         return SL_OK;
     }

@@ -234,6 +234,13 @@ static sl_code pg_check(const sl_config *cfg, sl_error *err)
         return sl_error_set(err, SL_CONFIG,
                             "keys \"message.prefix.include.list\" and "
                             "\"message.prefix.exclude.list\" cannot both be set");
+    const char *mode = sl_config_str(cfg, "snapshot.mode");
+    if (strcasecmp(mode, "configuration_based") == 0 || strcasecmp(mode, "recovery") == 0 ||
+        strcasecmp(mode, "custom") == 0)
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"snapshot.mode\": \"%s\" is not supported; use initial, "
+                            "initial_only, no_data, when_needed or always",
+                            mode);
     if (sl_config_has(cfg, "schema.include.list") && sl_config_has(cfg, "schema.exclude.list"))
         return sl_error_set(err, SL_CONFIG,
                             "keys \"schema.include.list\" and \"schema.exclude.list\" cannot both "
@@ -449,6 +456,8 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     if (rc == SL_OK)
         rc = pg_message_table_build(s, err);
     if (rc == SL_OK)
+        rc = pg_snap_open(s, err);
+    if (rc == SL_OK)
         rc = sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &s->schema_arena,
                                   &s->source_schema, err);
     if (rc == SL_OK) {
@@ -463,6 +472,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     }
     if (rc != SL_OK) {
         sl_transforms_free(s->transforms);
+        pg_snap_close(s);
         sl_filter_free(s->schema_filter);
         sl_filter_free(s->table_filter);
         sl_filter_free(s->message_filter);
@@ -493,7 +503,17 @@ static sl_code pg_start(sl_source *s, const sl_position *from, sl_error *err)
     s->have_last_commit = s->skip_before != 0;
     s->last_commit_lsn = s->skip_before;
     s->started = true;
-    return pg_conn_stream(s, err);
+    bool resumed = from && from->len >= 8;
+    sl_code rc;
+    if (!pg_snap_streams(s)) {
+        /* snapshot.mode=initial_only reads tables, no stream: no slot, no publication. */
+        rc = pg_conn_catalog(s, err);
+        return rc == SL_OK ? pg_snap_start(s, resumed, false, err) : rc;
+    }
+    rc = pg_conn_stream(s, err);
+    if (rc != SL_OK)
+        return rc;
+    return pg_snap_start(s, resumed, s->position_lost, err);
 }
 
 /*
@@ -602,6 +622,8 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
                     s->unfinished_tx = false;
                 }
             }
+            if (!s->in_tx)
+                pg_snap_on_position(s, f.wal_end);
         }
     }
     if (rc == SL_OK && s->overflow) {
@@ -636,6 +658,20 @@ static sl_code check_silence(sl_source *s, sl_error *err)
 static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
 {
     pg_relmap_free_retired(s);
+    if (!pg_snap_streams(s))
+        return pg_snap_poll_alone(s, batch, err);
+    /* Snapshot rows first, between two transactions of the stream. */
+    bool hold = false;
+    sl_code src = pg_snap_poll(s, batch, &hold, err);
+    if (src != SL_OK)
+        return src;
+    if (hold) {
+        if (s->state == STATE_STREAMING &&
+            pg_now_ms() - s->last_status_ms >= s->status_interval_ms / 2 &&
+            pg_conn_send_status(s, false, err) != SL_OK)
+            return fail_stream(s, err);
+        return SL_OK;
+    }
     if (s->state == STATE_DISCONNECTED) {
         if (s->max_retries >= 0 && s->failures > s->max_retries) {
             sl_error_set(err, SL_SOURCE,
@@ -670,6 +706,9 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
             return transient(rc) ? fail_stream(s, err) : rc;
         if (!consumed || s->pending_frame)
             break;
+        /* Snapshot rows waiting for the end of a transaction: the next poll emits them. */
+        if (pg_snap_emit_due(s))
+            break;
     }
     /* Progress past where the stream started: a failure before it was the last of a series. */
     if (s->emitted_lsn > s->stream_start_lsn && s->failures) {
@@ -680,7 +719,8 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
     pg_progress_tick(s);
     if (check_silence(s, err) != SL_OK)
         return fail_stream(s, err);
-    if (s->reply_due || pg_now_ms() - s->last_status_ms >= s->status_interval_ms) {
+    if (s->reply_due || s->reply_request ||
+        pg_now_ms() - s->last_status_ms >= s->status_interval_ms) {
         if (pg_conn_send_status(s, s->reply_due, err) != SL_OK)
             return fail_stream(s, err);
     }
@@ -690,11 +730,13 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
 static int pg_wait_fd(sl_source *s, int *timeout_ms)
 {
     int64_t now = pg_now_ms();
+    if (!pg_snap_streams(s))
+        return pg_snap_wait_fd(s, -1, timeout_ms);
     if (s->state == STATE_DISCONNECTED) {
         int64_t wait = s->next_connect_ms - now;
         if (wait < *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
-        return -1;
+        return pg_snap_wait_fd(s, -1, timeout_ms);
     }
     if (s->pending_frame) {
         *timeout_ms = 0; /* a message waits for room in the next batch */
@@ -708,7 +750,8 @@ static int pg_wait_fd(sl_source *s, int *timeout_ms)
         next = silence;
     if (next - now < *timeout_ms)
         *timeout_ms = next - now < 0 ? 0 : (int)(next - now);
-    return PQsocket(s->repl);
+    /* The replication socket and the snapshot readers' wake-ups, as one descriptor. */
+    return pg_snap_wait_fd(s, PQsocket(s->repl), timeout_ms);
 }
 
 static sl_code pg_idle(sl_source *s, sl_error *err)
@@ -760,6 +803,7 @@ static void pg_heartbeat(sl_source *s)
 
 static sl_code pg_ack(sl_source *s, const sl_position *pos, sl_error *err)
 {
+    pg_snap_acknowledged(s, pos);
     uint64_t lsn = pg_position_lsn(pos);
     if (lsn <= s->acked_lsn)
         return SL_OK;
@@ -793,6 +837,8 @@ static void pg_close(sl_source *s)
             PQflush(s->repl);
     }
     pg_conn_disconnect(s);
+    /* The snapshot's readers stop before the tables they read are freed. */
+    pg_snap_close(s);
     pg_relmap_free_retired(s);
     pg_table_free(s->message_table);
     sl_filter_free(s->schema_filter);
@@ -845,6 +891,21 @@ static void pg_stats(sl_source *s, sl_source_stats *out)
     out->confirmed_position = s->acked_lsn;
 }
 
+static sl_code pg_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err)
+{
+    return pg_snap_state_format(s, pos, out, err);
+}
+
+static sl_code pg_state_restore(sl_source *s, const char *state, sl_error *err)
+{
+    return pg_snap_restore(s, state, err);
+}
+
+static const sl_snapshot_progress *pg_snapshot_progress(sl_source *s)
+{
+    return pg_snap_progress(s);
+}
+
 const sl_source_ops sl_source_postgres = {
     .name = "postgres",
     .connector_name = "postgresql",
@@ -864,6 +925,9 @@ const sl_source_ops sl_source_postgres = {
     .connect_offset_format = pg_connect_offset_format,
     .connect_offset_parse = pg_connect_offset_parse,
     .stopped = pg_stopped,
+    .state_format = pg_state_format,
+    .state_restore = pg_state_restore,
+    .snapshot_progress = pg_snapshot_progress,
     .close = pg_close,
     .stats = pg_stats,
 };

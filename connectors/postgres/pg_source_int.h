@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "postgres/pg_catalog.h"
@@ -71,6 +72,7 @@ typedef struct pg_table {
     bool *not_null;        /* per column: NOT NULL (a null takes the type's fallback) */
     uint32_t nkey_cols;    /* the key as columns of the Relation message, for key changes */
     const uint32_t *key_cols;
+    bool is_signal; /* the signal table (signal.data.collection), captured or not */
     sl_arena arena; /* schemas, names, converters */
     struct pg_table *next_retired;
 } pg_table;
@@ -232,6 +234,10 @@ struct sl_source {
     uint64_t slot_confirmed_lsn;  /* the slot's confirmed_flush_lsn at the last connect */
     int64_t progress_interval_ms; /* catchup.progress.interval.ms */
     pg_catchup catchup;
+    struct pg_snap *snap; /* snapshots and signals (pg_snapshot.c) */
+    bool reply_request;   /* the next status update asks the server for a keepalive */
+    bool slot_created;    /* this run created the slot */
+    bool position_lost;   /* the stored position could not be resumed (when_needed) */
 };
 
 static inline int64_t pg_now_ms(void)
@@ -273,7 +279,12 @@ static inline uint64_t pg_position_lsn(const sl_position *pos)
 /*
  * After the LSN and the identity, a position of a transaction's end carries
  * the transaction: its xid (4 bytes) and commit time in Unix microseconds (8),
- * which Debezium's offset stores as txId and ts_usec (pg_offset.c).
+ * which Debezium's offset stores as txId and ts_usec (pg_offset.c). A
+ * position the source emits then carries the version of the snapshot state
+ * that goes with it (pg_snapshot.c), 8 bytes big-endian, after those 12 bytes
+ * (zero when the position ends no transaction: xid 0 is never a real one).
+ * The offset store keeps that state next to the position's text; a position
+ * read back from it has no version (0): its state is the one restored with it.
  */
 static inline size_t pg_position_identity_end(const sl_position *pos)
 {
@@ -308,7 +319,29 @@ static inline bool pg_position_tx(const sl_position *pos, uint32_t *xid, int64_t
         us = us << 8 | *b++;
     *xid = x;
     *commit_us = (int64_t)us;
-    return true;
+    return x != 0;
+}
+
+/* Sets the snapshot state version; call after pg_position_set_tx (which drops it). */
+static inline void pg_position_set_version(sl_position *pos, uint64_t version)
+{
+    size_t at = pg_position_identity_end(pos) + 12;
+    if (pos->len < at)
+        memset(pos->bytes + pos->len, 0, at - pos->len); /* no transaction */
+    for (int i = 0; i < 8; i++)
+        pos->bytes[at + (size_t)i] = (uint8_t)(version >> (56 - 8 * i));
+    pos->len = (uint16_t)(at + 8);
+}
+
+static inline uint64_t pg_position_version(const sl_position *pos)
+{
+    size_t at = pg_position_identity_end(pos) + 12;
+    uint64_t v = 0;
+    if (pos->len < at + 8)
+        return 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | pos->bytes[at + i];
+    return v;
 }
 
 /* Names of the source block's fields, in SRC_* order (pg_stream.c). */
@@ -403,6 +436,9 @@ void pg_progress_begin(sl_source *s);
  */
 void pg_progress_tick(sl_source *s);
 
+/* Opens a connection with the connector's settings; any thread (snapshot readers use it). */
+sl_code pg_conn_open(sl_source *s, bool replication, PGconn **out, sl_error *err);
+
 /* ---- pg_stream.c: events ---- */
 
 /* Turns one pgoutput message (an XLogData frame) into batch items. */
@@ -419,7 +455,74 @@ void pg_stream_drain_truncates(sl_source *s, sl_batch *batch);
  */
 sl_item *pg_stream_push(sl_source *s, sl_batch *batch, sl_item_kind kind);
 
-/* Pushes a COMMIT item ending at lsn; false when it did not fit (see pg_stream_push). */
+/*
+ * Pushes a COMMIT item ending at lsn, with the current snapshot state
+ * version; false when it did not fit (see pg_stream_push).
+ */
 bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn);
+
+/*
+ * Pushes a read event (op r) of a snapshot row: source.snapshot is snapshot
+ * ("first", "incremental", ...), source.ts_* the read's time, source.lsn
+ * h_pos. The caller keeps room in the batch.
+ */
+void pg_stream_push_read(sl_source *s, sl_batch *batch, pg_table *t, const sl_value *row,
+                         const char *snapshot, int64_t read_unix_ms, uint64_t h_pos);
+
+/* ---- pg_snapshot.c: snapshots and signals ---- */
+
+typedef struct pg_snap pg_snap;
+
+/* Reads the snapshot and signal keys and makes the coordinator; pg_open() calls it. */
+sl_code pg_snap_open(sl_source *s, sl_error *err);
+void pg_snap_close(sl_source *s);
+
+/* The state stored with the position start() resumes from. */
+sl_code pg_snap_restore(sl_source *s, const char *state, sl_error *err);
+
+/* False for snapshot.mode=initial_only, which reads no stream. */
+bool pg_snap_streams(const sl_source *s);
+
+/* True for snapshot.mode=when_needed: a position that cannot be resumed takes a new snapshot. */
+bool pg_snap_when_needed(const sl_source *s);
+
+/*
+ * Decides whether this start takes an initial snapshot and starts reading.
+ * resumed: a stored position was found; lost: the stream cannot continue
+ * from it (the slot is gone or past it).
+ */
+sl_code pg_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err);
+
+/* The snapshot's share of a poll; *hold: do not read the stream now. */
+sl_code pg_snap_poll(sl_source *s, sl_batch *batch, bool *hold, sl_error *err);
+
+/* A poll of snapshot.mode=initial_only; SL_STOPPED once everything is emitted. */
+sl_code pg_snap_poll_alone(sl_source *s, sl_batch *batch, sl_error *err);
+
+/* True when rows wait to be emitted between two transactions (the stream loop stops for them). */
+bool pg_snap_emit_due(sl_source *s);
+
+/*
+ * Stream hooks: a BEGIN, a position reached, a change (true: do not emit
+ * it), a truncate. A message decoded again (it did not fit a batch) calls
+ * them again; that is harmless, except for signals, which run only once.
+ */
+void pg_snap_on_begin(sl_source *s, uint32_t xid);
+void pg_snap_on_position(sl_source *s, uint64_t lsn);
+bool pg_snap_on_change(sl_source *s, const pg_table *t, const pgo_message *m, uint64_t lsn);
+void pg_snap_on_truncate(sl_source *s, uint32_t relid);
+
+/* Whether nsp.rel is the signal table. */
+bool pg_snap_is_signal_table(const sl_source *s, const char *nsp, const char *rel);
+
+/* The descriptor to wait on: the replication socket and the readers' eventfd together. */
+int pg_snap_wait_fd(sl_source *s, int repl_fd, int *timeout_ms);
+void pg_snap_forget_socket(sl_source *s);
+
+/* State versions: the current one, a position's state as JSON, an acknowledged position. */
+uint64_t pg_snap_version(const sl_source *s);
+sl_code pg_snap_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err);
+void pg_snap_acknowledged(sl_source *s, const sl_position *pos);
+const sl_snapshot_progress *pg_snap_progress(sl_source *s);
 
 #endif

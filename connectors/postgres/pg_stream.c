@@ -52,6 +52,7 @@ bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn)
     /* The last transaction read, which an idle position comes after too. */
     if (s->xid != 0 && pg_position_identity_end(&item->u.position) > 8)
         pg_position_set_tx(&item->u.position, s->xid, s->commit_time_us);
+    pg_position_set_version(&item->u.position, pg_snap_version(s));
     return true;
 }
 
@@ -143,17 +144,22 @@ static const char *u64_text(sl_arena *arena, uint64_t v, uint32_t *len)
     return out;
 }
 
-/* The source block of an event at lsn of table t; with_xid false leaves txId null. */
-static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bool with_xid,
-                                     sl_arena *arena)
+/*
+ * The source block of an event at lsn of table t, at ts_us (Unix epoch);
+ * snapshot is source.snapshot's text; with_xid false leaves txId null;
+ * first_null writes sequence's first element as null.
+ */
+static const sl_value *source_block(sl_source *s, pg_table *t, uint64_t lsn, int64_t ts_us,
+                                    const char *snapshot, bool with_xid, bool first_null,
+                                    sl_arena *arena)
 {
     sl_value *v = sl_arena_alloc(arena, SRC_FIELDS * sizeof *v);
     static const char version[] = SOURCE_VERSION;
     v[SRC_VERSION] = sl_value_string(version, sizeof version - 1);
     v[SRC_CONNECTOR] = sl_value_string("postgresql", 10);
     v[SRC_NAME] = sl_value_string(s->topic_prefix, (uint32_t)strlen(s->topic_prefix));
-    v[SRC_TS_MS] = sl_value_int(s->commit_time_us / 1000);
-    v[SRC_SNAPSHOT] = sl_value_string("false", 5);
+    v[SRC_TS_MS] = sl_value_int(ts_us / 1000);
+    v[SRC_SNAPSHOT] = sl_value_string(snapshot, (uint32_t)strlen(snapshot));
     v[SRC_DB] = sl_value_string(s->dbname, (uint32_t)strlen(s->dbname));
 
     /*
@@ -162,7 +168,8 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
      * (or a stored position was resumed from).
      */
     uint32_t l1 = 0, l2 = 0;
-    const char *a = s->have_last_commit ? u64_text(arena, s->last_commit_lsn, &l1) : NULL;
+    const char *a =
+        s->have_last_commit && !first_null ? u64_text(arena, s->last_commit_lsn, &l1) : NULL;
     const char *b = u64_text(arena, lsn, &l2);
     char *seq = sl_arena_alloc(arena, l1 + l2 + 16);
     size_t n = 0;
@@ -184,14 +191,14 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
     seq[n++] = ']';
     v[SRC_SEQUENCE] = sl_value_string(seq, (uint32_t)n);
 
-    v[SRC_TS_US] = sl_value_int(s->commit_time_us);
-    v[SRC_TS_NS] = sl_value_int(s->commit_time_us * 1000);
+    v[SRC_TS_US] = sl_value_int(ts_us);
+    v[SRC_TS_NS] = sl_value_int(ts_us * 1000);
     v[SRC_SCHEMA] = sl_value_string(t->base.schema_name, (uint32_t)strlen(t->base.schema_name));
     v[SRC_TABLE] = sl_value_string(t->base.name, (uint32_t)strlen(t->base.name));
     v[SRC_TXID] = with_xid ? sl_value_int(s->xid) : sl_value_null();
     v[SRC_LSN] = sl_value_int((int64_t)lsn);
     v[SRC_XMIN] = sl_value_null();
-    if (s->origin[0]) {
+    if (s->origin[0] && !first_null) {
         v[SRC_ORIGIN] = sl_value_string(s->origin, (uint32_t)strlen(s->origin));
         v[SRC_ORIGIN_LSN] = sl_value_int((int64_t)s->origin_lsn);
     } else {
@@ -199,6 +206,35 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
         v[SRC_ORIGIN_LSN] = sl_value_null();
     }
     return v;
+}
+
+static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bool with_xid,
+                                     sl_arena *arena)
+{
+    return source_block(s, t, lsn, s->commit_time_us, "false", with_xid, false, arena);
+}
+
+/*
+ * A read event of a snapshot row. Debezium's initial snapshot events carry
+ * the snapshot's LSN with a null first sequence element; sluice's rows are
+ * placed in the stream at their chunk's H, which is their LSN. A read has no
+ * transaction of its own (it writes nothing), so txId is null.
+ */
+void pg_stream_push_read(sl_source *s, sl_batch *batch, pg_table *t, const sl_value *row,
+                         const char *snapshot, int64_t read_unix_ms, uint64_t h_pos)
+{
+    sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+    if (!item)
+        abort(); /* the caller keeps room */
+    sl_event *ev = &item->u.event;
+    memset(ev, 0, sizeof *ev);
+    ev->op = SL_OP_READ;
+    ev->table = &t->base;
+    ev->after = row;
+    ev->source_schema = s->source_schema;
+    bool incremental = strcmp(snapshot, "incremental") == 0;
+    ev->source = source_block(s, t, h_pos, read_unix_ms * 1000, snapshot, false, !incremental,
+                              &batch->arena);
 }
 
 /* Fills the event of item (see pg_stream_push); a dropped item gets no source block. */
@@ -244,8 +280,10 @@ static sl_code handle_change(sl_source *s, const pgo_message *m, uint64_t lsn, s
     if (!t)
         return sl_error_set(err, SL_PROTOCOL, "change for relation %u before its Relation message",
                             m->u.change.relid);
+    /* The snapshot's windows see every change, even one that is not emitted. */
+    bool suppressed = s->snap && pg_snap_on_change(s, t, m, lsn);
     /* Debezium emits nothing for a table without columns. */
-    if (!t->included || s->skipping_tx || t->ncols == 0)
+    if (!t->included || s->skipping_tx || t->ncols == 0 || suppressed)
         return SL_OK;
     sl_arena *arena = &batch->arena;
     sl_value *old_vals = NULL, *new_vals = NULL;
@@ -374,6 +412,8 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
                 }
             }
         }
+        if (s->snap)
+            pg_snap_on_begin(s, s->xid);
         break;
     case 'C':
         if (!s->skipping_tx && push_tx_commit(s, batch, m.u.commit.end_lsn)) {
@@ -384,6 +424,8 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
         s->have_last_commit = true;
         s->in_tx = false;
         s->skipping_tx = false;
+        if (s->snap)
+            pg_snap_on_position(s, m.u.commit.end_lsn);
         break;
     case 'O':
         snprintf(s->origin, sizeof s->origin, "%s", m.u.origin.name);
@@ -412,11 +454,15 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
             relids[n - 1 - i] = m.u.truncate.relids[i];
         s->npending_truncates = n;
         s->truncate_lsn = f->wal_start;
+        for (uint32_t i = 0; s->snap && i < n; i++)
+            pg_snap_on_truncate(s, m.u.truncate.relids[i]);
         pg_stream_drain_truncates(s, batch);
         break;
     }
     case 'M':
         handle_logical_message(s, &m, batch);
+        if (s->snap && !(m.u.message.flags & 1))
+            pg_snap_on_position(s, m.u.message.lsn);
         break;
     default: /* 'Y' types carry nothing sluice emits */
         break;

@@ -221,6 +221,7 @@ typedef struct sl_source_ops {
      */
     void (*stopped)(sl_source *src);
 
+    /*
      * Appends to out the state that belongs with pos (a JSON object's text),
      * nothing when there is none. pos is one this source emitted and whose
      * ack() has not been called for a later position. May be NULL.

@@ -184,6 +184,7 @@ typedef struct snap_table {
     uint64_t stream_id;
     bool keyed;
     int64_t estimated;
+    int64_t row_bytes;
 
     /* Progress: rows up to done_key are emitted. NULL: none yet. */
     uint8_t *done_key;
@@ -754,6 +755,20 @@ static sl_snap_chunk *new_chunk(sl_snapshot *s, snap_table *t)
     return c;
 }
 
+/* Rows per chunk (or block): the configured count, fewer for wide rows. */
+static uint32_t chunk_rows(const sl_snapshot *s, const snap_table *t)
+{
+    uint32_t rows = t->kind == SL_SNAP_INITIAL ? s->cfg.initial_chunk : s->cfg.incremental_chunk;
+    if (s->cfg.chunk_bytes && t->row_bytes > 0) {
+        uint64_t fit = s->cfg.chunk_bytes / (uint64_t)t->row_bytes;
+        if (fit < 256)
+            fit = 256;
+        if (fit < rows)
+            rows = (uint32_t)fit;
+    }
+    return rows;
+}
+
 static sl_snap_chunk *dispatch_chunk(sl_snapshot *s, snap_table *t, const uint8_t *lo,
                                      uint32_t lo_len, const uint8_t *max, uint32_t max_len,
                                      bool max_known, bool redo, uint64_t seq)
@@ -792,7 +807,7 @@ static void dispatch_whole(sl_snapshot *s, snap_table *t)
     sl_snap_chunk *c = new_chunk(s, t);
     c->whole = true;
     c->job.whole = true;
-    c->job.limit = s->cfg.initial_chunk;
+    c->job.limit = chunk_rows(s, t);
     c->state = CHUNK_READING;
     t->bound_pending = true;
     t->frontier_done = true;
@@ -1090,8 +1105,9 @@ static sl_code resolve(sl_snapshot *s, snap_table *t, sl_error *err)
     void *table = NULL;
     uint64_t stream_id = 0;
     bool keyed = false;
-    int64_t estimated = -1;
-    sl_code rc = s->ops->resolve(s->ctx, t->id, &table, &stream_id, &keyed, &estimated, err);
+    int64_t estimated = -1, row_bytes = 0;
+    sl_code rc =
+        s->ops->resolve(s->ctx, t->id, &table, &stream_id, &keyed, &estimated, &row_bytes, err);
     if (rc != SL_OK)
         return sl_error_prefix(err, "snapshot of table \"%s\"", t->id);
     if (!table) {
@@ -1103,6 +1119,7 @@ static sl_code resolve(sl_snapshot *s, snap_table *t, sl_error *err)
     t->stream_id = stream_id;
     t->keyed = keyed;
     t->estimated = estimated;
+    t->row_bytes = row_bytes;
     t->state = TABLE_RUNNING;
     t->started_ms = mono_ms();
     if (!keyed && (t->kind == SL_SNAP_INCREMENTAL || s->stream_seen)) {

@@ -155,10 +155,10 @@ typedef struct sl_snap_ops {
      * connector's description that readers use and events point to, NULL
      * when the table does not exist; *stream_id is how the connector names
      * the table in sl_snapshot_on_change(); *keyed false for a table without
-     * a key; *estimated_rows -1 when unknown.
+     * a key; *estimated_rows -1 and *row_bytes 0 when unknown.
      */
     sl_code (*resolve)(void *ctx, const char *table_id, void **table, uint64_t *stream_id,
-                       bool *keyed, int64_t *estimated_rows, sl_error *err);
+                       bool *keyed, int64_t *estimated_rows, int64_t *row_bytes, sl_error *err);
     /* Pipeline thread: the table is no longer used by any event or job. */
     void (*release)(void *ctx, void *table);
     /* Reader thread: opens what a reader needs (a database connection). */
@@ -177,11 +177,12 @@ typedef struct sl_snap_ops {
 typedef struct sl_snapshot sl_snapshot;
 
 typedef struct sl_snapshot_config {
-    uint32_t threads;             /* readers (snapshot.max.threads) */
-    uint32_t initial_chunk;       /* rows per chunk of the initial snapshot (snapshot.fetch.size) */
-    uint32_t incremental_chunk;   /* rows per chunk of an incremental one
-                                     (incremental.snapshot.chunk.size) */
-    int64_t emit_wait_ms;         /* longest wait for the stream to pass a chunk's H */
+    uint32_t threads;           /* readers (snapshot.max.threads) */
+    uint32_t initial_chunk;     /* rows per chunk of the initial snapshot (snapshot.fetch.size) */
+    uint32_t incremental_chunk; /* rows per chunk of an incremental one
+                                   (incremental.snapshot.chunk.size) */
+    uint64_t chunk_bytes; /* fewer rows per chunk when they would take more memory; 0: no cap */
+    int64_t emit_wait_ms; /* longest wait for the stream to pass a chunk's H */
     int64_t progress_interval_ms; /* between two progress lines in the log */
 } sl_snapshot_config;
 

@@ -15,13 +15,14 @@
 static int dummy;
 
 static sl_code resolve(void *ctx, const char *id, void **table, uint64_t *stream_id, bool *keyed,
-                       int64_t *estimated, sl_error *err)
+                       int64_t *estimated, int64_t *row_bytes, sl_error *err)
 {
     (void)ctx, (void)id, (void)err;
     *table = &dummy;
     *stream_id = 1;
     *keyed = true;
     *estimated = -1;
+    *row_bytes = 0;
     return SL_OK;
 }
 

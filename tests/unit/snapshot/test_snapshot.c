@@ -108,7 +108,7 @@ static int key_int(const uint8_t *key, size_t len)
 static int the_table = 42;
 
 static sl_code fake_resolve(void *ctx, const char *id, void **table, uint64_t *stream_id,
-                            bool *keyed, int64_t *estimated, sl_error *err)
+                            bool *keyed, int64_t *estimated, int64_t *row_bytes, sl_error *err)
 {
     (void)ctx;
     (void)err;
@@ -120,6 +120,7 @@ static sl_code fake_resolve(void *ctx, const char *id, void **table, uint64_t *s
     *stream_id = strcmp(id, "public.other") == 0 ? 8 : 7;
     *keyed = !db.keyless;
     *estimated = NKEYS;
+    *row_bytes = 0;
     return SL_OK;
 }
 
