@@ -78,7 +78,8 @@ bool sl_keyset_add(sl_keyset *set, const uint8_t *key, size_t len, uint32_t valu
     if (e->key)
         return false;
     uint8_t *copy = sl_arena_alloc(&set->arena, len ? len : 1);
-    memcpy(copy, key, len);
+    if (len)
+        memcpy(copy, key, len);
     e->hash = hash;
     e->key = copy;
     e->len = (uint32_t)len;

@@ -820,10 +820,11 @@ static void index_rows(sl_snap_chunk *c)
     c->remaining = 0;
     for (uint32_t i = 0; i < c->job.nrows; i++) {
         sl_snap_row *r = &c->job.rows[i];
-        if (c->log_all || sl_keyset_find(&c->log, r->key, r->key_len))
+        if (!c->whole && (c->log_all || sl_keyset_find(&c->log, r->key, r->key_len)))
             r->dropped = true;
         if (!r->dropped) {
-            sl_keyset_add(&c->index, r->key, r->key_len, i);
+            if (!c->whole)
+                sl_keyset_add(&c->index, r->key, r->key_len, i);
             c->remaining++;
         }
     }
@@ -1317,6 +1318,34 @@ bool sl_snapshot_on_change(sl_snapshot *s, uint64_t stream_id, uint64_t txid, co
 
 /* ---- emission ---- */
 
+/*
+ * Whether another table of the initial snapshot has (or may have) rows to
+ * emit. Debezium marks the very last read event of a snapshot "last", even
+ * when the tables after it are empty, so empty tables do not count.
+ */
+static bool others_have_rows(const sl_snapshot *s, const snap_table *t)
+{
+    for (const snap_table *o = s->tables; o; o = o->next)
+        if (o != t && o->kind == SL_SNAP_INITIAL && !(o->max_known && !o->max_key && o->keyed))
+            return true;
+    return false;
+}
+
+/* Whether it is known yet if another table of the initial snapshot has rows. */
+static bool others_settled(const sl_snapshot *s, const snap_table *t)
+{
+    bool unknown = false;
+    for (const snap_table *o = s->tables; o; o = o->next) {
+        if (o == t || o->kind != SL_SNAP_INITIAL)
+            continue;
+        if (o->rows > 0 || !o->keyed || (o->max_known && o->max_key))
+            return true; /* a table with rows: this one cannot be the last */
+        if (!o->max_known)
+            unknown = true;
+    }
+    return !unknown;
+}
+
 sl_snap_chunk *sl_snapshot_emittable(sl_snapshot *s)
 {
     if (s->emitting)
@@ -1324,6 +1353,10 @@ sl_snap_chunk *sl_snapshot_emittable(sl_snapshot *s)
     int64_t now = mono_ms();
     for (sl_snap_chunk *c = s->chunks; c; c = c->next) {
         if (c->state != CHUNK_READY || !c->table || c->seq != c->table->emit_seq)
+            continue;
+        /* The snapshot's last rows wait until it is known whether other tables are empty. */
+        if (c->table->kind == SL_SNAP_INITIAL && c->job.last && c->remaining > 0 && !c->whole &&
+            !others_settled(s, c->table))
             continue;
         if (c->whole || c->remaining == 0 || s->stream_pos >= c->job.h_pos ||
             now - c->ready_ms >= s->cfg.emit_wait_ms) {
@@ -1348,14 +1381,6 @@ bool sl_snapshot_waiting(const sl_snapshot *s, uint64_t *pos)
     return false;
 }
 
-static bool other_initial_unfinished(const sl_snapshot *s, const snap_table *t)
-{
-    for (const snap_table *o = s->tables; o; o = o->next)
-        if (o != t && o->kind == SL_SNAP_INITIAL)
-            return true;
-    return false;
-}
-
 bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
 {
     snap_table *t = c->table;
@@ -1370,7 +1395,7 @@ bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
         } else {
             /* Debezium's precedence: last, first, last in table, first in table. */
             bool last_in_table = c->remaining == 0 && c->job.last;
-            if (last_in_table && !other_initial_unfinished(s, t))
+            if (last_in_table && !others_have_rows(s, t))
                 m = SL_SNAP_MARK_LAST;
             else if (!s->first_emitted)
                 m = SL_SNAP_MARK_FIRST;

@@ -6,7 +6,9 @@
  * column transforms and other value modes; skipped updates and other
  * modes), and every message is compared with Debezium's by compare.py
  * (volatile fields masked, accepted differences in known-differences.json,
- * each with its reason).
+ * each with its reason). The last test does the same for the initial
+ * snapshot (tests/golden/debezium/snapshot): the rows of snapshot/data.sql
+ * as read events, with Debezium's source.snapshot markers.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -169,4 +171,93 @@ Test(pg_golden, transforms_metadata_and_modes_match_debezium, .timeout = 300)
 Test(pg_golden, skipped_updates_and_connect_modes_match_debezium, .timeout = 300)
 {
     run_variant("skipu");
+}
+
+Test(pg_golden, initial_snapshot_matches_debezium_message_for_message, .timeout = 300)
+{
+    it_require_services();
+    char *dir = it_tempdir("golden-snapshot");
+    char log_path[4200], actual[4200];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(actual, sizeof actual, "%s/actual.jsonl", dir);
+
+    char dbname[64];
+    snprintf(dbname, sizeof dbname, "golden_snap_%d", (int)getpid());
+    PGconn *db = it_pg_connect();
+    it_pg_exec(db, "CREATE DATABASE %s", dbname);
+    PQfinish(db);
+    cr_assert_eq(
+        it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/schema.sql", dbname, GOLDEN),
+        0);
+    cr_assert_eq(it_system("PGDATABASE=%s psql -X -q -v ON_ERROR_STOP=1 -f %s/snapshot/data.sql",
+                           dbname, GOLDEN),
+                 0);
+
+    json_error_t jerr;
+    json_t *events = json_array();
+    FILE *f = fopen(GOLDEN "/snapshot/events.jsonl", "r");
+    cr_assert_not_null(f);
+    char line[1 << 20];
+    while (fgets(line, sizeof line, f))
+        json_array_append_new(events, json_loads(line, 0, &jerr));
+    fclose(f);
+    const char *topics[32];
+    size_t expected_count[32] = {0}, before[32] = {0}, ntopics = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *t = json_string_value(json_object_get(ev, "topic"));
+        size_t k = 0;
+        while (k < ntopics && strcmp(topics[k], t) != 0)
+            k++;
+        if (k == ntopics)
+            topics[ntopics++] = t;
+        expected_count[k]++;
+    }
+    for (size_t k = 0; k < ntopics; k++) {
+        it_messages old = it_consume(topics[k], 0, 300, 3000);
+        before[k] = old.n;
+        it_messages_free(&old);
+    }
+
+    /* Debezium's settings of the capture: one reader, tables in table.include.list's order. */
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             "\"skipped.operations\": \"none\", \"snapshot.mode\": \"initial\", "
+             "\"publication.autocreate.mode\": \"all_tables\", \"database.dbname\": \"%s\", "
+             "\"slot.name\": \"%s\", \"slot.drop.on.stop\": true",
+             dbname, dbname);
+    char *cfg = it_write_config(dir, "golden",
+                                "public.all_types,public.full_ident,public.no_pk,public.uniq_only,"
+                                "public.composite_pk,public.toasted,public.capture_end",
+                                "kafka", extra);
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "snapshot finished", 60000), "see %s", log_path);
+    cr_assert_eq(it_system("PGDATABASE=%s psql -X -q -c 'INSERT INTO public.capture_end VALUES "
+                           "(1)' >/dev/null",
+                           dbname),
+                 0);
+    for (size_t k = 0; k < ntopics; k++) {
+        it_messages m = it_consume(topics[k], before[k] + expected_count[k], 1000, 60000);
+        it_messages rest = {.items = m.items + (m.n > before[k] ? before[k] : m.n),
+                            .n = m.n > before[k] ? m.n - before[k] : 0};
+        it_messages_write_jsonl(actual, topics[k], &rest);
+        it_messages_free(&m);
+    }
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    int rc = it_system(
+        "python3 %s/compare.py %s/snapshot/events.jsonl %s %s/snapshot/known-differences.json "
+        ">%s/compare.txt 2>&1",
+        GOLDEN, GOLDEN, actual, GOLDEN, dir);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/compare.txt", dir);
+    char *report = ts_read_file(path, NULL);
+    cr_log_info("%s", report ? report : "(no report)");
+    cr_assert_eq(rc, 0, "sluice's snapshot events differ from Debezium's:\n%s",
+                 report ? report : "");
+    free(report);
+    json_decref(events);
+    free(cfg);
+    free(dir);
 }

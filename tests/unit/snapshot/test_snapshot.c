@@ -491,6 +491,34 @@ Test(snapshot, markers_across_tables_follow_debezium_precedence)
     free(h.events);
 }
 
+Test(snapshot, last_marker_goes_to_the_last_row_when_later_tables_are_empty)
+{
+    db_init(4);
+    harness h = {.s = make(1, 10)};
+    sl_error err;
+    cr_assert_eq(sl_snapshot_add(h.s, SL_SNAP_INITIAL, "public.t", NULL, &err), SL_OK);
+    /* "public.other" reads the same fake table, emptied once "public.t" is read. */
+    cr_assert_eq(sl_snapshot_add(h.s, SL_SNAP_INITIAL, "public.other", NULL, &err), SL_OK);
+    cr_assert_eq(sl_snapshot_start(h.s, &err), SL_OK);
+    for (int i = 0; i < 20000 && h.nevents == 0; i++) {
+        pump(&h);
+        pthread_mutex_lock(&db.mu);
+        if (db.reads >= 1)
+            for (int k = 0; k < NKEYS; k++)
+                db.value[k] = -1;
+        pthread_mutex_unlock(&db.mu);
+        emit_ready(&h);
+        usleep(100);
+    }
+    run_to_end(&h);
+    cr_assert_eq(h.nevents, 4);
+    cr_assert_eq(h.events[0].marker, SL_SNAP_MARK_FIRST);
+    cr_assert_eq(h.events[3].marker, SL_SNAP_MARK_LAST,
+                 "Debezium marks the last read event \"last\" though an empty table follows");
+    sl_snapshot_free(h.s);
+    free(h.events);
+}
+
 Test(snapshot, change_inside_the_window_drops_the_row)
 {
     db_init(20);
