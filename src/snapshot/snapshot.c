@@ -1145,9 +1145,13 @@ static sl_code resolve(sl_snapshot *s, snap_table *t, sl_error *err)
                 t->id, sl_buf_cstr(&k), t->rows);
         sl_buf_free(&k);
     } else {
-        sl_info("snapshot of table \"%s\" started (%s, about %lld rows)", t->id,
-                t->kind == SL_SNAP_INITIAL ? "initial" : "incremental",
-                (long long)(estimated < 0 ? 0 : estimated));
+        if (estimated >= 0)
+            sl_info("snapshot of table \"%s\" started (%s, about %lld rows)", t->id,
+                    t->kind == SL_SNAP_INITIAL ? "initial" : "incremental", (long long)estimated);
+        else
+            sl_info("snapshot of table \"%s\" started (%s, size unknown until the table is "
+                    "analyzed)",
+                    t->id, t->kind == SL_SNAP_INITIAL ? "initial" : "incremental");
     }
     update_estimates(s);
     return SL_OK;
@@ -1614,14 +1618,19 @@ static void log_progress(sl_snapshot *s, bool force)
     int64_t eta = rate > 0 && expected > done ? (int64_t)((expected - done) / rate) : -1;
     atomic_store(&s->progress.rows_per_second, rate);
     atomic_store(&s->progress.eta_seconds, eta);
-    char a[32], b[32], r[32], eta_text[48] = "unknown";
+    bool unknown = false;
+    for (const snap_table *t = s->tables; t; t = t->next)
+        unknown |= t->estimated < 0;
+    char a[32], b[32], r[32], of[96] = "", eta_text[48] = "unknown";
     group(a, sizeof a, done);
     group(b, sizeof b, expected);
     group(r, sizeof r, rate);
-    if (eta >= 0)
+    if (expected > done && !unknown)
+        snprintf(of, sizeof of, " of about %s (%.0f%%)", b,
+                 100.0 * (double)done / (double)expected);
+    if (eta >= 0 && !unknown)
         snprintf(eta_text, sizeof eta_text, "%lld s", (long long)eta);
-    sl_info("snapshot: %s of about %s rows (%.0f%%), %u of %u tables, %s rows/s, ETA %s%s", a, b,
-            expected ? 100.0 * (double)done / (double)expected : 0.0,
+    sl_info("snapshot: %s rows%s, %u of %u tables done, %s rows/s, ETA %s%s", a, of,
             atomic_load(&s->progress.tables_done), atomic_load(&s->progress.tables_total), r,
             eta_text, s->paused ? ", paused" : "");
 }
