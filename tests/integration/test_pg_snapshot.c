@@ -27,6 +27,31 @@
 #include "itest.h"
 #include "support.h"
 
+/*
+ * Every sluice a test starts, killed by kill_started() when the test ends,
+ * so that a failed assertion never leaves one running (and its slot busy).
+ */
+static pid_t started[16];
+static int nstarted;
+
+static pid_t start_sluice(const char *config, const char *log_path)
+{
+    pid_t pid = it_sluice_start(config, log_path);
+    if (nstarted < 16)
+        started[nstarted++] = pid;
+    return pid;
+}
+
+static void kill_started(void)
+{
+    for (int i = 0; i < nstarted; i++)
+        if (kill(started[i], 0) == 0) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
+    nstarted = 0;
+}
+
 /* ---- events, from Kafka or from the file sink ---- */
 
 typedef struct event {
@@ -351,7 +376,8 @@ static int log_count(const char *path, const char *text)
 
 /* ---- the initial snapshot under concurrent writes ---- */
 
-Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .timeout = 300)
+Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .fini = kill_started,
+     .timeout = 300)
 {
     it_require_services();
     PGconn *db = it_pg_connect();
@@ -380,7 +406,7 @@ Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .ti
                                 "\"snapshot.mode\": \"initial\", \"snapshot.max.threads\": 2, "
                                 "\"snapshot.fetch.size\": 700, \"slot.drop.on.stop\": true, "
                                 "\"schemas.enable\": false");
-    pid_t pid = it_sluice_start(cfg, log_path);
+    pid_t pid = start_sluice(cfg, log_path);
     cr_assert(it_wait_log(log_path, "initial snapshot of 4 tables", 30000), "see %s", log_path);
     writer w = {.keys = 20000, .table = "it_snap_a", .others = true};
     pthread_t th;
@@ -471,7 +497,8 @@ static long state_key(const char *offsets)
     return v;
 }
 
-Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .timeout = 600)
+Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini = kill_started,
+     .timeout = 600)
 {
     it_require_services();
     const char *rows_env = ts_env("SLUICE_SNAPSHOT_KILL_ROWS");
@@ -496,7 +523,7 @@ Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .timeou
              "\"snapshot.fetch.size\": %ld, \"sink.file.fsync\": false, \"schemas.enable\": false",
              chunk);
     char *cfg = it_write_config(dir, "it_snapk", "public\\.it_snap_big(mark)?", "file", extra);
-    pid_t pid = it_sluice_start(cfg, log1);
+    pid_t pid = start_sluice(cfg, log1);
     /* Writes start once the slot exists: every change from here on must reach the file. */
     cr_assert(it_wait_log(log1, "initial snapshot of", 30000), "see %s", log1);
     long max_id = rows + rows / 10 + 100;
@@ -517,7 +544,7 @@ Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .timeou
     cr_assert_lt(durable, rows - chunk, "killed in the middle of the table (key %ld)", durable);
     long cut = file_size(dir, "it_snapk.public.it_snap_big");
 
-    pid = it_sluice_start(cfg, log2);
+    pid = start_sluice(cfg, log2);
     char resumed[128];
     snprintf(resumed, sizeof resumed, "resumed after key [\"%ld\"]", durable);
     cr_assert(it_wait_log(log2, resumed, 30000), "the restart resumes at key %ld (see %s)", durable,
@@ -596,7 +623,7 @@ Test(pg_snapshot,
                                 "\"signal.data.collection\": \"public.it_inc_signal\", "
                                 "\"incremental.snapshot.chunk.size\": 500, "
                                 "\"sink.file.fsync\": false, \"schemas.enable\": false");
-    pid_t pid = it_sluice_start(cfg, log_path);
+    pid_t pid = start_sluice(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from slot", 30000), "see %s", log_path);
     cr_assert_eq(reads_in(dir, "it_inc.public.it_inc_a", NULL), 0, "no_data reads nothing");
     writer w = {.keys = 30000, .table = "it_inc_a", .pause_us = 2000};
@@ -643,7 +670,7 @@ Test(pg_snapshot,
     usleep(400 * 1000);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
     long cut = file_size(dir, "it_inc.public.it_inc_b");
-    pid = it_sluice_start(cfg, log2);
+    pid = start_sluice(cfg, log2);
     cr_assert(it_wait_log(log2, "snapshot of table \"public.it_inc_b\" resumed after key", 30000),
               "see %s", log2);
     cr_assert(it_wait_log(log2, "snapshot of table \"public.it_inc_b\" finished", 120000), "see %s",
@@ -669,7 +696,7 @@ Test(pg_snapshot,
     free(dir);
 }
 
-Test(pg_snapshot, incremental_snapshot_from_the_signal_file, .timeout = 120)
+Test(pg_snapshot, incremental_snapshot_from_the_signal_file, .fini = kill_started, .timeout = 120)
 {
     it_require_services();
     PGconn *db = it_pg_connect();
@@ -688,7 +715,7 @@ Test(pg_snapshot, incremental_snapshot_from_the_signal_file, .timeout = 120)
              "\"incremental.snapshot.chunk.size\": 300, \"slot.drop.on.stop\": true",
              signals);
     char *cfg = it_write_config(dir, "it_sigf", "public\\.it_sigf", "file", extra);
-    pid_t pid = it_sluice_start(cfg, log_path);
+    pid_t pid = start_sluice(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from slot", 30000), "see %s", log_path);
     free(ts_write_file(dir, "signals.txt",
                        "{\"id\":\"f1\",\"type\":\"log\",\"data\":{\"message\":\"hello from a "
@@ -738,7 +765,7 @@ static void wait_count(const char *log, const char *text, int n)
     cr_assert_geq(log_count(log, text), n, "\"%s\" %d times in %s", text, n, log);
 }
 
-Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
+Test(pg_snapshot, snapshot_modes_follow_debezium, .fini = kill_started, .timeout = 300)
 {
     it_require_services();
     PGconn *db = it_pg_connect();
@@ -752,7 +779,7 @@ Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
     char *log1 = log_of(d1, "sluice.log");
     char *cfg = it_write_config(d1, "it_only", "public\\.it_modes", "file",
                                 "\"snapshot.mode\": \"initial_only\"");
-    pid_t pid = it_sluice_start(cfg, log1);
+    pid_t pid = start_sluice(cfg, log1);
     int status = -1;
     for (int i = 0; i < 600; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
@@ -770,7 +797,7 @@ Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
     cfg = it_write_config(d2, "it_always", "public\\.it_modes", "file",
                           "\"snapshot.mode\": \"always\"");
     for (int run = 0; run < 2; run++) {
-        pid = it_sluice_start(cfg, log2);
+        pid = start_sluice(cfg, log2);
         wait_count(log2, "snapshot finished", run + 1);
         cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log2);
     }
@@ -784,7 +811,7 @@ Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
     cfg = it_write_config(d3, "it_initial", "public\\.it_modes", "file",
                           "\"snapshot.mode\": \"initial\"");
     for (int run = 0; run < 2; run++) {
-        pid = it_sluice_start(cfg, log3);
+        pid = start_sluice(cfg, log3);
         wait_count(log3, "streaming from slot", run + 1);
         if (run == 0)
             wait_count(log3, "snapshot finished", 1);
@@ -800,7 +827,7 @@ Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
     cfg = it_write_config(d3, "it_initial", "public\\.it_modes", "file",
                           "\"snapshot.mode\": \"when_needed\", \"slot.drop.on.stop\": true");
     it_pg_exec(db, "SELECT pg_drop_replication_slot('it_initial')");
-    pid = it_sluice_start(cfg, log4);
+    pid = start_sluice(cfg, log4);
     cr_assert(it_wait_log(log4, "snapshot.mode=when_needed takes a new snapshot", 30000), "see %s",
               log4);
     wait_count(log4, "snapshot finished", 1);
@@ -813,7 +840,7 @@ Test(pg_snapshot, snapshot_modes_follow_debezium, .timeout = 300)
     char *log5 = log_of(d5, "sluice.log");
     cfg = it_write_config(d5, "it_nodata", "public\\.it_modes", "file",
                           "\"snapshot.mode\": \"no_data\", \"slot.drop.on.stop\": true");
-    pid = it_sluice_start(cfg, log5);
+    pid = start_sluice(cfg, log5);
     cr_assert(it_wait_log(log5, "streaming from slot", 30000));
     usleep(1000 * 1000);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log5);
