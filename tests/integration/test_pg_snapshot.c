@@ -602,7 +602,7 @@ static size_t reads_in(const char *dir, const char *topic, const char *marker)
 
 Test(pg_snapshot,
      incremental_snapshot_from_the_signal_table_pauses_resumes_stops_and_survives_restart,
-     .timeout = 300)
+     .fini = kill_started, .timeout = 300)
 {
     it_require_services();
     PGconn *db = it_pg_connect();
