@@ -17,9 +17,10 @@ import os
 import statistics
 import sys
 
-CONTENDERS = ["pg_recvlogical", "sluice-file", "sluice-kafka", "sluice-kafka-avro", "debezium",
-              "debezium-avro"]
-WORKLOADS = ["W1", "W2", "W2L", "W3"]
+CONTENDERS = ["pg_recvlogical", "copy", "sluice-file", "sluice-kafka", "sluice-kafka-avro",
+              "debezium", "debezium-avro"]
+WORKLOADS = ["W1", "W2", "W2L", "W3", "S1", "S1W"]
+SNAPSHOTS = ("S1", "S1W")
 # Contenders whose commit-to-acknowledgement latency the probe reads from
 # JSON values (W2L); the Avro ones write no JSON.
 KAFKA = ("sluice-kafka", "debezium")
@@ -32,6 +33,9 @@ GOAL_P99_RATE = 5000
 GOAL_RSS_STEADY_MB = 32
 GOAL_RSS_W1_MB = 64
 GOAL_AVRO_VS_RECVLOGICAL = 0.8
+GOAL_SNAPSHOT_FILE_VS_COPY = 0.5
+GOAL_SNAPSHOT_KAFKA_VS_DEBEZIUM = 10.0
+GOAL_RSS_S1_MB = 64
 
 
 def derive(run):
@@ -88,6 +92,11 @@ def line(run):
         parts.append(f"CPU {r['cpu_s']:.2f} s")
     if r["p99_ms"] is not None:
         parts.append(f"latency p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms")
+    seam = r.get("seam")
+    if seam:
+        parts.append(f"seam {'exact' if seam.get('ok') else 'WRONG'} ({seam.get('reads', 0):,} reads, "
+                     f"{seam.get('changes', 0):,} changes, {seam.get('missing', 0)} missing, "
+                     f"{seam.get('extra', 0)} extra, {seam.get('differ', 0)} differing)")
     return "bench: " + " ".join(parts)
 
 
@@ -178,8 +187,13 @@ def markdown(runs, machine, chart_name):
         f"{sizes['W1_batch']:,}; W2 {sizes['W2_tx']:,} single-row transactions from "
         f"{sizes['W2_clients']} clients, unpaced; W2L {sizes['W2L_tx']:,} single-row transactions "
         f"from {sizes['W2L_clients']} clients paced at {sizes['W2L_rate']:,}/s; W3 "
-        f"{sizes['W3_rows']:,} rows of about 2 kB in transactions of {sizes['W3_batch']:,}. "
-        "Each cell is the median, with the minimum and maximum in brackets."
+        f"{sizes['W3_rows']:,} rows of about 2 kB in transactions of {sizes['W3_batch']:,}"
+        + (f"; S1 an initial snapshot of {sizes['S1_rows']:,} rows of six columns and S1W of "
+           f"{sizes['S1W_rows']:,} rows of about 2 kB, each while {sizes['seam_writes']:,} changes "
+           "are made as it starts, keys and values without schemas, the events of every run "
+           "replayed per key against the table" if "S1_rows" in sizes and any(
+               r["workload"] in SNAPSHOTS for r in runs) else "")
+        + ". Each cell is the median, with the minimum and maximum in brackets."
     )
     out.append("")
 
@@ -193,7 +207,8 @@ def markdown(runs, machine, chart_name):
             out.append(f"| {w} | " + " | ".join(cells) + " |")
         out.append("")
 
-    table("Rows per second", "rate", 0, ", first commit to last event acknowledged (Kafka) or written")
+    table("Rows per second", "rate", 0, ", first commit to last event acknowledged (Kafka) or written; "
+          "for S1 and S1W, the slot's creation to the last row's event (copy: the whole \\copy)")
     table("Peak RSS (MB) during the workload", "rss_peak_mb", 1)
     table("RSS (MB) when idle, streaming, before the workload", "rss_idle_mb", 1)
     table("CPU seconds of the CDC process during the workload", "cpu_s", 2)
@@ -242,19 +257,30 @@ def markdown(runs, machine, chart_name):
 
     # W2L is paced: every contender that keeps up shows the offered rate, so
     # its rate ratios say nothing about speed and are left out of the goals.
-    def rate_row(label, num, den, goal):
-        rs = [paired_ratio(g, w, num, den, "rate") for w in workloads]
+    def rate_row(label, num, den, goal, only=None):
+        rs = [paired_ratio(g, w, num, den, "rate") if only is None or w in only else (None, None, None)
+              for w in workloads]
         cells = [ratio_cell(t) + (" (paced)" if w == "W2L" and t[0] is not None else "")
                  for w, t in zip(workloads, rs)]
         judged = [t[0] for w, t in zip(workloads, rs) if w != "W2L"]
         out.append(f"| {label} | " + " | ".join(cells)
                    + f" | ≥ {goal:g} | {verdict(judged, lambda v: v >= goal)} |")
 
-    if "sluice-file" in contenders and "pg_recvlogical" in contenders:
+    streams = [w for w in workloads if w not in SNAPSHOTS]
+    snaps = [w for w in workloads if w in SNAPSHOTS]
+    if "sluice-file" in contenders and "pg_recvlogical" in contenders and streams:
         rate_row("rate sluice-file / pg_recvlogical", "sluice-file", "pg_recvlogical",
-                 GOAL_FILE_VS_RECVLOGICAL)
+                 GOAL_FILE_VS_RECVLOGICAL, streams)
+    if "sluice-kafka" in contenders and "debezium" in contenders and streams:
+        rate_row("rate sluice-kafka / Debezium", "sluice-kafka", "debezium", GOAL_KAFKA_VS_DEBEZIUM,
+                 streams)
+    if "sluice-file" in contenders and "copy" in contenders and snaps:
+        rate_row("snapshot rate sluice-file / COPY", "sluice-file", "copy",
+                 GOAL_SNAPSHOT_FILE_VS_COPY, snaps)
+    if "sluice-kafka" in contenders and "debezium" in contenders and snaps:
+        rate_row("snapshot rate sluice-kafka / Debezium", "sluice-kafka", "debezium",
+                 GOAL_SNAPSHOT_KAFKA_VS_DEBEZIUM, snaps)
     if "sluice-kafka" in contenders and "debezium" in contenders:
-        rate_row("rate sluice-kafka / Debezium", "sluice-kafka", "debezium", GOAL_KAFKA_VS_DEBEZIUM)
         rs = [paired_ratio(g, w, "debezium", "sluice-kafka", "rss_peak_mb") for w in workloads]
         out.append("| peak RSS Debezium / sluice-kafka | " + " | ".join(ratio_cell(t) for t in rs) + " | | |")
         rs = [paired_ratio(g, w, "debezium", "sluice-kafka", "cpu_s") for w in workloads]
@@ -279,7 +305,9 @@ def markdown(runs, machine, chart_name):
                 + f" | ≤ {GOAL_P99_MS:g} ms at {GOAL_P99_RATE:,}/s | {verdict([p99], lambda v: v <= GOAL_P99_MS)}{note} |"
             )
     for wl, label, goal in (("W2L", "sluice RSS, steady (peak during W2L)", GOAL_RSS_STEADY_MB),
-                            ("W1", "sluice peak RSS during W1", GOAL_RSS_W1_MB)):
+                            ("W1", "sluice peak RSS during W1", GOAL_RSS_W1_MB),
+                            ("S1", "sluice peak RSS during S1", GOAL_RSS_S1_MB),
+                            ("S1W", "sluice peak RSS during S1W", GOAL_RSS_S1_MB)):
         if not sluices or wl not in workloads:
             continue
         peak = [stat(g, wl, c, "rss_peak_mb").hi for c in sluices]
@@ -289,6 +317,14 @@ def markdown(runs, machine, chart_name):
             f"| {label} | " + " | ".join(cells)
             + f" | ≤ {goal} MB | {verdict([peak], lambda v: v <= goal)} |"
         )
+    for w in snaps:
+        rs = [r for r in runs if r["workload"] == w and r.get("seam") is not None]
+        if not rs:
+            continue
+        exact = sum(1 for r in rs if r["seam"].get("ok"))
+        cells = ["" if x != w else f"{exact} of {len(rs)} runs exact" for x in workloads]
+        out.append(f"| snapshot/stream seam, per key, {w} | " + " | ".join(cells)
+                   + f" | every run | {'met' if exact == len(rs) else 'missed'} |")
     out.append("")
     failed = [r for r in runs if not r["ok"]]
     if failed:
@@ -311,8 +347,9 @@ def chart(runs, path):
     g = group(runs)
     workloads = [w for w in WORKLOADS if any(r["workload"] == w for r in runs)]
     contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in runs)]
-    colours = {"pg_recvlogical": "#888888", "sluice-file": "#4c9be8", "sluice-kafka": "#1f5fa8",
-               "sluice-kafka-avro": "#2a9d8f", "debezium": "#d9822b", "debezium-avro": "#e9c46a"}
+    colours = {"pg_recvlogical": "#888888", "copy": "#555555", "sluice-file": "#4c9be8",
+               "sluice-kafka": "#1f5fa8", "sluice-kafka-avro": "#2a9d8f", "debezium": "#d9822b",
+               "debezium-avro": "#e9c46a"}
     panels = [("rate", "rows/s (higher is better)", workloads, False),
               ("rss_peak_mb", "peak RSS, MB (log; lower is better)", workloads, True),
               ("cpu_s", "CPU seconds (lower is better)", workloads, False)]
@@ -409,7 +446,9 @@ def main():
             bad = [r for r in rs if not r["ok"]]
             detail = ", ".join(
                 f"{r['workload']} {(r.get('wait') or {}).get('messages', (r.get('wait') or {}).get('lines', '?'))}/{r['messages']}"
-                if c != "pg_recvlogical" else f"{r['workload']} {'to end LSN' if r['ok'] else 'stalled'}"
+                if c not in ("pg_recvlogical", "copy")
+                else f"{r['workload']} {'to end LSN' if r['ok'] else 'stalled'}" if c == "pg_recvlogical"
+                else f"{r['workload']} {'copied' if r['ok'] else 'failed'}"
                 for r in rs)
             print(f"smoke: {c:<15} {'FAILED' if bad else 'ok'} ({detail})")
     else:

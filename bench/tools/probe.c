@@ -11,6 +11,9 @@
  *   lsn-wait CONNINFO SLOT LSN STALL_S [FILE]
  *   files-wait DIR EXPECTED STALL_S
  *   sample INTERVAL_MS PID...         until SIGTERM or SIGINT
+ *   slot-wait CONNINFO SLOT TIMEOUT_S when the slot appears (every 5 ms)
+ *   seam-files DIR CONNINFO TABLE     replays the events and compares with TABLE
+ *   seam-kafka BROKERS CONNINFO TABLE TOPIC
  *
  * Every command prints one JSON object on stdout; kafka-latency also writes
  * each sample to $SLUICE_BENCH_LATENCY_DUMP when that is set. The waits exit 0 once the
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -742,6 +746,239 @@ static int cmd_sample(int argc, char **argv)
     return 0;
 }
 
+/* Prints the time at which replication slot SLOT first exists: where the
+ * snapshot workloads start their clock (a contender creates its slot just
+ * before it reads). */
+static int cmd_slot_wait(int argc, char **argv)
+{
+    if (argc != 3)
+        die("usage: slot-wait CONNINFO SLOT TIMEOUT_S");
+    PGconn *db = PQconnectdb(argv[0]);
+    if (PQstatus(db) != CONNECTION_OK)
+        die("slot-wait: %s", PQerrorMessage(db));
+    double deadline = now_mono() + (double)parse_long(argv[2], "TIMEOUT_S");
+    const char *params[1] = {argv[1]};
+    int rc = 1;
+    while (now_mono() < deadline) {
+        PGresult *res = PQexecParams(db, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        bool found = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+        PQclear(res);
+        if (found) {
+            rc = 0;
+            break;
+        }
+        usleep(5000);
+    }
+    printf("{\"created\": %.6f, \"found\": %s}\n", now_epoch(), rc ? "false" : "true");
+    PQfinish(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * The snapshot's seam: the events replayed per key against the table
+ * ------------------------------------------------------------------------ */
+
+/*
+ * The state of one key as the events say, for the tables of the snapshot
+ * workloads (id bigint key, n integer, label text, flag boolean...).
+ */
+typedef struct seam_row {
+    bool present, seen;
+    int32_t n;
+    bool flag;
+    char label[48];
+} seam_row;
+
+typedef struct seam {
+    seam_row *rows;
+    size_t cap;
+    int64_t reads, changes, unparsed;
+} seam;
+
+static seam_row *seam_at(seam *s, int64_t id)
+{
+    if (id < 0)
+        return NULL;
+    if ((size_t)id >= s->cap) {
+        size_t cap = s->cap ? s->cap : 1024;
+        while (cap <= (size_t)id)
+            cap *= 2;
+        s->rows = realloc(s->rows, cap * sizeof *s->rows);
+        if (!s->rows)
+            die("out of memory");
+        memset(s->rows + s->cap, 0, (cap - s->cap) * sizeof *s->rows);
+        s->cap = cap;
+    }
+    return &s->rows[id];
+}
+
+/* The payload of a JsonConverter message, with or without its schema. */
+static json_t *payload_of(json_t *m)
+{
+    json_t *p = json_object_get(m, "payload");
+    return p && json_object_get(m, "schema") ? p : m;
+}
+
+/* One message (key and value as JSON text; value NULL for a tombstone). */
+static void seam_apply(seam *s, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    if (!value)
+        return; /* a tombstone follows its delete, which did the work */
+    json_error_t jerr;
+    json_t *v = json_loadb(value, vlen, 0, &jerr);
+    json_t *p = v ? payload_of(v) : NULL;
+    const char *op = json_string_value(json_object_get(p, "op"));
+    json_t *row = op ? json_object_get(p, op[0] == 'd' ? "before" : "after") : NULL;
+    json_t *k = key ? json_loadb(key, klen, 0, &jerr) : NULL;
+    json_t *id = json_object_get(k ? payload_of(k) : row, "id");
+    seam_row *r = json_is_integer(id) ? seam_at(s, json_integer_value(id)) : NULL;
+    if (!r || !row) {
+        s->unparsed++;
+    } else {
+        r->seen = true;
+        if (op[0] == 'd') {
+            r->present = false;
+        } else {
+            r->present = true;
+            r->n = (int32_t)json_integer_value(json_object_get(row, "n"));
+            r->flag = json_is_true(json_object_get(row, "flag"));
+            snprintf(r->label, sizeof r->label, "%s",
+                     json_string_value(json_object_get(row, "label"))
+                         ? json_string_value(json_object_get(row, "label"))
+                         : "");
+        }
+        if (op[0] == 'r')
+            s->reads++;
+        else
+            s->changes++;
+    }
+    json_decref(k);
+    json_decref(v);
+}
+
+/* Compares the replayed state with the table and prints the verdict. */
+static int seam_verdict(seam *s, const char *conninfo, const char *table)
+{
+    PGconn *db = PQconnectdb(conninfo);
+    if (PQstatus(db) != CONNECTION_OK)
+        die("seam: %s", PQerrorMessage(db));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id, n, label, flag FROM %s", table);
+    PGresult *res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        die("seam: %s", PQerrorMessage(db));
+    int64_t rows = PQntuples(res), missing = 0, differ = 0, extra = 0, present = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        seam_row *r = seam_at(s, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+        if (!r || !r->present) {
+            missing++;
+            continue;
+        }
+        if (r->n != (int32_t)strtol(PQgetvalue(res, i, 1), NULL, 10) ||
+            strcmp(r->label, PQgetvalue(res, i, 2)) != 0 ||
+            r->flag != (PQgetvalue(res, i, 3)[0] == 't'))
+            differ++;
+    }
+    for (size_t id = 0; id < s->cap; id++)
+        present += s->rows[id].present;
+    extra = present - (rows - missing);
+    PQclear(res);
+    PQfinish(db);
+    bool ok = missing == 0 && differ == 0 && extra == 0 && s->unparsed == 0;
+    printf("{\"rows\": %" PRId64 ", \"reads\": %" PRId64 ", \"changes\": %" PRId64
+           ", \"missing\": %" PRId64 ", \"extra\": %" PRId64 ", \"differ\": %" PRId64
+           ", \"unparsed\": %" PRId64 ", \"ok\": %s}\n",
+           rows, s->reads, s->changes, missing, extra, differ, s->unparsed, ok ? "true" : "false");
+    free(s->rows);
+    return ok ? 0 : 1;
+}
+
+/* The file sink's lines are {"key": ..., "value": ...}, key and value as JSON. */
+static int cmd_seam_files(int argc, char **argv)
+{
+    if (argc != 3)
+        die("usage: seam-files DIR CONNINFO TABLE");
+    char suffix[256];
+    snprintf(suffix, sizeof suffix, ".%s.jsonl", argv[2]);
+    DIR *d = opendir(argv[0]);
+    if (!d)
+        die("cannot open \"%s\": %s", argv[0], strerror(errno));
+    seam s = {0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), sl = strlen(suffix);
+        if (n < sl || strcmp(e->d_name + n - sl, suffix) != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", argv[0], e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            die("cannot open \"%s\"", path);
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            json_error_t jerr;
+            json_t *m = json_loadb(line, (size_t)len, 0, &jerr);
+            json_t *k = json_object_get(m, "key"), *v = json_object_get(m, "value");
+            char *kt = k && !json_is_null(k) ? json_dumps(k, JSON_COMPACT) : NULL;
+            char *vt = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+            if (!m)
+                s.unparsed++;
+            else
+                seam_apply(&s, kt, kt ? strlen(kt) : 0, vt, vt ? strlen(vt) : 0);
+            free(kt);
+            free(vt);
+            json_decref(m);
+        }
+        free(line);
+        fclose(f);
+    }
+    closedir(d);
+    return seam_verdict(&s, argv[1], argv[2]);
+}
+
+static int cmd_seam_kafka(int argc, char **argv)
+{
+    if (argc != 4)
+        die("usage: seam-kafka BROKERS CONNINFO TABLE TOPIC");
+    rd_kafka_t *rk = kafka_client(argv[0]);
+    rd_kafka_topic_partition_list_t *l = kafka_partitions(rk, 1, argv + 3);
+    if (l->cnt == 0 || kafka_count(rk, l) < 0)
+        die("cannot read the watermarks of topic \"%s\"", argv[3]);
+    int left = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        if (l->elems[i].offset > 0)
+            left++;
+        l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (left > 0 && rd_kafka_assign(rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        die("cannot assign the partitions");
+    seam s = {0};
+    double idle_since = now_mono();
+    while (left > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m) {
+            if (now_mono() - idle_since > KAFKA_TIMEOUT_MS / 1000.0)
+                die("seam-kafka: no messages for %d s", KAFKA_TIMEOUT_MS / 1000);
+            continue;
+        }
+        idle_since = now_mono();
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            left--;
+        else if (m->err)
+            die("seam-kafka: %s", rd_kafka_message_errstr(m));
+        else
+            seam_apply(&s, m->key, m->key_len, m->payload, m->len);
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(rk, NULL);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return seam_verdict(&s, argv[1], argv[2]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -766,6 +1003,12 @@ int main(int argc, char **argv)
         return cmd_files_wait(argc, argv);
     if (strcmp(cmd, "sample") == 0)
         return cmd_sample(argc, argv);
+    if (strcmp(cmd, "slot-wait") == 0)
+        return cmd_slot_wait(argc, argv);
+    if (strcmp(cmd, "seam-files") == 0)
+        return cmd_seam_files(argc, argv);
+    if (strcmp(cmd, "seam-kafka") == 0)
+        return cmd_seam_kafka(argc, argv);
     die("unknown command \"%s\"", cmd);
     return 2;
 }
