@@ -820,39 +820,46 @@ static json_t *payload_of(json_t *m)
     return p && json_object_get(m, "schema") ? p : m;
 }
 
-/* One message (key and value as JSON text; value NULL for a tombstone). */
-static void seam_apply(seam *s, const char *key, size_t klen, const char *value, size_t vlen)
+/* One message, key and value parsed (value NULL for a tombstone). */
+static void seam_apply_json(seam *s, json_t *k, json_t *v)
 {
-    if (!value)
+    if (!v || json_is_null(v))
         return; /* a tombstone follows its delete, which did the work */
-    json_error_t jerr;
-    json_t *v = json_loadb(value, vlen, 0, &jerr);
-    json_t *p = v ? payload_of(v) : NULL;
+    json_t *p = payload_of(v);
     const char *op = json_string_value(json_object_get(p, "op"));
     json_t *row = op ? json_object_get(p, op[0] == 'd' ? "before" : "after") : NULL;
-    json_t *k = key ? json_loadb(key, klen, 0, &jerr) : NULL;
-    json_t *id = json_object_get(k ? payload_of(k) : row, "id");
+    json_t *id = json_object_get(k && !json_is_null(k) ? payload_of(k) : row, "id");
     seam_row *r = json_is_integer(id) ? seam_at(s, json_integer_value(id)) : NULL;
     if (!r || !row) {
         s->unparsed++;
-    } else {
-        r->seen = true;
-        if (op[0] == 'd') {
-            r->present = false;
-        } else {
-            r->present = true;
-            r->n = (int32_t)json_integer_value(json_object_get(row, "n"));
-            r->flag = json_is_true(json_object_get(row, "flag"));
-            snprintf(r->label, sizeof r->label, "%s",
-                     json_string_value(json_object_get(row, "label"))
-                         ? json_string_value(json_object_get(row, "label"))
-                         : "");
-        }
-        if (op[0] == 'r')
-            s->reads++;
-        else
-            s->changes++;
+        return;
     }
+    r->seen = true;
+    if (op[0] == 'd') {
+        r->present = false;
+    } else {
+        const char *label = json_string_value(json_object_get(row, "label"));
+        r->present = true;
+        r->n = (int32_t)json_integer_value(json_object_get(row, "n"));
+        r->flag = json_is_true(json_object_get(row, "flag"));
+        snprintf(r->label, sizeof r->label, "%s", label ? label : "");
+    }
+    if (op[0] == 'r')
+        s->reads++;
+    else
+        s->changes++;
+}
+
+/* One message as Kafka holds it: key and value as JSON text. */
+static void seam_apply(seam *s, const char *key, size_t klen, const char *value, size_t vlen)
+{
+    json_error_t jerr;
+    json_t *k = key ? json_loadb(key, klen, 0, &jerr) : NULL;
+    json_t *v = value ? json_loadb(value, vlen, 0, &jerr) : NULL;
+    if (value && !v)
+        s->unparsed++;
+    else
+        seam_apply_json(s, k, v);
     json_decref(k);
     json_decref(v);
 }
@@ -921,15 +928,10 @@ static int cmd_seam_files(int argc, char **argv)
         while ((len = getline(&line, &cap, f)) > 0) {
             json_error_t jerr;
             json_t *m = json_loadb(line, (size_t)len, 0, &jerr);
-            json_t *k = json_object_get(m, "key"), *v = json_object_get(m, "value");
-            char *kt = k && !json_is_null(k) ? json_dumps(k, JSON_COMPACT) : NULL;
-            char *vt = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT) : NULL;
             if (!m)
                 s.unparsed++;
             else
-                seam_apply(&s, kt, kt ? strlen(kt) : 0, vt, vt ? strlen(vt) : 0);
-            free(kt);
-            free(vt);
+                seam_apply_json(&s, json_object_get(m, "key"), json_object_get(m, "value"));
             json_decref(m);
         }
         free(line);

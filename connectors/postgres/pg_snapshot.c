@@ -586,11 +586,30 @@ static sl_code query_key(pg_reader *r, const pg_table *t, const char *sql, int n
     return SL_OK;
 }
 
+/*
+ * The SELECT of snapshot.select.statement.overrides.<schema>.<table>, for a
+ * table listed in snapshot.select.statement.overrides (as Debezium wants
+ * both), or NULL.
+ */
 static const char *override_for(sl_source *s, const pg_table *t)
 {
-    char key[600];
-    snprintf(key, sizeof key, "snapshot.select.statement.overrides.%s.%s", t->base.schema_name,
-             t->base.name);
+    char id[600], key[700];
+    snprintf(id, sizeof id, "%s.%s", t->base.schema_name, t->base.name);
+    const char *list = sl_config_str(s->cfg, "snapshot.select.statement.overrides");
+    bool listed = false;
+    for (const char *c = list ? list : ""; *c && !listed;) {
+        while (*c == ' ' || *c == ',')
+            c++;
+        size_t n = strcspn(c, ",");
+        size_t m = n;
+        while (m > 0 && c[m - 1] == ' ')
+            m--;
+        listed = m == strlen(id) && strncmp(c, id, m) == 0;
+        c += n;
+    }
+    if (!listed)
+        return NULL;
+    snprintf(key, sizeof key, "snapshot.select.statement.overrides.%s", id);
     const char *v = sl_config_has(s->cfg, key) ? sl_config_str(s->cfg, key) : NULL;
     return v && *v ? v : NULL;
 }

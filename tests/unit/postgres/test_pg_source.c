@@ -142,3 +142,39 @@ Test(pg_source, item6_the_timeline_history_gives_where_a_timeline_ended)
     cr_assert_not(pg_timeline_switchpoint(history, 3, &lsn));
     cr_assert_not(pg_timeline_switchpoint("", 1, &lsn));
 }
+
+Test(pg_source, positions_carry_the_snapshot_state_version_after_their_identity)
+{
+    /* The longest identity (a 63-byte slot name) still leaves room for the version. */
+    pg_identity id = {.system_id = 7312345678901234567ull, .timeline = 1};
+    memset(id.slot, 'x', 63);
+    id.slot[63] = '\0';
+    sl_position pos;
+    pg_position_make(0x10ull, &id, &pos);
+    pg_position_set_version(&pos, 0x0102030405060708ull);
+    cr_assert_leq(pos.len, SL_POSITION_MAX);
+    cr_assert_eq(pg_position_version(&pos), 0x0102030405060708ull);
+    pg_position_set_lsn(&pos, 0x20ull);
+    pg_position_set_version(&pos, 9);
+    cr_assert_eq(pg_position_version(&pos), 9, "setting it again replaces it");
+    cr_assert_eq(pg_position_lsn(&pos), 0x20ull);
+    pg_identity got;
+    cr_assert(pg_position_identity(&pos, &got), "the identity reads as before");
+    cr_assert_str_eq(got.slot, id.slot);
+    char text[256];
+    sl_error err;
+    cr_assert_eq(ops->position_format(&pos, text, sizeof text, &err), SL_OK, "%s", err.msg);
+    cr_assert_null(strstr(text, "version"), "the version stays out of the position's text");
+
+    /* Without an identity (initial_only reads no stream), right after the LSN. */
+    sl_position bare;
+    memset(&bare, 0, sizeof bare);
+    pg_position_set_lsn(&bare, 0x30ull);
+    pg_position_set_version(&bare, 4);
+    cr_assert_eq(bare.len, 16);
+    cr_assert_eq(pg_position_version(&bare), 4);
+    cr_assert_not(pg_position_identity(&bare, &got));
+    /* A position parsed from the offsets file has none: its state is the restored one. */
+    cr_assert_eq(ops->position_parse("0/40", &bare, &err), SL_OK);
+    cr_assert_eq(pg_position_version(&bare), 0);
+}
