@@ -40,7 +40,7 @@
 #define CHUNK_BYTES (8 * 1024 * 1024)
 /* While a chunk waits for the stream to pass its H, the server is asked for its position this
  * often. */
-#define POSITION_REQUEST_MS 50
+#define POSITION_REQUEST_MS 10
 #define EMIT_WAIT_MS 2000
 
 typedef enum snap_mode {
