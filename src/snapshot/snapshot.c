@@ -221,9 +221,10 @@ struct sl_snap_chunk {
     uint64_t seq;
     chunk_state state;
     bool bound_seen;
-    bool whole;     /* a block of a table without a key */
-    bool redo;      /* reads exactly (lo, max] again */
-    bool redo_last; /* the chunk it replaces ended the table */
+    bool whole;        /* a block of a table without a key */
+    bool redo;         /* reads exactly (lo, max] again */
+    bool redo_last;    /* the chunk it replaces ended the table */
+    unsigned attempts; /* reads of this chunk that failed before */
     uint8_t *lo_copy, *max_copy;
     uint64_t *race; /* transactions streamed before dispatch, not known visible everywhere */
     size_t nrace;
@@ -492,9 +493,8 @@ sl_code sl_snapshot_new(const sl_snap_ops *ops, void *ctx, const sl_snapshot_con
     return SL_OK;
 }
 
-static void free_chunk(sl_snapshot *s, sl_snap_chunk *c)
+static void free_chunk(sl_snap_chunk *c)
 {
-    (void)s;
     sl_arena_destroy(&c->job.arena);
     sl_keyset_destroy(&c->log);
     sl_keyset_destroy(&c->index);
@@ -535,7 +535,7 @@ void sl_snapshot_free(sl_snapshot *s)
     while (s->chunks) {
         sl_snap_chunk *c = s->chunks;
         s->chunks = c->next;
-        free_chunk(s, c);
+        free_chunk(c);
     }
     while (s->tables) {
         snap_table *t = s->tables;
@@ -906,11 +906,39 @@ static void add_suppression(sl_snapshot *s, snap_table *t, const void *vis, size
     s->suppressions = p;
 }
 
+#define CHUNK_ATTEMPTS 10
+
+static sl_snap_chunk *dispatch_chunk(sl_snapshot *s, snap_table *t, const uint8_t *lo,
+                                     uint32_t lo_len, const uint8_t *max, uint32_t max_len,
+                                     bool max_known, bool redo, uint64_t seq);
+
+/*
+ * A read failed (c is already cancelled). A lost connection is read again,
+ * a few times; an incremental snapshot skips a table it cannot read, as
+ * Debezium does; an initial snapshot stops, naming the table.
+ */
 static sl_code chunk_failed(sl_snapshot *s, sl_snap_chunk *c, sl_error *err)
 {
     snap_table *t = c->table;
     sl_snap_job *j = &c->job;
-    if (t->kind == SL_SNAP_INCREMENTAL && j->rc != SL_CONNECT && j->rc != SL_NOMEM) {
+    if (sl_code_is_retriable(j->rc) && c->attempts + 1 < CHUNK_ATTEMPTS && !c->whole) {
+        sl_warn("snapshot of table \"%s\": %s; reading the chunk again", t->id, j->err.msg);
+        sl_snap_chunk *again;
+        if (c->bound_seen || c->redo) {
+            /* The next chunk starts at this one's upper key: read exactly up to it. */
+            bool last = c->redo ? c->redo_last : j->last;
+            const uint8_t *hi = c->redo ? c->max_copy : (j->last ? t->max_key : j->hi);
+            uint32_t hi_len = c->redo ? j->max_len : (j->last ? t->max_len : j->hi_len);
+            again = dispatch_chunk(s, t, c->lo_copy, j->lo_len, hi, hi_len, true, true, c->seq);
+            again->redo_last = last;
+        } else {
+            again = dispatch_chunk(s, t, c->lo_copy, j->lo_len, t->max_key, t->max_len,
+                                   t->max_known, false, c->seq);
+        }
+        again->attempts = c->attempts + 1;
+        return SL_OK;
+    }
+    if (t->kind == SL_SNAP_INCREMENTAL && j->rc != SL_NOMEM) {
         /* As Debezium: an incremental snapshot skips a table it cannot read. */
         sl_warn("incremental snapshot of table \"%s\" skipped: %s", t->id, j->err.msg);
         cancel_chunks_of(s, t);
@@ -918,6 +946,8 @@ static sl_code chunk_failed(sl_snapshot *s, sl_snap_chunk *c, sl_error *err)
         return SL_OK;
     }
     *err = j->err;
+    if (err->code == SL_OK || sl_code_is_retriable(err->code))
+        err->code = SL_SOURCE; /* given up: the pipeline must not take it for a passing failure */
     return sl_error_prefix(err, "snapshot of table \"%s\"", t->id);
 }
 
@@ -1038,7 +1068,7 @@ static void reap(sl_snapshot *s)
         }
         if (free_it) {
             *p = c->next;
-            free_chunk(s, c);
+            free_chunk(c);
         } else {
             p = &c->next;
         }

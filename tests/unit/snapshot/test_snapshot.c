@@ -41,6 +41,7 @@ typedef struct fake_db {
     int reads;
     bool keyless;    /* resolve() says the table has no key */
     bool fail_reads; /* read() fails */
+    int lose_connection; /* this many reads fail as a lost connection would */
 } fake_db;
 
 typedef struct fake_vis {
@@ -63,6 +64,7 @@ static void db_init(int rows)
     db.reads = 0;
     db.keyless = false;
     db.fail_reads = false;
+    db.lose_connection = 0;
 }
 
 /* A committed change that is not visible yet (its commit record is in the log). */
@@ -172,6 +174,12 @@ static sl_code fake_read(void *reader, sl_snap_job *job, sl_error *err)
     if (db.fail_reads) {
         pthread_mutex_unlock(&db.mu);
         return sl_error_set(err, SL_SOURCE, "relation does not exist");
+    }
+    if (db.lose_connection > 0 && job->lo) {
+        /* After the first chunk: a bound may have been published already, or not. */
+        db.lose_connection--;
+        pthread_mutex_unlock(&db.mu);
+        return sl_error_set(err, SL_CONNECT, "server closed the connection unexpectedly");
     }
     fake_vis *vis = sl_arena_alloc(&job->arena, sizeof *vis);
     memset(vis, 0, sizeof *vis);
@@ -756,6 +764,22 @@ Test(snapshot, initial_snapshot_fails_on_a_read_error_incremental_skips)
     cr_assert_eq(rc, SL_SOURCE);
     cr_assert(strstr(err.msg, "\"public.t\""), "%s", err.msg);
     sl_snapshot_free(h.s);
+}
+
+Test(snapshot, a_lost_connection_reads_the_chunk_again)
+{
+    db_init(100);
+    db.lose_connection = 3;
+    harness h = {.s = make(2, 10)};
+    sl_error err;
+    cr_assert_eq(sl_snapshot_add(h.s, SL_SNAP_INITIAL, "public.t", NULL, &err), SL_OK);
+    cr_assert_eq(sl_snapshot_start(h.s, &err), SL_OK);
+    run_to_end(&h);
+    cr_assert_eq(h.nevents, 100, "every row once, in spite of three failed reads");
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(h.events[i].key, i, "still in key order");
+    sl_snapshot_free(h.s);
+    free(h.events);
 }
 
 /*
