@@ -168,7 +168,7 @@ static const sl_config_key core_keys[] = {
      .default_value = "10240",
      .min = 1,
      .max = 10000000,
-     .doc = "Rows per chunk of the initial snapshot (fewer when they would take more than 8 MB), "
+     .doc = "Rows per chunk of the initial snapshot (fewer when they would take more than 4 MB), "
             "and per fetch of a table without a key."},
     {.name = "snapshot.max.threads",
      .type = SL_CONF_INT,

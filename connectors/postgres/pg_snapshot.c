@@ -37,7 +37,7 @@
 #include "sluice/log.h"
 
 /* Chunks are cut to about this many bytes of rows, whatever snapshot.fetch.size says. */
-#define CHUNK_BYTES (8 * 1024 * 1024)
+#define CHUNK_BYTES (4 * 1024 * 1024)
 /* While a chunk waits for the stream to pass its H, the server is asked for its position this
  * often. */
 #define POSITION_REQUEST_MS 10

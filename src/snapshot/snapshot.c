@@ -786,9 +786,7 @@ static sl_snap_chunk *dispatch_chunk(sl_snapshot *s, snap_table *t, const uint8_
         c->job.max = c->max_copy;
         c->job.max_len = max_len;
     }
-    c->job.limit =
-        redo ? UINT32_MAX
-             : (t->kind == SL_SNAP_INITIAL ? s->cfg.initial_chunk : s->cfg.incremental_chunk);
+    c->job.limit = redo ? UINT32_MAX : chunk_rows(s, t);
     /* The transactions a read taken from now on might still not see: see snapshot.h. */
     c->nrace = s->unseen.n;
     if (c->nrace) {

@@ -39,8 +39,8 @@ typedef struct fake_db {
     bool visible[MAXLOG]; /* per log entry: applied to the visible state */
     uint64_t next_txid;
     int reads;
-    bool keyless;    /* resolve() says the table has no key */
-    bool fail_reads; /* read() fails */
+    bool keyless;        /* resolve() says the table has no key */
+    bool fail_reads;     /* read() fails */
     int lose_connection; /* this many reads fail as a lost connection would */
 } fake_db;
 
@@ -108,6 +108,7 @@ static int key_int(const uint8_t *key, size_t len)
 /* ---- connector callbacks ---- */
 
 static int the_table = 42;
+static int64_t fake_row_bytes; /* what resolve() says of the rows' size */
 
 static sl_code fake_resolve(void *ctx, const char *id, void **table, uint64_t *stream_id,
                             bool *keyed, int64_t *estimated, int64_t *row_bytes, sl_error *err)
@@ -122,7 +123,7 @@ static sl_code fake_resolve(void *ctx, const char *id, void **table, uint64_t *s
     *stream_id = strcmp(id, "public.other") == 0 ? 8 : 7;
     *keyed = !db.keyless;
     *estimated = NKEYS;
-    *row_bytes = 0;
+    *row_bytes = fake_row_bytes;
     return SL_OK;
 }
 
@@ -764,6 +765,30 @@ Test(snapshot, initial_snapshot_fails_on_a_read_error_incremental_skips)
     cr_assert_eq(rc, SL_SOURCE);
     cr_assert(strstr(err.msg, "\"public.t\""), "%s", err.msg);
     sl_snapshot_free(h.s);
+}
+
+Test(snapshot, wide_rows_make_smaller_chunks)
+{
+    db_init(1000);
+    sl_snapshot_config cfg = {.threads = 1,
+                              .initial_chunk = 1000,
+                              .incremental_chunk = 1000,
+                              .chunk_bytes = 300 * 100,
+                              .emit_wait_ms = 60000,
+                              .progress_interval_ms = 100000};
+    fake_row_bytes = 100; /* 300 rows fit the chunks' bytes */
+    harness h = {0};
+    sl_error err;
+    cr_assert_eq(sl_snapshot_new(&fake_ops, NULL, &cfg, &h.s, &err), SL_OK);
+    cr_assert_eq(sl_snapshot_add(h.s, SL_SNAP_INITIAL, "public.t", NULL, &err), SL_OK);
+    cr_assert_eq(sl_snapshot_start(h.s, &err), SL_OK);
+    run_to_end(&h);
+    fake_row_bytes = 0;
+    cr_assert_eq(h.nevents, 1000);
+    cr_assert_eq(atomic_load(&sl_snapshot_progress_of(h.s)->chunks_done), 4,
+                 "chunks of 300 rows rather than one of 1,000");
+    sl_snapshot_free(h.s);
+    free(h.events);
 }
 
 Test(snapshot, a_lost_connection_reads_the_chunk_again)
