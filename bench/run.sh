@@ -517,8 +517,9 @@ sluice_config() { # file sink dir slot prefix table [snapshot] (sink: file, kafk
         printf '  "slot.name": "%s",\n  "publication.name": "%s",\n' "$slot" "$slot"
         printf '  "publication.autocreate.mode": "disabled",\n'
         if [[ -n $snapshot ]]; then
+            # Debezium's defaults otherwise: one reader, chunks of snapshot.fetch.size.
             printf '  "table.include.list": "public.%s",\n  "snapshot.mode": "initial",\n' "$table"
-            printf '  "snapshot.max.threads": "2",\n  "schemas.enable": "false",\n'
+            printf '  "schemas.enable": "false",\n'
         else
             printf '  "table.include.list": "public.%s",\n  "snapshot.mode": "no_data",\n' "$table"
         fi
