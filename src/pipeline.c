@@ -758,11 +758,22 @@ static void log_stats(pipeline *p)
     if (now - p->last_stats_ms < STATS_INTERVAL_MS)
         return;
     p->last_stats_ms = now;
+    /* A running snapshot's figures join the line (the source logs its own details). */
+    char snap[128] = "";
+    const sl_snapshot_progress *sp =
+        p->conn->source->snapshot_progress ? p->conn->source->snapshot_progress(p->src) : NULL;
+    int state = sp ? atomic_load(&sp->state) : SL_SNAPSHOT_NONE;
+    if (state == SL_SNAPSHOT_RUNNING || state == SL_SNAPSHOT_PAUSED)
+        snprintf(snap, sizeof snap, "; snapshot%s %llu of about %llu rows, %u of %u tables",
+                 state == SL_SNAPSHOT_PAUSED ? " (paused)" : "",
+                 (unsigned long long)atomic_load(&sp->rows_done),
+                 (unsigned long long)atomic_load(&sp->rows_estimated),
+                 atomic_load(&sp->tables_done), atomic_load(&sp->tables_total));
     sl_info("%llu events, %llu messages, %llu transactions; %zu transactions in flight; "
-            "%zu messages held for a schema id; checkpoint %s",
+            "%zu messages held for a schema id; checkpoint %s%s",
             (unsigned long long)p->events, (unsigned long long)p->messages,
             (unsigned long long)p->transactions, sl_checkpoint_inflight(p->cp),
-            sl_hold_count(p->hold), p->durable_text[0] ? p->durable_text : "(none yet)");
+            sl_hold_count(p->hold), p->durable_text[0] ? p->durable_text : "(none yet)", snap);
 }
 
 /* Waits for the source, the sink or a stop, whichever comes first. */
