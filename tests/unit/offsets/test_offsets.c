@@ -134,16 +134,16 @@ Test(offsets, source_state_travels_with_the_position)
     bool found = false;
     sl_buf got;
     sl_buf_init(&got);
-    cr_assert_eq(
-        sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err), SL_OK);
+    cr_assert_eq(sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err),
+                 SL_OK);
     cr_assert(found);
     cr_assert_str_eq(pos, "0/10");
     cr_assert_str_eq(sl_buf_cstr(&got), state);
     /* A later write without state leaves none behind. */
     cr_assert_eq(sl_offsets_write_state(path, "c", "postgres", "0/20", NULL, &err), SL_OK);
     sl_buf_reset(&got);
-    cr_assert_eq(
-        sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err), SL_OK);
+    cr_assert_eq(sl_offsets_read_state(path, "c", "postgres", pos, sizeof pos, &got, &found, &err),
+                 SL_OK);
     cr_assert_eq(got.len, 0);
     cr_assert_neq(sl_offsets_write_state(path, "c", "postgres", "0/30", "[1]", &err), SL_OK,
                   "state must be an object");
