@@ -51,6 +51,9 @@ typedef enum snap_mode {
     MODE_ALWAYS,
 } snap_mode;
 
+static const char *const mode_names[] = {"initial", "initial_only", "no_data", "when_needed",
+                                         "always"};
+
 struct pg_snap {
     sl_snapshot *coord;
     snap_mode mode;
@@ -904,7 +907,10 @@ sl_code pg_snap_open(sl_source *s, sl_error *err)
     s->snap = p;
     p->epoll_fd = -1;
     p->epoll_repl_fd = -1;
+    /* snapshot.mode is a connector key: a configuration checked without them has the default. */
     const char *mode = sl_config_str(s->cfg, "snapshot.mode");
+    if (!mode)
+        mode = "initial";
     p->mode = strcasecmp(mode, "initial_only") == 0  ? MODE_INITIAL_ONLY
               : strcasecmp(mode, "no_data") == 0     ? MODE_NO_DATA
               : strcasecmp(mode, "never") == 0       ? MODE_NO_DATA
@@ -1042,7 +1048,7 @@ sl_code pg_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
             rc = sl_snapshot_add(p->coord, SL_SNAP_INITIAL, tables.ids[i], NULL, err);
         if (rc == SL_OK)
             sl_info("initial snapshot of %zu table%s (snapshot.mode %s, %u reader%s)", tables.n,
-                    tables.n == 1 ? "" : "s", sl_config_str(s->cfg, "snapshot.mode"),
+                    tables.n == 1 ? "" : "s", mode_names[p->mode],
                     (unsigned)sl_config_int(s->cfg, "snapshot.max.threads", 1),
                     sl_config_int(s->cfg, "snapshot.max.threads", 1) == 1 ? "" : "s");
         list_free(&tables);
