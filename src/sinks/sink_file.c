@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "sinks/sinks.h"
+#include "sluice/log.h"
 #include "sluice/memory.h"
 
 #define SYNC_INTERVAL_NS (10 * 1000 * 1000)
@@ -187,6 +188,43 @@ static void grow_files(sl_sink *s)
     s->nfiles_cap = cap;
 }
 
+/*
+ * Cuts a line that a crash left half written (a kill -9 can end a write(2)
+ * part way) from the end of an existing file, so that the next line starts
+ * on a line of its own. Nothing is lost: a message is acknowledged only after
+ * its whole line was written, so the cut one comes again from the checkpoint.
+ */
+static sl_code drop_torn_line(int fd, const char *path, sl_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return sl_error_set(err, SL_SINK_RETRY, "could not read \"%s\": %s", path, strerror(errno));
+    char buf[4096];
+    off_t end = st.st_size;
+    while (end > 0) {
+        size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+        ssize_t got = pread(fd, buf, n, end - (off_t)n);
+        if (got != (ssize_t)n)
+            return sl_error_set(err, SL_SINK_RETRY, "could not read \"%s\": %s", path,
+                                got < 0 ? strerror(errno) : "short read");
+        const char *nl = memrchr(buf, '\n', n);
+        if (nl) {
+            end = end - (off_t)n + (nl - buf) + 1;
+            break;
+        }
+        end -= (off_t)n;
+    }
+    if (end == st.st_size)
+        return SL_OK;
+    if (ftruncate(fd, end) != 0)
+        return sl_error_set(err, SL_SINK_RETRY, "could not cut the torn last line of \"%s\": %s",
+                            path, strerror(errno));
+    sl_warn("file \"%s\" ended in a line cut short by a crash (%lld bytes): removed; its "
+            "message is written again",
+            path, (long long)(st.st_size - end));
+    return SL_OK;
+}
+
 /* The open file of a topic, opened on first use. */
 static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, sl_error *err)
 {
@@ -202,9 +240,14 @@ static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, s
         return sl_error_set(err, SL_SINK, "topic \"%s\" cannot be a file name", topic);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.jsonl", s->dir, topic);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return sl_error_set(err, SL_SINK_RETRY, "could not open \"%s\": %s", path, strerror(errno));
+    sl_code rc = drop_torn_line(fd, path, err);
+    if (rc != SL_OK) {
+        close(fd);
+        return rc;
+    }
     s->files[i].topic = strdup(topic);
     s->files[i].fd = fd;
     sl_buf_init(&s->files[i].pending);
