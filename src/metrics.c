@@ -577,6 +577,16 @@ void sl_metrics_tick(sl_metrics *m, const sl_checkpoint *cp, const sl_source_ops
             break;
         }
     }
+    /* Atomics the source keeps up to date anyway: cheap enough to copy whether read or not. */
+    const sl_snapshot_progress *sp =
+        ops && src && ops->snapshot_progress ? ops->snapshot_progress(src) : NULL;
+    if (sp) {
+        m->local.snapshot_state = atomic_load(&sp->state);
+        m->local.snapshot_rows = atomic_load(&sp->rows_done);
+        m->local.snapshot_rows_estimated = atomic_load(&sp->rows_estimated);
+        m->local.snapshot_tables = atomic_load(&sp->tables_total);
+        m->local.snapshot_tables_done = atomic_load(&sp->tables_done);
+    }
     if (ops && src && ops->stats && sl_metrics_enabled()) {
         sl_source_stats s = {0};
         ops->stats(src, &s);

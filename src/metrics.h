@@ -108,6 +108,11 @@ typedef struct sl_metrics_view {
     sl_source_stats source;
     sl_kafka_summary kafka;
 
+    /* The source's snapshot progress (source.h); snapshot_state is SL_SNAPSHOT_NONE without one. */
+    int snapshot_state; /* an sl_snapshot_state */
+    uint64_t snapshot_rows, snapshot_rows_estimated;
+    uint32_t snapshot_tables, snapshot_tables_done;
+
     size_t ntables;
     sl_table_counts tables[SL_METRICS_MAX_TABLES];
     sl_table_counts other; /* tables past SL_METRICS_MAX_TABLES */

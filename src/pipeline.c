@@ -1009,10 +1009,16 @@ static sl_code run_once(pipeline *p, sl_error *err)
          */
         int no_wait = 0;
         bool retrying = reported_connect && c->source->wait_fd(p->src, &no_wait) < 0;
+        /* A snapshot (initial or incremental) runs while the stream is read. */
+        const sl_snapshot_progress *sp =
+            c->source->snapshot_progress ? c->source->snapshot_progress(p->src) : NULL;
+        int snap = sp ? atomic_load(&sp->state) : SL_SNAPSHOT_NONE;
+        bool snapshotting = snap == SL_SNAPSHOT_RUNNING || snap == SL_SNAPSHOT_PAUSED;
         sl_metrics_set_state(p->metrics,
-                             paused     ? SL_CONN_PAUSED
-                             : retrying ? SL_CONN_RETRYING
-                                        : SL_CONN_STREAMING,
+                             paused         ? SL_CONN_PAUSED
+                             : retrying     ? SL_CONN_RETRYING
+                             : snapshotting ? SL_CONN_SNAPSHOTTING
+                                            : SL_CONN_STREAMING,
                              retrying ? p->connect_reason : NULL);
         /* -- heartbeats (heartbeat.h): between transactions, in a ring slot of their own -- */
         if (!paused && p->heartbeat && (p->heartbeat_open || now_ms() >= p->next_heartbeat_ms)) {

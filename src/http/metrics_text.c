@@ -364,6 +364,29 @@ void sl_metrics_render_prometheus(sl_buf *out)
             put_u64(out, "sluice_source_confirmed_position", s.names[i], NULL,
                     s.views[i].source.confirmed_position);
 
+    static const struct {
+        const char *name, *help;
+    } snapshot_families[] = {
+        {"sluice_snapshot_rows",
+         "Rows the running (or last) snapshot emitted as read events in this life of the "
+         "pipeline."},
+        {"sluice_snapshot_rows_estimated",
+         "Rows the snapshot expects in all its tables (PostgreSQL: pg_class.reltuples); 0 when "
+         "unknown."},
+        {"sluice_snapshot_tables", "Tables in the running (or last) snapshot."},
+        {"sluice_snapshot_tables_done", "Of those, tables read to the end."},
+    };
+    for (size_t k = 0; k < sizeof snapshot_families / sizeof snapshot_families[0]; k++) {
+        family(out, snapshot_families[k].name, "gauge", snapshot_families[k].help);
+        for (size_t i = 0; i < s.n; i++) {
+            const sl_metrics_view *v = &s.views[i];
+            uint64_t figures[] = {v->snapshot_rows, v->snapshot_rows_estimated, v->snapshot_tables,
+                                  v->snapshot_tables_done};
+            if (v->snapshot_state != SL_SNAPSHOT_NONE)
+                put_u64(out, snapshot_families[k].name, s.names[i], NULL, figures[k]);
+        }
+    }
+
     EACH_U64(out, &s, "sluice_checkpoints_total", "counter",
              "Times the durable position moved and was written.", v->checkpoints);
     family(out, "sluice_checkpoint_timestamp_seconds", "gauge",

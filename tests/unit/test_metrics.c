@@ -6,6 +6,7 @@
  * librdkafka's statistics summarized across producer restarts.
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,4 +389,52 @@ Test(metrics, reloads_are_counted_and_the_last_one_kept)
     cr_assert_not_null(
         strstr(sl_buf_cstr(&out), "sluice_config_reloads_total{result=\"success\"} 1\n"));
     sl_buf_free(&out);
+}
+
+/* A source that only has snapshot progress, for sl_metrics_tick. */
+static sl_snapshot_progress fake_progress;
+
+static const sl_snapshot_progress *fake_snapshot_progress(sl_source *src)
+{
+    (void)src;
+    return &fake_progress;
+}
+
+Test(metrics, a_running_snapshot_publishes_its_progress)
+{
+    sl_metrics *m = sl_metrics_connector("snap");
+    sl_checkpoint *cp = sl_checkpoint_new(4);
+    sl_metrics_run_start(m, 4);
+    const sl_source_ops ops = {.name = "fake", .snapshot_progress = fake_snapshot_progress};
+    sl_source *src = (sl_source *)&fake_progress; /* never dereferenced by the fake */
+
+    /* Before any snapshot: no snapshot series. */
+    sl_metrics_tick(m, cp, &ops, src);
+    sl_buf text;
+    sl_buf_init(&text);
+    sl_metrics_render_prometheus(&text);
+    cr_assert_null(strstr(sl_buf_cstr(&text), "sluice_snapshot_rows{connector=\"snap\"}"), "%s",
+                   sl_buf_cstr(&text));
+    cr_assert_not_null(strstr(sl_buf_cstr(&text), "# TYPE sluice_snapshot_rows gauge"));
+
+    atomic_store(&fake_progress.state, SL_SNAPSHOT_RUNNING);
+    atomic_store(&fake_progress.rows_done, 1500);
+    atomic_store(&fake_progress.rows_estimated, 4000);
+    atomic_store(&fake_progress.tables_total, 3);
+    atomic_store(&fake_progress.tables_done, 1);
+    usleep(600 * 1000); /* past the publication interval */
+    sl_metrics_tick(m, cp, &ops, src);
+    sl_metrics_view *v = view_of(m);
+    cr_assert_eq(v->snapshot_state, SL_SNAPSHOT_RUNNING);
+    cr_assert_eq(v->snapshot_rows, 1500);
+    free(v);
+    sl_buf_reset(&text);
+    sl_metrics_render_prometheus(&text);
+    const char *t = sl_buf_cstr(&text);
+    cr_assert_not_null(strstr(t, "sluice_snapshot_rows{connector=\"snap\"} 1500\n"), "%s", t);
+    cr_assert_not_null(strstr(t, "sluice_snapshot_rows_estimated{connector=\"snap\"} 4000\n"));
+    cr_assert_not_null(strstr(t, "sluice_snapshot_tables{connector=\"snap\"} 3\n"));
+    cr_assert_not_null(strstr(t, "sluice_snapshot_tables_done{connector=\"snap\"} 1\n"));
+    sl_buf_free(&text);
+    sl_checkpoint_free(cp);
 }
