@@ -9,7 +9,7 @@
 # (tests/faults/, with toxiproxy), the container image built and run against
 # them (tests/container/run.sh), and the benchmark harness's smoke mode.
 #
-# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|bench]...
+# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|bench|snapshot-long]...
 #   default: unit fuzz integration faults container bench
 #   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
 #                (default 25; scripts/fuzz.sh --seconds 600 is the long run)
@@ -20,6 +20,10 @@
 #   handover     not in the default run (a Kafka Connect worker costs a minute
 #                or two): a real Debezium 3.6.1 hands its offsets over to
 #                sluice and back through the offsets topic (tests/handover/)
+#   snapshot-long  tests/integration/test_pg_snapshot.c with the kill -9 table
+#                at the issue's size: SLUICE_SNAPSHOT_KILL_ROWS rows (default
+#                10,000,000; the default run uses 100,000). Allow an hour and
+#                5 GB in the temporary directory on a 2-core machine
 # Environment: SLUICE_BUILD_DIR (default build-test), SLUICE_KEEP_TMP=1 keeps
 # the services' directory for a look after a failure, SLUICE_CTEST_REGEX runs
 # only the ctest tests whose names match (e.g. mysql).
@@ -107,7 +111,7 @@ fi
 want_faults=0
 if want faults || want faults-long; then want_faults=1; fi
 
-if want integration || want container || want handover || want bench || ((want_faults)); then
+if want integration || want container || want handover || want bench || want snapshot-long || ((want_faults)); then
     # shellcheck source=../tests/lib/services.sh
     source tests/lib/services.sh
     trap svc_stop_all EXIT
@@ -165,6 +169,21 @@ if want handover; then
         failed=$((failed + 1))
         failures+=("dbz_install (Debezium could not be installed; the hand-over did not run)")
     fi
+fi
+
+if want snapshot-long; then
+    export SLUICE_SNAPSHOT_KILL_ROWS=${SLUICE_SNAPSHOT_KILL_ROWS:-10000000}
+    say "snapshot tests, kill -9 in a table of $SLUICE_SNAPSHOT_KILL_ROWS rows"
+    log=$(mktemp)
+    (cd "$build" && ctest -R '^integration/test_pg_snapshot$' --output-on-failure --timeout 7200) 2>&1 |
+        tee "$log" || true
+    if grep -qE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed' "$log"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("integration/test_pg_snapshot with SLUICE_SNAPSHOT_KILL_ROWS=$SLUICE_SNAPSHOT_KILL_ROWS")
+    fi
+    rm -f "$log"
 fi
 
 if want container; then

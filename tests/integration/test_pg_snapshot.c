@@ -11,12 +11,13 @@
  * no key may have two read events.
  *
  * SLUICE_SNAPSHOT_KILL_ROWS sets the size of the kill -9 table (default
- * 100000; the issue's full size is 1000000: see the README).
+ * 100000; scripts/test.sh snapshot-long runs it with the issue's 10,000,000).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,24 +145,6 @@ static long file_size(const char *dir, const char *topic)
     snprintf(path, sizeof path, "%s/out/%s.jsonl", dir, topic);
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* The number of lines (messages) in the first bytes of a file sink's topic file. */
-static size_t lines_before(const char *dir, const char *topic, long bytes)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/out/%s.jsonl", dir, topic);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    size_t n = 0;
-    for (long i = 0; i < bytes; i++) {
-        int c = getc(f);
-        if (c == EOF)
-            break;
-        n += c == '\n';
-    }
-    fclose(f);
-    return n;
 }
 
 static size_t count_op(const events *ev, char op)
@@ -305,6 +288,100 @@ static void check_exact_ids(PGconn *db, const events *ev, const char *table, lon
     free(v);
     free(text);
     free(reads);
+}
+
+static uint64_t text_hash(const char *t)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; t && *t; t++)
+        h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+    return t ? h : 0;
+}
+
+/*
+ * check_exact_ids (without exactly_once) over a file sink's topic file,
+ * streamed a line at a time and the table read a row at a time: the kill
+ * test's table may have ten million rows, too many to hold as events.
+ * Returns the number of read events after the first cut bytes (the second
+ * run's), each of which must be of a key above durable.
+ */
+static size_t check_file_ids(PGconn *db, const char *dir, const char *topic, const char *table,
+                             long max_id, const bool *before, long cut, long durable)
+{
+    size_t n = (size_t)max_id + 1, after_cut = 0;
+    bool *present = calloc(n, sizeof *present), *seen = calloc(n, sizeof *seen);
+    long *v = calloc(n, sizeof *v);
+    uint64_t *text = calloc(n, sizeof *text);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/out/%s.jsonl", dir, topic);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    long at = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        bool second = at >= cut;
+        at += len;
+        json_t *m = it_json(line);
+        json_t *val = json_object_get(m, "value");
+        if (!val || json_is_null(val)) {
+            json_decref(m);
+            continue;
+        }
+        json_t *p = it_payload(val);
+        char op = json_string_value(json_object_get(p, "op"))[0];
+        json_t *row = json_object_get(p, op == 'd' ? "before" : "after");
+        long id = (long)json_integer_value(json_object_get(row, "id"));
+        cr_assert(id >= 0 && id <= max_id, "%s: id %ld out of range", table, id);
+        seen[id] = true;
+        present[id] = op != 'd';
+        if (op != 'd') {
+            v[id] = (long)json_integer_value(json_object_get(row, "v"));
+            text[id] = text_hash(json_string_value(json_object_get(row, "s")));
+        }
+        if (op == 'r' && second) {
+            after_cut++;
+            cr_assert_gt(id, durable, "row %ld read again after the restart", id);
+        }
+        json_decref(m);
+    }
+    free(line);
+    fclose(f);
+
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id, v, s FROM %s", table);
+    cr_assert(PQsendQuery(db, sql) && PQsetSingleRowMode(db), "%s", PQerrorMessage(db));
+    size_t rows = 0, topic_rows = 0;
+    PGresult *res;
+    while ((res = PQgetResult(db))) {
+        if (PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+            long id = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+            cr_assert(id >= 0 && id <= max_id && present[id],
+                      "%s: row %ld is missing from the topic", table, id);
+            cr_assert_eq(v[id], strtol(PQgetvalue(res, 0, 1), NULL, 10),
+                         "%s: row %ld: v is %ld in the topic, %s in the table", table, id, v[id],
+                         PQgetvalue(res, 0, 1));
+            cr_assert_eq(text[id], text_hash(PQgetvalue(res, 0, 2)), "%s: row %ld: s differs",
+                         table, id);
+            rows++;
+        } else {
+            cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+        }
+        PQclear(res);
+    }
+    for (size_t id = 0; id < n; id++)
+        topic_rows += present[id];
+    cr_assert_eq(topic_rows, rows, "%s: the topic holds %zu rows, the table %zu", table, topic_rows,
+                 rows);
+    for (size_t id = 0; id < n; id++)
+        cr_assert(!before[id] || seen[id],
+                  "%s: row %zu existed before the snapshot and has no event", table, id);
+    free(present);
+    free(seen);
+    free(v);
+    free(text);
+    return after_cut;
 }
 
 /* The key payloads of a query's rows (first column, JSON), as a set. */
@@ -516,7 +593,7 @@ static long state_key(const char *offsets)
 }
 
 Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini = kill_started,
-     .timeout = 600)
+     .timeout = 7200)
 {
     it_require_services();
     const char *rows_env = ts_env("SLUICE_SNAPSHOT_KILL_ROWS");
@@ -577,28 +654,13 @@ Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini =
         usleep(100000);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log2);
 
-    /*
-     * The second run read only what was not durable: no row at or below the
-     * resume key. The file is parsed once; the second run's events are those
-     * after the first cut bytes.
-     */
-    events all = from_file(dir, "it_snapk.public.it_snap_big", 0);
-    size_t r2 = 0;
-    for (size_t i = lines_before(dir, "it_snapk.public.it_snap_big", cut); i < all.n; i++) {
-        event *e = &all.items[i];
-        if (e->op != 'r')
-            continue;
-        r2++;
-        long id = (long)json_integer_value(json_object_get(e->row, "id"));
-        cr_assert_gt(id, durable, "row %ld read again after the restart", id);
-    }
+    /* The second run read only what was not durable: no row at or below the resume key. */
+    size_t r2 = check_file_ids(db, dir, "it_snapk.public.it_snap_big", "it_snap_big", max_id,
+                               before, cut, durable);
     cr_log_info("%ld rows, killed at key %ld, %zu rows read after the restart, %d writes", rows,
                 durable, r2, w.ops);
     cr_assert_leq(r2, (size_t)(rows + rows / 10 - durable));
     cr_assert_lt(r2, (size_t)rows, "the restart did not start from zero");
-
-    check_exact_ids(db, &all, "it_snap_big", max_id, before, false);
-    free_events(&all);
     free(before);
     it_pg_exec(db, "SELECT pg_drop_replication_slot('it_snapk')");
     PQfinish(db);
