@@ -735,7 +735,7 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
         p->progressed = true;
         sl_metrics_checkpoint(p->metrics, text);
         sl_buf_reset(&p->durable_state);
-        sl_buf_append(&p->durable_state, p->state.data, p->state.len);
+        sl_buf_puts(&p->durable_state, state);
         sl_debug("checkpoint %s", text);
     }
     p->have_ready = false;
@@ -865,7 +865,7 @@ static sl_code start(pipeline *p, sl_error *err)
     if (rc == SL_OK && found) {
         /* What is stored is durable: the state too, so that it is not written again unchanged. */
         sl_buf_reset(&p->durable_state);
-        sl_buf_append(&p->durable_state, state.data, state.len);
+        sl_buf_puts(&p->durable_state, sl_buf_cstr(&state));
         memcpy(p->durable_text, text.data, text.len + 1);
         sl_info("resuming from %s (%s)", p->durable_text, where);
     } else if (rc == SL_OK) {

@@ -288,7 +288,14 @@ static inline uint64_t pg_position_lsn(const sl_position *pos)
  */
 static inline size_t pg_position_identity_end(const sl_position *pos)
 {
-    if (pos->len >= 21 && 21 + (size_t)pos->bytes[20] <= pos->len)
+    /*
+     * An identity has a system identifier other than 0 (pg_position_make);
+     * without one, what follows the LSN is an empty transaction and a version.
+     */
+    bool has_identity = false;
+    for (int i = 8; i < 16 && pos->len >= 21; i++)
+        has_identity |= pos->bytes[i] != 0;
+    if (has_identity && 21 + (size_t)pos->bytes[20] <= pos->len)
         return 21 + (size_t)pos->bytes[20];
     return 8;
 }

@@ -165,13 +165,29 @@ Test(pg_source, positions_carry_the_snapshot_state_version_after_their_identity)
     sl_error err;
     cr_assert_eq(ops->position_format(&pos, text, sizeof text, &err), SL_OK, "%s", err.msg);
     cr_assert_null(strstr(text, "version"), "the version stays out of the position's text");
+    uint32_t xid;
+    int64_t commit_us;
+    cr_assert_not(pg_position_tx(&pos, &xid, &commit_us), "no transaction was set");
+    cr_assert_null(strstr(text, "txId"));
 
-    /* Without an identity (initial_only reads no stream), right after the LSN. */
+    /* After the transaction a position ends (main's format), which it keeps. */
+    pg_position_set_tx(&pos, 743, 1732800000000000);
+    pg_position_set_version(&pos, 11);
+    cr_assert_leq(pos.len, SL_POSITION_MAX);
+    cr_assert_eq(pg_position_version(&pos), 11);
+    cr_assert(pg_position_tx(&pos, &xid, &commit_us));
+    cr_assert_eq(xid, 743);
+    cr_assert_eq(commit_us, 1732800000000000);
+    cr_assert_eq(ops->position_format(&pos, text, sizeof text, &err), SL_OK, "%s", err.msg);
+    cr_assert(strstr(text, "\"txId\":743"), "%s", text);
+
+    /* Without an identity (initial_only reads no stream), after the LSN and an empty transaction.
+     */
     sl_position bare;
     memset(&bare, 0, sizeof bare);
     pg_position_set_lsn(&bare, 0x30ull);
     pg_position_set_version(&bare, 4);
-    cr_assert_eq(bare.len, 16);
+    cr_assert_eq(bare.len, 8 + 12 + 8, "the LSN, no transaction, the version");
     cr_assert_eq(pg_position_version(&bare), 4);
     cr_assert_not(pg_position_identity(&bare, &got));
     /* A position parsed from the offsets file has none: its state is the restored one. */
