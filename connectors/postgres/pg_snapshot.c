@@ -506,8 +506,7 @@ static void add_result_row(pg_reader *r, const pg_table *t, PGresult *res, int r
         } else {
             sl_error cerr;
             if (pg_convert_text(&t->convs[i], PQgetvalue(res, row, f),
-                                (size_t)PQgetlength(res, row, f), &job->arena, v,
-                                &cerr) != SL_OK) {
+                                (size_t)PQgetlength(res, row, f), &job->arena, v, &cerr) != SL_OK) {
                 unsigned n = atomic_fetch_add(&r->s->snap->conversion_warnings, 1);
                 if (n < 100)
                     sl_warn("table \"%s\", column \"%s\": %s; emitted as null", t->base.topic,
