@@ -298,6 +298,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     t->convs = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->convs);
     t->plans = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->plans);
     t->field_of = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->field_of);
+    t->col_names = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->col_names);
     t->is_key = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->is_key);
     t->not_null = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *t->not_null);
     uint32_t *key_cols = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *key_cols);
@@ -319,6 +320,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     uint32_t nfields = 0;
     for (uint16_t i = 0; i < n; i++) {
         const pgo_relation_column *c = &m->u.relation.cols[i];
+        t->col_names[i] = sl_arena_strdup(&t->arena, c->name);
         const pg_catalog_column *cat = NULL;
         for (uint32_t j = 0; j < info.ncols; j++)
             if (strcmp(info.cols[j].name, c->name) == 0)

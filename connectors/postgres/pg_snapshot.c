@@ -88,11 +88,23 @@ typedef struct pg_reader {
 /* ---- keys ---- */
 
 /* A key from the text of a tuple's key columns; false when one is not there (unchanged TOAST). */
+/*
+ * The Relation column of key field k: key_fields count the row's fields, which
+ * skip the columns left out (column filters, unmapped types). UINT32_MAX: none.
+ */
+static uint32_t key_column(const pg_table *t, uint32_t k)
+{
+    for (uint32_t i = 0; i < t->ncols; i++)
+        if (t->field_of[i] >= 0 && (uint32_t)t->field_of[i] == t->base.key_fields[k])
+            return i;
+    return UINT32_MAX;
+}
+
 static bool tuple_key(const pg_table *t, const pgo_tuple *tuple, sl_buf *key)
 {
     sl_buf_reset(key);
     for (uint32_t k = 0; k < t->base.nkey; k++) {
-        uint32_t i = t->base.key_fields[k];
+        uint32_t i = key_column(t, k);
         if (i >= tuple->ncols)
             return false;
         const pgo_column_value *c = &tuple->cols[i];
@@ -383,7 +395,7 @@ static void build_sql(pg_reader *r, const pg_table *t, const char *override, tab
         for (uint32_t i = 0; i < t->ncols; i++) {
             if (i)
                 sl_buf_puts(&q->cols, ", ");
-            quote(r->conn, &q->cols, t->base.row_schema->fields[i].name);
+            quote(r->conn, &q->cols, t->col_names[i]);
         }
     }
     for (uint32_t k = 0; k < t->base.nkey; k++) {
@@ -440,7 +452,8 @@ static const uint8_t *row_key(const pg_table *t, PGresult *res, int row, const i
 {
     sl_buf_reset(scratch);
     for (uint32_t k = 0; k < t->base.nkey; k++) {
-        int f = map[t->base.key_fields[k]];
+        uint32_t i = key_column(t, k);
+        int f = i == UINT32_MAX ? -1 : map[i];
         if (f < 0 || PQgetisnull(res, row, f))
             sl_snap_key_add_null(scratch);
         else
@@ -462,7 +475,7 @@ static void map_columns(const pg_table *t, PGresult *res, bool by_name, int *map
         }
         map[i] = -1;
         for (int f = 0; f < PQnfields(res); f++)
-            if (strcmp(PQfname(res, f), t->base.row_schema->fields[i].name) == 0)
+            if (strcmp(PQfname(res, f), t->col_names[i]) == 0)
                 map[i] = f;
     }
 }
@@ -1080,8 +1093,7 @@ static void signal_row(sl_source *s, const pg_table *t, const pgo_tuple *tuple)
     sl_arena *a = &s->scratch;
     for (uint32_t i = 0; i < t->ncols && i < tuple->ncols; i++) {
         for (int k = 0; k < 3; k++) {
-            if (strcmp(t->base.row_schema->fields[i].name, names[k]) == 0 &&
-                tuple->cols[i].kind == 't')
+            if (strcmp(t->col_names[i], names[k]) == 0 && tuple->cols[i].kind == 't')
                 vals[k] = sl_arena_strndup(a, tuple->cols[i].data, tuple->cols[i].len);
         }
     }

@@ -64,13 +64,14 @@ typedef struct pg_table {
     sl_table base;
     uint32_t relid;
     bool included;
-    uint32_t ncols;        /* columns of the Relation message */
-    pg_converter *convs;   /* per column */
-    sl_column_plan *plans; /* per column: column filters and transforms */
-    int32_t *field_of;     /* per column: its field in row_schema, -1 when left out */
-    bool *is_key;          /* per column */
-    bool *not_null;        /* per column: NOT NULL (a null takes the type's fallback) */
-    uint32_t nkey_cols;    /* the key as columns of the Relation message, for key changes */
+    uint32_t ncols;         /* columns of the Relation message */
+    const char **col_names; /* per column: its name (a left-out column has no field) */
+    pg_converter *convs;    /* per column */
+    sl_column_plan *plans;  /* per column: column filters and transforms */
+    int32_t *field_of;      /* per column: its field in row_schema, -1 when left out */
+    bool *is_key;           /* per column */
+    bool *not_null;         /* per column: NOT NULL (a null takes the type's fallback) */
+    uint32_t nkey_cols;     /* the key as columns of the Relation message, for key changes */
     const uint32_t *key_cols;
     bool is_signal; /* the signal table (signal.data.collection), captured or not */
     sl_arena arena; /* schemas, names, converters */
