@@ -99,6 +99,8 @@ static void run_variant(const char *name)
 
     /* The variant's settings are Debezium's keys, which sluice takes as they are. */
     json_t *settings = json_deep_copy(json_object_get(variant, "settings"));
+    /* As capture.sh ran Debezium: changes only (sluice honours snapshot.mode since snapshots). */
+    json_object_set_new(settings, "snapshot.mode", json_string("no_data"));
     json_object_set_new(settings, "publication.autocreate.mode", json_string("all_tables"));
     json_object_set_new(settings, "database.dbname", json_string(dbname));
     json_object_set_new(settings, "slot.name", json_string(dbname));
