@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mysql/my_binlog.h"
 #include "mysql/my_gtid.h"
 #include "sluice/error.h"
 
@@ -182,6 +183,14 @@ typedef struct my_event {
                             valid until the next my_conn_read() or my_conn_close() */
     size_t len;
     size_t checksum_len; /* 0 or 4: the trailing CRC-32, already verified */
+    /*
+     * The event framed for the binlog parsers (my_binlog.h), its checksum
+     * verified once, here; and the format (the last FORMAT_DESCRIPTION's)
+     * to parse it with. format is owned by the connection and changes with
+     * the next FORMAT_DESCRIPTION.
+     */
+    my_binlog_event frame;
+    const my_binlog_format *format;
     uint8_t type;
     uint16_t flags;
     uint32_t timestamp;
@@ -208,7 +217,7 @@ typedef enum my_read_result {
  * (binlog purged, GTIDs purged, position past the end: server error 1236);
  * SL_CONFIG when another replica took over with the same server id;
  * SL_CONNECT when the connection broke or was silent past net_timeout_ms;
- * SL_INVALID for a checksum mismatch; SL_PROTOCOL for malformed packets.
+ * SL_PROTOCOL for a checksum mismatch and for malformed packets.
  */
 sl_code my_conn_read(my_conn *c, my_event *ev, my_read_result *res, sl_error *err);
 
