@@ -784,19 +784,35 @@ static inline void put_double(sl_buf *b, double d, bool is_float)
 
 static bool write_value(sl_buf *b, const json_node *n, const sl_value *v);
 
-/* Writes a struct's fields from values[0..nfields) in schema order. */
+/*
+ * Writes a struct's fields from values[0..nfields) in schema order. A field
+ * whose value is absent (not in a MySQL MINIMAL/NOBLOB row image) is left
+ * out: its value is unknown, and null would claim it became null.
+ */
 static bool write_struct(sl_buf *b, const json_node *n, const sl_value *values)
 {
     if (n->nfields == 0) {
         PUT_LITERAL(b, "{}");
         return true;
     }
+    bool first = true;
     for (uint32_t i = 0; i < n->nfields; i++) {
         const json_field *f = &n->fields[i];
-        put_short(b, f->prefix, f->prefix_len);
+        if (values[i].kind == SL_VALUE_ABSENT)
+            continue;
+        if (first && i > 0) {
+            /* Every prefix but the first starts with ','; this one opens the object. */
+            sl_buf_putc(b, '{');
+            put_mem(b, f->prefix + 1, f->prefix_len - 1);
+        } else {
+            put_short(b, f->prefix, f->prefix_len);
+        }
+        first = false;
         if (!write_value(b, f->node, &values[i]))
             return false;
     }
+    if (first)
+        sl_buf_putc(b, '{');
     sl_buf_putc(b, '}');
     return true;
 }

@@ -410,6 +410,66 @@ Test(encoder_json, table_without_key_has_no_key)
     sl_table_drop_cache(&table);
 }
 
+/*
+ * A MySQL MINIMAL row image leaves columns out (SL_VALUE_ABSENT): their
+ * fields are left out of before/after, never written as null, whichever
+ * field is the first one present; a row with nothing present is {}.
+ */
+Test(encoder_json, absent_values_are_left_out)
+{
+    sl_table table = customers_table();
+    sl_value before[NCOLS], after[NCOLS];
+    sally_row(before);
+    sally_row(after);
+    for (int i = 0; i < NCOLS; i++)
+        before[i] = (sl_value){.kind = SL_VALUE_ABSENT};
+    before[0] = sl_value_int(1001); /* the key, as MINIMAL keeps it */
+    after[0] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[2] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[6] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[1] = null_value();
+    source_values src = make_source(1735689600123456, 767, 24023184, "[null,\"24023184\"]");
+    sl_event ev = {.op = SL_OP_DELETE,
+                   .table = &table,
+                   .before = before,
+                   .after = after,
+                   .source_schema = source_schema,
+                   .source = src.v,
+                   .ts_us = 1};
+    encoded e;
+    encode_with(&without_schemas, &ev, &e);
+    cr_assert(e.has_key);
+    const char *v = sl_buf_cstr(&e.value);
+    const char *want = "{\"before\":{\"id\":1001},\"after\":{\"name\":";
+    cr_assert(strncmp(v, want, strlen(want)) == 0, "%s", v);
+    cr_assert(strstr(v, ",\"created_at\":1735640130123456,\"active\":true,\"score\":98.6},"
+                        "\"source\":"),
+              "%s", v);
+    cr_assert_null(strstr(v, "\"balance\""), "%s", v);
+    cr_assert_null(strstr(v, "\"tags\""), "%s", v);
+    encoded_free(&e);
+
+    /* Nothing present at all. */
+    for (int i = 0; i < NCOLS; i++)
+        after[i] = (sl_value){.kind = SL_VALUE_ABSENT};
+    encode_with(&without_schemas, &ev, &e);
+    v = sl_buf_cstr(&e.value);
+    cr_assert(strstr(v, "\"after\":{},\"source\":"), "%s", v);
+    encoded_free(&e);
+
+    /* An absent value where a value must be (the key) is refused, not written as null. */
+    before[0] = (sl_value){.kind = SL_VALUE_ABSENT};
+    sl_encoder *enc;
+    sl_error err;
+    cr_assert_eq(sl_json_encoder_new(&without_schemas, &enc, &err), SL_OK);
+    sl_buf_init(&e.key);
+    sl_buf_init(&e.value);
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, &e.key, &e.has_key, &e.value, &err), SL_INVALID);
+    sl_encoder_json.close(enc);
+    encoded_free(&e);
+    sl_table_drop_cache(&table);
+}
+
 Test(encoder_json, schema_text_is_cached_per_table)
 {
     sl_table table = customers_table();
