@@ -399,7 +399,8 @@ sl_code my_conn_exec(my_conn *c, const char *sql, sl_error *err)
     return SL_OK;
 }
 
-sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err)
+sl_code my_conn_query_column(my_conn *c, const char *sql, unsigned column, char **out,
+                             sl_error *err)
 {
     *out = NULL;
     if (c->dumping)
@@ -411,18 +412,50 @@ sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *e
         return mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
     MYSQL_ROW row = mysql_fetch_row(res);
     sl_code rc = SL_OK;
-    if (row && row[0]) {
+    if (row && column < mysql_num_fields(res) && row[column]) {
         unsigned long *lengths = mysql_fetch_lengths(res);
-        *out = malloc(lengths[0] + 1);
+        *out = malloc(lengths[column] + 1);
         if (*out) {
-            memcpy(*out, row[0], lengths[0]);
-            (*out)[lengths[0]] = '\0';
+            memcpy(*out, row[column], lengths[column]);
+            (*out)[lengths[column]] = '\0';
         } else {
             rc = sl_error_set(err, SL_NOMEM, "out of memory");
         }
     }
     mysql_free_result(res);
     return rc;
+}
+
+sl_code my_conn_query_each(my_conn *c, const char *sql,
+                           int (*fn)(void *ctx, unsigned ncols, char **row), void *ctx,
+                           sl_error *err)
+{
+    if (c->dumping)
+        return sl_error_set(err, SL_INTERNAL, "query on a connection that is streaming the binlog");
+    if (mysql_real_query(c->mysql, sql, strlen(sql)))
+        return lib_error(c, err, "query failed");
+    MYSQL_RES *res = mysql_use_result(c->mysql);
+    if (!res)
+        return mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
+    unsigned n = mysql_num_fields(res);
+    MYSQL_ROW row;
+    int stop = 0;
+    while (!stop && (row = mysql_fetch_row(res)))
+        stop = fn(ctx, n, row);
+    /* Rows left unread (fn stopped early) are drained with the result. */
+    sl_code rc = !stop && mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
+    mysql_free_result(res);
+    return rc;
+}
+
+sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err)
+{
+    return my_conn_query_column(c, sql, 0, out, err);
+}
+
+unsigned my_conn_errno(const my_conn *c)
+{
+    return c->mysql ? mysql_errno(c->mysql) : 0;
 }
 
 void my_binlog_status_free(my_binlog_status *st)

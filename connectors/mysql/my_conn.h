@@ -140,6 +140,21 @@ sl_code my_conn_exec(my_conn *c, const char *sql, sl_error *err);
  */
 sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err);
 
+/*
+ * Runs a query and calls fn for each row (SQL NULL is a NULL pointer) until
+ * it returns non-zero.
+ */
+sl_code my_conn_query_each(my_conn *c, const char *sql,
+                           int (*fn)(void *ctx, unsigned ncols, char **row), void *ctx,
+                           sl_error *err);
+
+/* The same for column number column (0 first) of the first row. */
+sl_code my_conn_query_column(my_conn *c, const char *sql, unsigned column, char **out,
+                             sl_error *err);
+
+/* The server's error number of the last failed statement (1146: no such table), or 0. */
+unsigned my_conn_errno(const my_conn *c);
+
 /* The server's current end of binlog. */
 typedef struct my_binlog_status {
     char file[256];

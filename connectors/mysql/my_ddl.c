@@ -1318,7 +1318,36 @@ void my_catalog_free(my_catalog *c)
     for (size_t i = 0; i < c->n; i++)
         my_tabledef_free(c->tables[i]);
     free(c->tables);
+    for (size_t i = 0; i < 2 * c->ndb; i++)
+        free(c->db_charsets[i]);
+    free(c->db_charsets);
     memset(c, 0, sizeof *c);
+}
+
+void my_catalog_set_db_charset(my_catalog *c, const char *db, const char *charset)
+{
+    for (size_t i = 0; i < c->ndb; i++) {
+        if (strcmp(c->db_charsets[2 * i], db) == 0) {
+            free(c->db_charsets[2 * i + 1]);
+            c->db_charsets[2 * i + 1] = charset ? strdup(charset) : NULL;
+            return;
+        }
+    }
+    char **grown = realloc(c->db_charsets, (c->ndb + 1) * 2 * sizeof *grown);
+    if (!grown)
+        abort();
+    c->db_charsets = grown;
+    c->db_charsets[2 * c->ndb] = strdup(db);
+    c->db_charsets[2 * c->ndb + 1] = charset ? strdup(charset) : NULL;
+    c->ndb++;
+}
+
+const char *my_catalog_db_charset(const my_catalog *c, const char *db)
+{
+    for (size_t i = 0; i < c->ndb; i++)
+        if (strcmp(c->db_charsets[2 * i], db) == 0)
+            return c->db_charsets[2 * i + 1];
+    return NULL;
 }
 
 static ssize_t catalog_index(const my_catalog *c, const char *db, const char *name)
@@ -1392,6 +1421,7 @@ static void add_effect(my_ddl_result *r, my_ddl_change change, const char *db, c
     e->db = strdup(db ? db : "");
     e->table = strdup(table ? table : "");
     e->unknown = unknown;
+    e->renamed = false;
     if (!e->db || !e->table)
         abort();
 }
@@ -1478,6 +1508,9 @@ static bool alter_spec(lexer *lx, builder *b, const char **rename_db, const char
                     inline_keys ik;
                     if (!parse_column_def(lx, &c, &ik))
                         return false;
+                    int have = builder_find_col(b, name);
+                    if (have >= 0)
+                        builder_remove_col(b, (uint32_t)have);
                     *builder_insert_col(b, b->ncols) = c;
                 }
                 if (!accept_punct(lx, ','))
@@ -1492,6 +1525,13 @@ static bool alter_spec(lexer *lx, builder *b, const char **rename_db, const char
         inline_keys ik;
         if (!parse_column_def(lx, &c, &ik))
             return false;
+        /*
+         * A column the definition has already: it was read from the server
+         * after this statement ran. Replace it rather than add it twice.
+         */
+        int have = builder_find_col(b, name);
+        if (have >= 0)
+            builder_remove_col(b, (uint32_t)have);
         uint32_t at = column_place(lx, b, b->ncols);
         *builder_insert_col(b, at) = c;
         if (ik.primary || ik.unique) {
@@ -1766,6 +1806,7 @@ static void alter_table(lexer *lx, my_catalog *cat, const char *default_db, my_d
     if (rename_to) {
         my_catalog_drop(cat, db, name);
         add_effect(res, MY_DDL_DROPPED, db, name, false);
+        res->effects[res->neffects - 1].renamed = true;
         my_catalog_put(cat, t);
         add_effect(res, MY_DDL_ALTERED, rename_db, rename_to, false);
     } else {
@@ -1803,6 +1844,11 @@ static void create_table(lexer *lx, my_catalog *cat, const char *default_db, my_
             add_effect(res, MY_DDL_CREATED, db, name, true);
         }
     } else if (rc == SL_OK) {
+        if (!b.charset) {
+            const char *dbcs = my_catalog_db_charset(cat, db);
+            if (dbcs)
+                b.charset = sl_arena_strdup(scratch, dbcs);
+        }
         my_catalog_put(cat, builder_finish(&b));
         add_effect(res, MY_DDL_CREATED, db, name, false);
     } else {
@@ -1839,10 +1885,10 @@ static void rename_tables(lexer *lx, my_catalog *cat, const char *default_db, my
         if (!take_table_name(lx, &db, &name) || !accept_kw(lx, "TO") ||
             !take_table_name(lx, &to_db, &to))
             return;
-        bool known = my_catalog_find(cat, db, name) != NULL;
         catalog_rename(cat, db, name, to_db, to);
         add_effect(res, MY_DDL_DROPPED, db, name, false);
-        add_effect(res, MY_DDL_ALTERED, to_db, to, !known);
+        res->effects[res->neffects - 1].renamed = true;
+        add_effect(res, MY_DDL_ALTERED, to_db, to, false);
         if (!accept_punct(lx, ','))
             return;
     }
@@ -1904,8 +1950,24 @@ static void database_statement(lexer *lx, my_catalog *cat, bool drop, my_ddl_res
     res->database = strdup(name);
     if (!res->database)
         abort();
-    if (!drop)
+    if (!drop) {
+        /* [DEFAULT] CHARACTER SET x, COLLATE y: the charset of tables created later. */
+        while (lx->tok.kind != TOK_END && !is_punct(lx, ';')) {
+            const char *cs = NULL;
+            if (take_charset_clause(lx, &cs) && cs) {
+                my_catalog_set_db_charset(cat, name, cs);
+            } else if (accept_kw(lx, "COLLATE")) {
+                accept_punct(lx, '=');
+                const char *coll = take_ident(lx);
+                if (coll && !my_catalog_db_charset(cat, name))
+                    my_catalog_set_db_charset(
+                        cat, name, charset_of_collation(lx->arena, lower_dup(lx->arena, coll)));
+            } else {
+                lex_next(lx);
+            }
+        }
         return;
+    }
     for (size_t i = 0; i < cat->n;) {
         if (strcmp(cat->tables[i]->db, name) == 0) {
             add_effect(res, MY_DDL_DROPPED, name, cat->tables[i]->name, false);

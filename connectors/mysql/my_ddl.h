@@ -135,6 +135,9 @@ sl_code my_ddl_parse_create(const char *sql, size_t len, const char *db, unsigne
 typedef struct my_catalog {
     my_tabledef **tables;
     size_t n, cap;
+    /* Default charsets of databases (CREATE DATABASE, or what the server said): pairs. */
+    char **db_charsets;
+    size_t ndb;
 } my_catalog;
 
 void my_catalog_init(my_catalog *c);
@@ -145,6 +148,10 @@ my_tabledef *my_catalog_find(const my_catalog *c, const char *db, const char *na
 
 /* Stores t (the catalog owns it from now), replacing and freeing a definition of the same name. */
 void my_catalog_put(my_catalog *c, my_tabledef *t);
+
+/* A database's default charset, for the tables created in it without one (NULL: unknown). */
+void my_catalog_set_db_charset(my_catalog *c, const char *db, const char *charset);
+const char *my_catalog_db_charset(const my_catalog *c, const char *db);
 
 /* Forgets (and frees) db.name; true when it was there. */
 bool my_catalog_drop(my_catalog *c, const char *db, const char *name);
@@ -168,6 +175,7 @@ typedef struct my_ddl_effect {
      * than left wrong.
      */
     bool unknown;
+    bool renamed; /* MY_DDL_DROPPED: the old name of a renamed table */
 } my_ddl_effect;
 
 typedef struct my_ddl_result {

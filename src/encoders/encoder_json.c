@@ -1191,8 +1191,11 @@ static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_e
 
     sl_buf b;
     sl_buf_init(&b);
-    if (t->plain_record) {
-        /* Heartbeats, transaction metadata: the row is the whole value. */
+    if (t->plain_record || ev->op == SL_OP_RECORD) {
+        /*
+         * Heartbeats, transaction metadata (plain records), MySQL's schema
+         * change events (SL_OP_RECORD): the row is the whole value.
+         */
         PUT_LITERAL(&b, "{\"schema\":");
         write_schema(&b, c->row, NULL);
         PUT_LITERAL(&b, ",\"payload\":");
@@ -1438,6 +1441,9 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     case SL_OP_TRUNCATE:
         key_row = NULL;
         break;
+    case SL_OP_RECORD:
+        key_row = ev->after;
+        break;
     case SL_OP_MESSAGE:
         if (!ev->table->message_envelope || !ev->after)
             return sl_error_set(err, SL_INVALID,
@@ -1481,6 +1487,15 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     if (!value)
         return SL_OK;
 
+    if (ev->op == SL_OP_RECORD) {
+        if (enc->opts.value_schemas)
+            put_mem(value, c->value_head, c->value_head_len);
+        if (!write_struct(value, c->row, ev->after))
+            goto bad_after;
+        if (enc->opts.value_schemas)
+            sl_buf_putc(value, '}');
+        return SL_OK;
+    }
     if (ev->op == SL_OP_MESSAGE) {
         if (enc->opts.value_schemas)
             put_mem(value, c->value_head, c->value_head_len);

@@ -470,6 +470,60 @@ Test(encoder_json, absent_values_are_left_out)
     sl_table_drop_cache(&table);
 }
 
+/* A record (MySQL's schema change events): the row is the whole value, no envelope. */
+static const sl_schema r_db = {.type = SL_TYPE_STRING};
+static const sl_schema r_ddl = {.type = SL_TYPE_STRING, .optional = true};
+static const sl_field r_fields[] = {{"databaseName", &r_db}, {"ddl", &r_ddl}};
+static const sl_schema r_row = {.type = SL_TYPE_STRUCT,
+                                .name = "io.debezium.connector.mysql.SchemaChangeValue",
+                                .version = 1,
+                                .nfields = 2,
+                                .fields = r_fields};
+static const sl_field r_key_fields[] = {{"databaseName", &r_db}};
+static const sl_schema r_key = {.type = SL_TYPE_STRUCT,
+                                .name = "io.debezium.connector.mysql.SchemaChangeKey",
+                                .version = 1,
+                                .nfields = 1,
+                                .fields = r_key_fields};
+static const uint32_t r_key_positions[] = {0};
+
+Test(encoder_json, record_is_the_whole_value)
+{
+    sl_table table = {.topic = "inventory",
+                      .row_schema = &r_row,
+                      .key_schema = &r_key,
+                      .nkey = 1,
+                      .key_fields = r_key_positions};
+    sl_value row[2] = {str("shop"), str("ALTER TABLE t ADD c INT")};
+    source_values src = make_source(1, 1, 1, "[null,null]");
+    sl_event ev = {.op = SL_OP_RECORD,
+                   .table = &table,
+                   .after = row,
+                   .source_schema = source_schema,
+                   .source = src.v};
+    encoded e;
+    encode_with(&with_schemas, &ev, &e);
+    cr_assert(e.has_key);
+    cr_assert_str_eq(sl_buf_cstr(&e.key),
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"databaseName\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.mysql.SchemaChangeKey\",\"version\":1},"
+                     "\"payload\":{\"databaseName\":\"shop\"}}");
+    cr_assert_str_eq(sl_buf_cstr(&e.value),
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"databaseName\"},{\"type\":\"string\","
+                     "\"optional\":true,\"field\":\"ddl\"}],\"optional\":false,\"name\":"
+                     "\"io.debezium.connector.mysql.SchemaChangeValue\",\"version\":1},"
+                     "\"payload\":{\"databaseName\":\"shop\",\"ddl\":\"ALTER TABLE t ADD c "
+                     "INT\"}}");
+    encoded_free(&e);
+    encode_with(&without_schemas, &ev, &e);
+    cr_assert_str_eq(sl_buf_cstr(&e.value),
+                     "{\"databaseName\":\"shop\",\"ddl\":\"ALTER TABLE t ADD c INT\"}");
+    encoded_free(&e);
+    sl_table_drop_cache(&table);
+}
+
 Test(encoder_json, schema_text_is_cached_per_table)
 {
     sl_table table = customers_table();
