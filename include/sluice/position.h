@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 /*
-/*
  * Room for the largest position a source makes: the PostgreSQL source's
  * LSN, identity with a 63-byte slot name (76) and transaction (12), the
  * MySQL source's binlog file and position with a GTID set of several
