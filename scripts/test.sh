@@ -132,6 +132,8 @@ fi
 
 if want integration; then
     svc_mariadb_start
+    SLUICE_TEST_MARIADB_RESTART=$(svc_mariadb_restart_command)
+    export SLUICE_TEST_MARIADB_RESTART
     # 2: MySQL is not in the cache. The tests that need it then skip with
     # the reason in SLUICE_TEST_MYSQL97_MISSING (without it they fail, so a
     # run outside this script cannot skip them silently).
@@ -145,6 +147,9 @@ if want integration; then
     elif ((mysql_rc != 0)); then
         failed=$((failed + 1))
         failures+=("svc_mysql_start (MySQL 9.7 did not start; its tests fail below)")
+    else
+        SLUICE_TEST_MYSQL97_RESTART=$(svc_mysql_restart_command)
+        export SLUICE_TEST_MYSQL97_RESTART
     fi
 fi
 

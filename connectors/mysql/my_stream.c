@@ -762,9 +762,21 @@ static sl_code next_event(sl_source *s, bool *got, sl_error *err)
     my_read_result res;
     sl_code rc = my_conn_read(s->conn, &ev, &res, err);
     if (rc != SL_OK) {
-        if (rc == SL_STATE)
-            return sl_error_prefix(err, "cannot resume after binlog \"%s\" position %" PRIu64,
-                                   s->file, s->next_pos);
+        if (rc == SL_STATE) {
+            /* The server has lost what the resume position needs: name that position. */
+            sl_buf b;
+            sl_buf_init(&b);
+            if (s->have_resume)
+                my_position_format(&s->resume, &b);
+            else
+                sl_buf_printf(&b, "binlog \"%s\" at %" PRIu64, s->file, s->next_pos);
+            sl_error_prefix(err, "cannot resume from %s", sl_buf_cstr(&b));
+            sl_buf_free(&b);
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n,
+                     "; the changes since are gone from the server: delete the offsets file to "
+                     "start from its current position (and take a new snapshot)");
+        }
         return rc;
     }
     if (res == MY_READ_END)
