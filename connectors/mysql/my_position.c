@@ -420,7 +420,7 @@ sl_code my_position_parse(const char *text, bool mariadb, my_position *p, sl_err
     p->mariadb = mariadb;
     const char *what = NULL;
     const char *file = json_string_value(json_object_get(o, "file"));
-    uint64_t v;
+    uint64_t v = 0;
     bool present;
     if (!file || strlen(file) >= sizeof p->file)
         what = "\"file\" is missing or not a binlog file name";

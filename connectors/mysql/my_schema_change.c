@@ -273,7 +273,7 @@ sl_item *my_schema_change_push(sl_source *s, sl_batch *batch, const char *db, co
     }
     row[SC_TABLE_CHANGES] = array_value(changes, n);
 
-    sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+    sl_item *item = my_batch_push(batch, SL_ITEM_EVENT);
     sl_event *ev = &item->u.event;
     memset(ev, 0, sizeof *ev);
     ev->op = SL_OP_RECORD;

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "mysql/my_binlog.h"
@@ -253,6 +254,19 @@ static inline int64_t my_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * sl_batch_push() for a caller that has checked the batch's room first: a
+ * full batch here is a bug in that check, so it aborts rather than write
+ * through NULL.
+ */
+static inline sl_item *my_batch_push(sl_batch *batch, sl_item_kind kind)
+{
+    sl_item *item = sl_batch_push(batch, kind);
+    if (!item)
+        abort();
+    return item;
 }
 
 /* ---- my_source.c ---- */

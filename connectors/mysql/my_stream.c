@@ -61,7 +61,7 @@ static size_t room(const sl_batch *b)
 /* Pushes a COMMIT with position p, and remembers it as where a reconnect resumes. */
 static void push_commit(sl_source *s, sl_batch *batch, const my_position *p)
 {
-    sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
+    sl_item *item = my_batch_push(batch, SL_ITEM_COMMIT);
     bool dropped = false;
     sl_error err;
     if (my_position_encode(p, &item->u.position, &dropped, &err) != SL_OK) {
@@ -110,7 +110,7 @@ static void cut_transaction(sl_source *s, sl_batch *batch, uint32_t rows_done)
 static void ensure_begun(sl_source *s, sl_batch *batch)
 {
     if (!s->tx_begun) {
-        sl_batch_push(batch, SL_ITEM_BEGIN);
+        my_batch_push(batch, SL_ITEM_BEGIN);
         s->tx_begun = true;
     }
 }
@@ -264,7 +264,7 @@ static sl_value *source_block(sl_source *s, sl_batch *batch, const my_table *t, 
 static sl_event *push_event(sl_source *s, sl_batch *batch, my_table *t, sl_op op, uint32_t row)
 {
     ensure_begun(s, batch);
-    sl_item *item = sl_batch_push(batch, SL_ITEM_EVENT);
+    sl_item *item = my_batch_push(batch, SL_ITEM_EVENT);
     sl_event *ev = &item->u.event;
     memset(ev, 0, sizeof *ev);
     ev->op = op;
