@@ -162,8 +162,8 @@ static const sl_config_key my_keys[] = {
             "skip and ignore skip it silently."},
     {.name = "schema.history.internal.*",
      .type = SL_CONF_STRING,
-     .doc = "Accepted and ignored: sluice keeps table definitions with its offsets and needs no "
-            "schema history topic."},
+     .doc = "Accepted and ignored: sluice reads table definitions from the binlog "
+            "(binlog_row_metadata=FULL) and the server, and needs no schema history topic."},
     {0},
 };
 
