@@ -380,6 +380,14 @@ static sl_code connect_stream(sl_source *s, sl_error *err)
     sl_buf gtid_text;
     sl_buf_init(&gtid_text);
     my_binlog_status st = {0};
+    /*
+     * A position of file and position alone (Debezium's offset of a server
+     * without GTIDs, or one written by hand) says nothing of the server's
+     * family: it is this server's.
+     */
+    if (s->have_resume && !s->resume.gtids && !s->resume.mgtids && !s->resume.has_uuid &&
+        !s->resume.has_gtid)
+        s->resume.mariadb = maria;
     if (s->have_resume && s->resume.mariadb != maria) {
         rc = sl_error_set(
             err, SL_STATE, "the stored position is of a %s server and server \"%s\" is %s",

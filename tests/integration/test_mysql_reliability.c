@@ -485,6 +485,60 @@ Test(mysql_reliability, mysql97_purged_binlog_is_refused, .timeout = 120)
     purged(IT_MYSQL97);
 }
 
+/* ---- offsets of file and position alone ---- */
+
+/*
+ * An offsets file whose position is a binlog file and position only, as
+ * Debezium writes for a server without GTIDs (or a user writes to start at
+ * a given point): sluice streams from there on either server, rather than
+ * take it for the other server family's.
+ */
+static void file_position_offsets(it_mysql_kind kind)
+{
+    it_mysql s = it_mysql_server(kind);
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-filepos-mariadb" : "my-filepos-mysql97");
+    char log_path[4200], offsets[4300];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(offsets, sizeof offsets, "%s/fp.offsets.json", dir);
+    make_table(&s, "rel_filepos");
+    my_conn *c = it_mysql_admin(&s);
+    sl_error err;
+    my_binlog_status st;
+    cr_assert_eq(my_conn_binlog_status(c, &st, &err), SL_OK, "%s", err.msg);
+    FILE *f = fopen(offsets, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"name\":\"fp\",\"source\":\"%s\",\"position\":{\"file\":\"%s\",\"pos\":%llu}}\n",
+            kind == IT_MARIADB ? "mariadb" : "mysql", st.file, (unsigned long long)st.pos);
+    fclose(f);
+    my_binlog_status_free(&st);
+    my_conn_close(c);
+    /* Written before sluice starts: only a start from the stored position sees them. */
+    cr_assert_eq(it_mysql_sql(&s, "INSERT INTO rel_filepos VALUES (1, 1), (2, 2);"), 0);
+
+    char *cfg = it_mysql_write_config(&s, dir, "fp", "file",
+                                      "\"table.include.list\": \"sluice_test.rel_filepos\", "
+                                      "\"schemas.enable\": false");
+    pid_t pid = it_sluice_start(cfg, log_path);
+    char path[4300];
+    out_path(dir, "fp", &s, "rel_filepos", path, sizeof path);
+    const int64_t want[3] = {-1, 1, 2};
+    bool ok = wait_caught_up(path, want, 3, 30000);
+    it_sluice_stop(pid, SIGTERM, 30000);
+    cr_assert(ok, "the rows after the stored file and position did not arrive: see %s", log_path);
+    free(cfg);
+    free(dir);
+}
+
+Test(mysql_reliability, mariadb_offsets_of_file_and_position_alone, .timeout = 120)
+{
+    file_position_offsets(IT_MARIADB);
+}
+
+Test(mysql_reliability, mysql97_offsets_of_file_and_position_alone, .timeout = 120)
+{
+    file_position_offsets(IT_MYSQL97);
+}
+
 /* ---- schema changes ---- */
 
 /* The field names of the after rows of table's events, one string per event ("id,a,b"). */
