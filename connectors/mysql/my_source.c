@@ -167,8 +167,35 @@ static const sl_config_key my_keys[] = {
     {0},
 };
 
+/* Collects the first column transform key set (column.truncate.*, column.mask.*). */
+static int first_transform_key(void *ctx, const char *subkey, const char *value)
+{
+    (void)value;
+    char *out = ctx;
+    if (strncmp(subkey, "truncate.", 9) == 0 || strncmp(subkey, "mask.", 5) == 0 ||
+        strcmp(subkey, "propagate.source.type") == 0) {
+        snprintf(out, 256, "column.%s", subkey);
+        return 1;
+    }
+    return 0;
+}
+
 static sl_code my_check(const sl_config *cfg, sl_error *err)
 {
+    /*
+     * The column transforms (src/transforms) are applied by the PostgreSQL
+     * source only so far: accepting them here would send unmasked values.
+     */
+    char transform[256] = "";
+    if (sl_config_has(cfg, "message.key.columns"))
+        snprintf(transform, sizeof transform, "message.key.columns");
+    else
+        sl_config_foreach_prefix(cfg, "column.", first_transform_key, transform);
+    if (transform[0])
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"%s\": the MySQL/MariaDB source does not apply column "
+                            "transforms yet",
+                            transform);
     static const char *const pairs[][2] = {
         {"database.include.list", "database.exclude.list"},
         {"table.include.list", "table.exclude.list"},
