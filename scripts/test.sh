@@ -36,7 +36,16 @@ stages=("$@")
 ((${#stages[@]})) || stages=(unit fuzz integration faults container bench)
 want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
-say() { printf '\n== %s\n' "$*"; }
+# Each stage's heading; the summary lists how long each took (the run must stay
+# under 20 minutes on a 2-core machine).
+stage_times=()
+stage_name=
+stage_start=$SECONDS
+say() {
+    [[ -n $stage_name ]] && stage_times+=("$(printf '%5d s  %s' $((SECONDS - stage_start)) "$stage_name")")
+    stage_name=$* stage_start=$SECONDS
+    printf '\n== %s\n' "$*"
+}
 
 say "dependencies"
 bash scripts/install-deps.sh
@@ -67,7 +76,11 @@ run_ctest() { # label
     log=$(mktemp)
     local -a only=()
     [[ -n ${SLUICE_CTEST_REGEX:-} ]] && only=(-R "$SLUICE_CTEST_REGEX")
-    if (cd "$build" && ctest -L "^$label\$" "${only[@]}" --output-on-failure --timeout 900) >"$log" 2>&1; then
+    # Unit tests share nothing, so they run side by side; the others share
+    # the run's servers, topics and slots and run one at a time.
+    local -a jobs=()
+    [[ $label == unit ]] && jobs=(-j "$(nproc)")
+    if (cd "$build" && ctest -L "^$label\$" "${only[@]}" "${jobs[@]}" --output-on-failure --timeout 900) >"$log" 2>&1; then
         :
     fi
     cat "$log"
@@ -206,6 +219,8 @@ if want bench && [[ -x bench/run.sh ]]; then
 fi
 
 say "summary"
+printf '%s\n' "${stage_times[@]}"
+echo "total ${SECONDS} s"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 for n in "${not_run[@]}"; do
     echo "NOT RUN: $n"
