@@ -382,6 +382,16 @@ _svc_kafka_libs() {
 
 _svc_pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
 
+# _svc_kill_pidfile FILE SECS: a server restarted by its restart script is not
+# our child and has a new pid, which only its pid file knows; stop that one too.
+_svc_kill_pidfile() {
+    local pid
+    [[ -s $1 ]] || return 0
+    pid=$(head -c 32 "$1" | tr -dc 0-9)
+    [[ -n $pid ]] && _svc_kill_wait "$pid" "${2:-30}"
+    return 0
+}
+
 # Send TERM, wait up to $2 seconds, then KILL; reap if it is our child.
 _svc_kill_wait() {
     local pid=$1 secs=${2:-30} i
@@ -768,6 +778,7 @@ svc_mariadb_restart() {
     _svc_is_running mariadb || { _svc_err "mariadb is not running"; return 1; }
     _svc_mariadb_admin --connect-timeout=2 shutdown >/dev/null 2>&1 || true
     _svc_kill_wait "$_SVC_MY_PID" 30
+    _svc_kill_pidfile "$SVC_TMPDIR/mariadb/mysqld.pid" 30
     _svc_mark_stopped mariadb
     _svc_mariadb_launch
 }
@@ -913,6 +924,7 @@ _svc_mysql_shutdown() {
     # MySQL 8+ has no COM_SHUTDOWN (mariadb-admin shutdown), only the statement.
     svc_mysql_sql --connect-timeout=2 -e 'SHUTDOWN' >/dev/null 2>&1 || true
     _svc_kill_wait "$_SVC_MYSQL_PID" 30
+    _svc_kill_pidfile "$SVC_TMPDIR/mysql/mysqld.pid" 30
     _svc_mark_stopped mysql
 }
 
