@@ -40,7 +40,16 @@ stages=("$@")
 ((${#stages[@]})) || stages=(unit fuzz integration faults container bench)
 want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
-say() { printf '\n== %s\n' "$*"; }
+# Each stage's heading; the summary lists how long each took (the run must stay
+# under 20 minutes on a 2-core machine).
+stage_times=()
+stage_name=
+stage_start=$SECONDS
+say() {
+    [[ -n $stage_name ]] && stage_times+=("$(printf '%5d s  %s' $((SECONDS - stage_start)) "$stage_name")")
+    stage_name=$* stage_start=$SECONDS
+    printf '\n== %s\n' "$*"
+}
 
 say "dependencies"
 bash scripts/install-deps.sh
@@ -71,7 +80,11 @@ run_ctest() { # label
     log=$(mktemp)
     local -a only=()
     [[ -n ${SLUICE_CTEST_REGEX:-} ]] && only=(-R "$SLUICE_CTEST_REGEX")
-    if (cd "$build" && ctest -L "^$label\$" "${only[@]}" --output-on-failure --timeout 900) >"$log" 2>&1; then
+    # Unit tests share nothing, so they run side by side; the others share
+    # the run's servers, topics and slots and run one at a time.
+    local -a jobs=()
+    [[ $label == unit ]] && jobs=(-j "$(nproc)")
+    if (cd "$build" && ctest -L "^$label\$" "${only[@]}" "${jobs[@]}" --output-on-failure --timeout 900) >"$log" 2>&1; then
         :
     fi
     cat "$log"
@@ -136,6 +149,8 @@ fi
 
 if want integration; then
     svc_mariadb_start
+    SLUICE_TEST_MARIADB_RESTART=$(svc_mariadb_restart_command)
+    export SLUICE_TEST_MARIADB_RESTART
     # 2: MySQL is not in the cache. The tests that need it then skip with
     # the reason in SLUICE_TEST_MYSQL97_MISSING (without it they fail, so a
     # run outside this script cannot skip them silently).
@@ -149,6 +164,9 @@ if want integration; then
     elif ((mysql_rc != 0)); then
         failed=$((failed + 1))
         failures+=("svc_mysql_start (MySQL 9.7 did not start; its tests fail below)")
+    else
+        SLUICE_TEST_MYSQL97_RESTART=$(svc_mysql_restart_command)
+        export SLUICE_TEST_MYSQL97_RESTART
     fi
 fi
 
@@ -220,6 +238,8 @@ if want bench && [[ -x bench/run.sh ]]; then
 fi
 
 say "summary"
+printf '%s\n' "${stage_times[@]}"
+echo "total ${SECONDS} s"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 for n in "${not_run[@]}"; do
     echo "NOT RUN: $n"

@@ -30,7 +30,9 @@ static const sl_config_key core_keys[] = {
     {.name = "connector.class",
      .type = SL_CONF_STRING,
      .required = true,
-     .doc = "The source: io.debezium.connector.postgresql.PostgresConnector (or postgres)."},
+     .doc = "The source: io.debezium.connector.postgresql.PostgresConnector (or postgres), "
+            "io.debezium.connector.mysql.MySqlConnector (or mysql), "
+            "io.debezium.connector.mariadb.MariaDbConnector (or mariadb)."},
     {.name = "tasks.max",
      .type = SL_CONF_INT,
      .default_value = "1",
@@ -346,7 +348,9 @@ sl_code sl_connector_load(const char *path, sl_connector **out, sl_error *err)
     if (!c->source) {
         rc = sl_error_set(err, SL_CONFIG,
                           "file \"%s\": key \"connector.class\": unknown connector%s (this "
-                          "version has io.debezium.connector.postgresql.PostgresConnector)",
+                          "version has io.debezium.connector.postgresql.PostgresConnector, "
+                          "io.debezium.connector.mysql.MySqlConnector and "
+                          "io.debezium.connector.mariadb.MariaDbConnector)",
                           path, sl_config_show(cfg, "connector.class", shown, sizeof shown));
         goto fail;
     }

@@ -23,8 +23,19 @@ static void foreach_section(FILE *out, section_fn fn)
     fn(out, "Connector", sl_core_config_keys());
     fn(out, "Column filters and transforms", sl_transforms_config_keys());
     for (int i = 0; sl_sources[i]; i++) {
+        /* Sources sharing a key table (mysql, mariadb) are listed once. */
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (sl_sources[j]->config_keys == sl_sources[i]->config_keys)
+                same = j;
+        if (same >= 0)
+            continue;
         char title[128];
-        snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);
+        int n = snprintf(title, sizeof title, "Source `%s`", sl_sources[i]->name);
+        for (int j = i + 1; sl_sources[j]; j++)
+            if (sl_sources[j]->config_keys == sl_sources[i]->config_keys && n > 0 &&
+                (size_t)n < sizeof title)
+                n += snprintf(title + n, sizeof title - (size_t)n, ", `%s`", sl_sources[j]->name);
         fn(out, title, sl_sources[i]->config_keys);
     }
     for (int i = 0; sl_encoders[i]; i++) {

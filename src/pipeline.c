@@ -42,7 +42,8 @@
 #include "sluice/log.h"
 #include "txmeta.h"
 
-#define POSITION_TEXT_MAX 256
+/* A position as text: a MySQL GTID set of dozens of servers fits. */
+#define POSITION_TEXT_MAX 4096
 #define SHUTDOWN_FLUSH_MS 30000
 #define STATS_INTERVAL_MS 60000
 #define KEY_TEXT_MAX 128                 /* keys are row data: enough to find the row, not a dump */

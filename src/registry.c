@@ -11,8 +11,11 @@
 #include "sinks/sinks.h"
 
 extern const sl_source_ops sl_source_postgres;
+extern const sl_source_ops sl_source_mysql;
+extern const sl_source_ops sl_source_mariadb;
 
-const sl_source_ops *const sl_sources[] = {&sl_source_postgres, NULL};
+const sl_source_ops *const sl_sources[] = {&sl_source_postgres, &sl_source_mysql,
+                                           &sl_source_mariadb, NULL};
 const sl_sink_ops *const sl_sinks[] = {&sl_sink_kafka, &sl_sink_file, &sl_sink_stdout, NULL};
 const sl_encoder_ops *const sl_encoders[] = {&sl_encoder_json, &sl_encoder_avro, NULL};
 

@@ -27,8 +27,8 @@ typedef unsigned char uchar; /* ma_tls.h uses it before ma_pvio.h defines it */
 #undef HAVE_TLS
 #include <openssl/ssl.h>
 
+#include "mysql/my_binlog.h"
 #include "mysql/my_conn.h"
-#include "mysql/my_event.h"
 
 /* Commands Connector/C's enum does not name. */
 #define MY_COM_BINLOG_DUMP 0x12
@@ -62,7 +62,7 @@ struct my_conn {
     bool dumping;
     bool ended;
     uint32_t server_id;   /* ours, as a replica */
-    uint8_t checksum_alg; /* of the events being read; from the last FORMAT_DESCRIPTION */
+    my_binlog_format fmt; /* of the events being read; from the last FORMAT_DESCRIPTION */
     char file[512];       /* the binlog file being read (from ROTATE events) */
     uint64_t pos;         /* position after the last event read */
     int64_t last_rx_ms;   /* monotonic time the last packet arrived */
@@ -272,7 +272,7 @@ sl_code my_conn_open(const my_conn_options *opt, my_conn **out, sl_error *err)
     c->net_timeout_ms = opt->net_timeout_ms;
     if (!c->net_timeout_ms && c->heartbeat_ms)
         c->net_timeout_ms = c->heartbeat_ms * 3 > 10000 ? c->heartbeat_ms * 3 : 10000;
-    c->checksum_alg = MY_CHECKSUM_UNKNOWN;
+    my_binlog_format_init(&c->fmt, MY_CHECKSUM_UNKNOWN);
 
     c->mysql = mysql_init(NULL);
     if (!c->mysql) {
@@ -399,7 +399,8 @@ sl_code my_conn_exec(my_conn *c, const char *sql, sl_error *err)
     return SL_OK;
 }
 
-sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err)
+sl_code my_conn_query_column(my_conn *c, const char *sql, unsigned column, char **out,
+                             sl_error *err)
 {
     *out = NULL;
     if (c->dumping)
@@ -411,18 +412,50 @@ sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *e
         return mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
     MYSQL_ROW row = mysql_fetch_row(res);
     sl_code rc = SL_OK;
-    if (row && row[0]) {
+    if (row && column < mysql_num_fields(res) && row[column]) {
         unsigned long *lengths = mysql_fetch_lengths(res);
-        *out = malloc(lengths[0] + 1);
+        *out = malloc(lengths[column] + 1);
         if (*out) {
-            memcpy(*out, row[0], lengths[0]);
-            (*out)[lengths[0]] = '\0';
+            memcpy(*out, row[column], lengths[column]);
+            (*out)[lengths[column]] = '\0';
         } else {
             rc = sl_error_set(err, SL_NOMEM, "out of memory");
         }
     }
     mysql_free_result(res);
     return rc;
+}
+
+sl_code my_conn_query_each(my_conn *c, const char *sql,
+                           int (*fn)(void *ctx, unsigned ncols, char **row), void *ctx,
+                           sl_error *err)
+{
+    if (c->dumping)
+        return sl_error_set(err, SL_INTERNAL, "query on a connection that is streaming the binlog");
+    if (mysql_real_query(c->mysql, sql, strlen(sql)))
+        return lib_error(c, err, "query failed");
+    MYSQL_RES *res = mysql_use_result(c->mysql);
+    if (!res)
+        return mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
+    unsigned n = mysql_num_fields(res);
+    MYSQL_ROW row;
+    int stop = 0;
+    while (!stop && (row = mysql_fetch_row(res)))
+        stop = fn(ctx, n, row);
+    /* Rows left unread (fn stopped early) are drained with the result. */
+    sl_code rc = !stop && mysql_errno(c->mysql) ? lib_error(c, err, "query failed") : SL_OK;
+    mysql_free_result(res);
+    return rc;
+}
+
+sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err)
+{
+    return my_conn_query_column(c, sql, 0, out, err);
+}
+
+unsigned my_conn_errno(const my_conn *c)
+{
+    return c->mysql ? mysql_errno(c->mysql) : 0;
 }
 
 void my_binlog_status_free(my_binlog_status *st)
@@ -684,8 +717,8 @@ sl_code my_conn_dump(my_conn *c, const my_dump_start *start, sl_error *err)
     c->pos = pos;
     /* Until the first FORMAT_DESCRIPTION the events carry the algorithm the
      * session asked for, which is the server's global setting. */
-    c->checksum_alg =
-        strcasecmp(c->info.checksum, "CRC32") == 0 ? MY_CHECKSUM_CRC32 : MY_CHECKSUM_OFF;
+    my_binlog_format_init(&c->fmt, strcasecmp(c->info.checksum, "CRC32") == 0 ? MY_CHECKSUM_CRC32
+                                                                              : MY_CHECKSUM_OFF);
     c->last_rx_ms = now_ms();
     memset(&c->stats, 0, sizeof c->stats);
     return SL_OK;
@@ -773,34 +806,41 @@ static sl_code stream_error(my_conn *c, uint32_t server_id, sl_error *err)
                         c->address, msg, no);
 }
 
-/* Updates the checksum algorithm and the position from the event's header. */
+/*
+ * Frames the event (the one CRC-32 check of its bytes), follows the format
+ * a FORMAT_DESCRIPTION sets, and updates the position from a ROTATE or the
+ * header.
+ */
 static sl_code track(my_conn *c, my_event *ev, sl_error *err)
 {
-    sl_code rc;
+    sl_code rc = my_binlog_event_split(&c->fmt, ev->data, ev->len, &ev->frame, err);
+    if (rc != SL_OK)
+        return sl_error_prefix(err,
+                               "binlog from server \"%s\" after position %" PRIu64 " of \"%s\"",
+                               c->address, c->pos, c->file);
     if (ev->type == MY_EVENT_FORMAT_DESCRIPTION) {
-        if ((rc = my_event_fde_checksum(ev->data, ev->len, &c->checksum_alg, err)) != SL_OK)
+        my_binlog_format f;
+        if ((rc = my_binlog_parse_format(&ev->frame, &f, err)) != SL_OK)
             return rc;
+        if (f.checksum != MY_CHECKSUM_OFF && f.checksum != MY_CHECKSUM_CRC32)
+            return sl_error_set(err, SL_UNSUPPORTED,
+                                "server \"%s\" announces binlog checksum algorithm %u (only none "
+                                "and CRC32 exist)",
+                                c->address, f.checksum);
+        c->fmt = f;
     }
-    ev->checksum_len = c->checksum_alg == MY_CHECKSUM_CRC32 ? MY_EVENT_CHECKSUM_LEN : 0;
-    if (ev->checksum_len && !my_event_checksum_ok(ev->data, ev->len))
-        return sl_error_set(err, SL_INVALID,
-                            "checksum mismatch in %s event after position %" PRIu64
-                            " of \"%s\" from server \"%s\"",
-                            my_event_type_name(ev->type), c->pos, c->file, c->address);
+    ev->format = &c->fmt;
+    ev->checksum_len = ev->frame.has_checksum ? MY_EVENT_CHECKSUM_LEN : 0;
     if (ev->type == MY_EVENT_ROTATE) {
-        uint64_t pos;
-        const char *name;
-        size_t name_len;
-        rc = my_event_rotate_decode(ev->data, ev->len, ev->checksum_len, &pos, &name, &name_len,
-                                    err);
-        if (rc != SL_OK)
+        my_binlog_rotate r;
+        if ((rc = my_binlog_parse_rotate(&c->fmt, &ev->frame, &r, err)) != SL_OK)
             return rc;
-        if (name_len >= sizeof c->file)
+        if (r.file_len >= sizeof c->file)
             return sl_error_set(err, SL_PROTOCOL, "binlog file name of %zu bytes is too long",
-                                name_len);
-        memcpy(c->file, name, name_len);
-        c->file[name_len] = '\0';
-        c->pos = pos;
+                                r.file_len);
+        memcpy(c->file, r.file, r.file_len);
+        c->file[r.file_len] = '\0';
+        c->pos = r.position;
     } else if (ev->log_pos != 0) {
         c->pos = ev->log_pos;
     }

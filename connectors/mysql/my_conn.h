@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mysql/my_binlog.h"
 #include "mysql/my_gtid.h"
 #include "sluice/error.h"
 
@@ -139,6 +140,21 @@ sl_code my_conn_exec(my_conn *c, const char *sql, sl_error *err);
  */
 sl_code my_conn_query_value(my_conn *c, const char *sql, char **out, sl_error *err);
 
+/*
+ * Runs a query and calls fn for each row (SQL NULL is a NULL pointer) until
+ * it returns non-zero.
+ */
+sl_code my_conn_query_each(my_conn *c, const char *sql,
+                           int (*fn)(void *ctx, unsigned ncols, char **row), void *ctx,
+                           sl_error *err);
+
+/* The same for column number column (0 first) of the first row. */
+sl_code my_conn_query_column(my_conn *c, const char *sql, unsigned column, char **out,
+                             sl_error *err);
+
+/* The server's error number of the last failed statement (1146: no such table), or 0. */
+unsigned my_conn_errno(const my_conn *c);
+
 /* The server's current end of binlog. */
 typedef struct my_binlog_status {
     char file[256];
@@ -182,6 +198,14 @@ typedef struct my_event {
                             valid until the next my_conn_read() or my_conn_close() */
     size_t len;
     size_t checksum_len; /* 0 or 4: the trailing CRC-32, already verified */
+    /*
+     * The event framed for the binlog parsers (my_binlog.h), its checksum
+     * verified once, here; and the format (the last FORMAT_DESCRIPTION's)
+     * to parse it with. format is owned by the connection and changes with
+     * the next FORMAT_DESCRIPTION.
+     */
+    my_binlog_event frame;
+    const my_binlog_format *format;
     uint8_t type;
     uint16_t flags;
     uint32_t timestamp;
@@ -208,7 +232,7 @@ typedef enum my_read_result {
  * (binlog purged, GTIDs purged, position past the end: server error 1236);
  * SL_CONFIG when another replica took over with the same server id;
  * SL_CONNECT when the connection broke or was silent past net_timeout_ms;
- * SL_INVALID for a checksum mismatch; SL_PROTOCOL for malformed packets.
+ * SL_PROTOCOL for a checksum mismatch and for malformed packets.
  */
 sl_code my_conn_read(my_conn *c, my_event *ev, my_read_result *res, sl_error *err);
 

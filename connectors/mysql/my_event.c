@@ -1,10 +1,7 @@
 /*
- * Binlog event headers, checksums, ROTATE and HEARTBEAT bodies: the parts of
- * events the transport (my_conn.c) needs to frame the stream and track the
- * file name. See my_event.h.
+ * Binlog event headers and type names (my_event.h).
  */
 #include <string.h>
-#include <zlib.h>
 
 #include "mysql/my_event.h"
 
@@ -97,63 +94,4 @@ const char *my_event_type_name(uint8_t type)
     else if (type >= 160 && type - 160 < (int)(sizeof mariadb / sizeof *mariadb))
         name = mariadb[type - 160];
     return name ? name : "UNKNOWN";
-}
-
-bool my_event_checksum_ok(const uint8_t *ev, size_t len)
-{
-    if (len < MY_EVENT_HEADER_LEN + MY_EVENT_CHECKSUM_LEN)
-        return false;
-    size_t n = len - MY_EVENT_CHECKSUM_LEN;
-    /* zlib's crc32 is the same CRC-32 (ISO 3309) the server computes. */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (n > 0) {
-        uInt chunk = n > 0x40000000u ? 0x40000000u : (uInt)n;
-        crc = crc32(crc, ev, chunk);
-        ev += chunk;
-        n -= chunk;
-    }
-    return (uint32_t)crc == u32(ev);
-}
-
-sl_code my_event_fde_checksum(const uint8_t *ev, size_t len, uint8_t *alg, sl_error *err)
-{
-    /* Body: binlog_version u16, server_version char[50], create_timestamp
-     * u32, header_length u8, post-header lengths (one per type), then the
-     * algorithm byte and the event's checksum (4 bytes, also when off). */
-    const size_t fixed = MY_EVENT_HEADER_LEN + 2 + 50 + 4 + 1;
-    if (len < fixed + 1 + MY_EVENT_CHECKSUM_LEN)
-        return sl_error_set(err, SL_PROTOCOL, "FORMAT_DESCRIPTION event of %zu bytes is too short",
-                            len);
-    uint8_t a = ev[len - MY_EVENT_CHECKSUM_LEN - 1];
-    if (a != MY_CHECKSUM_OFF && a != MY_CHECKSUM_CRC32)
-        return sl_error_set(err, SL_UNSUPPORTED,
-                            "FORMAT_DESCRIPTION announces binlog checksum algorithm %u (only none "
-                            "and CRC32 exist)",
-                            a);
-    *alg = a;
-    return SL_OK;
-}
-
-sl_code my_event_rotate_decode(const uint8_t *ev, size_t len, size_t checksum_len, uint64_t *pos,
-                               const char **name, size_t *name_len, sl_error *err)
-{
-    if (len < MY_EVENT_HEADER_LEN + 8 + checksum_len)
-        return sl_error_set(err, SL_PROTOCOL, "ROTATE event of %zu bytes is too short", len);
-    const uint8_t *p = ev + MY_EVENT_HEADER_LEN;
-    *pos = (uint64_t)u32(p) | (uint64_t)u32(p + 4) << 32;
-    *name = (const char *)p + 8;
-    *name_len = len - MY_EVENT_HEADER_LEN - 8 - checksum_len;
-    if (*name_len == 0 || memchr(*name, '\0', *name_len))
-        return sl_error_set(err, SL_PROTOCOL, "ROTATE event with an empty or invalid file name");
-    return SL_OK;
-}
-
-sl_code my_event_heartbeat_decode(const uint8_t *ev, size_t len, size_t checksum_len,
-                                  const char **name, size_t *name_len, sl_error *err)
-{
-    if (len < MY_EVENT_HEADER_LEN + checksum_len)
-        return sl_error_set(err, SL_PROTOCOL, "HEARTBEAT event of %zu bytes is too short", len);
-    *name = (const char *)ev + MY_EVENT_HEADER_LEN;
-    *name_len = len - MY_EVENT_HEADER_LEN - checksum_len;
-    return SL_OK;
 }

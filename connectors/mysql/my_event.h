@@ -1,9 +1,8 @@
 /*
- * The little of binlog events the transport itself needs: the common header
- * (type, length, next position), the checksum, the file name and position a
- * ROTATE or HEARTBEAT carries, and the checksum algorithm a
- * FORMAT_DESCRIPTION announces. Decoding the events themselves (rows, table
- * maps, GTIDs, queries) is the binlog parser's job, not this file's.
+ * The common header of binlog events (type, length, next position) and the
+ * names of the event types. Framing, checksums and the bodies of events
+ * are the binlog parser's (my_binlog.h), which the transport uses too, so
+ * that each event's CRC-32 is checked once.
  *
  * An event, as in a binlog file and on the wire after the OK byte: a 19-byte
  * header (timestamp u32, type u8, server_id u32, event_len u32, log_pos u32,
@@ -67,30 +66,5 @@ sl_code my_event_header_decode(const uint8_t *buf, size_t len, my_event_header *
 
 /* The type's name ("WRITE_ROWS_V2", "MARIADB_GTID"), or "UNKNOWN"; static storage. */
 const char *my_event_type_name(uint8_t type);
-
-/* True when the last 4 bytes of the event are the CRC-32 of the others. */
-bool my_event_checksum_ok(const uint8_t *ev, size_t len);
-
-/*
- * The checksum algorithm a FORMAT_DESCRIPTION event announces for the events
- * after it (MY_CHECKSUM_OFF or _CRC32); the event's own checksum follows the
- * same rule. Servers since MySQL 5.6.1 and MariaDB 5.3 always write the
- * algorithm byte.
- */
-sl_code my_event_fde_checksum(const uint8_t *ev, size_t len, uint8_t *alg, sl_error *err);
-
-/*
- * A ROTATE event's next file and position. name points into ev and is not
- * NUL-terminated. checksum_len is 0 or MY_EVENT_CHECKSUM_LEN.
- */
-sl_code my_event_rotate_decode(const uint8_t *ev, size_t len, size_t checksum_len, uint64_t *pos,
-                               const char **name, size_t *name_len, sl_error *err);
-
-/*
- * A HEARTBEAT (v1) event's current file; its position is the header's
- * log_pos. name points into ev.
- */
-sl_code my_event_heartbeat_decode(const uint8_t *ev, size_t len, size_t checksum_len,
-                                  const char **name, size_t *name_len, sl_error *err);
 
 #endif

@@ -191,6 +191,12 @@ typedef enum sl_op {
     SL_OP_DELETE = 'd',
     SL_OP_TRUNCATE = 't',
     SL_OP_MESSAGE = 'm', /* a logical decoding message: the row is in after */
+    /*
+     * A record that is not a row change (MySQL's schema change events): the
+     * message value is the after row itself, with the table's row_schema as
+     * its schema, and no envelope; the key comes from it as for a row.
+     */
+    SL_OP_RECORD = 'R',
 } sl_op;
 
 /*

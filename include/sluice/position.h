@@ -11,10 +11,13 @@
 #include <stdint.h>
 
 /*
- * Room for the PostgreSQL source's largest position, LSN (8 bytes), identity
- * with a 63-byte slot name (76) and transaction (12), and for more.
+ * Room for the largest position a source makes: the PostgreSQL source's
+ * LSN, identity with a 63-byte slot name (76) and transaction (12), the
+ * MySQL source's binlog file and position with a GTID set of several
+ * servers (my_position.h). The checkpoint ring holds one per transaction in
+ * flight.
  */
-#define SL_POSITION_MAX 128
+#define SL_POSITION_MAX 256
 
 typedef struct sl_position {
     uint16_t len; /* 0: no position */

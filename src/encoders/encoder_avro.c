@@ -849,6 +849,11 @@ static sl_code envelope_schema(const sl_event *ev, sl_arena *arena, const sl_sch
     sl_schema *env = sl_arena_alloc(arena, sizeof *env);
     memset(env, 0, sizeof *env);
     env->type = SL_TYPE_STRUCT;
+    if (ev->op == SL_OP_RECORD) {
+        /* A record that is not a row change (schema change events): the row is the value. */
+        *out = t->row_schema;
+        return SL_OK;
+    }
     sl_field *f = sl_arena_alloc(arena, 8 * sizeof *f);
     uint32_t n = 0;
     if (t->message_envelope) {
@@ -955,7 +960,7 @@ static sl_code cache_fill(sl_encoder *enc, avro_cache *c, const sl_event *ev, sl
                                  &envelope, err);
     if (rc == SL_OK && enc->checked_source != ev->source_schema) {
         rc = check_fixed(ev->source_schema, &enc->opts, err);
-        if (rc == SL_OK)
+        if (rc == SL_OK && ev->op != SL_OP_RECORD)
             rc = check_fixed(envelope->fields[3].schema, &enc->opts, err); /* transaction */
         if (rc == SL_OK && t->message_envelope) {
             rc = check_fixed(t->row_schema, &enc->opts, err);
@@ -1056,6 +1061,18 @@ static const char *find_mismatch(const avro_node *n, const sl_value *values)
 static sl_code mismatch(const sl_event *ev, const char *part, const avro_node *n,
                         const sl_value *values, sl_error *err)
 {
+    /*
+     * A value absent from a MySQL row image (MINIMAL or NOBLOB) has no Avro
+     * form: a record has every field, and null would claim it became null.
+     */
+    for (uint32_t i = 0; values && i < n->nfields; i++)
+        if (values[i].kind == SL_VALUE_ABSENT)
+            return sl_error_set(err, SL_INVALID,
+                                "table \"%s\": %s: column \"%s\" is not in the row image "
+                                "(binlog_row_image MINIMAL or NOBLOB), and an Avro record cannot "
+                                "leave a field out: set binlog_row_image=FULL for the Avro "
+                                "converter",
+                                ev->table->topic, part, n->schema->fields[i].name);
     return sl_error_set(err, SL_INVALID,
                         "table \"%s\": %s: value of field \"%s\" does not match its schema",
                         ev->table->topic, part, find_mismatch(n, values));
@@ -1084,6 +1101,11 @@ static sl_code write_value_part(const sl_event *ev, const avro_cache *c, sl_buf 
                                 sl_error *err)
 {
     const avro_node *f = c->envelope.fields;
+    if (ev->op == SL_OP_RECORD) {
+        if (!write_row(value, &c->envelope, ev->after))
+            return mismatch(ev, "record", &c->envelope, ev->after, err);
+        return SL_OK;
+    }
     if (ev->op == SL_OP_MESSAGE) {
         /* op, ts_ms, source, transaction, message */
         put_blob(value, "m", 1);
@@ -1137,6 +1159,9 @@ static sl_code avro_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
         break;
     case SL_OP_TRUNCATE:
         key_row = NULL;
+        break;
+    case SL_OP_RECORD:
+        key_row = ev->after;
         break;
     case SL_OP_MESSAGE:
         if (!ev->table->message_envelope || !ev->after)

@@ -784,19 +784,35 @@ static inline void put_double(sl_buf *b, double d, bool is_float)
 
 static bool write_value(sl_buf *b, const json_node *n, const sl_value *v);
 
-/* Writes a struct's fields from values[0..nfields) in schema order. */
+/*
+ * Writes a struct's fields from values[0..nfields) in schema order. A field
+ * whose value is absent (not in a MySQL MINIMAL/NOBLOB row image) is left
+ * out: its value is unknown, and null would claim it became null.
+ */
 static bool write_struct(sl_buf *b, const json_node *n, const sl_value *values)
 {
     if (n->nfields == 0) {
         PUT_LITERAL(b, "{}");
         return true;
     }
+    bool first = true;
     for (uint32_t i = 0; i < n->nfields; i++) {
         const json_field *f = &n->fields[i];
-        put_short(b, f->prefix, f->prefix_len);
+        if (values[i].kind == SL_VALUE_ABSENT)
+            continue;
+        if (first && i > 0) {
+            /* Every prefix but the first starts with ','; this one opens the object. */
+            sl_buf_putc(b, '{');
+            put_mem(b, f->prefix + 1, f->prefix_len - 1);
+        } else {
+            put_short(b, f->prefix, f->prefix_len);
+        }
+        first = false;
         if (!write_value(b, f->node, &values[i]))
             return false;
     }
+    if (first)
+        sl_buf_putc(b, '{');
     sl_buf_putc(b, '}');
     return true;
 }
@@ -1175,8 +1191,11 @@ static sl_code cache_fill(json_cache *c, const sl_json_options *opts, const sl_e
 
     sl_buf b;
     sl_buf_init(&b);
-    if (t->plain_record) {
-        /* Heartbeats, transaction metadata: the row is the whole value. */
+    if (t->plain_record || ev->op == SL_OP_RECORD) {
+        /*
+         * Heartbeats, transaction metadata (plain records), MySQL's schema
+         * change events (SL_OP_RECORD): the row is the whole value.
+         */
         PUT_LITERAL(&b, "{\"schema\":");
         write_schema(&b, c->row, NULL);
         PUT_LITERAL(&b, ",\"payload\":");
@@ -1422,6 +1441,9 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     case SL_OP_TRUNCATE:
         key_row = NULL;
         break;
+    case SL_OP_RECORD:
+        key_row = ev->after;
+        break;
     case SL_OP_MESSAGE:
         if (!ev->table->message_envelope || !ev->after)
             return sl_error_set(err, SL_INVALID,
@@ -1465,6 +1487,15 @@ static sl_code json_encode(sl_encoder *enc, const sl_event *ev, sl_buf *key, boo
     if (!value)
         return SL_OK;
 
+    if (ev->op == SL_OP_RECORD) {
+        if (enc->opts.value_schemas)
+            put_mem(value, c->value_head, c->value_head_len);
+        if (!write_struct(value, c->row, ev->after))
+            goto bad_after;
+        if (enc->opts.value_schemas)
+            sl_buf_putc(value, '}');
+        return SL_OK;
+    }
     if (ev->op == SL_OP_MESSAGE) {
         if (enc->opts.value_schemas)
             put_mem(value, c->value_head, c->value_head_len);

@@ -52,4 +52,24 @@ void it_mysql_exec(const it_mysql *s, const char *fmt, ...) __attribute__((forma
 /* The first column of the first row of a query run as root (malloc'ed), or NULL. */
 char *it_mysql_value(const it_mysql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Writes a connector file into dir for a sluice connector name on server s:
+ * the source of the server's kind (MariaDbConnector, MySqlConnector),
+ * topic prefix = name, the test database captured, a server id of its
+ * own, an offsets file in dir, snapshot.mode no_data, sink (kafka, file:
+ * dir/out), plus extra JSON members (may be "", they win). Returns the path
+ * (malloc'ed).
+ */
+char *it_mysql_write_config(const it_mysql *s, const char *dir, const char *name, const char *sink,
+                            const char *extra);
+
+/* Runs an SQL file as root in the test database with the server's client; its exit status. */
+int it_mysql_sql_file(const it_mysql *s, const char *path);
+
+/* Runs SQL (printf-style) as root with the command line client (several statements allowed). */
+int it_mysql_sql(const it_mysql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The test name prefix of the server kind: "mariadb" or "mysql97". */
+const char *it_mysql_kind_name(const it_mysql *s);
+
 #endif

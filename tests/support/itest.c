@@ -39,6 +39,12 @@ void it_require_services(void)
     need_env("SLUICE_TEST_BINARY");
 }
 
+void it_require_kafka(void)
+{
+    need_env("SLUICE_TEST_KAFKA");
+    need_env("SLUICE_TEST_BINARY");
+}
+
 PGconn *it_pg_connect(void)
 {
     const char *keys[] = {"host", "port", "user", "password", "dbname", NULL};
@@ -295,6 +301,28 @@ bool it_topic_exists(const char *topic)
     rd_kafka_metadata_destroy(md);
     rd_kafka_destroy(rk);
     return found;
+}
+
+size_t it_topic_count(const char *topic)
+{
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER);
+    size_t total = 0;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0) {
+            for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+                int64_t lo, hi;
+                if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                    total += (size_t)hi;
+            }
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return total;
 }
 
 void it_messages_free(it_messages *m)

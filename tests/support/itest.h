@@ -15,6 +15,9 @@
 /* Fails the test unless scripts/test.sh's services are there. */
 void it_require_services(void);
 
+/* The same for tests that need Kafka and the sluice binary only (the MySQL/MariaDB ones). */
+void it_require_kafka(void);
+
 /* A connection to the test database; fails the test on error. */
 PGconn *it_pg_connect(void);
 
@@ -64,6 +67,10 @@ it_messages it_consume(const char *topic, size_t min, int quiet_ms, int timeout_
 /* Whether the broker has the topic now (one metadata request: no wait for it to appear). */
 bool it_topic_exists(const char *topic);
 void it_messages_free(it_messages *m);
+
+/* Messages a topic holds now (the sum of its partitions' high watermarks); 0 when it does not
+ * exist. */
+size_t it_topic_count(const char *topic);
 
 /* Appends messages as {"topic","key","value","headers"} lines to path. */
 void it_messages_write_jsonl(const char *path, const char *topic, const it_messages *m);

@@ -598,3 +598,30 @@ Test(config, many_keys_load_in_linear_time)
     sl_config_free(cfg);
     free(text);
 }
+
+/* The MySQL source refuses the column transforms it does not apply, naming the key. */
+Test(config, mysql_refuses_column_transforms_it_does_not_apply)
+{
+#define MYSQL_BASE                                                                                 \
+    "{\"name\": \"m\", \"connector.class\": \"mysql\", \"database.hostname\": \"h\", "             \
+    "\"database.user\": \"u\", \"database.server.id\": 5, \"topic.prefix\": \"p\", "               \
+    "\"kafka.bootstrap.servers\": \"localhost:9092\""
+    sl_error err;
+    cr_assert_eq(load(MYSQL_BASE ", \"column.exclude.list\": \"d\\\\.t\\\\.c\"}", &err, NULL),
+                 SL_OK, "%s", err.msg);
+    static const char *const refused[][2] = {
+        {"column.mask.with.4.chars", "d\\\\.t\\\\.c"},
+        {"column.truncate.to.10.chars", "d\\\\.t\\\\.c"},
+        {"column.mask.hash.SHA-256.with.salt.x", "d\\\\.t\\\\.c"},
+        {"message.key.columns", "d.t:c"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, MYSQL_BASE ", \"%s\": \"%s\"}", refused[i][0], refused[i][1]);
+        cr_assert_eq(load(text, &err, NULL), SL_CONFIG, "%s", refused[i][0]);
+        char want[128];
+        snprintf(want, sizeof want, "\"%s\"", refused[i][0]);
+        cr_assert(strstr(err.msg, want) && strstr(err.msg, "MySQL"), "%s", err.msg);
+    }
+#undef MYSQL_BASE
+}

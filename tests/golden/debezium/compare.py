@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares sluice's Kafka messages with Debezium's, event by event.
 
-usage: compare.py EXPECTED.jsonl ACTUAL.jsonl KNOWN.json
+usage: compare.py [--mysql] EXPECTED.jsonl ACTUAL.jsonl KNOWN.json
 
 Both files hold one message a line: {"topic", "key", "value", "headers"},
 key and value as the raw JSON text Kafka delivered (null for none). Events
@@ -15,8 +15,15 @@ KNOWN.json lists accepted differences: {"path": "...", "reason": "..."}
 with optional "events" ([i, ...], default all), "topic" and "contains" (a
 text the difference must contain), and "not_in_golden" for a difference
 these events do not show (found by other runs; listed for its reason); a difference at or below an accepted
-path that fits the rest is reported but does not fail the comparison.
+path that fits the rest is reported but does not fail the comparison. An
+entry with "absent": true and "events" names expected events sluice does
+not send at all: they are left out of the matching.
 Exit status 1 when any other difference remains.
+
+--mysql: MySQL/MariaDB events, whose source block names places in a binlog
+that differ between two servers: the connection id (thread) is masked, and
+the binlog position (pos) and the GTID's transaction number are compared
+relative to the first row event of each file (the server's UUID masked).
 """
 import json
 import re
@@ -54,7 +61,24 @@ def mask_txid(v):
     return "<xid>:<lsn>" if isinstance(v, str) and TXID.match(v) else v
 
 
-def mask(value, topic=""):
+MYSQL = {"on": False}
+
+
+def relative_source(v, base):
+    """MySQL: thread masked, pos and the GTID's number relative to base (pos, gno)."""
+    for j, (sk, sv) in enumerate(v[1]):
+        if sk == "thread":
+            v[1][j] = (sk, "<masked>")
+        elif sk == "pos" and isinstance(sv, str) and base:
+            v[1][j] = (sk, str(int(sv) - base[0]))
+        elif sk == "gtid" and isinstance(sv, str) and base:
+            m = re.match(r"^(.*[:-])(\d+)$", sv)
+            if m:
+                prefix = re.sub(r"^[0-9a-f-]{36}", "<uuid>", m.group(1))
+                v[1][j] = (sk, prefix + str(int(m.group(2)) - base[1]))
+
+
+def mask(value, topic="", base=None):
     """Blanks the volatile members of a parsed envelope or record, in place."""
     if not (isinstance(value, tuple) and value[0] == "obj"):
         return value
@@ -72,11 +96,28 @@ def mask(value, topic=""):
             for j, (sk, sv) in enumerate(v[1]):
                 if sk in VOLATILE_SOURCE:
                     v[1][j] = (sk, "<masked>")
+            if MYSQL["on"]:
+                relative_source(v, base)
         if k == "transaction" and isinstance(v, tuple):
             for j, (sk, sv) in enumerate(v[1]):
                 if sk == "id":
                     v[1][j] = (sk, mask_txid(sv))
     return value
+
+
+def mysql_base(messages):
+    """The lowest pos and GTID number of the row events (those on a table topic) of a file."""
+    pos, gno = None, None
+    for m in messages:
+        if not m.get("value") or m["topic"].count(".") < 2:
+            continue
+        src = json.loads(m["value"]).get("payload", {}).get("source", {})
+        g = re.search(r"(\d+)$", src.get("gtid") or "")
+        p = int(src.get("pos", 0))
+        pos = p if pos is None else min(pos, p)
+        if g:
+            gno = int(g.group(1)) if gno is None else min(gno, int(g.group(1)))
+    return (pos or 0, gno or 0)
 
 
 def label(item, index):
@@ -152,7 +193,17 @@ def load(path):
 
 
 def main():
-    expected, actual, known = load(sys.argv[1]), load(sys.argv[2]), json.load(open(sys.argv[3]))
+    args = sys.argv[1:]
+    if args and args[0] == "--mysql":
+        MYSQL["on"] = True
+        args = args[1:]
+    expected, actual, known = load(args[0]), load(args[1]), json.load(open(args[2]))
+    absent = set()
+    for k in known:
+        if k.get("absent"):
+            absent.update(k.get("events", []))
+    base_e = mysql_base(expected) if MYSQL["on"] else None
+    base_a = mysql_base(actual) if MYSQL["on"] else None
     by_topic = defaultdict(list)
     for m in actual:
         by_topic[m["topic"]].append(m)
@@ -177,6 +228,13 @@ def main():
 
     for i, e in enumerate(expected):
         topic = e["topic"]
+        if i in absent:
+            reason = next(k["reason"] for k in known if k.get("absent") and i in k["events"])
+            accepted.append((i, topic, "event", "not sent by sluice", reason))
+            for n, k in enumerate(known):
+                if k.get("absent") and i in k["events"]:
+                    used.add(n)
+            continue
         k = seen[topic]
         seen[topic] += 1
         if topic.startswith(HEARTBEAT_PREFIX) and k > 0:
@@ -187,7 +245,8 @@ def main():
             a = by_topic[topic][k]
             found = []
             diff(mask(parse(e["key"]), topic), mask(parse(a["key"]), topic), "key", found)
-            diff(mask(parse(e["value"]), topic), mask(parse(a["value"]), topic), "value", found)
+            diff(mask(parse(e["value"]), topic, base_e), mask(parse(a["value"]), topic, base_a),
+                 "value", found)
             eh = [h for h in e.get("headers", []) if h[0] not in VOLATILE_HEADERS]
             ah = [h for h in a.get("headers", []) if h[0] not in VOLATILE_HEADERS]
             if eh != ah:
@@ -198,7 +257,9 @@ def main():
     extra = {t: len(ms) - seen[t] for t, ms in by_topic.items()
              if len(ms) > seen[t] and not t.startswith(HEARTBEAT_PREFIX)}
     for t, n in extra.items():
-        failures.append((-1, t, "event", "%d unexpected extra messages" % n, None))
+        what = "%d unexpected extra messages" % n
+        reason = accept(-1, t, "event", what)
+        (accepted if reason else failures).append((-1, t, "event", what, reason))
 
     grouped = defaultdict(list)
     for i, topic, path, what, reason in accepted:

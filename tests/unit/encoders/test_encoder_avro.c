@@ -768,6 +768,294 @@ Test(encoder_avro, a_value_that_does_not_fit_is_refused_naming_the_field)
     sl_arena_destroy(&arena);
 }
 
+/* A MySQL MINIMAL row image's absent value: refused, naming the column and the setting. */
+Test(encoder_avro, an_absent_value_is_refused_naming_the_column)
+{
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    const sl_schema *source;
+    sl_error err;
+    cr_assert_eq(
+        sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &arena, &source, &err),
+        SL_OK);
+    sl_value src[16];
+    for (int i = 0; i < 16; i++)
+        src[i] = sl_value_null();
+    sl_value row[9];
+    for (int i = 0; i < 9; i++)
+        row[i] = sl_value_null();
+    row[0] = sl_value_int(1);
+    row[3] = (sl_value){.kind = SL_VALUE_ABSENT};
+    sl_table t = {.topic = "t.public.n",
+                  .row_schema = &s_row,
+                  .key_schema = &s_key,
+                  .nkey = 1,
+                  .key_fields = key_positions};
+    sl_event ev = {
+        .op = SL_OP_UPDATE, .table = &t, .after = row, .source_schema = source, .source = src};
+    int fd = eventfd(0, EFD_NONBLOCK);
+    sl_sr *sr = unreachable_registry(fd);
+    sl_avro_options opts = {.registry = {sr, sr}};
+    sl_encoder *enc;
+    cr_assert_eq(sl_avro_encoder_new(&opts, fd, &enc, &err), SL_OK);
+    sl_buf key, value;
+    sl_buf_init(&key);
+    sl_buf_init(&value);
+    bool has_key;
+    cr_assert_eq(sl_encoder_avro.encode(enc, &ev, &key, &has_key, &value, &err), SL_INVALID);
+    cr_assert(strstr(err.msg, "\"c_text\"") && strstr(err.msg, "binlog_row_image"), "%s", err.msg);
+    sl_buf_free(&key);
+    sl_buf_free(&value);
+    sl_table_drop_cache(&t);
+    sl_encoder_avro.close(enc);
+    sl_sr_close(sr);
+    close(fd);
+    sl_arena_destroy(&arena);
+}
+
+/* A record (MySQL's schema change events): the row's own record is the value's schema. */
+Test(encoder_avro, a_record_is_its_row)
+{
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    const sl_schema *source;
+    sl_error err;
+    cr_assert_eq(
+        sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &arena, &source, &err),
+        SL_OK);
+    sl_value src[16];
+    for (int i = 0; i < 16; i++)
+        src[i] = sl_value_null();
+    sl_value row[9];
+    for (int i = 0; i < 9; i++)
+        row[i] = sl_value_null();
+    row[0] = sl_value_int(7);
+    sl_table t = {.topic = "t.public.n",
+                  .row_schema = &s_row,
+                  .key_schema = &s_key,
+                  .nkey = 1,
+                  .key_fields = key_positions};
+    sl_event ev = {
+        .op = SL_OP_RECORD, .table = &t, .after = row, .source_schema = source, .source = src};
+    sl_avro_options opts = {0};
+    sl_buf key, value;
+    sl_buf_init(&key);
+    sl_buf_init(&value);
+    bool has_key;
+    cr_assert_eq(sl_avro_schema_texts(&ev, &opts, &key, &has_key, &value, &err), SL_OK, "%s",
+                 err.msg);
+    cr_assert(has_key);
+    const char *v = sl_buf_cstr(&value);
+    cr_assert(strstr(v, "\"name\":\"Value\"") && !strstr(v, "Envelope") && !strstr(v, "\"before\""),
+              "%s", v);
+    sl_buf_free(&key);
+    sl_buf_free(&value);
+    sl_arena_destroy(&arena);
+}
+
+/* Fills a MySQL source block (schemas/mysql-source.json's order) as the MySQL source does. */
+static void mysql_source_values(sl_value *src)
+{
+    for (int i = 0; i < 17; i++)
+        src[i] = sl_value_null();
+    src[0] = sl_value_string("3.6.1.Final", 11);
+    src[1] = sl_value_string("mysql", 5);
+    src[2] = sl_value_string("t", 1);
+    src[3] = sl_value_int(1700000000123);
+    src[4] = sl_value_string("false", 5);
+    src[5] = sl_value_string("shop", 4);
+    src[9] = sl_value_string("n", 1);
+    src[10] = sl_value_int(223344);
+    src[11] = sl_value_string("3e11fa47-71ca-11e1-9e33-c80aa9429562:23", 39);
+    src[12] = sl_value_string("binlog.000003", 13);
+    src[13] = sl_value_int(4567);
+    src[14] = sl_value_int(2);
+    src[15] = sl_value_int(11);
+}
+
+static avro_value_t read_back(const sl_event *ev, const sl_buf *value, avro_schema_t *schema,
+                              avro_value_iface_t **iface, char **text_out)
+{
+    sl_avro_options opts = {0};
+    sl_buf text;
+    sl_buf_init(&text);
+    bool has_key;
+    sl_error err;
+    cr_assert_eq(sl_avro_schema_texts(ev, &opts, NULL, &has_key, &text, &err), SL_OK, "%s",
+                 err.msg);
+    *schema = avro_c_schema(text.data, text.len);
+    *iface = avro_generic_class_from_schema(*schema);
+    avro_value_t rec;
+    avro_generic_value_new(*iface, &rec);
+    avro_reader_t reader = avro_reader_memory(value->data + 5, (int64_t)(value->len - 5));
+    cr_assert_eq(avro_value_read(reader, &rec), 0, "%s", avro_strerror());
+    avro_reader_free(reader);
+    *text_out = strdup(sl_buf_cstr(&text));
+    sl_buf_free(&text);
+    return rec;
+}
+
+/*
+ * MySQL events in Avro: a row change with io.debezium.connector.mysql.Source
+ * and a schema change record (its value the record itself, source first),
+ * both written by the encoder and read back by avro-c.
+ */
+Test(encoder_avro, mysql_row_changes_and_schema_changes_read_back_by_avro_c)
+{
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    const sl_schema *source, *change;
+    sl_error err;
+    cr_assert_eq(
+        sl_schema_parse_json(sl_embedded_schema("mysql-source.json"), &arena, &source, &err),
+        SL_OK);
+    cr_assert_eq(
+        sl_schema_parse_json(sl_embedded_schema("mysql-schema-change.json"), &arena, &change, &err),
+        SL_OK);
+    sl_value src[17];
+    mysql_source_values(src);
+    sl_value row[9];
+    for (int i = 0; i < 9; i++)
+        row[i] = sl_value_null();
+    row[0] = sl_value_int(5);
+    row[3] = sl_value_string("five", 4);
+    sl_table t = {.topic = "t.shop.n",
+                  .row_schema = &s_row,
+                  .key_schema = &s_key,
+                  .nkey = 1,
+                  .key_fields = key_positions};
+    sl_event ev = {.op = SL_OP_CREATE,
+                   .table = &t,
+                   .after = row,
+                   .source_schema = source,
+                   .source = src,
+                   .ts_us = 1700000000123456};
+    int fd = eventfd(0, EFD_NONBLOCK);
+    sl_sr *sr = unreachable_registry(fd);
+    sl_avro_options opts = {.registry = {sr, sr}};
+    sl_encoder *enc;
+    cr_assert_eq(sl_avro_encoder_new(&opts, fd, &enc, &err), SL_OK);
+    sl_buf value;
+    sl_buf_init(&value);
+    cr_assert_eq(sl_encoder_avro.encode(enc, &ev, NULL, NULL, &value, &err), SL_OK, "%s", err.msg);
+
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    char *text;
+    avro_value_t rec = read_back(&ev, &value, &schema, &iface, &text);
+    cr_assert(strstr(text, "\"io.debezium.connector.mysql.Source\""), "%s", text);
+    const char *str;
+    size_t len;
+    int32_t i32;
+    int64_t i64;
+    avro_value_t s = field_of(&rec, "source");
+    avro_value_t f = field_of(&s, "connector");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "mysql");
+    f = field_of(&s, "file");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "binlog.000003");
+    f = field_of(&s, "pos");
+    avro_value_get_long(&f, &i64);
+    cr_assert_eq(i64, 4567);
+    f = field_of(&s, "row");
+    avro_value_get_int(&f, &i32);
+    cr_assert_eq(i32, 2);
+    f = field_of(&s, "server_id");
+    avro_value_get_long(&f, &i64);
+    cr_assert_eq(i64, 223344);
+    f = field_of(&s, "gtid");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "3e11fa47-71ca-11e1-9e33-c80aa9429562:23");
+    f = field_of(&s, "query");
+    cr_assert_eq(avro_value_get_type(&f), AVRO_NULL);
+    avro_value_t after = field_of(&rec, "after");
+    f = field_of(&after, "c_text");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "five");
+    avro_value_decref(&rec);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    free(text);
+
+    /* A schema change: {source, ts_ms, databaseName, schemaName, ddl, tableChanges}. */
+    sl_field *cf = sl_arena_alloc(&arena, (change->nfields + 1) * sizeof *cf);
+    cf[0] = (sl_field){"source", source};
+    memcpy(cf + 1, change->fields, change->nfields * sizeof *cf);
+    sl_schema *crow = sl_arena_alloc(&arena, sizeof *crow);
+    *crow = *change;
+    crow->name = "io.debezium.connector.mysql.SchemaChangeValue";
+    crow->version = 1;
+    crow->fields = cf;
+    crow->nfields = change->nfields + 1;
+    static const sl_schema db_schema = {.type = SL_TYPE_STRING};
+    static const sl_field ck_fields[] = {{"databaseName", &db_schema}};
+    static const sl_schema ckey = {.type = SL_TYPE_STRUCT,
+                                   .name = "io.debezium.connector.mysql.SchemaChangeKey",
+                                   .version = 1,
+                                   .nfields = 1,
+                                   .fields = ck_fields};
+    static const uint32_t ck_positions[] = {2};
+    sl_table ct = {.topic = "t",
+                   .row_schema = crow,
+                   .key_schema = &ckey,
+                   .nkey = 1,
+                   .key_fields = ck_positions};
+    sl_value crec[6] = {
+        {.kind = SL_VALUE_STRUCT, .len = 17, .u.items = src},
+        sl_value_int(1700000000124),
+        sl_value_string("shop", 4),
+        sl_value_null(),
+        sl_value_string("ALTER TABLE n ADD c INT", 23),
+        {.kind = SL_VALUE_ARRAY, .len = 0, .u.items = NULL},
+    };
+    src[11] = sl_value_null();
+    src[14] = sl_value_int(0);
+    src[16] = sl_value_string("ALTER TABLE n ADD c INT", 23);
+    sl_event cev = {.op = SL_OP_RECORD,
+                    .table = &ct,
+                    .after = crec,
+                    .source_schema = source,
+                    .source = src,
+                    .ts_us = 1700000000124000};
+    sl_buf key;
+    sl_buf_init(&key);
+    sl_buf_reset(&value);
+    bool has_key;
+    cr_assert_eq(sl_encoder_avro.encode(enc, &cev, &key, &has_key, &value, &err), SL_OK, "%s",
+                 err.msg);
+    cr_assert(has_key);
+    rec = read_back(&cev, &value, &schema, &iface, &text);
+    cr_assert(strstr(text, "\"SchemaChangeValue\"") && !strstr(text, "\"before\""), "%s", text);
+    f = field_of(&rec, "databaseName");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "shop");
+    f = field_of(&rec, "ddl");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "ALTER TABLE n ADD c INT");
+    s = field_of(&rec, "source");
+    f = field_of(&s, "query");
+    avro_value_get_string(&f, &str, &len);
+    cr_assert_str_eq(str, "ALTER TABLE n ADD c INT");
+    f = field_of(&rec, "tableChanges");
+    size_t count = 99;
+    avro_value_get_size(&f, &count);
+    cr_assert_eq(count, 0);
+    avro_value_decref(&rec);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+    free(text);
+
+    sl_buf_free(&key);
+    sl_buf_free(&value);
+    sl_table_drop_cache(&t);
+    sl_table_drop_cache(&ct);
+    sl_encoder_avro.close(enc);
+    sl_sr_close(sr);
+    close(fd);
+    sl_arena_destroy(&arena);
+}
+
 /* ---------------------------------------------------------------------------
  * Subjects and names
  */

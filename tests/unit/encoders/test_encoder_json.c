@@ -410,6 +410,120 @@ Test(encoder_json, table_without_key_has_no_key)
     sl_table_drop_cache(&table);
 }
 
+/*
+ * A MySQL MINIMAL row image leaves columns out (SL_VALUE_ABSENT): their
+ * fields are left out of before/after, never written as null, whichever
+ * field is the first one present; a row with nothing present is {}.
+ */
+Test(encoder_json, absent_values_are_left_out)
+{
+    sl_table table = customers_table();
+    sl_value before[NCOLS], after[NCOLS];
+    sally_row(before);
+    sally_row(after);
+    for (int i = 0; i < NCOLS; i++)
+        before[i] = (sl_value){.kind = SL_VALUE_ABSENT};
+    before[0] = sl_value_int(1001); /* the key, as MINIMAL keeps it */
+    after[0] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[2] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[6] = (sl_value){.kind = SL_VALUE_ABSENT};
+    after[1] = null_value();
+    source_values src = make_source(1735689600123456, 767, 24023184, "[null,\"24023184\"]");
+    sl_event ev = {.op = SL_OP_DELETE,
+                   .table = &table,
+                   .before = before,
+                   .after = after,
+                   .source_schema = source_schema,
+                   .source = src.v,
+                   .ts_us = 1};
+    encoded e;
+    encode_with(&without_schemas, &ev, &e);
+    cr_assert(e.has_key);
+    const char *v = sl_buf_cstr(&e.value);
+    const char *want = "{\"before\":{\"id\":1001},\"after\":{\"name\":";
+    cr_assert(strncmp(v, want, strlen(want)) == 0, "%s", v);
+    cr_assert(strstr(v, ",\"created_at\":1735640130123456,\"active\":true,\"score\":98.6},"
+                        "\"source\":"),
+              "%s", v);
+    cr_assert_null(strstr(v, "\"balance\""), "%s", v);
+    cr_assert_null(strstr(v, "\"tags\""), "%s", v);
+    encoded_free(&e);
+
+    /* Nothing present at all. */
+    for (int i = 0; i < NCOLS; i++)
+        after[i] = (sl_value){.kind = SL_VALUE_ABSENT};
+    encode_with(&without_schemas, &ev, &e);
+    v = sl_buf_cstr(&e.value);
+    cr_assert(strstr(v, "\"after\":{},\"source\":"), "%s", v);
+    encoded_free(&e);
+
+    /* An absent value where a value must be (the key) is refused, not written as null. */
+    before[0] = (sl_value){.kind = SL_VALUE_ABSENT};
+    sl_encoder *enc;
+    sl_error err;
+    cr_assert_eq(sl_json_encoder_new(&without_schemas, &enc, &err), SL_OK);
+    sl_buf_init(&e.key);
+    sl_buf_init(&e.value);
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, &e.key, &e.has_key, &e.value, &err), SL_INVALID);
+    sl_encoder_json.close(enc);
+    encoded_free(&e);
+    sl_table_drop_cache(&table);
+}
+
+/* A record (MySQL's schema change events): the row is the whole value, no envelope. */
+static const sl_schema r_db = {.type = SL_TYPE_STRING};
+static const sl_schema r_ddl = {.type = SL_TYPE_STRING, .optional = true};
+static const sl_field r_fields[] = {{"databaseName", &r_db}, {"ddl", &r_ddl}};
+static const sl_schema r_row = {.type = SL_TYPE_STRUCT,
+                                .name = "io.debezium.connector.mysql.SchemaChangeValue",
+                                .version = 1,
+                                .nfields = 2,
+                                .fields = r_fields};
+static const sl_field r_key_fields[] = {{"databaseName", &r_db}};
+static const sl_schema r_key = {.type = SL_TYPE_STRUCT,
+                                .name = "io.debezium.connector.mysql.SchemaChangeKey",
+                                .version = 1,
+                                .nfields = 1,
+                                .fields = r_key_fields};
+static const uint32_t r_key_positions[] = {0};
+
+Test(encoder_json, record_is_the_whole_value)
+{
+    sl_table table = {.topic = "inventory",
+                      .row_schema = &r_row,
+                      .key_schema = &r_key,
+                      .nkey = 1,
+                      .key_fields = r_key_positions};
+    sl_value row[2] = {str("shop"), str("ALTER TABLE t ADD c INT")};
+    source_values src = make_source(1, 1, 1, "[null,null]");
+    sl_event ev = {.op = SL_OP_RECORD,
+                   .table = &table,
+                   .after = row,
+                   .source_schema = source_schema,
+                   .source = src.v};
+    encoded e;
+    encode_with(&with_schemas, &ev, &e);
+    cr_assert(e.has_key);
+    cr_assert_str_eq(sl_buf_cstr(&e.key),
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"databaseName\"}],\"optional\":false,"
+                     "\"name\":\"io.debezium.connector.mysql.SchemaChangeKey\",\"version\":1},"
+                     "\"payload\":{\"databaseName\":\"shop\"}}");
+    cr_assert_str_eq(sl_buf_cstr(&e.value),
+                     "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"string\","
+                     "\"optional\":false,\"field\":\"databaseName\"},{\"type\":\"string\","
+                     "\"optional\":true,\"field\":\"ddl\"}],\"optional\":false,\"name\":"
+                     "\"io.debezium.connector.mysql.SchemaChangeValue\",\"version\":1},"
+                     "\"payload\":{\"databaseName\":\"shop\",\"ddl\":\"ALTER TABLE t ADD c "
+                     "INT\"}}");
+    encoded_free(&e);
+    encode_with(&without_schemas, &ev, &e);
+    cr_assert_str_eq(sl_buf_cstr(&e.value),
+                     "{\"databaseName\":\"shop\",\"ddl\":\"ALTER TABLE t ADD c INT\"}");
+    encoded_free(&e);
+    sl_table_drop_cache(&table);
+}
+
 Test(encoder_json, schema_text_is_cached_per_table)
 {
     sl_table table = customers_table();
