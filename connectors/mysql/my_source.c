@@ -605,6 +605,14 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
                                                     : MY_FAIL_SKIP;
     s->include_schema_changes = sl_config_bool(cfg, "include.schema.changes", true);
     s->include_query = sl_config_bool(cfg, "include.query", false);
+    /* Debezium's default is initial, so a user may expect the existing rows: say plainly that
+     * they do not come rather than stream as if they had. */
+    const char *snapshot = sl_config_str(cfg, "snapshot.mode");
+    if (snapshot && strcasecmp(snapshot, "no_data") != 0 && strcasecmp(snapshot, "never") != 0)
+        sl_warn("snapshot.mode \"%s\": the %s source does not take snapshots yet; it streams the "
+                "changes made from its first start on (set snapshot.mode to no_data to silence "
+                "this)",
+                snapshot, mariadb ? "mariadb" : "mysql");
     s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
     s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
     s->retry_delay_ms = s->retry_delay0_ms;
