@@ -137,6 +137,14 @@ static void run_variant(const char *name)
     it_messages_free(&last);
     cr_assert_geq(got, before[end] + expected_count[end], "capture_end never came; see %s",
                   log_path);
+    /* Heartbeats come by the clock, not by the changes: a fast replay can reach capture_end
+     * before the first one, so wait for as many as the golden has while sluice still runs. */
+    for (size_t k = 0; k < ntopics; k++) {
+        if (strncmp(topics[k], "__debezium-heartbeat", 20) != 0)
+            continue;
+        it_messages hb = it_consume(topics[k], before[k] + expected_count[k], 0, 60000);
+        it_messages_free(&hb);
+    }
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
 
     for (size_t k = 0; k < ntopics; k++) {
