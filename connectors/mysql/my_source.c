@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mysql/my_offset.h"
 #include "mysql/my_source_int.h"
 #include "sluice/log.h"
 #include "sluice/schema.h"
@@ -861,6 +862,8 @@ const sl_source_ops sl_source_mysql = {
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,
+    .connect_offset_format = my_connect_offset_format,
+    .connect_offset_parse = my_connect_offset_parse_mysql,
     .close = my_close,
 };
 
@@ -879,6 +882,8 @@ const sl_source_ops sl_source_mariadb = {
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,
+    .connect_offset_format = my_connect_offset_format,
+    .connect_offset_parse = my_connect_offset_parse_mariadb,
     .close = my_close,
 };
 

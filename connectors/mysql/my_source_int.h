@@ -14,7 +14,8 @@
  *   my_schema_change.c  Debezium's schema change events
  * The transport (my_conn.c), the event parsers (my_binlog.c, my_rows.c,
  * my_table_map.c, my_payload.c), the types (my_types.c), the DDL reader
- * (my_ddl.c) and positions (my_position.c) know nothing of sl_source.
+ * (my_ddl.c), positions (my_position.c) and their Kafka Connect form
+ * (my_offset.c) know nothing of sl_source.
  *
  * Everything here runs on the connector's pipeline thread.
  */
