@@ -71,6 +71,28 @@ sl_code sl_offsets_show(const sl_connector *c, FILE *out, sl_error *err)
 }
 
 /*
+ * Whether text is certainly a Kafka Connect offset map rather than a
+ * position text: an object with a member only maps have (sluice's own
+ * sluice_* members, Debezium's "snapshot"). A MySQL position text and
+ * Debezium's MySQL map share their other members, and reading such a map
+ * as a position would drop those.
+ */
+static bool is_connect_map(const char *text)
+{
+    json_t *o = text[0] == '{' ? json_loads(text, 0, NULL) : NULL;
+    bool map = false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (strncmp(k, "sluice_", 7) == 0 || strcmp(k, "snapshot") == 0)
+            map = true;
+    }
+    json_decref(o);
+    return map;
+}
+
+/*
  * Turns what an operator typed into a position and state: the source's own
  * position text (what `offsets show` prints as "position", or a bare LSN),
  * or a Kafka Connect offset map of Debezium's connector.
@@ -79,8 +101,9 @@ static sl_code parse_input(const sl_connector *c, const char *text, sl_buf *posi
                            sl_error *err)
 {
     sl_position pos;
-    sl_error perr;
-    if (c->source->position_parse(text, &pos, &perr) == SL_OK) {
+    sl_error perr = {0};
+    bool map = c->source->connect_offset_parse && is_connect_map(text);
+    if (!map && c->source->position_parse(text, &pos, &perr) == SL_OK) {
         char formatted[4096];
         sl_code rc = c->source->position_format(&pos, formatted, sizeof formatted, err);
         if (rc == SL_OK)
@@ -95,6 +118,8 @@ static sl_code parse_input(const sl_connector *c, const char *text, sl_buf *posi
             return sl_error_set(err, SL_CONFIG,
                                 "the offset holds no position to resume from (an unfinished "
                                 "snapshot): use reset instead");
+        if (rc != SL_OK && map)
+            return sl_error_set(err, SL_CONFIG, "not a Kafka Connect offset: %s", cerr.msg);
         if (rc != SL_OK)
             return sl_error_set(err, SL_CONFIG,
                                 "neither a position (%s) nor a Kafka Connect offset (%s)", perr.msg,

@@ -15,6 +15,7 @@
 
 #include "connector.h"
 #include "mysql/my_position.h"
+#include "offsets/cli.h"
 #include "sluice/source.h"
 
 extern const sl_source_ops sl_source_mysql;
@@ -386,8 +387,11 @@ Test(my_offset, a_malformed_map_is_refused_naming_the_member)
     sl_buf_free(&out);
 }
 
-/* A connector file of class cls with offsets in Kafka, in a fresh directory; its path. */
-static void write_connector(const char *cls, char *path, size_t size)
+/*
+ * A connector file of class cls in a fresh directory, its offsets in Kafka
+ * (kafka) or in an offsets file there; its path.
+ */
+static void write_connector(const char *cls, bool kafka, char *path, size_t size)
 {
     char dir[] = "/tmp/sluice-my-offset-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
@@ -397,10 +401,24 @@ static void write_connector(const char *cls, char *path, size_t size)
     fprintf(f,
             "{\"name\":\"shop\",\"connector.class\":\"%s\",\"database.hostname\":\"db\","
             "\"database.user\":\"cdc\",\"database.server.id\":\"184054\","
-            "\"topic.prefix\":\"shop\",\"offset.storage\":\"kafka\","
-            "\"kafka.bootstrap.servers\":\"k:9092\"}",
+            "\"topic.prefix\":\"shop\",\"kafka.bootstrap.servers\":\"k:9092\",",
             cls);
+    if (kafka)
+        fprintf(f, "\"offset.storage\":\"kafka\"}");
+    else
+        fprintf(f, "\"offset.storage.file.filename\":\"%s/c.offsets.json\"}", dir);
     fclose(f);
+}
+
+/* Removes what write_connector made (path, its offsets file, the directory). */
+static void remove_connector(char *path)
+{
+    unlink(path);
+    *strrchr(path, '/') = '\0';
+    char offsets[300];
+    snprintf(offsets, sizeof offsets, "%s/c.offsets.json", path);
+    unlink(offsets);
+    rmdir(path);
 }
 
 Test(my_offset, offsets_in_kafka_are_accepted_for_mysql_and_mariadb)
@@ -409,14 +427,61 @@ Test(my_offset, offsets_in_kafka_are_accepted_for_mysql_and_mariadb)
                              "io.debezium.connector.mariadb.MariaDbConnector"};
     for (size_t i = 0; i < 2; i++) {
         char path[256];
-        write_connector(classes[i], path, sizeof path);
+        write_connector(classes[i], true, path, sizeof path);
         sl_connector *c = NULL;
         sl_error err = {0};
         sl_code rc = sl_connector_load(path, &c, &err);
         cr_assert_eq(rc, SL_OK, "%s: %s", classes[i], err.msg);
         sl_connector_free(c);
-        unlink(path);
-        *strrchr(path, '/') = '\0';
-        rmdir(path);
+        remove_connector(path);
     }
+}
+
+/* The output of `sluice offsets set` for a MySQL connector (file store) given text. */
+static char *offsets_set(const char *text, sl_code want)
+{
+    char path[256];
+    write_connector("io.debezium.connector.mysql.MySqlConnector", false, path, sizeof path);
+    sl_connector *c = NULL;
+    sl_error err = {0};
+    cr_assert_eq(sl_connector_load(path, &c, &err), SL_OK, "%s", err.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    sl_code rc = sl_offsets_set(c, text, out, &err);
+    fclose(out);
+    cr_assert_eq(rc, want, "%s: %s", text, rc == SL_OK ? buf : err.msg);
+    if (rc != SL_OK) {
+        free(buf);
+        buf = strdup(err.msg);
+    }
+    sl_connector_free(c);
+    remove_connector(path);
+    return buf;
+}
+
+Test(my_offset, offsets_set_takes_a_map_as_offsets_show_prints_it)
+{
+    /* sluice's members make it a map: the server's UUID and the transaction's GTID are kept. */
+    char *out = offsets_set("{\"ts_sec\":1700000001,\"file\":\"binlog.000003\",\"pos\":7647,"
+                            "\"gtids\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001:1-100\",\"row\":2,"
+                            "\"server_id\":2,\"event\":3,"
+                            "\"sluice_server_uuid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001\","
+                            "\"sluice_gtid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001:101\"}",
+                            SL_OK);
+    cr_assert(strstr(out, "\"server_uuid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001\""), "%s", out);
+    cr_assert(strstr(out, "\"gtid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001:101\""), "%s", out);
+    cr_assert(strstr(out, "\"event\":3"), "%s", out);
+    free(out);
+    /* Debezium's unfinished snapshot is no position to set. */
+    out = offsets_set("{\"file\":\"binlog.000003\",\"pos\":4,\"snapshot\":\"INITIAL\"}", SL_CONFIG);
+    cr_assert(strstr(out, "use reset"), "%s", out);
+    free(out);
+    /* A position text as the offsets file holds it still is one. */
+    out = offsets_set("{\"file\":\"binlog.000003\",\"pos\":4,\"server_id\":2,\"ts_sec\":5,"
+                      "\"server_uuid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001\"}",
+                      SL_OK);
+    cr_assert(strstr(out, "\"sluice_server_uuid\":\"7a96ccdb-ee03-11f1-ace8-02fc00000001\""), "%s",
+              out);
+    free(out);
 }
