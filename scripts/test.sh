@@ -10,16 +10,16 @@
 # them (tests/container/run.sh), and the benchmark harness's smoke mode.
 #
 # Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|bench|snapshot-long]...
-#   default: unit fuzz integration faults container bench
+#   default: unit fuzz integration handover faults container bench
 #   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
 #                (default 25; scripts/fuzz.sh --seconds 600 is the long run)
 #   faults       the fault-injection suite (tests/faults/), a short randomised run
 #   faults-long  the same, longer: SLUICE_FAULT_CYCLES kill -9 cycles (default
 #                100) and more load; SLUICE_FAULT_SEED repeats a run
 #   container    docker/Dockerfile built with podman and run against the servers
-#   handover     not in the default run (a Kafka Connect worker costs a minute
-#                or two): a real Debezium 3.6.1 hands its offsets over to
-#                sluice and back through the offsets topic (tests/handover/)
+#   handover     a real Debezium 3.6.1 in a Kafka Connect worker hands its
+#                offsets over to sluice and back through the offsets topic
+#                (tests/handover/; about 20 s once Debezium is cached)
 #   snapshot-long  tests/integration/test_pg_snapshot.c with the kill -9 table
 #                at the size: SLUICE_SNAPSHOT_KILL_ROWS rows (default
 #                10,000,000; the default run uses 100,000). Allow an hour and
@@ -37,7 +37,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 build=${SLUICE_BUILD_DIR:-$repo/build-test}
 stages=("$@")
-((${#stages[@]})) || stages=(unit fuzz integration faults container bench)
+((${#stages[@]})) || stages=(unit fuzz integration handover faults container bench)
 want() { local s; for s in "${stages[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 # Each stage's heading; the summary lists how long each took (the run must stay
