@@ -24,11 +24,17 @@ static const char *need(const char *name)
     return v;
 }
 
+void ar_require_registry(void)
+{
+    it_require_kafka();
+    need("SLUICE_TEST_REGISTRY");
+    need("SLUICE_TEST_PYTHON");
+}
+
 void ar_require(void)
 {
     it_require_services();
-    need("SLUICE_TEST_REGISTRY");
-    need("SLUICE_TEST_PYTHON");
+    ar_require_registry();
 }
 
 const char *ar_registry(void)
@@ -94,7 +100,7 @@ int ar_versions(const char *subject)
 }
 
 static json_t *read_topics(const char *dir, const char *name, const char *prefix, bool raw,
-                           const char *schemas, long from_offset)
+                           const char *schemas, long from_offset, const char *topic)
 {
     char out[4200], log[4200];
     snprintf(out, sizeof out, "%s/%s.jsonl", dir, name);
@@ -102,9 +108,9 @@ static json_t *read_topics(const char *dir, const char *name, const char *prefix
     char extra[4400];
     snprintf(extra, sizeof extra, "--from-offset %ld%s%s", from_offset,
              schemas ? " --schemas " : "", schemas ? schemas : "");
-    int rc = it_system("%s %s --bootstrap %s --registry %s --prefix %s --out %s %s %s >%s 2>&1",
+    int rc = it_system("%s %s --bootstrap %s --registry %s --prefix %s --out %s %s %s %s >%s 2>&1",
                        need("SLUICE_TEST_PYTHON"), READER, need("SLUICE_TEST_KAFKA"), ar_registry(),
-                       prefix, out, raw ? "--raw" : "", extra, log);
+                       prefix, out, raw ? "--raw" : "", extra, topic ? topic : "", log);
     char *text = ts_read_file(log, NULL);
     cr_assert_eq(rc, 0, "avro_topics.py failed:\n%s", text ? text : "");
     free(text);
@@ -120,12 +126,18 @@ static json_t *read_topics(const char *dir, const char *name, const char *prefix
 json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bool raw,
                        const char *schemas)
 {
-    return read_topics(dir, name, prefix, raw, schemas, 0);
+    return read_topics(dir, name, prefix, raw, schemas, 0, NULL);
+}
+
+json_t *ar_read_topics_and(const char *dir, const char *name, const char *prefix, bool raw,
+                           const char *schemas, const char *topic)
+{
+    return read_topics(dir, name, prefix, raw, schemas, 0, topic);
 }
 
 json_t *ar_read_topics_from(const char *dir, const char *name, const char *prefix, long from_offset)
 {
-    return read_topics(dir, name, prefix, false, NULL, from_offset);
+    return read_topics(dir, name, prefix, false, NULL, from_offset, NULL);
 }
 
 json_t *ar_topic(json_t *rows, const char *topic)

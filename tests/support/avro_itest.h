@@ -14,6 +14,9 @@
 /* Fails the test unless the registry and the Python reader are there too. */
 void ar_require(void);
 
+/* The same without PostgreSQL: Kafka, the registry and the Python reader. */
+void ar_require_registry(void);
+
 /* The registry's Confluent API base URL. */
 const char *ar_registry(void);
 
@@ -37,6 +40,13 @@ int ar_versions(const char *subject);
  */
 json_t *ar_read_topics(const char *dir, const char *name, const char *prefix, bool raw,
                        const char *schemas);
+
+/*
+ * The same, and topic too (a topic "<prefix>.*" does not select, such as
+ * the MySQL schema change topic, named the prefix itself).
+ */
+json_t *ar_read_topics_and(const char *dir, const char *name, const char *prefix, bool raw,
+                           const char *schemas, const char *topic);
 
 /* The same from offset from_offset of each partition. */
 json_t *ar_read_topics_from(const char *dir, const char *name, const char *prefix,
