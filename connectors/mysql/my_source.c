@@ -554,28 +554,7 @@ out:
 static sl_code fail_stream(sl_source *s, sl_error *err)
 {
     disconnect(s);
-    s->failures++;
-    snprintf(s->last_failure, sizeof s->last_failure, "%s", err->msg);
-    int64_t now = my_now_ms();
-    s->next_connect_ms = now + s->retry_delay_ms;
-    if (s->failures <= 5 || now - s->last_failure_log_ms >= 10000) {
-        char more[64] = "";
-        if (s->failures_not_logged)
-            snprintf(more, sizeof more, " (%lld failures not logged since the last one)",
-                     (long long)s->failures_not_logged);
-        char limit[64] = "";
-        if (s->max_retries >= 0)
-            snprintf(limit, sizeof limit, "; errors.max.retries is %lld",
-                     (long long)s->max_retries);
-        sl_warn("%s; reconnecting in %lld ms (failure %lld in a row%s)%s", err->msg,
-                (long long)s->retry_delay_ms, (long long)s->failures, limit, more);
-        s->last_failure_log_ms = now;
-        s->failures_not_logged = 0;
-    } else {
-        s->failures_not_logged++;
-    }
-    s->retry_delay_ms = s->retry_delay_ms * 2 > s->retry_delay_max_ms ? s->retry_delay_max_ms
-                                                                      : s->retry_delay_ms * 2;
+    sl_backoff_fail(&s->backoff, err, my_now_ms());
     err->code = SL_CONNECT;
     return SL_CONNECT;
 }
@@ -614,10 +593,7 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
                 "changes made from its first start on (set snapshot.mode to no_data to silence "
                 "this)",
                 snapshot, mariadb ? "mariadb" : "mysql");
-    s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
-    s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
-    s->retry_delay_ms = s->retry_delay0_ms;
-    s->max_retries = sl_config_int(cfg, "errors.max.retries", -1);
+    sl_backoff_init(&s->backoff, cfg);
     s->stop_fd = -1;
     s->thread_id = -1;
 
@@ -711,12 +687,9 @@ static sl_code my_poll(sl_source *s, sl_batch *batch, sl_error *err)
     my_tables_free_retired(s);
     s->poll_count++;
     if (s->state == MY_DISCONNECTED) {
-        if (s->max_retries >= 0 && s->failures > s->max_retries)
-            return sl_error_set(err, SL_SOURCE,
-                                "giving up after %lld failures in a row (errors.max.retries is "
-                                "%lld); the last: %s",
-                                (long long)s->failures, (long long)s->max_retries, s->last_failure);
-        if (my_now_ms() < s->next_connect_ms)
+        if (sl_backoff_exhausted(&s->backoff, err))
+            return SL_SOURCE;
+        if (my_now_ms() < s->backoff.next_ms)
             return SL_OK;
         sl_code rc = connect_stream(s, err);
         if (rc != SL_OK)
@@ -727,18 +700,15 @@ static sl_code my_poll(sl_source *s, sl_batch *batch, sl_error *err)
     if (rc != SL_OK)
         return transient(rc) ? fail_stream(s, err) : rc;
     /* Progress: a failure before it was the last of a series. */
-    if (batch->count > before && s->failures) {
-        s->failures = 0;
-        s->failures_not_logged = 0;
-        s->retry_delay_ms = s->retry_delay0_ms;
-    }
+    if (batch->count > before && s->backoff.failures)
+        sl_backoff_progress(&s->backoff);
     return SL_OK;
 }
 
 static int my_wait_fd(sl_source *s, int *timeout_ms)
 {
     if (s->state == MY_DISCONNECTED) {
-        int64_t wait = s->next_connect_ms - my_now_ms();
+        int64_t wait = s->backoff.next_ms - my_now_ms();
         if (wait < *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
         return -1;

@@ -36,6 +36,7 @@
 #include "mysql/my_rows.h"
 #include "mysql/my_table_map.h"
 #include "mysql/my_types.h"
+#include "sluice/backoff.h"
 #include "sluice/filter.h"
 #include "sluice/source.h"
 
@@ -147,8 +148,6 @@ struct sl_source {
     bool has_column_filter;
     sl_filter *gtid_filter; /* gtid.source.includes/excludes over server UUIDs */
     bool has_gtid_filter;
-    int64_t retry_delay0_ms, retry_delay_max_ms;
-    int64_t max_retries;
     int stop_fd;
 
     /* The connections: the binlog dump, and one for queries (SHOW CREATE TABLE). */
@@ -156,12 +155,7 @@ struct sl_source {
     my_conn *query;
     my_server_info server;
     my_conn_state state;
-    int64_t next_connect_ms;
-    int64_t retry_delay_ms;
-    int64_t failures;
-    int64_t last_failure_log_ms;
-    int64_t failures_not_logged;
-    char last_failure[SL_ERROR_MAX];
+    sl_backoff backoff; /* reconnects: failures in a row, the next attempt's time */
     bool started;
     bool gtids_warned;
 

@@ -430,10 +430,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     s->include_comments = sl_config_bool(cfg, "include.schema.comments", false);
     s->status_interval_ms = sl_config_int(cfg, "status.update.interval.ms", 10000);
     s->progress_interval_ms = sl_config_int(cfg, "catchup.progress.interval.ms", 10000);
-    s->retry_delay0_ms = sl_config_int(cfg, "errors.retry.delay.initial.ms", 300);
-    s->retry_delay_max_ms = sl_config_int(cfg, "errors.retry.delay.max.ms", 10000);
-    s->retry_delay_ms = s->retry_delay0_ms;
-    s->max_retries = sl_config_int(cfg, "errors.max.retries", -1);
+    sl_backoff_init(&s->backoff, cfg);
     s->mismatch_name = sl_config_str(cfg, "offset.mismatch.strategy");
     s->mismatch = strcasecmp(s->mismatch_name, "trust_offset") == 0 ? MISMATCH_TRUST_OFFSET
                                                                     : MISMATCH_TRUST_SLOT;
@@ -528,28 +525,7 @@ static sl_code fail_stream(sl_source *s, sl_error *err)
     if (s->emitted_lsn > s->skip_before)
         s->skip_before = s->emitted_lsn;
     pg_conn_disconnect(s);
-    s->failures++;
-    snprintf(s->last_failure, sizeof s->last_failure, "%s", err->msg);
-    int64_t now = pg_now_ms();
-    s->next_connect_ms = now + s->retry_delay_ms;
-    if (s->failures <= 5 || now - s->last_failure_log_ms >= 10000) {
-        char more[64] = "";
-        if (s->failures_not_logged)
-            snprintf(more, sizeof more, " (%lld failures not logged since the last one)",
-                     (long long)s->failures_not_logged);
-        char limit[64] = "";
-        if (s->max_retries >= 0)
-            snprintf(limit, sizeof limit, "; errors.max.retries is %lld",
-                     (long long)s->max_retries);
-        sl_warn("%s; reconnecting in %lld ms (failure %lld in a row%s)%s", err->msg,
-                (long long)s->retry_delay_ms, (long long)s->failures, limit, more);
-        s->last_failure_log_ms = now;
-        s->failures_not_logged = 0;
-    } else {
-        s->failures_not_logged++;
-    }
-    s->retry_delay_ms = s->retry_delay_ms * 2 > s->retry_delay_max_ms ? s->retry_delay_max_ms
-                                                                      : s->retry_delay_ms * 2;
+    sl_backoff_fail(&s->backoff, err, pg_now_ms());
     err->code = SL_CONNECT;
     return SL_CONNECT;
 }
@@ -673,14 +649,9 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
         return SL_OK;
     }
     if (s->state == STATE_DISCONNECTED) {
-        if (s->max_retries >= 0 && s->failures > s->max_retries) {
-            sl_error_set(err, SL_SOURCE,
-                         "giving up after %lld failures in a row (errors.max.retries is %lld); "
-                         "the last: %s",
-                         (long long)s->failures, (long long)s->max_retries, s->last_failure);
+        if (sl_backoff_exhausted(&s->backoff, err))
             return SL_SOURCE;
-        }
-        if (pg_now_ms() < s->next_connect_ms)
+        if (pg_now_ms() < s->backoff.next_ms)
             return SL_OK;
         sl_code rc = pg_conn_stream(s, err);
         if (rc == SL_STOPPED)
@@ -711,11 +682,8 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
             break;
     }
     /* Progress past where the stream started: a failure before it was the last of a series. */
-    if (s->emitted_lsn > s->stream_start_lsn && s->failures) {
-        s->failures = 0;
-        s->failures_not_logged = 0;
-        s->retry_delay_ms = s->retry_delay0_ms;
-    }
+    if (s->emitted_lsn > s->stream_start_lsn && s->backoff.failures)
+        sl_backoff_progress(&s->backoff);
     pg_progress_tick(s);
     if (check_silence(s, err) != SL_OK)
         return fail_stream(s, err);
@@ -733,7 +701,7 @@ static int pg_wait_fd(sl_source *s, int *timeout_ms)
     if (!pg_snap_streams(s))
         return pg_snap_wait_fd(s, -1, timeout_ms);
     if (s->state == STATE_DISCONNECTED) {
-        int64_t wait = s->next_connect_ms - now;
+        int64_t wait = s->backoff.next_ms - now;
         if (wait < *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
         return pg_snap_wait_fd(s, -1, timeout_ms);

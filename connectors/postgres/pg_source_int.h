@@ -25,6 +25,7 @@
 #include "postgres/pg_catalog.h"
 #include "postgres/pg_types.h"
 #include "postgres/pgoutput.h"
+#include "sluice/backoff.h"
 #include "sluice/filter.h"
 #include "sluice/source.h"
 #include "transforms/transforms.h"
@@ -130,8 +131,6 @@ struct sl_source {
     sl_transforms *transforms; /* NULL when the configuration sets none */
     pg_table *message_table;   /* the pseudo-table of logical decoding messages */
     int64_t status_interval_ms;
-    int64_t retry_delay0_ms, retry_delay_max_ms;
-    int64_t max_retries; /* errors.max.retries: consecutive failed (re)connects, -1 unbounded */
     mismatch_strategy mismatch;
     const char *mismatch_name; /* the configured offset.mismatch.strategy, for messages */
     bool pub_via_root;         /* publish.via.partition.root */
@@ -140,13 +139,8 @@ struct sl_source {
     PGconn *repl;
     PGconn *catalog;
     conn_state state;
-    int64_t next_connect_ms;
-    int64_t retry_delay_ms;
-    int64_t failures;          /* consecutive failures without progress */
+    sl_backoff backoff;        /* reconnects: failures in a row, the next attempt's time */
     uint64_t stream_start_lsn; /* where the current stream started: progress is beyond it */
-    int64_t last_failure_log_ms;
-    int64_t failures_not_logged;
-    char last_failure[SL_ERROR_MAX];
     bool started;
 
     /*

@@ -355,7 +355,7 @@ static void run(uint64_t start_lsn, size_t capacity)
     nitems = 0;
     int idle = 0;
     for (int polls = 0; polls < 1000 && idle < 3; polls++) {
-        s->next_connect_ms = 0; /* no backoff in a test */
+        s->backoff.next_ms = 0; /* no backoff in a test */
         sl_code rc = sl_source_postgres.poll(s, &batch, &err);
         cr_assert(rc == SL_OK || rc == SL_CONNECT, "poll: %s", err.msg);
         idle = batch.count == 0 && rc == SL_OK ? idle + 1 : 0;
