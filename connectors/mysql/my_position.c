@@ -8,7 +8,9 @@
  * count of sources, each UUID, tag length and tag, a varint count of
  * intervals, each as the gap from the previous interval's end and its
  * length; MariaDB: a varint count of GTIDs, each domain, server and
- * sequence as varints) and the transaction's GTID.
+ * sequence as varints) and the transaction's GTID, and last, when the
+ * flags say so, the version of the snapshot state that goes with the
+ * position (a varint; my_snapshot.c).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -24,6 +26,7 @@ enum {
     F_UUID = 2,
     F_GTIDS = 4,
     F_GTID = 8,
+    F_SNAP = 16,
 };
 
 void my_position_init(my_position *p)
@@ -129,7 +132,8 @@ static size_t encode_once(const my_position *p, bool with_gtids, uint8_t *buf, s
     writer w = {buf, buf + cap, false};
     bool has_gtids = with_gtids && (p->mariadb ? p->mgtids != NULL : p->gtids != NULL);
     uint8_t flags = (uint8_t)((p->mariadb ? F_MARIADB : 0) | (p->has_uuid ? F_UUID : 0) |
-                              (has_gtids ? F_GTIDS : 0) | (p->has_gtid ? F_GTID : 0));
+                              (has_gtids ? F_GTIDS : 0) | (p->has_gtid ? F_GTID : 0) |
+                              (p->snap_version ? F_SNAP : 0));
     put_byte(&w, POS_VERSION);
     put_byte(&w, flags);
     put_varint(&w, p->pos);
@@ -150,6 +154,8 @@ static size_t encode_once(const my_position *p, bool with_gtids, uint8_t *buf, s
     }
     if (p->has_gtid)
         put_tx_gtid(&w, &p->gtid, p->mariadb);
+    if (p->snap_version)
+        put_varint(&w, p->snap_version);
     *overflow = w.overflow;
     return (size_t)(w.p - buf);
 }
@@ -286,6 +292,7 @@ sl_code my_position_decode(const sl_position *in, my_position *p, sl_error *err)
             p->gtid.gno = (int64_t)get_varint(&r);
         }
     }
+    p->snap_version = flags & F_SNAP ? get_varint(&r) : 0;
     if (r.failed || r.p != r.end)
         return sl_error_set(err, SL_INVALID, "malformed MySQL source position");
     return SL_OK;

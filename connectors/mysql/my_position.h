@@ -68,6 +68,11 @@ typedef struct my_position {
     my_tx_gtid gtid;
     my_gtid_set own_gtids;
     my_mariadb_gtid_list own_mgtids;
+    /*
+     * The snapshot state version of the position (binary form only: the
+     * offsets file stores the state itself next to the text); 0 none.
+     */
+    uint64_t snap_version;
 } my_position;
 
 void my_position_init(my_position *p);

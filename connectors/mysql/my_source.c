@@ -207,6 +207,13 @@ static sl_code my_check(const sl_config *cfg, sl_error *err)
         if (sl_config_has(cfg, pairs[i][0]) && sl_config_has(cfg, pairs[i][1]))
             return sl_error_set(err, SL_CONFIG, "keys \"%s\" and \"%s\" cannot both be set",
                                 pairs[i][0], pairs[i][1]);
+    const char *mode = sl_config_str(cfg, "snapshot.mode");
+    if (mode && (strcasecmp(mode, "configuration_based") == 0 ||
+                 strcasecmp(mode, "recovery") == 0 || strcasecmp(mode, "custom") == 0))
+        return sl_error_set(err, SL_CONFIG,
+                            "key \"snapshot.mode\": \"%s\" is not supported; use initial, "
+                            "initial_only, no_data, when_needed or always",
+                            mode);
     /* A DDL statement adds up to four items at once (my_stream.c). */
     if (sl_config_int(cfg, "max.batch.size", 2048) < 4)
         return sl_error_set(err, SL_CONFIG,
@@ -530,7 +537,9 @@ static sl_code connect_stream(sl_source *s, sl_error *err)
                 "\"%s\" at %llu)",
                 address, s->server.version, s->file, (unsigned long long)s->next_pos);
     }
-    rc = my_conn_dump(s->conn, &start, err);
+    /* snapshot.mode initial_only reads tables and streams nothing. */
+    if (my_snap_streams(s))
+        rc = my_conn_dump(s->conn, &start, err);
     if (rc == SL_OK) {
         s->state = MY_STREAMING;
         if (s->have_resume)
@@ -585,14 +594,6 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
                                                     : MY_FAIL_SKIP;
     s->include_schema_changes = sl_config_bool(cfg, "include.schema.changes", true);
     s->include_query = sl_config_bool(cfg, "include.query", false);
-    /* Debezium's default is initial, so a user may expect the existing rows: say plainly that
-     * they do not come rather than stream as if they had. */
-    const char *snapshot = sl_config_str(cfg, "snapshot.mode");
-    if (snapshot && strcasecmp(snapshot, "no_data") != 0 && strcasecmp(snapshot, "never") != 0)
-        sl_warn("snapshot.mode \"%s\": the %s source does not take snapshots yet; it streams the "
-                "changes made from its first start on (set snapshot.mode to no_data to silence "
-                "this)",
-                snapshot, mariadb ? "mariadb" : "mysql");
     sl_backoff_init(&s->backoff, cfg);
     s->stop_fd = -1;
     s->thread_id = -1;
@@ -651,6 +652,8 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
     }
     if (rc == SL_OK && s->include_schema_changes)
         rc = my_schema_change_table_build(s, err);
+    if (rc == SL_OK)
+        rc = my_snap_open(s, err);
     if (rc != SL_OK) {
         ops->close(s);
         return rc;
@@ -661,6 +664,21 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
 
 static sl_code my_open_mysql(const sl_config *cfg, sl_source **out, sl_error *err);
 static sl_code my_open_mariadb(const sl_config *cfg, sl_source **out, sl_error *err);
+
+static sl_code my_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err)
+{
+    return my_snap_state_format(s, pos, out, err);
+}
+
+static sl_code my_state_restore(sl_source *s, const char *state, sl_error *err)
+{
+    return my_snap_restore(s, state, err);
+}
+
+static const sl_snapshot_progress *my_snapshot_progress(sl_source *s)
+{
+    return my_snap_progress(s);
+}
 
 static void my_set_stop_fd(sl_source *s, int fd)
 {
@@ -679,13 +697,37 @@ static sl_code my_start(sl_source *s, const sl_position *from, sl_error *err)
         s->have_resume = true;
     }
     s->started = true;
-    return connect_stream(s, err);
+    bool resumed = s->have_resume, lost = false;
+    sl_code rc = connect_stream(s, err);
+    if (rc == SL_STATE && resumed && my_snap_when_needed(s)) {
+        /* snapshot.mode when_needed: a position that cannot be resumed takes a new snapshot. */
+        sl_warn("%s; snapshot.mode is when_needed: streaming from the server's current position "
+                "after a new snapshot",
+                err->msg);
+        my_position_free(&s->resume);
+        my_position_init(&s->resume);
+        s->have_resume = false;
+        lost = true;
+        rc = connect_stream(s, err);
+    }
+    if (rc != SL_OK)
+        return rc;
+    return my_snap_start(s, resumed, lost, err);
 }
 
 static sl_code my_poll(sl_source *s, sl_batch *batch, sl_error *err)
 {
     my_tables_free_retired(s);
     s->poll_count++;
+    if (!my_snap_streams(s))
+        return my_snap_poll_alone(s, batch, err);
+    /* Snapshot rows first, between two transactions of the stream. */
+    bool hold;
+    sl_code src = my_snap_poll(s, batch, &hold, err);
+    if (src != SL_OK)
+        return src;
+    if (hold)
+        return SL_OK;
     if (s->state == MY_DISCONNECTED) {
         if (sl_backoff_exhausted(&s->backoff, err))
             return SL_SOURCE;
@@ -707,11 +749,13 @@ static sl_code my_poll(sl_source *s, sl_batch *batch, sl_error *err)
 
 static int my_wait_fd(sl_source *s, int *timeout_ms)
 {
+    if (!my_snap_streams(s))
+        return my_snap_wait_fd(s, -1, timeout_ms);
     if (s->state == MY_DISCONNECTED) {
         int64_t wait = s->backoff.next_ms - my_now_ms();
         if (wait < *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
-        return -1;
+        return my_snap_wait_fd(s, -1, timeout_ms);
     }
     if (s->cur.active || s->in_payload || my_conn_pending(s->conn)) {
         *timeout_ms = 0; /* an event waits for room in the next batch */
@@ -720,7 +764,8 @@ static int my_wait_fd(sl_source *s, int *timeout_ms)
     int t = my_conn_timeout_ms(s->conn);
     if (t >= 0 && t < *timeout_ms)
         *timeout_ms = t;
-    return my_conn_fd(s->conn);
+    /* The binlog socket and the snapshot readers' wake-ups, as one descriptor. */
+    return my_snap_wait_fd(s, my_conn_fd(s->conn), timeout_ms);
 }
 
 static sl_code my_idle(sl_source *s, sl_error *err)
@@ -734,9 +779,8 @@ static sl_code my_idle(sl_source *s, sl_error *err)
 static sl_code my_ack(sl_source *s, const sl_position *pos, sl_error *err)
 {
     /* No slot to confirm: the server keeps binlogs by its own retention (binlog_expire_logs). */
-    (void)s;
-    (void)pos;
     (void)err;
+    my_snap_acknowledged(s, pos);
     return SL_OK;
 }
 
@@ -796,6 +840,8 @@ static void my_close(sl_source *s)
 {
     if (!s)
         return;
+    /* The snapshot's readers stop before what they use goes. */
+    my_snap_close(s);
     disconnect(s);
     my_tables_destroy(s);
     my_table_free(s->schema_change_table);
@@ -834,6 +880,9 @@ const sl_source_ops sl_source_mysql = {
     .position_parse = my_position_parse_op,
     .connect_offset_format = my_connect_offset_format,
     .connect_offset_parse = my_connect_offset_parse_mysql,
+    .state_format = my_state_format,
+    .state_restore = my_state_restore,
+    .snapshot_progress = my_snapshot_progress,
     .close = my_close,
 };
 
@@ -854,6 +903,9 @@ const sl_source_ops sl_source_mariadb = {
     .position_parse = my_position_parse_op,
     .connect_offset_format = my_connect_offset_format,
     .connect_offset_parse = my_connect_offset_parse_mariadb,
+    .state_format = my_state_format,
+    .state_restore = my_state_restore,
+    .snapshot_progress = my_snapshot_progress,
     .close = my_close,
 };
 

@@ -242,6 +242,8 @@ struct sl_source {
     const sl_schema *source_schema;
     my_table *schema_change_table; /* the pseudo-table of schema change events */
     unsigned warnings;
+
+    struct my_snap *snap; /* snapshots (my_snapshot.c) */
 };
 
 static inline int64_t my_now_ms(void)
@@ -322,6 +324,16 @@ sl_code my_tables_load_charsets(sl_source *s, sl_error *err);
  */
 sl_code my_tables_load_all(sl_source *s, sl_error *err);
 
+/*
+ * A version that is not in the versions list nor the table id map, for a
+ * snapshot: my_table_new_detached() gives an empty one whose arena holds
+ * the map m (made from the server's catalog, my_snapshot.c), then
+ * my_table_build_detached() builds it as a TABLE_MAP with that content
+ * would. The caller frees it with my_table_free().
+ */
+my_table *my_table_new_detached(sl_source *s);
+sl_code my_table_build_detached(sl_source *s, my_table *t, const my_table_map *m, sl_error *err);
+
 /* ---- my_stream.c ---- */
 
 /*
@@ -332,6 +344,23 @@ sl_code my_stream_poll(sl_source *s, sl_batch *batch, sl_error *err);
 
 /* Resets the per-connection stream state (a new dump starts). */
 void my_stream_reset(sl_source *s);
+
+/*
+ * The event's row from a decoded image (one value per binlog column): the
+ * fields the column filters keep, a null in a required field replaced as
+ * Debezium's converters do. May return cols itself.
+ */
+sl_value *my_row_fields(sl_source *s, sl_arena *arena, const my_table *t, sl_value *cols);
+
+/* Whether the stream is between two transactions, where snapshot rows may go. */
+bool my_stream_between_transactions(const sl_source *s);
+
+/* Pushes a COMMIT with the stream's position here and snapshot state version. */
+void my_stream_push_here(sl_source *s, sl_batch *batch, uint64_t version);
+
+/* Pushes a read event (op r) of a snapshot row, its source block as Debezium's snapshots. */
+void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_value *row,
+                         const char *marker, int64_t read_unix_ms, const char *file, uint64_t pos);
 
 /* ---- my_schema_change.c ---- */
 
@@ -344,5 +373,57 @@ sl_code my_schema_change_table_build(sl_source *s, sl_error *err);
  */
 sl_item *my_schema_change_push(sl_source *s, sl_batch *batch, const char *db, const char *ddl,
                                size_t ddl_len, const my_ddl_result *res, sl_value *source);
+
+/* ---- my_snapshot.c ---- */
+
+/* Reads the snapshot keys (snapshot.mode, signals...) and makes the coordinator. */
+sl_code my_snap_open(sl_source *s, sl_error *err);
+void my_snap_close(sl_source *s);
+
+/* Whether the source streams (false for snapshot.mode initial_only). */
+bool my_snap_streams(const sl_source *s);
+
+/* Whether snapshot.mode is when_needed. */
+bool my_snap_when_needed(const sl_source *s);
+
+/*
+ * Decides whether this start takes a snapshot (snapshot.mode) and starts
+ * the readers; after the stream is connected. resumed: a stored position
+ * was given; lost: it could not be streamed from.
+ */
+sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err);
+
+/* The snapshot's share of a poll, before the stream; *hold: do not read the stream now. */
+sl_code my_snap_poll(sl_source *s, sl_batch *batch, bool *hold, sl_error *err);
+
+/* initial_only: the poll is the snapshot's alone; SL_STOPPED once everything is emitted. */
+sl_code my_snap_poll_alone(sl_source *s, sl_batch *batch, sl_error *err);
+
+/* The descriptor to wait on: the binlog socket (conn_fd, -1 none) and the readers' wake-ups. */
+int my_snap_wait_fd(sl_source *s, int conn_fd, int *timeout_ms);
+
+/* Whether snapshot rows are ready to go at the next end of a transaction. */
+bool my_snap_emit_due(sl_source *s);
+
+/* Stream hooks: a transaction begins (its GTID and position in s), the stream passed one. */
+void my_snap_on_begin(sl_source *s);
+void my_snap_on_position(sl_source *s);
+
+/*
+ * A streamed row change of t (before and/or after, event fields): logs its
+ * keys; true when it must not be emitted (a read of a table without a key
+ * holds it already).
+ */
+bool my_snap_on_row(sl_source *s, const my_table *t, const sl_value *before, const sl_value *after);
+
+/* TRUNCATE of db.table: every key of it changed. */
+void my_snap_on_truncate(sl_source *s, const char *db, const char *table);
+
+/* State: the version positions carry, its JSON, what is durable, a restored state. */
+uint64_t my_snap_version(const sl_source *s);
+sl_code my_snap_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err);
+void my_snap_acknowledged(sl_source *s, const sl_position *pos);
+sl_code my_snap_restore(sl_source *s, const char *state, sl_error *err);
+const sl_snapshot_progress *my_snap_progress(sl_source *s);
 
 #endif

@@ -64,6 +64,10 @@ static void push_commit(sl_source *s, sl_batch *batch, const my_position *p)
     sl_item *item = my_batch_push(batch, SL_ITEM_COMMIT);
     bool dropped = false;
     sl_error err;
+    /* The snapshot's state as of this position goes with it (my_snapshot.c). */
+    my_position versioned = *p;
+    versioned.snap_version = s->snap ? my_snap_version(s) : 0;
+    p = &versioned;
     if (my_position_encode(p, &item->u.position, &dropped, &err) != SL_OK) {
         /* A file name that does not fit: keep the position without anything but the file's start.
          */
@@ -167,6 +171,8 @@ static void tx_begin(sl_source *s, bool have_gtid, const my_tx_gtid *gtid)
         }
     }
     tx_gtid_text(s);
+    if (s->snap)
+        my_snap_on_begin(s);
 }
 
 /* Whether the batch has room for the COMMIT; then ends the transaction with it. */
@@ -198,6 +204,8 @@ static bool tx_commit(sl_source *s, sl_batch *batch)
     free(s->query_text);
     s->query_text = NULL;
     s->query_len = 0;
+    if (s->snap)
+        my_snap_on_position(s);
     return true;
 }
 
@@ -310,11 +318,11 @@ static bool values_equal(const sl_value *a, const sl_value *b)
  * and a null in a required field replaced as Debezium's converters do (the
  * default, which the encoder writes for a null, or the type's fallback).
  */
-static sl_value *row_fields(sl_source *s, sl_batch *batch, my_table *t, sl_value *cols)
+sl_value *my_row_fields(sl_source *s, sl_arena *arena, const my_table *t, sl_value *cols)
 {
     sl_value *row = cols;
     if (t->field_of) {
-        row = sl_arena_alloc(&batch->arena, (t->nfields ? t->nfields : 1) * sizeof *row);
+        row = sl_arena_alloc(arena, (t->nfields ? t->nfields : 1) * sizeof *row);
         for (uint32_t i = 0; i < t->ncols; i++)
             if (t->field_of[i] >= 0)
                 row[t->field_of[i]] = cols[i];
@@ -325,7 +333,7 @@ static sl_value *row_fields(sl_source *s, sl_batch *batch, my_table *t, sl_value
             if (t->field_of)
                 for (c = 0; c < t->ncols && t->field_of[c] != (int32_t)f; c++)
                     ;
-            my_fallback_value(&t->convs[c], &batch->arena, &row[f]);
+            my_fallback_value(&t->convs[c], arena, &row[f]);
         }
     }
     (void)s;
@@ -426,8 +434,8 @@ static sl_code handle_rows(sl_source *s, sl_batch *batch, bool *done, sl_error *
             c->row_index++;
             continue; /* emitted before the restart */
         }
-        sl_value *b = has_before ? row_fields(s, batch, t, before) : NULL;
-        sl_value *a = has_after ? row_fields(s, batch, t, after) : NULL;
+        sl_value *b = has_before ? my_row_fields(s, &batch->arena, t, before) : NULL;
+        sl_value *a = has_after ? my_row_fields(s, &batch->arena, t, after) : NULL;
         bool key_change = false;
         if (b && a && t->base.nkey) {
             for (uint32_t k = 0; k < t->base.nkey; k++) {
@@ -437,6 +445,13 @@ static sl_code handle_rows(sl_source *s, sl_batch *batch, bool *done, sl_error *
                 else if (b[f].kind != SL_VALUE_ABSENT && !values_equal(&a[f], &b[f]))
                     key_change = true;
             }
+        }
+        /* The snapshot's windows see every change, even one that is not emitted. */
+        if (s->snap && my_snap_on_row(s, t, b, a)) {
+            c->row_items_done = 0;
+            c->row_index++;
+            s->last_row = row;
+            continue; /* a row that a read of a table without a key already holds */
         }
         uint32_t item = 0;
         if (c->rows.kind == MY_ROWS_WRITE) {
@@ -523,6 +538,8 @@ static sl_code handle_statement(sl_source *s, sl_batch *batch, const my_binlog_q
                 if (v->included && !v->problem[0] && strcmp(v->base.database, e->db) == 0 &&
                     strcmp(v->base.name, e->table) == 0)
                     t = v;
+            if (s->snap)
+                my_snap_on_truncate(s, e->db, e->table);
             if (t)
                 push_event(s, batch, t, SL_OP_TRUNCATE, s->last_row);
         }
@@ -614,6 +631,8 @@ static sl_code handle_event(sl_source *s, sl_batch *batch, bool *done, sl_error 
             my_source_position_here(s, &p);
             push_commit(s, batch, &p);
         }
+        if (!s->in_tx && s->snap)
+            my_snap_on_position(s);
         return SL_OK;
     case MY_EV_GTID:
     case MY_EV_ANONYMOUS_GTID:
@@ -823,5 +842,67 @@ sl_code my_stream_poll(sl_source *s, sl_batch *batch, sl_error *err)
         s->cur.active = false;
         if (sl_batch_full(batch))
             return SL_OK;
+        /* Snapshot rows wait for the end of a transaction: the next poll emits them. */
+        if (s->snap && my_snap_emit_due(s))
+            return SL_OK;
     }
+}
+
+bool my_stream_between_transactions(const sl_source *s)
+{
+    return s->state == MY_STREAMING && !s->in_tx && !s->cur.active && !s->in_payload &&
+           !s->pending_gtid && !s->resume_skip_pending;
+}
+
+void my_stream_push_here(sl_source *s, sl_batch *batch, uint64_t version)
+{
+    my_position p;
+    my_source_position_here(s, &p);
+    p.snap_version = version;
+    sl_item *item = my_batch_push(batch, SL_ITEM_COMMIT);
+    sl_error err;
+    if (my_position_encode(&p, &item->u.position, NULL, &err) != SL_OK) {
+        sl_warn("%s", err.msg);
+        item->u.position.len = 0;
+    }
+}
+
+void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_value *row,
+                         const char *marker, int64_t read_unix_ms, const char *file, uint64_t pos)
+{
+    sl_item *item = my_batch_push(batch, SL_ITEM_EVENT);
+    sl_event *ev = &item->u.event;
+    memset(ev, 0, sizeof *ev);
+    ev->op = SL_OP_READ;
+    ev->table = &t->base;
+    ev->after = row;
+    ev->source_schema = s->source_schema;
+    /*
+     * As Debezium's snapshot records: the read's time, the binlog position
+     * of the snapshot, no event of the binlog (server id 0, no GTID, row 0,
+     * no thread, no query).
+     */
+    sl_arena *a = &batch->arena;
+    sl_value *v = sl_arena_alloc(a, MY_SRC_FIELDS * sizeof *v);
+    static const char version[] = MY_SOURCE_VERSION;
+    const char *connector = s->ops->connector_name;
+    v[MY_SRC_VERSION] = sl_value_string(version, sizeof version - 1);
+    v[MY_SRC_CONNECTOR] = sl_value_string(connector, (uint32_t)strlen(connector));
+    v[MY_SRC_NAME] = sl_value_string(s->topic_prefix, (uint32_t)strlen(s->topic_prefix));
+    v[MY_SRC_TS_MS] = sl_value_int(read_unix_ms);
+    v[MY_SRC_SNAPSHOT] = sl_value_string(marker, (uint32_t)strlen(marker));
+    v[MY_SRC_DB] = sl_value_string(t->base.database, (uint32_t)strlen(t->base.database));
+    v[MY_SRC_SEQUENCE] = sl_value_null();
+    v[MY_SRC_TS_US] = sl_value_int(read_unix_ms * 1000);
+    v[MY_SRC_TS_NS] = sl_value_int(read_unix_ms * 1000000);
+    v[MY_SRC_TABLE] = sl_value_string(t->base.name, (uint32_t)strlen(t->base.name));
+    v[MY_SRC_SERVER_ID] = sl_value_int(0);
+    v[MY_SRC_GTID] = sl_value_null();
+    const char *f = sl_arena_strdup(a, file);
+    v[MY_SRC_FILE] = sl_value_string(f, (uint32_t)strlen(f));
+    v[MY_SRC_POS] = sl_value_int((int64_t)pos);
+    v[MY_SRC_ROW] = sl_value_int(0);
+    v[MY_SRC_THREAD] = sl_value_null();
+    v[MY_SRC_QUERY] = sl_value_null();
+    ev->source = v;
 }

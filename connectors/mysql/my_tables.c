@@ -861,3 +861,24 @@ sl_code my_tables_load_all(sl_source *s, sl_error *err)
     free(ctx.names);
     return rc;
 }
+
+/* ---- versions for snapshots ---- */
+
+my_table *my_table_new_detached(sl_source *s)
+{
+    return table_new(s);
+}
+
+sl_code my_table_build_detached(sl_source *s, my_table *t, const my_table_map *m, sl_error *err)
+{
+    t->base.database = sl_arena_strdup(&t->arena, m->db);
+    t->base.name = sl_arena_strdup(&t->arena, m->table);
+    t->base.topic = arena_printf(&t->arena, "%s.%s.%s", s->topic_prefix, m->db, m->table);
+    t->included = true;
+    t->ncols = m->ncols;
+    const my_tabledef *def = NULL;
+    sl_code rc = my_tables_definition(s, m->db, m->table, &def, err);
+    if (rc == SL_OK)
+        rc = build_version(s, t, m, def, err);
+    return rc;
+}
