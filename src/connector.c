@@ -152,8 +152,7 @@ static const sl_config_key core_keys[] = {
             "stored position, or to finish an unfinished snapshot), initial_only (then stop), "
             "no_data or never (stream only), when_needed (also when the stored position can no "
             "longer be streamed from), always (at every start). Rows come as op r events, read "
-            "in key-ordered chunks while the stream runs. The mysql and mariadb sources take no "
-            "snapshot yet: they warn and stream."},
+            "in key-ordered chunks while the stream runs (mysql: needs gtid_mode=ON)."},
     {.name = "snapshot.include.collection.list",
      .type = SL_CONF_REGEXES,
      .doc = "Regular expressions of the captured tables (schema.table) the initial snapshot "
