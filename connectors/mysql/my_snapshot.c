@@ -97,6 +97,7 @@ typedef struct my_snap {
     bool chunk_open; /* the BEGIN of the chunk being emitted is in a batch */
     bool stopped;    /* initial_only: everything emitted */
     bool started;
+    bool whole_reads; /* a table was read whole: the stream's changes may be left out */
     int epoll_fd;
     int epoll_conn_fd; /* the binlog socket registered in epoll_fd, or -1 */
     _Atomic unsigned conversion_warnings;
@@ -792,6 +793,7 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     *stream_id = h;
     *keyed = st->nkey > 0;
+    s->snap->whole_reads |= !*keyed;
     return SL_OK;
 }
 
@@ -1843,7 +1845,8 @@ void my_snap_on_position(sl_source *s)
 bool my_snap_on_row(sl_source *s, const my_table *t, const sl_value *before, const sl_value *after)
 {
     my_snap *p = s->snap;
-    if (!p->started)
+    /* Nothing to log and nothing to leave out: the common case of a stream alone. */
+    if (!p->started || (!p->whole_reads && !sl_snapshot_running(p->coord)))
         return false;
     uint64_t id = stream_id_of(t->base.database, t->base.name);
     uint64_t txid = current_txid(s);
@@ -1931,7 +1934,8 @@ static void emit(sl_source *s, sl_batch *batch)
 
 bool my_snap_emit_due(sl_source *s)
 {
-    return s->snap->started && sl_snapshot_emittable(s->snap->coord) != NULL;
+    return s->snap->started && !s->cur.active && !s->in_tx && !s->pending_gtid &&
+           sl_snapshot_emittable(s->snap->coord) != NULL;
 }
 
 sl_code my_snap_poll(sl_source *s, sl_batch *batch, bool *hold, sl_error *err)

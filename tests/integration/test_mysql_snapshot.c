@@ -367,22 +367,22 @@ static void kill9(it_mysql_kind kind)
             getdelim(&text, &cap, '\0', f);
             fclose(f);
         }
-        bool mid = text && strstr(text, "snap_kill") && strstr(text, "primary_key");
+        /* The state's last key emitted and acknowledged: "primary_key":["1234"]. */
+        const char *pk = text ? strstr(text, "\"primary_key\":[\"") : NULL;
+        bool mid = pk && atoi(pk + 16) >= NKEYS / 3;
         free(text);
-        json_t *ev = read_events(dir, "sk", &s, "snap_kill");
-        size_t reads = count_op(ev, "r");
-        json_decref(ev);
-        if (mid && reads >= NKEYS / 4)
+        if (mid)
             break;
         cr_assert_lt(mono_ms(), deadline, "no snapshot progress was checkpointed (see %s)", dir);
-        usleep(20000);
+        usleep(2000);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     json_t *ev = read_events(dir, "sk", &s, "snap_kill");
     size_t before_restart = count_op(ev, "r");
     json_decref(ev);
-    cr_assert_lt(before_restart, (size_t)NKEYS, "the table was read whole before the crash");
+    cr_assert_lt(before_restart, (size_t)NKEYS * 9 / 10,
+                 "the table was read before the crash: no test of a resume");
     pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "resuming the unfinished initial snapshot", 30000), "see %s",
               log_path);
