@@ -67,8 +67,7 @@ static void push_commit(sl_source *s, sl_batch *batch, const my_position *p)
     /* The snapshot's state as of this position goes with it (my_snapshot.c). */
     my_position versioned = *p;
     versioned.snap_version = s->snap ? my_snap_version(s) : 0;
-    p = &versioned;
-    if (my_position_encode(p, &item->u.position, &dropped, &err) != SL_OK) {
+    if (my_position_encode(&versioned, &item->u.position, &dropped, &err) != SL_OK) {
         /* A file name that does not fit: keep the position without anything but the file's start.
          */
         sl_warn("%s", err.msg);

@@ -14,6 +14,8 @@
  *     those of the streamed insert of the same row;
  *   - a table without a primary key: read whole with a warning, nothing
  *     lost or doubled while rows are inserted meanwhile.
+ *   - an execute-snapshot signal from the signal file: an incremental
+ *     snapshot of the table (source.snapshot "incremental").
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -679,4 +681,56 @@ Test(mysql_snapshot, mariadb_table_without_key_read_whole, .timeout = 180)
 Test(mysql_snapshot, mysql97_table_without_key_read_whole, .timeout = 180)
 {
     no_key(IT_MYSQL97);
+}
+
+/* ---- incremental snapshot from the signal file ---- */
+
+static void incremental(it_mysql_kind kind)
+{
+    it_mysql s = it_mysql_server(kind);
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-inc-mariadb" : "my-snap-inc-mysql97");
+    char log_path[4200], signals[4300], extra[6000];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(signals, sizeof signals, "%s/signals.txt", dir);
+    make_table(&s, "snap_inc", 1000, true);
+    snprintf(extra, sizeof extra,
+             "\"table.include.list\": \"sluice_test.snap_inc\", \"schemas.enable\": false, "
+             "\"snapshot.mode\": \"no_data\", \"signal.enabled.channels\": \"file\", "
+             "\"signal.file\": \"%s\", \"signal.poll.interval.ms\": 200, "
+             "\"incremental.snapshot.chunk.size\": 300",
+             signals);
+    char *cfg = it_mysql_write_config(&s, dir, "si", "file", extra);
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "streaming from", 30000), "see %s", log_path);
+    free(
+        ts_write_file(dir, "signals.txt",
+                      "{\"id\":\"f1\",\"type\":\"execute-snapshot\",\"data\":{\"data-collections\":"
+                      "[\"sluice_test.snap_inc\"],\"type\":\"INCREMENTAL\"}}\n"));
+    cr_assert(it_wait_log(log_path, "snapshot of table \"sluice_test.snap_inc\" finished", 60000),
+              "see %s", log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    json_t *ev = read_events(dir, "si", &s, "snap_inc");
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(ev, i, e)
+    {
+        const char *snap =
+            json_string_value(json_object_get(json_object_get(e, "source"), "snapshot"));
+        n += strcmp(json_string_value(json_object_get(e, "op")), "r") == 0 &&
+             strcmp(snap, "incremental") == 0;
+    }
+    cr_assert_eq(n, 1000, "%zu incremental read events for 1000 rows", n);
+    json_decref(ev);
+    free(cfg);
+    free(dir);
+}
+
+Test(mysql_snapshot, mariadb_incremental_snapshot_from_the_signal_file, .timeout = 120)
+{
+    incremental(IT_MARIADB);
+}
+
+Test(mysql_snapshot, mysql97_incremental_snapshot_from_the_signal_file, .timeout = 120)
+{
+    incremental(IT_MYSQL97);
 }
