@@ -1399,15 +1399,61 @@ static int collect_status(void *ctx, unsigned ncols, char **row)
 }
 
 /*
+ * MySQL, a table read whole: LOCK TABLES ... READ on a connection of its
+ * own, held while the read's snapshot is taken. The visibility of such a
+ * read leaves the table's changes out of the stream (snapshot.h), so it
+ * must be exact for them: every transaction that wrote the table has
+ * finished (its GTID in gtid_executed) when the lock is granted, and none
+ * writes it until the lock goes, after the snapshot. Without the LOCK
+ * TABLES privilege the read goes on unlocked, with a warning: a
+ * transaction committing at that instant may then come twice. *out NULL
+ * then.
+ */
+static sl_code lock_table(snap_reader *r, const snap_table *st, my_conn **out, sl_error *err)
+{
+    *out = NULL;
+    my_conn *c;
+    sl_code rc = my_conn_open(&r->s->conn_opts, &c, err);
+    if (rc != SL_OK)
+        return rc;
+    sl_buf sql;
+    sl_buf_init(&sql);
+    sl_buf_puts(&sql, "LOCK TABLES ");
+    quote_ident(&sql, st->t->base.database);
+    sl_buf_putc(&sql, '.');
+    quote_ident(&sql, st->t->base.name);
+    sl_buf_puts(&sql, " READ");
+    rc = my_conn_exec(c, "SET SESSION lock_wait_timeout = 60", err);
+    if (rc == SL_OK)
+        rc = my_conn_exec(c, sl_buf_cstr(&sql), err);
+    sl_buf_free(&sql);
+    if (rc != SL_OK) {
+        unsigned no = my_conn_errno(c);
+        my_conn_close(c);
+        if (no != 1044 && no != 1142 && no != 1227)
+            return rc;
+        sl_warn("snapshot of table \"%s.%s\": no LOCK TABLES privilege (%s); the table is read "
+                "without a lock, and a transaction committing as the read starts may come twice",
+                st->t->base.database, st->t->base.name, err->msg);
+        return SL_OK;
+    }
+    *out = c;
+    return SL_OK;
+}
+
+/*
  * Takes the snapshot of a read: the transaction, its visibility and H, and
  * the database's clock. Reader thread.
  */
-static sl_code begin_read(snap_reader *r, sl_snap_job *job, sl_error *err)
+static sl_code begin_read(snap_reader *r, const snap_table *table, sl_snap_job *job, sl_error *err)
 {
     bool mariadb = r->s->server.flavor == MY_FLAVOR_MARIADB;
     char *before = NULL;
     sl_code rc = SL_OK;
-    if (!mariadb)
+    my_conn *locker = NULL;
+    if (!mariadb && job->whole)
+        rc = lock_table(r, table, &locker, err);
+    if (!mariadb && rc == SL_OK)
         rc = my_conn_query_value(r->conn, "SELECT @@GLOBAL.gtid_executed", &before, err);
     if (rc == SL_OK)
         rc = my_conn_exec(r->conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
@@ -1418,6 +1464,11 @@ static sl_code begin_read(snap_reader *r, sl_snap_job *job, sl_error *err)
                                     collect_status, &st, err);
         else
             rc = my_conn_binlog_status(r->conn, &st, err);
+    }
+    if (locker) {
+        sl_error ignored;
+        my_conn_exec(locker, "UNLOCK TABLES", &ignored);
+        my_conn_close(locker);
     }
     if (rc == SL_OK && !st.file[0])
         rc = sl_error_set(err, SL_SOURCE, "the server did not say the snapshot's binlog position");
@@ -1460,7 +1511,7 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
     sl_code rc = SL_OK;
     if (r->broken && (rc = reader_connect(r, err)) != SL_OK)
         return rc;
-    rc = begin_read(r, job, err);
+    rc = begin_read(r, st, job, err);
     if (rc != SL_OK) {
         if (!r->broken)
             my_conn_exec(r->conn, "ROLLBACK", err);
