@@ -1863,6 +1863,9 @@ sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
         sl_info("resuming the unfinished initial snapshot");
     }
     p->started = true;
+    /* The stream starts after everything before its start position: chunks need not wait. */
+    if (my_snap_streams(s) && s->file[0])
+        sl_snapshot_on_position(p->coord, pack_position(s->file, s->next_pos));
     return sl_snapshot_start(p->coord, err);
 }
 
