@@ -507,6 +507,12 @@ void sl_metrics_event(sl_metrics *m, const sl_event *ev, uint64_t tx_seq)
         commit_entry *e = &m->commits[tx_seq & m->commit_mask];
         e->seq = tx_seq;
         e->commit_us = commit_time_us(m, ev);
+        if (e->commit_us && ev->ts_us) {
+            /* The commit time may be in whole seconds (MariaDB): never below zero. */
+            int64_t behind = (ev->ts_us - e->commit_us) / 1000;
+            m->local.behind_source_ms = behind > 0 ? behind : 0;
+            m->local.last_event_wall_us = ev->ts_us;
+        }
     }
 }
 

@@ -100,6 +100,14 @@ typedef struct sl_metrics_view {
     int64_t latency_sum_us;
     int64_t newest_acked_commit_us;    /* commit time of the newest acknowledged transaction */
     int64_t oldest_inflight_commit_us; /* 0 when nothing with a commit time is in flight */
+    /*
+     * Of the last transaction read with a commit time: the milliseconds
+     * between that time and when the pipeline took its first event
+     * (Debezium's MilliSecondsBehindSource), and that wall clock time; 0
+     * in last_event_wall_us before the first one.
+     */
+    int64_t behind_source_ms;
+    int64_t last_event_wall_us;
 
     uint64_t checkpoints;
     int64_t checkpoint_wall_us; /* when the durable position last changed; 0: never */

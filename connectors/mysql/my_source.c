@@ -781,6 +781,7 @@ static sl_code my_ack(sl_source *s, const sl_position *pos, sl_error *err)
     /* No slot to confirm: the server keeps binlogs by its own retention (binlog_expire_logs). */
     (void)err;
     my_snap_acknowledged(s, pos);
+    s->acked = *pos; /* for the metrics' confirmed position */
     return SL_OK;
 }
 
@@ -845,6 +846,7 @@ static void my_close(sl_source *s)
     disconnect(s);
     my_tables_destroy(s);
     my_table_free(s->schema_change_table);
+    my_stats_free(s);
     my_catalog_free(&s->catalog);
     my_position_free(&s->resume);
     my_gtid_set_free(&s->gtids);
@@ -884,6 +886,7 @@ const sl_source_ops sl_source_mysql = {
     .state_restore = my_state_restore,
     .snapshot_progress = my_snapshot_progress,
     .close = my_close,
+    .stats = my_stats,
 };
 
 const sl_source_ops sl_source_mariadb = {
@@ -907,6 +910,7 @@ const sl_source_ops sl_source_mariadb = {
     .state_restore = my_state_restore,
     .snapshot_progress = my_snapshot_progress,
     .close = my_close,
+    .stats = my_stats,
 };
 
 static sl_code my_open_mysql(const sl_config *cfg, sl_source **out, sl_error *err)

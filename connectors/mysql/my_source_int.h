@@ -104,6 +104,12 @@ typedef struct my_tmap_entry {
     my_table *table;
 } my_tmap_entry;
 
+/* One of the server's binlog files as SHOW BINARY LOGS lists it (my_stats.c). */
+typedef struct my_binlog_file {
+    char *name;
+    uint64_t size;
+} my_binlog_file;
+
 typedef enum my_conn_state {
     MY_DISCONNECTED,
     MY_STREAMING,
@@ -244,6 +250,12 @@ struct sl_source {
     unsigned warnings;
 
     struct my_snap *snap; /* snapshots (my_snapshot.c) */
+
+    /* Metrics (my_stats.c): the last position acknowledged, the server's binlog files. */
+    sl_position acked;
+    my_binlog_file *binlogs;
+    size_t nbinlogs;
+    int64_t binlogs_read_ms;
 };
 
 static inline int64_t my_now_ms(void)
@@ -361,6 +373,14 @@ void my_stream_push_here(sl_source *s, sl_batch *batch, uint64_t version);
 /* Pushes a read event (op r) of a snapshot row, its source block as Debezium's snapshots. */
 void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_value *row,
                          const char *marker, int64_t read_unix_ms, const char *file, uint64_t pos);
+
+/* ---- my_stats.c ---- */
+
+/* Figures for the metrics (source.h's stats); asks the server at most every 5 s. */
+void my_stats(sl_source *s, sl_source_stats *out);
+
+/* Frees what my_stats() keeps (close). */
+void my_stats_free(sl_source *s);
 
 /* ---- my_schema_change.c ---- */
 

@@ -100,12 +100,21 @@ typedef struct sl_source sl_source; /* defined by each connector */
 /*
  * How far the source is behind its server, for the metrics. Positions are in
  * the source's own unit, one that subtracts into bytes of log (PostgreSQL:
- * LSNs).
+ * LSNs; MySQL: bytes of binlog counted over the server's binlog files).
  */
 typedef struct sl_source_stats {
     bool known;                  /* false: the source cannot tell (not connected yet) */
     uint64_t server_position;    /* the server's end of log, as last learned */
     uint64_t confirmed_position; /* what the server was last told is durable downstream */
+    /*
+     * Where the source reads now, for sources whose log is a series of
+     * named files (MySQL's binlog, Debezium's BinlogFilename and
+     * BinlogPosition): "" when it has none. gtids is the set of
+     * transactions read (Debezium's GtidSet), "" when unknown or too long.
+     */
+    char log_file[256];
+    uint64_t log_offset;
+    char gtids[512];
 } sl_source_stats;
 
 typedef struct sl_source_ops {

@@ -363,6 +363,45 @@ void sl_metrics_render_prometheus(sl_buf *out)
         if (s.views[i].source.known)
             put_u64(out, "sluice_source_confirmed_position", s.names[i], NULL,
                     s.views[i].source.confirmed_position);
+    family(out, "sluice_source_behind_source_milliseconds", "gauge",
+           "Milliseconds between the commit time of the last transaction read and when sluice "
+           "read it (Debezium's MilliSecondsBehindSource).");
+    for (size_t i = 0; i < s.n; i++)
+        if (s.views[i].last_event_wall_us)
+            put_u64(out, "sluice_source_behind_source_milliseconds", s.names[i], NULL,
+                    (uint64_t)s.views[i].behind_source_ms);
+    family(out, "sluice_source_last_event_timestamp_seconds", "gauge",
+           "When sluice read the last transaction with a commit time (Unix time).");
+    for (size_t i = 0; i < s.n; i++)
+        if (s.views[i].last_event_wall_us)
+            put_double(out, "sluice_source_last_event_timestamp_seconds", s.names[i], NULL,
+                       (double)s.views[i].last_event_wall_us / 1e6);
+    sl_buf label;
+    sl_buf_init(&label);
+    family(out, "sluice_source_binlog_position", "gauge",
+           "MySQL/MariaDB: the position in binlog file where the source reads now "
+           "(Debezium's BinlogFilename and BinlogPosition).");
+    for (size_t i = 0; i < s.n; i++) {
+        const sl_source_stats *src = &s.views[i].source;
+        if (!src->known || !src->log_file[0])
+            continue;
+        sl_buf_reset(&label);
+        put_label(&label, "file", src->log_file);
+        put_u64(out, "sluice_source_binlog_position", s.names[i], sl_buf_cstr(&label),
+                src->log_offset);
+    }
+    family(out, "sluice_source_gtid_set_info", "gauge",
+           "MySQL/MariaDB: 1, labelled with the set of GTIDs the source has read (Debezium's "
+           "GtidSet); absent when the server has none or the set is too long for a label.");
+    for (size_t i = 0; i < s.n; i++) {
+        const sl_source_stats *src = &s.views[i].source;
+        if (!src->known || !src->gtids[0])
+            continue;
+        sl_buf_reset(&label);
+        put_label(&label, "gtids", src->gtids);
+        put_u64(out, "sluice_source_gtid_set_info", s.names[i], sl_buf_cstr(&label), 1);
+    }
+    sl_buf_free(&label);
 
     static const struct {
         const char *name, *help;
