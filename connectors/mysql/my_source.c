@@ -168,35 +168,8 @@ static const sl_config_key my_keys[] = {
     {0},
 };
 
-/* Collects the first column transform key set (column.truncate.*, column.mask.*). */
-static int first_transform_key(void *ctx, const char *subkey, const char *value)
-{
-    (void)value;
-    char *out = ctx;
-    if (strncmp(subkey, "truncate.", 9) == 0 || strncmp(subkey, "mask.", 5) == 0 ||
-        strcmp(subkey, "propagate.source.type") == 0) {
-        snprintf(out, 256, "column.%s", subkey);
-        return 1;
-    }
-    return 0;
-}
-
 static sl_code my_check(const sl_config *cfg, sl_error *err)
 {
-    /*
-     * The column transforms (src/transforms) are applied by the PostgreSQL
-     * source only so far: accepting them here would send unmasked values.
-     */
-    char transform[256] = "";
-    if (sl_config_has(cfg, "message.key.columns"))
-        snprintf(transform, sizeof transform, "message.key.columns");
-    else
-        sl_config_foreach_prefix(cfg, "column.", first_transform_key, transform);
-    if (transform[0])
-        return sl_error_set(err, SL_CONFIG,
-                            "key \"%s\": the MySQL/MariaDB source does not apply column "
-                            "transforms yet",
-                            transform);
     static const char *const pairs[][2] = {
         {"database.include.list", "database.exclude.list"},
         {"table.include.list", "table.exclude.list"},
@@ -627,13 +600,10 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
     if (rc == SL_OK)
         rc = sl_filter_new(cfg, "table.include.list", "table.exclude.list", &s->table_filter, err);
     if (rc == SL_OK)
-        rc = sl_filter_new(cfg, "column.include.list", "column.exclude.list", &s->column_filter,
-                           err);
+        rc = sl_transforms_new(cfg, &s->transforms, err);
     if (rc == SL_OK)
         rc = sl_filter_new(cfg, "gtid.source.includes", "gtid.source.excludes", &s->gtid_filter,
                            err);
-    s->has_column_filter =
-        sl_config_has(cfg, "column.include.list") || sl_config_has(cfg, "column.exclude.list");
     s->has_gtid_filter =
         sl_config_has(cfg, "gtid.source.includes") || sl_config_has(cfg, "gtid.source.excludes");
     const char *schema_file = mariadb ? "mariadb-source.json" : "mysql-source.json";
@@ -858,7 +828,7 @@ static void my_close(sl_source *s)
     sl_arena_destroy(&s->schema_arena);
     sl_filter_free(s->db_filter);
     sl_filter_free(s->table_filter);
-    sl_filter_free(s->column_filter);
+    sl_transforms_free(s->transforms);
     sl_filter_free(s->gtid_filter);
     free(s->query_text);
     free(s->password);

@@ -39,6 +39,7 @@
 #include "sluice/backoff.h"
 #include "sluice/filter.h"
 #include "sluice/source.h"
+#include "transforms/transforms.h"
 
 #define MY_SOURCE_VERSION SLUICE_VERSION "-sluice"
 
@@ -86,6 +87,9 @@ typedef struct my_table {
      */
     int32_t *field_of;
     uint32_t nfields;
+    /* Per binlog column: the column filters' and transforms' plan (transforms.h). */
+    sl_column_plan *plans;
+    bool transforms;   /* a kept column's values change (mask, hash, truncate) */
     bool *required;    /* per field: a null must become the default or the fallback */
     bool *has_default; /* per field: the schema has a default (the encoder writes it for null) */
     /* The TABLE_MAP body after the table id: a new map that matches reuses this version. */
@@ -150,9 +154,8 @@ struct sl_source {
     bool include_query;
     sl_filter *db_filter;
     sl_filter *table_filter;
-    sl_filter *column_filter;
-    bool has_column_filter;
-    sl_filter *gtid_filter; /* gtid.source.includes/excludes over server UUIDs */
+    sl_transforms *transforms; /* column filters and transforms; NULL: none set */
+    sl_filter *gtid_filter;    /* gtid.source.includes/excludes over server UUIDs */
     bool has_gtid_filter;
     int stop_fd;
 
@@ -308,6 +311,12 @@ sl_code my_tables_on_table_map(sl_source *s, const my_binlog_format *fmt, const 
 
 /* A DDL statement changed these tables: their versions are stale, their definitions follow. */
 void my_tables_invalidate(sl_source *s, const char *db, const char *table);
+
+/*
+ * Applies the table's column transforms (mask, hash, truncate) to the
+ * values of an event's row (its fields), in place; new text from arena.
+ */
+void my_table_transform_row(const my_table *t, sl_value *row, sl_arena *arena);
 
 /* Frees the versions retired before this poll. */
 void my_tables_free_retired(sl_source *s);

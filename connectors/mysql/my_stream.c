@@ -335,6 +335,8 @@ sl_value *my_row_fields(sl_source *s, sl_arena *arena, const my_table *t, sl_val
             my_fallback_value(&t->convs[c], arena, &row[f]);
         }
     }
+    if (t->transforms)
+        my_table_transform_row(t, row, &batch->arena);
     (void)s;
     return row;
 }

@@ -550,6 +550,96 @@ static char *arena_printf(sl_arena *a, const char *fmt, const char *x, const cha
     return p;
 }
 
+/* The binlog's name of a column type, for a column whose definition is unknown. */
+static const char *binlog_type_name(const my_tm_column *c)
+{
+    switch (c->type) {
+    case MY_TYPE_TINY:
+        return "TINYINT";
+    case MY_TYPE_SHORT:
+        return "SMALLINT";
+    case MY_TYPE_INT24:
+        return "MEDIUMINT";
+    case MY_TYPE_LONG:
+        return "INT";
+    case MY_TYPE_LONGLONG:
+        return "BIGINT";
+    case MY_TYPE_FLOAT:
+        return "FLOAT";
+    case MY_TYPE_DOUBLE:
+        return "DOUBLE";
+    case MY_TYPE_NEWDECIMAL:
+        return "DECIMAL";
+    case MY_TYPE_STRING:
+        return "CHAR";
+    case MY_TYPE_VARCHAR:
+    case MY_TYPE_VAR_STRING:
+        return "VARCHAR";
+    case MY_TYPE_BLOB:
+        return "BLOB";
+    case MY_TYPE_JSON:
+        return "JSON";
+    case MY_TYPE_ENUM:
+        return "ENUM";
+    case MY_TYPE_SET:
+        return "SET";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+/*
+ * A column as Debezium's MySQL connector describes it to its column
+ * mappers: the DDL's type name with UNSIGNED and ZEROFILL (Debezium's
+ * "INT UNSIGNED"), its length and scale; character for the types its
+ * parser maps to JDBC CHAR or VARCHAR (CHAR, VARCHAR, the TEXTs, ENUM,
+ * SET), the only ones a mask changes.
+ */
+static void column_desc(const my_tm_column *c, const my_coldef *d, const char *name, sl_arena *a,
+                        sl_column_desc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->name = name;
+    out->length = -1;
+    out->scale = -1;
+    if (!d) {
+        out->type_name = binlog_type_name(c);
+        out->character = c->type == MY_TYPE_VARCHAR || c->type == MY_TYPE_VAR_STRING ||
+                         c->type == MY_TYPE_ENUM || c->type == MY_TYPE_SET;
+        return;
+    }
+    const char *t = d->type;
+    if (d->is_unsigned || d->zerofill) {
+        size_t n = strlen(t) + sizeof " UNSIGNED ZEROFILL";
+        char *full = sl_arena_alloc(a, n);
+        snprintf(full, n, "%s%s%s", t, d->is_unsigned ? " UNSIGNED" : "",
+                 d->zerofill ? " ZEROFILL" : "");
+        out->type_name = full;
+    } else {
+        out->type_name = t;
+    }
+    out->length = d->length > INT32_MAX ? INT32_MAX : (int32_t)d->length;
+    out->scale = d->scale;
+    out->comment = d->comment;
+    out->character = strcmp(t, "CHAR") == 0 || strcmp(t, "VARCHAR") == 0 ||
+                     strcmp(t, "TINYTEXT") == 0 || strcmp(t, "TEXT") == 0 ||
+                     strcmp(t, "MEDIUMTEXT") == 0 || strcmp(t, "LONGTEXT") == 0 ||
+                     strcmp(t, "ENUM") == 0 || strcmp(t, "SET") == 0 || strcmp(t, "NCHAR") == 0 ||
+                     strcmp(t, "NVARCHAR") == 0;
+}
+
+void my_table_transform_row(const my_table *t, sl_value *row, sl_arena *arena)
+{
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        const sl_column_plan *p = &t->plans[i];
+        if (p->op == SL_COLUMN_KEEP)
+            continue;
+        int32_t f = t->field_of ? t->field_of[i] : (int32_t)i;
+        if (f >= 0)
+            sl_transform_value(p, &row[f], arena);
+    }
+}
+
 /*
  * Builds the schemas and converters of an included table from its map and
  * definition (NULL when unknown). Problems that keep rows from being
@@ -618,24 +708,44 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
             nkey = 0; /* a key column the rows do not have: no key rather than a wrong one */
     }
 
-    /* Fields: every column the column filters keep. */
+    /*
+     * Fields: every column the column filters keep. Their plans
+     * (transforms.h) match "db.table.column", as Debezium's MySQL
+     * connector names columns.
+     */
+    char table_id[600];
+    snprintf(table_id, sizeof table_id, "%s.%s", db, name);
+    t->plans = sl_arena_alloc(a, (m->ncols ? m->ncols : 1) * sizeof *t->plans);
     t->field_of = NULL;
+    t->transforms = false;
     int32_t *field_of = sl_arena_alloc(a, (m->ncols ? m->ncols : 1) * sizeof *field_of);
     uint32_t nfields = 0;
     for (uint32_t i = 0; i < m->ncols; i++) {
-        bool keep = true;
-        if (s->has_column_filter) {
-            char full[900];
-            snprintf(full, sizeof full, "%s.%s.%s", db, name, names[i]);
-            keep = sl_filter_match(s->column_filter, full);
-        }
+        sl_column_desc desc;
+        column_desc(&m->cols[i], defcols[i], names[i], a, &desc);
+        sl_transforms_column(s->transforms, table_id, &desc, a, &t->plans[i]);
+        bool keep = !t->plans[i].excluded;
         field_of[i] = keep ? (int32_t)nfields++ : -1;
         if (!keep || (uint32_t)field_of[i] != i)
             t->field_of = field_of;
+        t->transforms |= keep && t->plans[i].op != SL_COLUMN_KEEP;
     }
     for (uint32_t i = 0; i < nkey; i++)
         if (field_of[col_of_key[i]] < 0)
             nkey = 0;
+    /* message.key.columns: other columns than the table's key become the message key. */
+    const int32_t *key_cols = col_of_key;
+    uint32_t nkey_fields = nkey;
+    uint32_t *chosen = sl_arena_alloc(a, (m->ncols ? m->ncols : 1) * sizeof *chosen);
+    int nchosen = sl_transforms_key(s->transforms, table_id, names, m->ncols, chosen);
+    if (nchosen >= 0) {
+        int32_t *kc = sl_arena_alloc(a, ((uint32_t)nchosen ? (uint32_t)nchosen : 1) * sizeof *kc);
+        nkey_fields = 0;
+        for (int i = 0; i < nchosen; i++)
+            if (field_of[chosen[i]] >= 0)
+                kc[nkey_fields++] = (int32_t)chosen[i];
+        key_cols = kc;
+    }
     t->nfields = nfields;
     sl_field *fields = sl_arena_alloc(a, (nfields ? nfields : 1) * sizeof *fields);
     t->required = sl_arena_alloc(a, nfields + 1);
@@ -689,7 +799,7 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
             sc->default_value = copy;
         }
         fields[f].name = names[i];
-        fields[f].schema = sc;
+        fields[f].schema = sl_transforms_schema(sc, &t->plans[i], a);
         t->required[f] = !sc->optional;
         t->has_default[f] = sc->default_value != NULL;
     }
@@ -702,11 +812,12 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
     row->nfields = nfields;
     row->fields = fields;
     t->base.row_schema = row;
+    nkey = nkey_fields;
     if (nkey) {
         sl_field *kf = sl_arena_alloc(a, nkey * sizeof *kf);
         uint32_t *positions = sl_arena_alloc(a, nkey * sizeof *positions);
         for (uint32_t i = 0; i < nkey; i++) {
-            uint32_t f = (uint32_t)field_of[col_of_key[i]];
+            uint32_t f = (uint32_t)field_of[key_cols[i]];
             positions[i] = f;
             kf[i] = fields[f];
         }

@@ -24,19 +24,22 @@ static const sl_config_key transforms_keys[] = {
     {.name = "column.include.list",
      .type = SL_CONF_REGEXES,
      .doc = "Regular expressions of the columns to emit, matched against "
-            "schema.table.column; the others are left out of events."},
+            "schema.table.column (MySQL/MariaDB: database.table.column); the others are left "
+            "out of events."},
     {.name = "column.exclude.list",
      .type = SL_CONF_REGEXES,
      .doc = "Regular expressions of the columns to leave out of events, matched against "
-            "schema.table.column."},
+            "schema.table.column (MySQL/MariaDB: database.table.column)."},
     {.name = "message.key.columns",
      .type = SL_CONF_STRING,
      .doc = "Keys for tables, as table:column[,column...] entries separated by ';', the table a "
-            "regular expression matched against schema.table: those columns, in that order, "
+            "regular expression matched against schema.table (MySQL/MariaDB: database.table): "
+            "those columns, in that order, "
             "become the Kafka key instead of the primary key."},
     {.name = "column.truncate.to.<N>.chars",
      .type = SL_CONF_REGEXES,
-     .doc = "Columns (schema.table.column expressions) whose string or binary values are cut to N "
+     .doc = "Columns (schema.table.column expressions, database.table.column for MySQL/MariaDB) "
+            "whose string or binary values are cut to N "
             "characters (bytes); their schema gets the parameter truncateLength."},
     {.name = "column.mask.with.<N>.chars",
      .type = SL_CONF_REGEXES,

@@ -15,7 +15,8 @@
  * mask needs no conversion at all.
  *
  * Names are matched as Debezium matches them: the expressions of each key
- * against "<table id>.<column>" (PostgreSQL: schema.table.column), case
+ * against "<table id>.<column>" (PostgreSQL: schema.table.column; MySQL
+ * and MariaDB: database.table.column), case
  * insensitively and in full; where several keys name a column, the first in
  * Debezium's order wins (truncate, mask with characters, propagate source
  * type, hash), as only one of Debezium's column mappers applies.
@@ -80,7 +81,7 @@ typedef struct sl_column_plan {
 } sl_column_plan;
 
 /*
- * The plan of column col of table table_id ("schema.table"). With tf NULL,
+ * The plan of column col of table table_id ("schema.table", "db.table"). With tf NULL,
  * every column is kept as it is. The plan's memory comes from arena.
  */
 void sl_transforms_column(const sl_transforms *tf, const char *table_id, const sl_column_desc *col,

@@ -1,0 +1,221 @@
+/*
+ * Column filters and transforms (src/transforms) on the MySQL/MariaDB
+ * source, against the real MariaDB 10.11 and MySQL 9.7 of scripts/test.sh
+ * (each test once per server), with columns named db.table.column as
+ * Debezium's MySQL connector names them: column.exclude.list,
+ * column.mask.with.N.chars, column.mask.hash.v2.SHA-256.with.salt.SALT,
+ * column.truncate.to.N.chars, column.propagate.source.type and
+ * message.key.columns, checked in the keys, values and schemas of the
+ * create, update and delete events the file sink writes.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "it_mysql.h"
+#include "itest.h"
+#include "support.h"
+
+/* The lines of the file sink's output, as JSON; NULL past the end. */
+static json_t **read_lines(const char *path, size_t *n)
+{
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    json_t **out = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        out = realloc(out, (*n + 1) * sizeof *out);
+        out[(*n)++] = it_json(line);
+    }
+    free(line);
+    fclose(f);
+    return out;
+}
+
+static size_t count_lines(const char *path)
+{
+    size_t n;
+    json_t **lines = read_lines(path, &n);
+    for (size_t i = 0; i < n; i++)
+        json_decref(lines[i]);
+    free(lines);
+    return n;
+}
+
+/* The schema field named name inside a struct schema's "fields" (the value's "after"). */
+static json_t *schema_field(json_t *schema, const char *name)
+{
+    json_t *fields = json_object_get(schema, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(json_string_value(json_object_get(f, "field")), name) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static const char *param(json_t *field, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(field, "parameters"), name));
+}
+
+/* Debezium's v2 hash: the hex SHA-256 of the salt and the value's UTF-8 bytes, cut to len. */
+static void v2_hash(const char *salt, const char *value, size_t len, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, salt, strlen(salt));
+    EVP_DigestUpdate(ctx, value, strlen(value));
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < mdlen; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+    out[len < 2 * mdlen ? len : 2 * mdlen] = '\0';
+}
+
+/* Checks a row image (before or after) of the table's one row: id, with name given or NULL. */
+static void check_row(json_t *row, int id, const char *code4, const char *secret, const char *note4,
+                      int pin)
+{
+    cr_assert(json_is_object(row));
+    cr_assert_eq(json_integer_value(json_object_get(row, "id")), id);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "code")), code4, "truncated to 4");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "name")), "*****",
+                     "masked, a null too");
+    char hash[80];
+    v2_hash("s4lt", secret, 40, hash);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "secret")), hash,
+                     "hashed and cut to the column's length 40");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "note")), note4);
+    cr_assert_eq(json_integer_value(json_object_get(row, "pin")), pin,
+                 "a mask leaves a number as it is");
+    cr_assert_null(json_object_get(row, "dropme"), "excluded");
+    cr_assert_str_eq(json_string_value(json_object_get(row, "amount")), "12.50");
+}
+
+static void transforms_end_to_end(it_mysql_kind kind)
+{
+    it_mysql s = it_mysql_server(kind);
+    char name[64];
+    snprintf(name, sizeof name, "mtf_%s_%d", it_mysql_kind_name(&s), (int)getpid());
+    char *dir = it_tempdir(name);
+    it_mysql_exec(&s, "DROP TABLE IF EXISTS %s", name);
+    it_mysql_exec(&s,
+                  "CREATE TABLE %s (id INT PRIMARY KEY, k2 INT NOT NULL, code VARCHAR(20) NOT "
+                  "NULL, name VARCHAR(50), secret VARCHAR(40), note TEXT, pin INT, amount "
+                  "DECIMAL(10,2), dropme VARCHAR(10))",
+                  name);
+    char extra[2048];
+    const char *db = s.db;
+    snprintf(extra, sizeof extra,
+             "\"table.include.list\":\"%s.%s\",\"decimal.handling.mode\":\"string\","
+             "\"column.exclude.list\":\"%s.%s.dropme\","
+             "\"column.mask.with.5.chars\":\"%s.%s.name,%s.%s.pin\","
+             "\"column.mask.hash.v2.SHA-256.with.salt.s4lt\":\"%s.%s.secret\","
+             "\"column.truncate.to.4.chars\":\"%s.%s.(code|note)\","
+             "\"column.propagate.source.type\":\"%s.%s.amount\","
+             "\"message.key.columns\":\"%s.%s:k2,id\"",
+             db, name, db, name, db, name, db, name, db, name, db, name, db, name, db, name);
+    char *config = it_mysql_write_config(&s, dir, name, "file", extra);
+    char out[4300], log[4300];
+    snprintf(out, sizeof out, "%s/out/%s.%s.%s.jsonl", dir, name, db, name);
+    snprintf(log, sizeof log, "%s/sluice.log", dir);
+    pid_t pid = it_sluice_start(config, log);
+    cr_assert(it_wait_log(log, "streaming from the current end", 30000), "%s",
+              ts_read_file(log, NULL));
+    it_mysql_exec(&s,
+                  "INSERT INTO %s VALUES (1, 7, 'ABCDEFGH', 'alice', 'topsecret', 'long note', "
+                  "1234, 12.50, 'x')",
+                  name);
+    it_mysql_exec(&s, "UPDATE %s SET name = NULL, note = 'other note' WHERE id = 1", name);
+    it_mysql_exec(&s, "DELETE FROM %s WHERE id = 1", name);
+    bool ok = false;
+    for (int waited = 0; waited < 30000 && !ok; waited += 100) {
+        ok = count_lines(out) >= 4; /* c, u, d and the tombstone */
+        if (!ok)
+            usleep(100000);
+    }
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log);
+    cr_assert(ok, "the events did not arrive: see %s", log);
+
+    size_t n;
+    json_t **lines = read_lines(out, &n);
+    cr_assert_eq(n, 4);
+    const char *ops[] = {"c", "u", "d"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *key = json_object_get(lines[i], "key");
+        json_t *value = json_object_get(lines[i], "value");
+        json_t *payload = json_object_get(value, "payload");
+        cr_assert_str_eq(json_string_value(json_object_get(payload, "op")), ops[i]);
+
+        /* message.key.columns: k2 then id, in that order. */
+        json_t *kp = json_object_get(key, "payload");
+        cr_assert_eq(json_object_size(kp), 2, "%s", json_dumps(kp, 0));
+        cr_assert_eq(json_integer_value(json_object_get(kp, "k2")), 7);
+        cr_assert_eq(json_integer_value(json_object_get(kp, "id")), 1);
+        json_t *kfields = json_object_get(json_object_get(key, "schema"), "fields");
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(kfields, 0), "field")),
+                         "k2");
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(kfields, 1), "field")),
+                         "id");
+
+        json_t *before = json_object_get(payload, "before");
+        json_t *after = json_object_get(payload, "after");
+        if (i == 0)
+            check_row(after, 1, "ABCD", "topsecret", "long", 1234);
+        if (i == 1) {
+            check_row(before, 1, "ABCD", "topsecret", "long", 1234);
+            check_row(after, 1, "ABCD", "topsecret", "othe", 1234);
+        }
+        if (i == 2)
+            check_row(before, 1, "ABCD", "topsecret", "othe", 1234);
+
+        /* The schema: parameters of each transform, no excluded column. */
+        json_t *fields = json_object_get(json_object_get(value, "schema"), "fields");
+        json_t *row_schema = NULL;
+        for (size_t k = 0; k < json_array_size(fields); k++) {
+            json_t *f = json_array_get(fields, k);
+            if (strcmp(json_string_value(json_object_get(f, "field")), "after") == 0)
+                row_schema = f;
+        }
+        cr_assert_not_null(row_schema);
+        cr_assert_null(schema_field(row_schema, "dropme"));
+        cr_assert_str_eq(param(schema_field(row_schema, "code"), "truncateLength"), "4");
+        cr_assert_str_eq(param(schema_field(row_schema, "note"), "truncateLength"), "4");
+        cr_assert_str_eq(param(schema_field(row_schema, "name"), "masked"), "true");
+        cr_assert_str_eq(param(schema_field(row_schema, "pin"), "masked"), "true");
+        cr_assert_str_eq(param(schema_field(row_schema, "secret"), "masked"), "true");
+        json_t *amount = schema_field(row_schema, "amount");
+        cr_assert_str_eq(param(amount, "__debezium.source.column.type"), "DECIMAL");
+        cr_assert_str_eq(param(amount, "__debezium.source.column.length"), "10");
+        cr_assert_str_eq(param(amount, "__debezium.source.column.scale"), "2");
+        cr_assert_null(json_object_get(schema_field(row_schema, "id"), "parameters"));
+    }
+    cr_assert(json_is_null(json_object_get(lines[3], "value")), "the delete's tombstone");
+    for (size_t i = 0; i < n; i++)
+        json_decref(lines[i]);
+    free(lines);
+    it_mysql_exec(&s, "DROP TABLE %s", name);
+    free(config);
+    free(dir);
+}
+
+Test(mysql_transforms, mariadb_column_filters_and_transforms, .timeout = 120)
+{
+    transforms_end_to_end(IT_MARIADB);
+}
+
+Test(mysql_transforms, mysql97_column_filters_and_transforms, .timeout = 120)
+{
+    transforms_end_to_end(IT_MYSQL97);
+}
