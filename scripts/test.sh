@@ -9,7 +9,7 @@
 # (tests/faults/, with toxiproxy), the container image built and run against
 # them (tests/container/run.sh), and the benchmark harness's smoke mode.
 #
-# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|bench|snapshot-long]...
+# Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|handover-mysql|bench|snapshot-long]...
 #   default: unit fuzz integration handover faults container bench
 #   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
 #                (default 25; scripts/fuzz.sh --seconds 600 is the long run)
@@ -20,6 +20,9 @@
 #   handover     a real Debezium 3.6.1 in a Kafka Connect worker hands its
 #                offsets over to sluice and back through the offsets topic
 #                (tests/handover/; about 20 s once Debezium is cached)
+#   handover-mysql  the same with Debezium's MariaDB 3.5.0 and MySQL 3.6.1
+#                connectors (tests/handover/test_handover_mysql.c): exactly
+#                once both ways; 1-3 minutes, so not in the default run
 #   snapshot-long  tests/integration/test_pg_snapshot.c with the kill -9 table
 #                at the size: SLUICE_SNAPSHOT_KILL_ROWS rows (default
 #                10,000,000; the default run uses 100,000). Allow an hour and
@@ -124,7 +127,7 @@ fi
 want_faults=0
 if want faults || want faults-long; then want_faults=1; fi
 
-if want integration || want container || want handover || want bench || want snapshot-long || ((want_faults)); then
+if want integration || want container || want handover || want handover-mysql || want bench || want snapshot-long || ((want_faults)); then
     # shellcheck source=../tests/lib/services.sh
     source tests/lib/services.sh
     trap svc_stop_all EXIT
@@ -147,7 +150,7 @@ if want integration || want container || want handover || want bench || want sna
     export SLUICE_TEST_TMPDIR="$SVC_TMPDIR"
 fi
 
-if want integration; then
+if want integration || want handover-mysql; then
     svc_mariadb_start
     SLUICE_TEST_MARIADB_RESTART=$(svc_mariadb_restart_command)
     export SLUICE_TEST_MARIADB_RESTART
@@ -186,6 +189,18 @@ if want handover; then
     else
         failed=$((failed + 1))
         failures+=("dbz_install (Debezium could not be installed; the hand-over did not run)")
+    fi
+fi
+
+if want handover-mysql; then
+    say "offsets hand-over with Debezium's MariaDB and MySQL connectors"
+    # shellcheck source=../bench/lib/debezium.sh
+    source bench/lib/debezium.sh
+    if dbz_install; then
+        run_ctest handover-mysql
+    else
+        failed=$((failed + 1))
+        failures+=("dbz_install (Debezium could not be installed; the MySQL hand-over did not run)")
     fi
 fi
 
