@@ -131,6 +131,12 @@ unsigned my_ddl_flags_of_sql_mode(int64_t sql_mode, bool mariadb);
 sl_code my_ddl_parse_create(const char *sql, size_t len, const char *db, unsigned flags,
                             my_tabledef **out, sl_error *err);
 
+/*
+ * Appends a CREATE TABLE statement (db-qualified, backticks, default SQL
+ * mode) that my_ddl_parse_create() reads back as the same definition.
+ */
+void my_tabledef_format(const my_tabledef *t, sl_buf *out);
+
 /* Definitions of the tables a source follows, keyed by database and name. */
 typedef struct my_catalog {
     my_tabledef **tables;

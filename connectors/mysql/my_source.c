@@ -374,6 +374,7 @@ static sl_code connect_stream(sl_source *s, sl_error *err)
         return rc;
     }
     s->server = *my_conn_server(s->conn);
+    my_catalog_state_init(s);
     bool maria = s->server.flavor == MY_FLAVOR_MARIADB;
     if ((rc = my_tables_load_charsets(s, err)) != SL_OK) {
         disconnect(s);
@@ -468,6 +469,7 @@ static sl_code connect_stream(sl_source *s, sl_error *err)
         /* The definitions of the tables as of that position: the binlog's DDL moves them on. */
         if ((rc = my_tables_load_all(s, err)) != SL_OK)
             goto out;
+        s->catalog_complete = true;
         snprintf(s->file, sizeof s->file, "%s", st.file);
         s->next_pos = st.pos;
         if (maria) {
@@ -635,14 +637,21 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
 static sl_code my_open_mysql(const sl_config *cfg, sl_source **out, sl_error *err);
 static sl_code my_open_mariadb(const sl_config *cfg, sl_source **out, sl_error *err);
 
+/*
+ * The state of a position: the snapshot's progress and, with MINIMAL binlog
+ * metadata, the table definitions (my_catalog_state.c), members of one
+ * JSON object.
+ */
 static sl_code my_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err)
 {
-    return my_snap_state_format(s, pos, out, err);
+    sl_code rc = my_snap_state_format(s, pos, out, err);
+    return rc == SL_OK ? my_catalog_state_format(s, pos, out, err) : rc;
 }
 
 static sl_code my_state_restore(sl_source *s, const char *state, sl_error *err)
 {
-    return my_snap_restore(s, state, err);
+    sl_code rc = my_snap_restore(s, state, err);
+    return rc == SL_OK ? my_catalog_state_restore(s, state, err) : rc;
 }
 
 static const sl_snapshot_progress *my_snapshot_progress(sl_source *s)
@@ -752,6 +761,7 @@ static sl_code my_ack(sl_source *s, const sl_position *pos, sl_error *err)
     (void)err;
     my_snap_acknowledged(s, pos);
     s->acked = *pos; /* for the metrics' confirmed position */
+    my_catalog_state_ack(s, pos);
     return SL_OK;
 }
 
@@ -817,6 +827,7 @@ static void my_close(sl_source *s)
     my_tables_destroy(s);
     my_table_free(s->schema_change_table);
     my_stats_free(s);
+    my_catalog_state_free(s);
     my_catalog_free(&s->catalog);
     my_position_free(&s->resume);
     my_gtid_set_free(&s->gtids);

@@ -99,6 +99,12 @@ typedef struct my_table {
     /* Why rows cannot be decoded (an unknown definition with MINIMAL metadata...), or "". */
     char problem[SL_ERROR_MAX];
     sl_arena arena;
+    /*
+     * The version's own copy of its definition: names, labels and defaults
+     * point into it, and the catalog's may be replaced by DDL read in the
+     * same poll, before the pipeline encodes this version's events.
+     */
+    my_tabledef *def;
     struct my_table *next_version; /* older versions of tables, for lookup by name */
     struct my_table *next_retired;
 } my_table;
@@ -113,6 +119,8 @@ typedef struct my_binlog_file {
     char *name;
     uint64_t size;
 } my_binlog_file;
+
+typedef struct my_catalog_version my_catalog_version; /* my_catalog_state.c */
 
 typedef enum my_conn_state {
     MY_DISCONNECTED,
@@ -259,6 +267,13 @@ struct sl_source {
     my_binlog_file *binlogs;
     size_t nbinlogs;
     int64_t binlogs_read_ms;
+
+    /* The catalog stored with the offsets (my_catalog_state.c). */
+    bool catalog_state;    /* binlog_row_metadata is not FULL: store it */
+    bool catalog_complete; /* it holds every captured table of its position */
+    bool catalog_restored; /* it came from the stored state */
+    my_catalog_version *catalog_versions;
+    size_t ncatalog_versions;
 };
 
 static inline int64_t my_now_ms(void)
@@ -390,6 +405,35 @@ void my_stats(sl_source *s, sl_source_stats *out);
 
 /* Frees what my_stats() keeps (close). */
 void my_stats_free(sl_source *s);
+
+/* ---- my_catalog_state.c ---- */
+
+/* At connect: whether the server's binlog_row_metadata makes the catalog worth storing. */
+void my_catalog_state_init(sl_source *s);
+
+/*
+ * Around a statement the catalog follows: the catalog before it (NULL when
+ * not stored), then, once applied, kept for the positions before the
+ * statement's end when it changed tables (takes before either way).
+ */
+char *my_catalog_state_before_ddl(sl_source *s);
+void my_catalog_state_after_ddl(sl_source *s, char *before, bool changed);
+
+/* An acknowledged position: the versions it has passed are forgotten. */
+void my_catalog_state_ack(sl_source *s, const sl_position *pos);
+
+/* source.h's state_format and state_restore. */
+sl_code my_catalog_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err);
+sl_code my_catalog_state_restore(sl_source *s, const char *state, sl_error *err);
+
+/*
+ * Whether a captured table missing from the catalog has no knowable
+ * definition: the catalog came complete from the stored state and rows do
+ * not name their columns.
+ */
+bool my_catalog_state_unknown(const sl_source *s);
+
+void my_catalog_state_free(sl_source *s);
 
 /* ---- my_schema_change.c ---- */
 

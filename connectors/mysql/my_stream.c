@@ -514,7 +514,9 @@ static sl_code handle_statement(sl_source *s, sl_batch *batch, const my_binlog_q
     char *db = sl_arena_strndup(&s->scratch, q->db, q->db_len);
     my_ddl_result res;
     unsigned flags = my_ddl_flags_of_sql_mode(q->sql_mode, s->server.flavor == MY_FLAVOR_MARIADB);
+    char *catalog_before = my_catalog_state_before_ddl(s);
     sl_code rc = my_ddl_apply(&s->catalog, db, q->query, q->query_len, flags, &res, err);
+    my_catalog_state_after_ddl(s, catalog_before, rc == SL_OK && res.neffects > 0);
     if (rc != SL_OK)
         return rc;
     bool standalone = !s->in_tx;

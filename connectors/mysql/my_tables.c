@@ -27,6 +27,7 @@ void my_table_free(my_table *t)
     if (!t)
         return;
     sl_table_drop_cache(&t->base);
+    my_tabledef_free(t->def);
     sl_arena_destroy(&t->arena);
     free(t);
 }
@@ -175,7 +176,7 @@ sl_code my_tables_definition(sl_source *s, const char *db, const char *table,
                              const my_tabledef **out, sl_error *err)
 {
     *out = my_catalog_find(&s->catalog, db, table);
-    if (*out)
+    if (*out || my_catalog_state_unknown(s))
         return SL_OK;
     sl_code rc = my_source_query_conn(s, err);
     if (rc != SL_OK)
@@ -650,6 +651,10 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
 {
     sl_arena *a = &t->arena;
     const char *db = t->base.database, *name = t->base.name;
+    if (def) {
+        t->def = my_tabledef_copy(def);
+        def = t->def;
+    }
     t->ncols = m->ncols;
     t->convs = sl_arena_alloc(a, (m->ncols ? m->ncols : 1) * sizeof *t->convs);
     memset(t->convs, 0, (m->ncols ? m->ncols : 1) * sizeof *t->convs);
