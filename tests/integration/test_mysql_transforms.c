@@ -6,7 +6,9 @@
  * column.mask.with.N.chars, column.mask.hash.v2.SHA-256.with.salt.SALT,
  * column.truncate.to.N.chars, column.propagate.source.type and
  * message.key.columns, checked in the keys, values and schemas of the
- * create, update and delete events the file sink writes.
+ * create, update and delete events the file sink writes; and (MariaDB) the
+ * same values and schema parameters in Avro, read back from Kafka by
+ * confluent-kafka and fastavro with the schemas the registry holds.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "avro_itest.h"
 #include "it_mysql.h"
 #include "itest.h"
 #include "support.h"
@@ -218,4 +221,105 @@ Test(mysql_transforms, mariadb_column_filters_and_transforms, .timeout = 120)
 Test(mysql_transforms, mysql97_column_filters_and_transforms, .timeout = 120)
 {
     transforms_end_to_end(IT_MYSQL97);
+}
+
+/* The Avro field named name of a record schema (its "fields"), or NULL. */
+static json_t *avro_field(json_t *record, const char *name)
+{
+    json_t *fields = json_object_get(record, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(json_string_value(json_object_get(f, "name")), name) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* The connect.parameters of a field's type (the non-null branch of a union). */
+static const char *avro_param(json_t *field, const char *name)
+{
+    json_t *type = json_object_get(field, "type");
+    if (json_is_array(type))
+        type = json_array_get(
+            type, json_is_string(json_array_get(type, 0)) &&
+                          strcmp(json_string_value(json_array_get(type, 0)), "null") == 0
+                      ? 1
+                      : 0);
+    return json_string_value(json_object_get(json_object_get(type, "connect.parameters"), name));
+}
+
+Test(mysql_transforms, mariadb_transforms_in_avro, .timeout = 180, .fini = ar_cleanup)
+{
+    ar_require_registry();
+    it_mysql s = it_mysql_server(IT_MARIADB);
+    char name[64];
+    snprintf(name, sizeof name, "mtfa_%d", (int)getpid());
+    char *dir = it_tempdir(name);
+    it_mysql_exec(&s, "DROP TABLE IF EXISTS %s", name);
+    it_mysql_exec(&s,
+                  "CREATE TABLE %s (id INT PRIMARY KEY, code VARCHAR(20) NOT NULL, name "
+                  "VARCHAR(50), secret VARCHAR(40), dropme INT)",
+                  name);
+    const char *db = s.db;
+    char more[2048];
+    snprintf(more, sizeof more,
+             "\"table.include.list\":\"%s.%s\",\"include.schema.changes\":false,"
+             "\"column.exclude.list\":\"%s.%s.dropme\","
+             "\"column.mask.with.3.chars\":\"%s.%s.name\","
+             "\"column.mask.hash.v2.SHA-256.with.salt.s4lt\":\"%s.%s.secret\","
+             "\"column.truncate.to.2.chars\":\"%s.%s.code\","
+             "\"column.propagate.source.type\":\"%s.%s.id\"",
+             db, name, db, name, db, name, db, name, db, name, db, name);
+    char *config = it_mysql_write_config(&s, dir, name, "kafka", ar_avro_members(more));
+    char log[4300];
+    snprintf(log, sizeof log, "%s/sluice.log", dir);
+    pid_t pid = ar_sluice_start(config, log);
+    cr_assert(it_wait_log(log, "streaming from the current end", 30000), "see %s", log);
+    it_mysql_exec(&s, "INSERT INTO %s VALUES (1, 'ABCDEF', 'bob', 'pw', 5)", name);
+    char topic[256];
+    snprintf(topic, sizeof topic, "%s.%s.%s", name, db, name);
+    it_messages m = it_consume(topic, 1, 0, 60000);
+    cr_assert_eq(m.n, 1, "see %s", log);
+    it_messages_free(&m);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log);
+
+    char schemas_path[4300];
+    snprintf(schemas_path, sizeof schemas_path, "%s/schemas.json", dir);
+    json_t *rows = ar_read_topics(dir, "avro", name, false, schemas_path);
+    json_t *mine = ar_topic(rows, topic);
+    cr_assert_eq(json_array_size(mine), 1);
+    json_t *after = json_object_get(json_object_get(json_array_get(mine, 0), "value"), "after");
+    cr_assert_str_eq(json_string_value(json_object_get(after, "code")), "AB");
+    cr_assert_str_eq(json_string_value(json_object_get(after, "name")), "***");
+    char hash[80];
+    v2_hash("s4lt", "pw", 40, hash);
+    cr_assert_str_eq(json_string_value(json_object_get(after, "secret")), hash);
+    cr_assert_null(json_object_get(after, "dropme"));
+
+    /* The registered value schema carries the parameters, as Confluent's converter writes them. */
+    char *text = ts_read_file(schemas_path, NULL);
+    json_t *subjects = it_json(text);
+    free(text);
+    char subject[300];
+    snprintf(subject, sizeof subject, "%s-value", topic);
+    json_t *versions = json_object_get(subjects, subject);
+    cr_assert_eq(json_array_size(versions), 1, "%s", subject);
+    json_t *schema =
+        it_json(json_string_value(json_object_get(json_array_get(versions, 0), "schema")));
+    /* "before" defines the row record ("after" names it). */
+    json_t *before_type = json_object_get(avro_field(schema, "before"), "type");
+    json_t *value_record = json_array_get(before_type, 1);
+    cr_assert_str_eq(avro_param(avro_field(value_record, "code"), "truncateLength"), "2");
+    cr_assert_str_eq(avro_param(avro_field(value_record, "name"), "masked"), "true");
+    cr_assert_str_eq(avro_param(avro_field(value_record, "secret"), "masked"), "true");
+    cr_assert_str_eq(avro_param(avro_field(value_record, "id"), "__debezium.source.column.type"),
+                     "INT");
+    cr_assert_null(avro_field(value_record, "dropme"));
+    json_decref(schema);
+    json_decref(subjects);
+    json_decref(mine);
+    json_decref(rows);
+    it_mysql_exec(&s, "DROP TABLE %s", name);
+    free(config);
+    free(dir);
 }
