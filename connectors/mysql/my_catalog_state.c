@@ -44,9 +44,21 @@ void my_catalog_state_init(sl_source *s)
     s->catalog_state = strcasecmp(s->server.row_metadata, "FULL") != 0;
 }
 
+static char *dup_text(const char *text)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        abort();
+    return copy;
+}
+
 /* The state text of the live catalog (malloc'ed). */
 static char *format_catalog(sl_source *s)
 {
+    /* Formatted again only when the catalog changed: checkpoints come often, DDL rarely. */
+    if (s->catalog_text && s->catalog_text_changes == s->catalog.changes &&
+        s->catalog_text_complete == s->catalog_complete)
+        return dup_text(s->catalog_text);
     json_t *tables = json_array();
     sl_buf text;
     sl_buf_init(&text);
@@ -65,6 +77,10 @@ static char *format_catalog(sl_source *s)
     json_decref(state);
     if (!out)
         abort();
+    free(s->catalog_text);
+    s->catalog_text = dup_text(out);
+    s->catalog_text_changes = s->catalog.changes;
+    s->catalog_text_complete = s->catalog_complete;
     return out;
 }
 
@@ -187,4 +203,6 @@ void my_catalog_state_free(sl_source *s)
     free(s->catalog_versions);
     s->catalog_versions = NULL;
     s->ncatalog_versions = 0;
+    free(s->catalog_text);
+    s->catalog_text = NULL;
 }

@@ -1366,6 +1366,7 @@ my_tabledef *my_catalog_find(const my_catalog *c, const char *db, const char *na
 
 void my_catalog_put(my_catalog *c, my_tabledef *t)
 {
+    c->changes++;
     ssize_t i = catalog_index(c, t->db, t->name);
     if (i >= 0) {
         my_tabledef_free(c->tables[i]);
@@ -1386,6 +1387,7 @@ bool my_catalog_drop(my_catalog *c, const char *db, const char *name)
     ssize_t i = catalog_index(c, db, name);
     if (i < 0)
         return false;
+    c->changes++;
     my_tabledef_free(c->tables[i]);
     c->tables[i] = c->tables[--c->n];
     return true;

@@ -144,6 +144,7 @@ typedef struct my_catalog {
     /* Default charsets of databases (CREATE DATABASE, or what the server said): pairs. */
     char **db_charsets;
     size_t ndb;
+    uint64_t changes; /* counts the definitions put and dropped, for caches of the catalog */
 } my_catalog;
 
 void my_catalog_init(my_catalog *c);

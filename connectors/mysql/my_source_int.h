@@ -274,6 +274,9 @@ struct sl_source {
     bool catalog_restored; /* it came from the stored state */
     my_catalog_version *catalog_versions;
     size_t ncatalog_versions;
+    char *catalog_text; /* the live catalog's state text, while catalog.changes stays */
+    uint64_t catalog_text_changes;
+    bool catalog_text_complete;
 };
 
 static inline int64_t my_now_ms(void)
