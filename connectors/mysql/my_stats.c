@@ -89,7 +89,7 @@ static uint64_t binlog_offset(const sl_source *s, const char *file, uint64_t pos
         if (cmp == 0)
             return before + pos;
         if (cmp < 0)
-            return i == 0 ? pos : before + pos; /* purged, or a gap in the list */
+            return before + pos; /* purged (before the first), or a gap in the list */
         before += s->binlogs[i].size;
     }
     return before + pos;

@@ -753,6 +753,8 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
     }
     t->nfields = nfields;
     sl_field *fields = sl_arena_alloc(a, (nfields ? nfields : 1) * sizeof *fields);
+    /* The fields' schemas without the transforms' parameters: Debezium's keys have none. */
+    const sl_schema **plain = sl_arena_alloc(a, (nfields ? nfields : 1) * sizeof *plain);
     t->required = sl_arena_alloc(a, nfields + 1);
     t->has_default = sl_arena_alloc(a, nfields + 1);
 
@@ -805,6 +807,7 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
         }
         fields[f].name = names[i];
         fields[f].schema = sl_transforms_schema(sc, &t->plans[i], a);
+        plain[f] = sc;
         t->required[f] = !sc->optional;
         t->has_default[f] = sc->default_value != NULL;
     }
@@ -825,6 +828,7 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
             uint32_t f = (uint32_t)field_of[key_cols[i]];
             positions[i] = f;
             kf[i] = fields[f];
+            kf[i].schema = plain[f];
         }
         sl_schema *key = sl_arena_alloc(a, sizeof *key);
         memset(key, 0, sizeof *key);

@@ -317,6 +317,8 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
     char table_id[256];
     snprintf(table_id, sizeof table_id, "%s.%s", nsp, rel);
     sl_field *fields = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *fields);
+    /* The fields' schemas without the transforms' parameters: Debezium's keys have none. */
+    const sl_schema **plain = sl_arena_alloc(&t->arena, (n ? n : 1) * sizeof *plain);
     uint32_t nfields = 0;
     for (uint16_t i = 0; i < n; i++) {
         const pgo_relation_column *c = &m->u.relation.cols[i];
@@ -359,6 +361,7 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
         t->field_of[i] = (int32_t)nfields;
         fields[nfields].name = sl_arena_strdup(&t->arena, c->name);
         fields[nfields].schema = sl_transforms_schema(schema, &t->plans[i], &t->arena);
+        plain[nfields] = schema;
         nfields++;
     }
 
@@ -397,8 +400,10 @@ sl_code pg_table_build(sl_source *s, const pgo_message *m, pg_table **out, sl_er
         snprintf(key_name, nlen, "%s.Key", topic);
         key->name = key_name;
         sl_field *kf = sl_arena_alloc(&t->arena, nkey * sizeof *kf);
-        for (uint32_t k = 0; k < nkey; k++)
+        for (uint32_t k = 0; k < nkey; k++) {
             kf[k] = fields[key_fields[k]];
+            kf[k].schema = plain[key_fields[k]];
+        }
         key->fields = kf;
         key->nfields = nkey;
         t->base.key_schema = key;

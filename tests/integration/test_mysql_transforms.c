@@ -126,7 +126,7 @@ static void transforms_end_to_end(it_mysql_kind kind)
              "\"column.mask.with.5.chars\":\"%s.%s.name,%s.%s.pin\","
              "\"column.mask.hash.v2.SHA-256.with.salt.s4lt\":\"%s.%s.secret\","
              "\"column.truncate.to.4.chars\":\"%s.%s.(code|note)\","
-             "\"column.propagate.source.type\":\"%s.%s.amount\","
+             "\"column.propagate.source.type\":\"%s.%s.(amount|id)\","
              "\"message.key.columns\":\"%s.%s:k2,id\"",
              db, name, db, name, db, name, db, name, db, name, db, name, db, name, db, name);
     char *config = it_mysql_write_config(&s, dir, name, "file", extra);
@@ -202,7 +202,12 @@ static void transforms_end_to_end(it_mysql_kind kind)
         cr_assert_str_eq(param(amount, "__debezium.source.column.type"), "DECIMAL");
         cr_assert_str_eq(param(amount, "__debezium.source.column.length"), "10");
         cr_assert_str_eq(param(amount, "__debezium.source.column.scale"), "2");
-        cr_assert_null(json_object_get(schema_field(row_schema, "id"), "parameters"));
+        cr_assert_str_eq(param(schema_field(row_schema, "id"), "__debezium.source.column.type"),
+                         "INT");
+        /* As Debezium's: the key's fields have none of the transforms' parameters. */
+        for (size_t k = 0; k < json_array_size(kfields); k++)
+            cr_assert_null(json_object_get(json_array_get(kfields, k), "parameters"));
+        cr_assert_null(json_object_get(schema_field(row_schema, "k2"), "parameters"));
     }
     cr_assert(json_is_null(json_object_get(lines[3], "value")), "the delete's tombstone");
     for (size_t i = 0; i < n; i++)
