@@ -22,7 +22,9 @@
 #                (tests/handover/; about 20 s once Debezium is cached)
 #   handover-mysql  the same with Debezium's MariaDB 3.5.0 and MySQL 3.6.1
 #                connectors (tests/handover/test_handover_mysql.c): exactly
-#                once both ways; 1-3 minutes, so not in the default run
+#                once both ways, and the column transforms compared with
+#                Debezium's (test_mysql_transforms_debezium.c); 2-5 minutes,
+#                so not in the default run
 #   snapshot-long  tests/integration/test_pg_snapshot.c with the kill -9 table
 #                at the size: SLUICE_SNAPSHOT_KILL_ROWS rows (default
 #                10,000,000; the default run uses 100,000). Allow an hour and
