@@ -426,6 +426,9 @@ conf = dict(l.rstrip("\n").split("=", 1) for l in open(sys.argv[1]) if "=" in l)
 print(json.dumps({"name": conf["name"], "config": conf}))
 ' "$dir/connector.properties") || return 1
     until _dbz_rest_call POST /connectors "$body" >"$dir/create.log" 2>&1; do
+        # A request that timed out on this side may still have created it
+        # (a busy worker answers late): the next one then finds it there.
+        grep -q '"error_code":409' "$dir/create.log" && break
         if ! kill -0 "$SLUICE_DBZ_PID" 2>/dev/null || (($(date +%s) >= deadline)); then
             _svc_tail "$dir/create.log" 5
             _svc_tail "$SLUICE_DBZ_LOG" 60

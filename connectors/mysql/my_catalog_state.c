@@ -15,6 +15,9 @@
  * catalog. It is the JSON object {"mysql_catalog": {"complete": B,
  * "tables": [CREATE TABLE...]}}, which the offsets file keeps as "state"
  * and the Kafka store as "sluice_state", like the PostgreSQL snapshot's.
+ * Another part of the source's state (a snapshot's "collections") shares
+ * the object: my_catalog_state_format adds its member to an object already
+ * in the buffer, and my_catalog_state_restore reads only its own member.
  *
  * complete says the catalog holds every captured table of its position:
  * true from a start at the binlog's end (every captured table's definition
@@ -134,6 +137,28 @@ void my_catalog_state_ack(sl_source *s, const sl_position *pos)
     my_position_free(&p);
 }
 
+/*
+ * Appends the state object text to out, or, when out already holds an
+ * object (another part of the source's state, such as a snapshot's), adds
+ * its member to that object.
+ */
+static void put_state(sl_buf *out, const char *text)
+{
+    size_t n = out->len;
+    while (n > 0 && (out->data[n - 1] == ' ' || out->data[n - 1] == '\n'))
+        n--;
+    if (n < 2 || out->data[n - 1] != '}') {
+        sl_buf_puts(out, text);
+        return;
+    }
+    /* {...} + {"mysql_catalog":...} -> {...,"mysql_catalog":...} */
+    out->len = n - 1;
+    bool empty = n == 2 || out->data[n - 2] == '{';
+    if (!empty)
+        sl_buf_putc(out, ',');
+    sl_buf_puts(out, text + 1);
+}
+
 sl_code my_catalog_state_format(sl_source *s, const sl_position *pos, sl_buf *out, sl_error *err)
 {
     if (!s->catalog_state)
@@ -145,14 +170,14 @@ sl_code my_catalog_state_format(sl_source *s, const sl_position *pos, sl_buf *ou
         return rc;
     for (size_t i = 0; i < s->ncatalog_versions; i++) {
         if (before_version(p.file, p.pos, &s->catalog_versions[i])) {
-            sl_buf_puts(out, s->catalog_versions[i].text);
+            put_state(out, s->catalog_versions[i].text);
             my_position_free(&p);
             return SL_OK;
         }
     }
     my_position_free(&p);
     char *live = format_catalog(s);
-    sl_buf_puts(out, live);
+    put_state(out, live);
     free(live);
     return SL_OK;
 }
