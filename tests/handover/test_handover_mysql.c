@@ -52,7 +52,15 @@ static int dbz(const char *dir, const char *fmt, ...)
             "_SVC_MYSQL_SOCK=${SLUICE_TEST_MYSQL97_SOCKET:-}\n"
             "_SVC_MYSQL_ROOT=${SLUICE_TEST_MYSQL97_ROOT:-}\n"
             "_SVC_MYSQL_LOADER=(\"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2\" "
-            "--library-path \"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu\")\n",
+            "--library-path \"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu\")\n"
+            /*
+             * dbz_wait_running sees any binlog dump thread on the server; the
+             * connector reads from its own start position only once its log
+             * says it connected: wait for the Nth such line.
+             */
+            "dbz_wait_binlog() { local i; for i in $(seq 900); do "
+            "(( $(grep -c 'Connected to binlog at' \"$SLUICE_DBZ_LOG\") >= $1 )) && return 0; "
+            "sleep 0.2; done; echo 'debezium never connected to the binlog' >&2; return 1; }\n",
             SERVICES_LIB, DEBEZIUM_LIB, dbz_env, dbz_env);
     va_list ap;
     va_start(ap, fmt);
@@ -172,7 +180,7 @@ static void handover(it_mysql_kind kind)
                      "database.server.id=%d || exit 1\n"
                      "for v in ${!SLUICE_DBZ_@}; do printf 'export %%s=%%q\\n' \"$v\" \"${!v}\"; "
                      "done >'%s'\n"
-                     "dbz_wait_running",
+                     "dbz_wait_running && dbz_wait_binlog 1",
                      kind == IT_MARIADB ? "mariadb" : "mysql",
                      kind == IT_MARIADB ? "mariadb" : "mysql", name, s.db, name,
                      180000 + getpid() % 10000, dbz_env),
@@ -218,7 +226,7 @@ static void handover(it_mysql_kind kind)
 
     /* Changes while nothing runs again, then Debezium from sluice's record. */
     change_all(&s, name, &mk, 31, 35);
-    cr_assert_eq(dbz(dir, "dbz_connector_resume && dbz_wait_running"), 0,
+    cr_assert_eq(dbz(dir, "dbz_connector_resume && dbz_wait_running && dbz_wait_binlog 2"), 0,
                  "Debezium did not resume");
     change_all(&s, name, &mk, 36, 40);
     wait_all(topic, &mk, &v, 90000);

@@ -40,7 +40,15 @@ static int dbz(const char *dir, const char *fmt, ...)
             "_SVC_MYSQL_SOCK=${SLUICE_TEST_MYSQL97_SOCKET:-}\n"
             "_SVC_MYSQL_ROOT=${SLUICE_TEST_MYSQL97_ROOT:-}\n"
             "_SVC_MYSQL_LOADER=(\"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2\" "
-            "--library-path \"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu\")\n",
+            "--library-path \"$_SVC_MYSQL_ROOT/usr/lib/x86_64-linux-gnu\")\n"
+            /*
+             * dbz_wait_running sees any binlog dump thread on the server; the
+             * connector reads from its own start position only once its log
+             * says it connected: wait for the Nth such line.
+             */
+            "dbz_wait_binlog() { local i; for i in $(seq 900); do "
+            "(( $(grep -c 'Connected to binlog at' \"$SLUICE_DBZ_LOG\") >= $1 )) && return 0; "
+            "sleep 0.2; done; echo 'debezium never connected to the binlog' >&2; return 1; }\n",
             SERVICES_LIB, DEBEZIUM_LIB, dbz_env, dbz_env);
     va_list ap;
     va_start(ap, fmt);
@@ -116,7 +124,7 @@ static void same_as_debezium(it_mysql_kind kind)
                      "database.server.id=%d %s || exit 1\n"
                      "for v in ${!SLUICE_DBZ_@}; do printf 'export %%s=%%q\\n' \"$v\" \"${!v}\"; "
                      "done >'%s'\n"
-                     "dbz_wait_running",
+                     "dbz_wait_running && dbz_wait_binlog 1",
                      k, k, dbz_name, 170000 + getpid() % 10000, dbz_args, dbz_env),
                  0, "Debezium did not start");
     char *config = it_mysql_write_config(&s, dir, our_name, "kafka", members);
