@@ -232,7 +232,7 @@ static uint64_t current_txid(sl_source *s)
 /* The binlog column of key field k of t, or UINT32_MAX. */
 static uint32_t key_column(const my_table *t, uint32_t k)
 {
-    uint32_t f = t->base.key_fields[k];
+    uint32_t f = t->pk_fields[k];
     if (!t->field_of)
         return f;
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -356,7 +356,7 @@ static bool key_text(const my_converter *c, const sl_value *v, sl_buf *out)
 /* Whether a key of converters of these kinds has text forms and literals. */
 static bool key_supported(const my_table *t)
 {
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
+    for (uint32_t k = 0; k < t->npk; k++) {
         uint32_t i = key_column(t, k);
         if (i == UINT32_MAX)
             return false;
@@ -393,9 +393,9 @@ static bool row_key(const my_table *t, const sl_value *row, sl_buf *key)
     sl_buf col;
     sl_buf_init(&col);
     bool ok = true;
-    for (uint32_t k = 0; k < t->base.nkey && ok; k++) {
+    for (uint32_t k = 0; k < t->npk && ok; k++) {
         uint32_t i = key_column(t, k);
-        const sl_value *v = &row[t->base.key_fields[k]];
+        const sl_value *v = &row[t->pk_fields[k]];
         if (i == UINT32_MAX) {
             ok = false;
         } else if (v->kind == SL_VALUE_NULL) {
@@ -764,12 +764,12 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
         st->mysql_json |= type == MY_TYPE_JSON;
     }
     st->cols = sl_arena_strdup(a, sl_buf_cstr(&sql));
-    if (t->base.nkey && !key_supported(t)) {
+    if (t->npk && !key_supported(t)) {
         sl_warn("snapshot of table \"%s\": its key has a column type that chunks cannot be cut "
                 "by; the table is read whole, as a table without a key",
                 id);
-    } else if (t->base.nkey) {
-        st->nkey = t->base.nkey;
+    } else if (t->npk) {
+        st->nkey = t->npk;
         st->key_sql = sl_arena_alloc(a, st->nkey * sizeof *st->key_sql);
         st->key_cs = sl_arena_alloc(a, st->nkey * sizeof *st->key_cs);
         st->key_coll = sl_arena_alloc(a, st->nkey * sizeof *st->key_coll);
@@ -1905,7 +1905,7 @@ bool my_snap_on_row(sl_source *s, const my_table *t, const sl_value *before, con
     uint64_t id = stream_id_of(t->base.database, t->base.name);
     uint64_t txid = current_txid(s);
     /* Without chunks only the suppressions of whole reads matter: no key needed. */
-    if (!t->base.nkey || !key_supported(t) || !sl_snapshot_running(p->coord))
+    if (!t->npk || !key_supported(t) || !sl_snapshot_running(p->coord))
         return sl_snapshot_on_change(p->coord, id, txid, NULL, 0);
     sl_buf key;
     sl_buf_init(&key);

@@ -87,6 +87,13 @@ typedef struct my_table {
      */
     int32_t *field_of;
     uint32_t nfields;
+    /*
+     * The table's own key (primary, or unique and NOT NULL) as fields, which
+     * the snapshot reads in order; the message key (base.key_fields) may be
+     * other columns (message.key.columns).
+     */
+    const uint32_t *pk_fields;
+    uint32_t npk;
     /* Per binlog column: the column filters' and transforms' plan (transforms.h). */
     sl_column_plan *plans;
     bool transforms;   /* a kept column's values change (mask, hash, truncate) */

@@ -336,7 +336,7 @@ sl_value *my_row_fields(sl_source *s, sl_arena *arena, const my_table *t, sl_val
         }
     }
     if (t->transforms)
-        my_table_transform_row(t, row, &batch->arena);
+        my_table_transform_row(t, row, arena);
     (void)s;
     return row;
 }

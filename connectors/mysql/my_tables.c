@@ -820,6 +820,12 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
     row->nfields = nfields;
     row->fields = fields;
     t->base.row_schema = row;
+    /* The table's own key, for the snapshot's key order, whatever message.key.columns says. */
+    uint32_t *pk = sl_arena_alloc(a, (nkey ? nkey : 1) * sizeof *pk);
+    for (uint32_t i = 0; i < nkey; i++)
+        pk[i] = (uint32_t)field_of[col_of_key[i]];
+    t->pk_fields = pk;
+    t->npk = nkey;
     nkey = nkey_fields;
     if (nkey) {
         sl_field *kf = sl_arena_alloc(a, nkey * sizeof *kf);
