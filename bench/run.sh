@@ -12,9 +12,15 @@
 #                       without Debezium unless --contenders names it
 #   --runs N            runs of each workload per contender (default 3)
 #   --workloads LIST    comma-separated, from W1,W2,W2L,W3,S1,S1W (default all)
+#                       and the MySQL/MariaDB ones MW1,MW3 (bench/lib/mysql.sh;
+#                       only when named)
+#   --mysql-servers L   servers the MySQL workloads run on, from mariadb,mysql
+#                       (default both)
 #   --contenders LIST   comma-separated, from pg_recvlogical,copy,sluice-file,
-#                       sluice-kafka,sluice-kafka-avro,debezium,debezium-avro
-#                       (default all but debezium-avro). pg_recvlogical and
+#                       sluice-kafka,sluice-kafka-avro,debezium,debezium-avro,
+#                       binlog-tool (default all but debezium-avro).
+#                       binlog-tool (mariadb-binlog/mysqlbinlog) runs the MySQL
+#                       workloads only, pg_recvlogical and
 #                       the -avro ones run the W workloads only, copy the S
 #                       ones. The -avro ones write Avro with a schema registry
 #                       (Apicurio, started here unless --reuse-services finds
@@ -69,8 +75,11 @@ bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 
 all_workloads=(W1 W2 W2L W3 S1 S1W)
-all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium debezium-avro)
-default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium)
+all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium debezium-avro
+    binlog-tool)
+default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool)
+mysql_workloads=(MW1 MW3)
+mysql_servers=mariadb,mysql
 
 smoke=0 runs='' workloads='' contenders='' scale=1 contenders_given=0 rate=5000 sluice='' reuse=0
 results='' publish=0 keep=0 build_type=Release perf=0
@@ -85,6 +94,7 @@ while (($#)); do
         --smoke) smoke=1 ;;
         --runs) runs=${2:?}; shift ;;
         --workloads) workloads=${2:?}; shift ;;
+        --mysql-servers) mysql_servers=${2:?}; shift ;;
         --contenders) contenders=${2:?}; contenders_given=1; shift ;;
         --scale) scale=${2:?}; shift ;;
         --rate) rate=${2:?}; shift ;;
@@ -116,7 +126,11 @@ fi
 IFS=, read -r -a workloads <<<"${workloads:-$(IFS=,; echo "${all_workloads[*]}")}"
 IFS=, read -r -a contenders <<<"${contenders:-$(IFS=,; echo "${default_contenders[*]}")}"
 in_list() { local x=$1; shift; local y; for y; do [[ $x == "$y" ]] && return 0; done; return 1; }
-for w in "${workloads[@]}"; do in_list "$w" "${all_workloads[@]}" || die "unknown workload '$w'"; done
+for w in "${workloads[@]}"; do
+    in_list "$w" "${all_workloads[@]}" "${mysql_workloads[@]}" || die "unknown workload '$w'"
+done
+IFS=, read -r -a mysql_servers <<<"$mysql_servers"
+for s in "${mysql_servers[@]}"; do in_list "$s" mariadb mysql || die "unknown MySQL server '$s'"; done
 for c in "${contenders[@]}"; do in_list "$c" "${all_contenders[@]}" || die "unknown contender '$c'"; done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
 [[ $rate =~ ^[1-9][0-9]*$ ]] || die "--rate wants a positive integer"
@@ -152,6 +166,11 @@ need_debezium=0 need_registry=0
 in_list debezium "${contenders[@]}" && need_debezium=1
 in_list debezium-avro "${contenders[@]}" && need_debezium=1 need_registry=1
 in_list sluice-kafka-avro "${contenders[@]}" && need_registry=1
+# The MySQL workloads alone need neither the registry nor Debezium's
+# PostgreSQL connector's Avro converter.
+only_mysql=1
+for w in "${workloads[@]}"; do [[ $w == M* ]] || only_mysql=0; done
+((only_mysql)) && need_registry=0
 
 if ((!reuse)); then
     bash "$repo/scripts/install-deps.sh"
@@ -204,6 +223,8 @@ sluice=$(cd "$(dirname "$sluice")" && pwd)/$(basename "$sluice")
 source "$repo/tests/lib/services.sh"
 # shellcheck source=lib/debezium.sh
 source "$bench_dir/lib/debezium.sh"
+# shellcheck source=lib/mysql.sh
+source "$bench_dir/lib/mysql.sh"
 
 work='' started_registry=0
 dbz_worker_extra=${SLUICE_DBZ_WORKER_EXTRA:-}
@@ -230,7 +251,7 @@ trap 'exit 130' INT TERM
 if ((need_debezium)); then
     dbz_install || die "Debezium could not be installed"
 fi
-if in_list debezium-avro "${contenders[@]}"; then
+if ((!only_mysql)) && in_list debezium-avro "${contenders[@]}"; then
     dbz_install_avro || die "Apicurio's Avro converter could not be installed"
 fi
 
@@ -261,6 +282,12 @@ if ((need_registry)) && [[ -z ${SLUICE_TEST_REGISTRY:-} ]]; then
     started_registry=1
 fi
 work=$(mktemp -d "$storage/sluice-bench.XXXXXX")
+run_mysql=0
+for w in "${workloads[@]}"; do [[ $w == M* ]] && run_mysql=1; done
+if ((run_mysql)); then
+    mb_sizes
+    mb_start_services "${mysql_servers[@]}" || die "the MySQL/MariaDB servers did not start"
+fi
 conninfo="host=$PGHOST port=$PGPORT user=$PGUSER password=$PGPASSWORD dbname=$PGDATABASE"
 kafka=$SLUICE_TEST_KAFKA
 
@@ -891,7 +918,19 @@ say "workloads ${workloads[*]}; contenders ${contenders[*]}; $runs run(s) each"
 failures=0
 for w in "${workloads[@]}"; do
     for ((r = 1; r <= runs; r++)); do
+        if [[ $w == M* ]]; then
+            for s in "${mysql_servers[@]}"; do
+                for c in "${contenders[@]}"; do
+                    in_list "$c" "${mb_all_contenders[@]}" || continue
+                    # Debezium's JVM would add half a minute to the smoke.
+                    ((smoke && !contenders_given)) && [[ $c == debezium ]] && continue
+                    mb_run_one "$s" "$w" "$c" "$r" || failures=$((failures + 1))
+                done
+            done
+            continue
+        fi
         for c in "${contenders[@]}"; do
+            [[ $c == binlog-tool ]] && continue
             if [[ $w == S* ]]; then
                 # The seam check reads JSON, so the Avro contenders sit the snapshots out.
                 [[ $c == pg_recvlogical || $c == *-avro ]] && continue
@@ -909,7 +948,12 @@ done
 report_args=(--results "$results")
 ((publish)) && report_args+=(--publish "$repo/docs")
 ((smoke)) && report_args+=(--no-chart)
-"$py" "$bench_dir/report.py" "${report_args[@]}"
+# A run of the MySQL workloads alone leaves the PostgreSQL report (and its
+# published section) alone.
+((only_mysql)) || "$py" "$bench_dir/report.py" "${report_args[@]}"
+if ((run_mysql)); then
+    "$py" "$bench_dir/report_mysql.py" "${report_args[@]}"
+fi
 if ((failures)); then
     say "$failures run(s) failed; see $results/runs.jsonl and $results/failed/"
     exit 1

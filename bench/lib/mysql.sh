@@ -1,0 +1,395 @@
+# shellcheck shell=bash
+# The MySQL and MariaDB workloads of the benchmark harness: sourced by
+# bench/run.sh, which calls mb_start_services once and mb_run_one for every
+# run of a workload whose name starts with M. The shapes are those of the
+# PostgreSQL workloads (docs/benchmarks.md), on MariaDB 10.11 and Oracle
+# MySQL 9.7 (tests/lib/services.sh starts both):
+#
+#   MW1  W1's rows (bigint key, int, varchar(64), decimal(12,2),
+#        timestamp(6), boolean) inserted, updated and deleted in
+#        transactions of W1's batch size
+#   MW3  W3's wide rows (the same and a 1,888-character text) inserted in
+#        transactions of W3's batch size
+#
+# Contenders:
+#   binlog-tool   the server's own binlog decoder reading remotely
+#                 (mariadb-binlog / mysqlbinlog --read-from-remote-server
+#                 --stop-never -v) into a file: the decoder's own limit
+#   sluice-file, sluice-kafka   sluice's MySQL/MariaDB source
+#   debezium      Debezium's MySQL connector 3.6.1.Final (MySQL) or MariaDB
+#                 connector 3.5.0.Final (MariaDB) on Kafka Connect
+#
+# Each run is recorded as workload "MW1/mariadb", "MW1/mysql", ...; the
+# report (bench/report_mysql.py) sets the contenders of one server side by
+# side. The measures are the PostgreSQL ones: the rate from the first commit
+# to the last event written or acknowledged, peak and idle RSS and CPU of
+# the CDC process (the servers' dump threads are not separate processes, so
+# there is no walsender column).
+#
+# Uses run.sh's globals: scale, smoke, stall, work, probe, kafka, sluice,
+# sluice_set, keep, perf, results, raw, py, bench_dir, cdc_pid, sampler_pid.
+
+mb_all_servers=(mariadb mysql)
+mb_all_contenders=(binlog-tool sluice-file sluice-kafka debezium)
+
+mb_sizes() {
+    if ((smoke)); then
+        mb_w1_rows=$(sized 3000) mb_w1_batch=$(sized 1000)
+        mb_w3_rows=$(sized 1000) mb_w3_batch=$(sized 250)
+    else
+        mb_w1_rows=$(sized 1000000) mb_w1_batch=$(sized 10000)
+        mb_w3_rows=$(sized 100000) mb_w3_batch=$(sized 1000)
+    fi
+    # The helper table of numbers that every batch selects from.
+    mb_nums=$((mb_w1_batch > mb_w3_batch ? mb_w1_batch : mb_w3_batch))
+}
+
+# Starts the servers the MySQL workloads run on, unless they run already
+# (--reuse-services with their SLUICE_TEST_* variables exported).
+mb_start_services() { # servers...
+    local s
+    for s in "$@"; do
+        case $s in
+            mariadb)
+                [[ -n ${SLUICE_TEST_MARIADB_PORT:-} ]] && continue
+                svc_init
+                svc_mariadb_start || return 1
+                ;;
+            mysql)
+                [[ -n ${SLUICE_TEST_MYSQL97_PORT:-} ]] && continue
+                svc_init
+                svc_mysql_start || return 1
+                ;;
+        esac
+    done
+    local dbz_mysql='' dbz_mariadb=''
+    if in_list debezium "${contenders[@]}"; then
+        for s in "$@"; do
+            dbz_install_plugin "$s" || return 1
+            printf -v "dbz_$s" '%s' "$SLUICE_DBZ_PLUGIN_VERSION"
+        done
+    fi
+    cat >"$results/mysql.json" <<EOF
+{"servers": "$*", "mariadb": "${SLUICE_TEST_MARIADB_VERSION:-}", "mysql": "${SLUICE_TEST_MYSQL97_VERSION:-}",
+ "debezium_mysql": "$dbz_mysql", "debezium_mariadb": "$dbz_mariadb",
+ "sizes": {"MW1_rows": $mb_w1_rows, "MW1_batch": $mb_w1_batch, "MW3_rows": $mb_w3_rows, "MW3_batch": $mb_w3_batch}}
+EOF
+}
+
+# The server's variables: host, port, user, password, database, socket.
+mb_server_vars() { # server
+    local v=MARIADB
+    [[ $1 == mysql ]] && v=MYSQL97
+    local h=SLUICE_TEST_${v}_HOST p=SLUICE_TEST_${v}_PORT u=SLUICE_TEST_${v}_USER
+    local pw=SLUICE_TEST_${v}_PASSWORD d=SLUICE_TEST_${v}_DB so=SLUICE_TEST_${v}_SOCKET
+    mb_host=${!h} mb_port=${!p} mb_user=${!u} mb_password=${!pw} mb_db=${!d} mb_socket=${!so}
+    mb_password_var=$pw
+}
+
+# Runs a client program of the server: MariaDB's from Debian, MySQL's from
+# the unpacked sid tree through its own loader.
+mb_program() { # server program args...
+    local server=$1 prog=$2
+    shift 2
+    if [[ $server == mysql ]]; then
+        local root=$SLUICE_TEST_MYSQL97_ROOT
+        "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
+            --library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/$prog" "$@"
+    else
+        "$prog" "$@"
+    fi
+}
+
+# SQL as root over the socket, in the test database; -N -B output.
+mb_sql() { # server [client args...]
+    local server=$1
+    shift
+    mb_server_vars "$server"
+    local client=mariadb
+    [[ $server == mysql ]] && client=mysql
+    mb_program "$server" "$client" --no-defaults --socket="$mb_socket" -uroot -N -B "$mb_db" "$@"
+}
+
+# The server's current end of binlog: "file pos".
+mb_binlog_end() { # server
+    local q='SHOW MASTER STATUS'
+    [[ $1 == mysql ]] && q='SHOW BINARY LOG STATUS'
+    mb_sql "$1" -e "$q" | awk -F'\t' 'NR == 1 { print $1, $2 }'
+}
+
+mb_prepare_table() { # server workload
+    local server=$1 w=$2 t=bench_${2,,} extra=''
+    [[ $w == MW3 ]] && extra=', payload text NOT NULL'
+    local d="(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL
+        SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8
+        UNION ALL SELECT 9)"
+    mb_sql "$server" -e "DROP TABLE IF EXISTS $t, bench_nums;
+        CREATE TABLE bench_nums (g int PRIMARY KEY);
+        INSERT INTO bench_nums SELECT g FROM (SELECT 1 + a.d + 10 * b.d + 100 * c.d
+            + 1000 * e.d + 10000 * f.d AS g FROM $d a, $d b, $d c, $d e, $d f) x
+            WHERE g <= $mb_nums;
+        CREATE TABLE $t (id bigint PRIMARY KEY, n int NOT NULL, label varchar(64) NOT NULL,
+            amount decimal(12,2) NOT NULL, ts timestamp(6) NOT NULL, flag boolean NOT NULL$extra)"
+    if ((!smoke && EUID == 0)); then
+        sync
+        echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    fi
+}
+
+mb_expected_changes() { # workload
+    case $1 in
+        MW1) echo $((3 * mb_w1_rows)) ;;
+        MW3) echo "$mb_w3_rows" ;;
+    esac
+}
+mb_expected_messages() { # workload
+    case $1 in
+        MW1) echo $((4 * mb_w1_rows)) ;;
+        *) mb_expected_changes "$1" ;;
+    esac
+}
+
+# One statement (so one transaction, autocommit) per batch; the first
+# commit's time is printed as "t0".
+mb_batch_sql() { # workload
+    local w=$1 t=bench_${1,,} rows batch a b off first=1 phase
+    if [[ $w == MW1 ]]; then rows=$mb_w1_rows batch=$mb_w1_batch; else rows=$mb_w3_rows batch=$mb_w3_batch; fi
+    for phase in insert update delete; do
+        [[ $w == MW3 && $phase != insert ]] && break
+        for ((a = 1; a <= rows; a += batch)); do
+            b=$((a + batch - 1 < rows ? a + batch - 1 : rows)) off=$((a - 1))
+            case $w-$phase in
+                MW1-insert) echo "INSERT INTO $t SELECT g + $off, (g + $off) % 1000, LEFT(SHA2(g + $off, 256), 32), ((g + $off) % 100000) / 100, NOW(6), (g + $off) % 2 = 0 FROM bench_nums WHERE g <= $((b - off));" ;;
+                MW1-update) echo "UPDATE $t SET n = n + 1, amount = amount + 1, ts = NOW(6), flag = NOT flag WHERE id BETWEEN $a AND $b;" ;;
+                MW1-delete) echo "DELETE FROM $t WHERE id BETWEEN $a AND $b;" ;;
+                MW3-insert) echo "INSERT INTO $t SELECT g + $off, (g + $off) % 1000, LEFT(SHA2(g + $off, 256), 32), ((g + $off) % 100000) / 100, NOW(6), (g + $off) % 2 = 0, repeat(LEFT(SHA2(g + $off, 256), 32), 59) FROM bench_nums WHERE g <= $((b - off));" ;;
+            esac
+            if ((first)); then
+                echo "SELECT 't0', UNIX_TIMESTAMP(SYSDATE(6));"
+                first=0
+            fi
+        done
+    done
+}
+
+# True while the server runs a binlog dump thread (a connected replica).
+mb_dumping() { # server
+    mb_sql "$1" -e 'SHOW PROCESSLIST' | awk -F'\t' '$5 ~ /^Binlog Dump/ { f = 1 } END { exit !f }'
+}
+
+mb_wait_dumping() { # server pid log timeout_s
+    local deadline=$(($(date +%s) + $4))
+    until mb_dumping "$1"; do
+        if ! kill -0 "$2" 2>/dev/null; then
+            tail -n 20 "$3" >&2
+            say "contender exited during startup (log: $3)"
+            return 1
+        fi
+        if (($(date +%s) >= deadline)); then
+            tail -n 20 "$3" >&2
+            say "no binlog dump on $1 after $4 s (log: $3)"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# The previous contender's dump thread outlives it until the server next
+# writes to it: ended here, so that the next contender's dump is the only
+# one (and mb_wait_dumping sees that one).
+mb_wait_no_dump() { # server
+    local i id
+    for ((i = 0; i < 100; i++)); do
+        id=$(mb_sql "$1" -e 'SHOW PROCESSLIST' | awk -F'\t' '$5 ~ /^Binlog Dump/ { print $1 }')
+        [[ -z $id ]] && return 0
+        local i2
+        for i2 in $id; do mb_sql "$1" -e "KILL $i2" >/dev/null 2>&1 || true; done
+        sleep 0.1
+    done
+    say "a binlog dump thread is still running on $1"
+    return 1
+}
+
+mb_sluice_config() { # file server sink dir prefix table server_id
+    local file=$1 server=$2 sink=$3 dir=$4 prefix=$5 table=$6 sid=$7 class
+    mb_server_vars "$server"
+    class=io.debezium.connector.mysql.MySqlConnector
+    [[ $server == mariadb ]] && class=io.debezium.connector.mariadb.MariaDbConnector
+    {
+        printf '{\n  "name": "%s",\n  "connector.class": "%s",\n' "$prefix" "$class"
+        printf '  "database.hostname": "%s",\n  "database.port": "%s",\n' "$mb_host" "$mb_port"
+        # sluice expands the variable itself, so the file holds no secret.
+        printf '  "database.user": "%s",\n  "database.password": "${%s}",\n' "$mb_user" "$mb_password_var"
+        printf '  "database.server.id": "%s",\n  "topic.prefix": "%s",\n' "$sid" "$prefix"
+        printf '  "database.include.list": "%s",\n' "$mb_db"
+        # TLS as the binlog tool has it: MariaDB's client goes without,
+        # MySQL's prefers it (as sluice's and Debezium's defaults do).
+        [[ $server == mariadb ]] && printf '  "database.ssl.mode": "disabled",\n'
+        printf '  "table.include.list": "%s.%s",\n  "snapshot.mode": "no_data",\n' "$mb_db" "$table"
+        printf '  "offset.storage.file.filename": "%s/offsets.json",\n' "$dir"
+        local kv
+        for kv in "${sluice_set[@]}"; do
+            printf '  "%s": "%s",\n' "${kv%%=*}" "${kv#*=}"
+        done
+        if [[ $sink == kafka ]]; then
+            printf '  "sink.type": "kafka",\n  "kafka.bootstrap.servers": "%s",\n' "$kafka"
+            printf '  "kafka.acks": "all"\n'
+        else
+            printf '  "sink.type": "file",\n  "sink.file.directory": "%s/out"\n' "$dir"
+        fi
+        printf '}\n'
+    } >"$file"
+}
+
+mb_start_contender() { # server contender dir prefix table
+    local server=$1 c=$2 dir=$3 prefix=$4 table=$5 file pos
+    mb_server_vars "$server"
+    case $c in
+        binlog-tool)
+            read -r file pos <<<"$(mb_binlog_end "$server")"
+            local prog=mariadb-binlog id_opt=--stop-never-slave-server-id=5402
+            [[ $server == mysql ]] && prog=mysqlbinlog id_opt=--connection-server-id=5402
+            # The test server's throw-away password, on the command line.
+            mb_program "$server" "$prog" --no-defaults \
+                --read-from-remote-server --host="$mb_host" --port="$mb_port" --user="$mb_user" \
+                --password="$mb_password" \
+                "$id_opt" --stop-never --start-position="$pos" -v \
+                --result-file="$dir/binlog.out" "$file" >"$dir/contender.log" 2>&1 &
+            cdc_pid=$!
+            ;;
+        sluice-file | sluice-kafka)
+            mb_sluice_config "$dir/sluice.json" "$server" "${c#sluice-}" "$dir" "$prefix" "$table" 5401
+            "$sluice" run "$dir/sluice.json" >"$dir/contender.log" 2>&1 &
+            cdc_pid=$!
+            ;;
+        debezium)
+            # The MariaDB connector takes MariaDB Connector/J's TLS modes.
+            SLUICE_SVC_QUIET=1 dbz_connect_start "--$server" "$prefix" \
+                "table.include.list=$mb_db.$table" database.server.id=5403 \
+                "database.ssl.mode=$([[ $server == mariadb ]] && echo disable || echo preferred)" ||
+                return 1
+            cdc_pid=$SLUICE_DBZ_PID
+            SLUICE_SVC_QUIET=1 dbz_wait_running 180 || return 1
+            return 0
+            ;;
+    esac
+    mb_wait_dumping "$server" "$cdc_pid" "$dir/contender.log" 30
+}
+
+# The binlog tool writes "end_log_pos N" for every event it decodes: it has
+# decoded the workload once its output names the end of binlog that the
+# workload left. It writes through stdio, so the output is complete only
+# when it flushes; the time is the file's last modification.
+mb_tool_wait() { # file end_pos stall_s
+    local out=$1 end=$2 last=-1 size since
+    since=$(date +%s)
+    while :; do
+        if [[ -f $out ]] && tail -c 65536 "$out" | grep -q "end_log_pos $end "; then
+            printf '{"last_write": %s, "bytes": %s}\n' "$(stat -c %.6Y "$out")" "$(stat -c %s "$out")"
+            return 0
+        fi
+        size=$(stat -c %s "$out" 2>/dev/null || echo 0)
+        if [[ $size != "$last" ]]; then
+            last=$size since=$(date +%s)
+        elif (($(date +%s) - since >= $3)); then
+            printf '{"last_write": null, "bytes": %s}\n' "$size"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+mb_stop_contender() { # contender dir
+    case $1 in
+        debezium)
+            dbz_connect_stop
+            ((keep)) && cp "$SLUICE_DBZ_LOG" "$2/contender.log" 2>/dev/null
+            rm -rf "$SLUICE_DBZ_DIR"
+            ;;
+        *) stop_pid "$cdc_pid" ;;
+    esac
+    cdc_pid=
+}
+
+# One run of a MySQL workload on one server against one contender; appends
+# a line to runs.jsonl.
+mb_run_one() { # server workload contender run
+    local server=$1 w=$2 c=$3 r=$4 id prefix table topic dir expected changes
+    id=$(printf 'bench_%s_%s_%s_r%s' "$server" "${w,,}" "${c//[^a-z0-9]/_}" "$r")
+    prefix=$id table=bench_${w,,}
+    mb_server_vars "$server"
+    topic=$prefix.$mb_db.$table
+    dir=$work/$id
+    mkdir -p "$dir"
+    expected=$(mb_expected_messages "$w") changes=$(mb_expected_changes "$w")
+    local ok=true error='' wait_json=null sample_json=null t0='' out='' end_file='' end_pos=''
+    mb_wait_no_dump "$server" || { ok=false error="a binlog dump thread of an earlier run is still there"; }
+    if [[ $c == sluice-file ]] && ! room_for_output "${w#M}"; then
+        ok=false error="not enough free memory for the output in $storage"
+    fi
+    mb_prepare_table "$server" "$w"
+    if [[ $c == sluice-kafka || $c == debezium ]]; then
+        "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
+    fi
+    if [[ $ok == true ]] && ! mb_start_contender "$server" "$c" "$dir" "$prefix" "$table"; then
+        ok=false error="contender did not start"
+    fi
+    if [[ $ok == true ]]; then
+        "$probe" sample 100 "$cdc_pid" >"$dir/sample.json" 2>"$dir/sample.err" &
+        sampler_pid=$!
+        until grep -q sampling "$dir/sample.err" 2>/dev/null; do
+            kill -0 "$sampler_pid" 2>/dev/null || break
+            sleep 0.02
+        done
+        if ((perf)) && [[ $c == sluice-* ]]; then
+            perf record -q -g -F 499 -p "$cdc_pid" -o "$results/perf-$id.data" >"$dir/perf.log" 2>&1 &
+            perf_pid=$!
+            sleep 0.5
+        fi
+        mb_batch_sql "$w" >"$dir/workload.sql"
+        if ! out=$(mb_sql "$server" <"$dir/workload.sql" 2>"$dir/workload.err"); then
+            ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
+        fi
+        t0=$(awk '$1 == "t0" { print $2 }' <<<"$out")
+        read -r end_file end_pos <<<"$(mb_binlog_end "$server")"
+        local n want=0
+        [[ $w == MW3 ]] && want=$mb_w3_rows
+        n=$(mb_sql "$server" -e "SELECT count(*) FROM $table")
+        if [[ $ok == true && $n != "$want" ]]; then
+            ok=false error="the workload left $n rows, not $want"
+        fi
+        if [[ $ok == true ]]; then
+            case $c in
+                binlog-tool) wait_json=$(mb_tool_wait "$dir/binlog.out" "$end_pos" "$stall") ;;
+                sluice-file) wait_json=$("$probe" files-wait "$dir/out" "$expected" "$stall") ;;
+                *) wait_json=$("$probe" kafka-wait "$kafka" "$expected" "$stall" "$topic") ;;
+            esac || { ok=false error="not every event was delivered (nothing moved for ${stall}s)"; }
+        fi
+        kill "$sampler_pid" 2>/dev/null || true
+        wait "$sampler_pid" 2>/dev/null || true
+        sampler_pid=
+        if [[ -n ${perf_pid:-} ]]; then
+            kill -INT "$perf_pid" 2>/dev/null || true
+            wait "$perf_pid" 2>/dev/null || true
+            perf_pid=
+            perf_summary "$results/perf-$id.data" >"$results/perf-$id.txt" 2>&1 || true
+        fi
+        sample_json=$(<"$dir/sample.json")
+        kill -0 "$cdc_pid" 2>/dev/null || { ok=false error="${error:-contender exited}"; }
+        mb_stop_contender "$c" "$dir"
+    fi
+    [[ -z $wait_json ]] && wait_json=null
+    if [[ ($c == sluice-kafka || $c == debezium) && $keep == 0 ]]; then
+        "$probe" topics-delete "$kafka" "$topic" >/dev/null || true
+    fi
+    if [[ $ok == false && -f $dir/contender.log ]]; then
+        mkdir -p "$results/failed"
+        cp "$dir/contender.log" "$results/failed/$id.log"
+    fi
+    if ((!keep)); then rm -rf "$dir"; fi
+    printf '{"workload": "%s/%s", "contender": "%s", "run": %s, "ok": %s, "error": "%s", "changes": %s, "messages": %s, "t0": %s, "end_lsn": "%s", "driver": null, "wait": %s, "sample": %s, "latency": null}\n' \
+        "$w" "$server" "$c" "$r" "$ok" "${error//\"/\'}" "$changes" "$expected" "${t0:-null}" \
+        "$end_file:$end_pos" "$wait_json" "$sample_json" >>"$raw"
+    "$py" "$bench_dir/report.py" --line "$(tail -n 1 "$raw")" >&2
+    [[ $ok == true ]]
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""The MySQL/MariaDB part of the benchmark's report: the runs of the MW
+workloads (bench/lib/mysql.sh) in runs.jsonl, per server, with the ratios
+the goals are stated in, as markdown in RESULTS/results-mysql.md.
+
+  report_mysql.py --results DIR [--publish DOCS_DIR] [--no-chart]
+
+--publish replaces the section between the "mysql-results:begin" and
+"mysql-results:end" markers of DOCS_DIR/benchmarks.md. The medians, ratios
+and cells are report.py's.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+CONTENDERS = ["binlog-tool", "sluice-file", "sluice-kafka", "debezium"]
+WORKLOADS = ["MW1", "MW3"]
+SERVERS = [("mariadb", "MariaDB", "mariadb-binlog"), ("mysql", "MySQL", "mysqlbinlog")]
+
+# Goals from the benchmark issue (issue 9), checked against the medians.
+GOAL_FILE_VS_TOOL = 1.0
+GOAL_KAFKA_VS_DEBEZIUM = 5.0
+GOAL_RSS_W1_MB = 64
+
+
+def markdown(runs, machine, info):
+    g = report.group(runs)
+    m = machine
+    sizes = info.get("sizes", {})
+    out = [
+        f"Run of {m['date']} on {m['nproc']} × {m['cpu']}, {m['memory']} RAM; "
+        f"MariaDB {info.get('mariadb') or '–'}, MySQL {info.get('mysql') or '–'}, "
+        f"Kafka {m['kafka']}, Debezium's MySQL connector {info.get('debezium_mysql') or '–'} and "
+        f"MariaDB connector {info.get('debezium_mariadb') or '–'} "
+        f"(heap `{m['debezium_heap']}`), librdkafka {m['librdkafka']}, "
+        + (f"sluice {m['sluice_label']}" if m.get("sluice_label") else f"sluice {m['sluice_commit']}")
+        + (f" with {m['sluice_settings']}" if m.get("sluice_settings") else "")
+        + f". {m['runs']} run(s) per contender and workload"
+        + (", smoke sizes" if m["smoke"] else "")
+        + (f", sizes scaled by {m['scale']}" if float(m["scale"]) != 1 else "")
+        + ".",
+        "",
+        f"Workloads: MW1 {sizes.get('MW1_rows', 0):,} rows inserted, updated and deleted in "
+        f"transactions of {sizes.get('MW1_batch', 0):,}; MW3 {sizes.get('MW3_rows', 0):,} rows of "
+        f"about 2 kB in transactions of {sizes.get('MW3_batch', 0):,}. binlog-tool is "
+        "mariadb-binlog (MariaDB) or mysqlbinlog (MySQL) with -v, reading remotely into a file. "
+        "Each cell is the median, with the minimum and maximum in brackets.",
+        "",
+    ]
+    for server, name, tool in SERVERS:
+        ws = [w for w in WORKLOADS if any(r["workload"] == f"{w}/{server}" for r in runs)]
+        if not ws:
+            continue
+        cs = [c for c in CONTENDERS if any(r["contender"] == c and r["workload"].endswith("/" + server)
+                                           for r in runs)]
+        out.append(f"#### {name}")
+        out.append("")
+
+        def table(title, key, digits):
+            out.append(f"**{title}**")
+            out.append("")
+            out.append("| workload | " + " | ".join(tool if c == "binlog-tool" else c for c in cs) + " |")
+            out.append("|---|" + "---|" * len(cs))
+            for w in ws:
+                out.append(f"| {w} | " + " | ".join(
+                    report.stat(g, f"{w}/{server}", c, key).cell(digits) for c in cs) + " |")
+            out.append("")
+
+        table("Rows per second, first commit to last event written or acknowledged", "rate", 0)
+        table("Peak RSS (MB) during the workload", "rss_peak_mb", 1)
+        table("RSS (MB) when idle, streaming, before the workload", "rss_idle_mb", 1)
+        table("CPU seconds of the CDC process during the workload", "cpu_s", 2)
+        table("of which system (kernel) CPU seconds", "sys_s", 2)
+
+        out.append("**Ratios and goals** (ratio of the medians; range of the per-run ratios in brackets)")
+        out.append("")
+        out.append("| measure | " + " | ".join(ws) + " | goal | met? |")
+        out.append("|---|" + "---|" * len(ws) + "---|---|")
+
+        def rate_row(label, num, den, goal):
+            rs = [report.paired_ratio(g, f"{w}/{server}", num, den, "rate") for w in ws]
+            vals = [t[0] for t in rs if t[0] is not None]
+            verdict = "–" if not vals else "met" if all(v >= goal for v in vals) else "missed"
+            out.append(f"| {label} | " + " | ".join(report.ratio_cell(t) for t in rs)
+                       + f" | ≥ {goal:g} | {verdict} |")
+
+        if "sluice-file" in cs and "binlog-tool" in cs:
+            rate_row(f"rate sluice-file / {tool}", "sluice-file", "binlog-tool", GOAL_FILE_VS_TOOL)
+        if "sluice-kafka" in cs and "debezium" in cs:
+            rate_row("rate sluice-kafka / Debezium", "sluice-kafka", "debezium", GOAL_KAFKA_VS_DEBEZIUM)
+            rs = [report.paired_ratio(g, f"{w}/{server}", "debezium", "sluice-kafka", "rss_peak_mb")
+                  for w in ws]
+            out.append("| peak RSS Debezium / sluice-kafka | "
+                       + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
+            rs = [report.paired_ratio(g, f"{w}/{server}", "debezium", "sluice-kafka", "cpu_s") for w in ws]
+            out.append("| CPU s Debezium / sluice-kafka | "
+                       + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
+        sluices = [c for c in ("sluice-file", "sluice-kafka") if c in cs]
+        if "MW1" in ws and sluices:
+            peak = max([v for v in (report.stat(g, f"MW1/{server}", c, "rss_peak_mb").hi for c in sluices)
+                        if v is not None], default=None)
+            if peak is not None:
+                cells = ["" if w != "MW1" else report.fmt(peak, 1) + " MB" for w in ws]
+                out.append("| sluice peak RSS during MW1 | " + " | ".join(cells)
+                           + f" | ≤ {GOAL_RSS_W1_MB} MB | {'met' if peak <= GOAL_RSS_W1_MB else 'missed'} |")
+        out.append("")
+    failed = [r for r in runs if not r["ok"]]
+    if failed:
+        out.append("**Failed runs:** " + "; ".join(
+            f"{r['workload']} {r['contender']} run {r['run']}: {r['error']}" for r in failed))
+        out.append("")
+    return "\n".join(out)
+
+
+def publish(docs, md):
+    doc = os.path.join(docs, "benchmarks.md")
+    begin, end = "<!-- mysql-results:begin -->", "<!-- mysql-results:end -->"
+    with open(doc) as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        sys.exit(f"report_mysql: {doc} has no {begin} ... {end} section")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(doc, "w") as f:
+        f.write(head + begin + "\n" + md + "\n" + end + tail)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--publish")
+    ap.add_argument("--no-chart", action="store_true", help="accepted for report.py's arguments")
+    a = ap.parse_args()
+    runs, machine = report.load(a.results)
+    runs = [r for r in runs if "/" in r["workload"]]
+    try:
+        with open(os.path.join(a.results, "mysql.json")) as f:
+            info = json.load(f)
+    except OSError:
+        info = {}
+    md = markdown(runs, machine, info)
+    with open(os.path.join(a.results, "results-mysql.md"), "w") as f:
+        f.write(md + "\n")
+    if machine.get("smoke"):
+        for c in CONTENDERS:
+            rs = [r for r in runs if r["contender"] == c]
+            if not rs:
+                continue
+            bad = [r for r in rs if not r["ok"]]
+            detail = ", ".join(f"{r['workload']} {'ok' if r['ok'] else 'FAILED'}" for r in rs)
+            print(f"smoke: {c:<15} {'FAILED' if bad else 'ok'} ({detail})")
+    else:
+        print(md)
+    if a.publish:
+        publish(a.publish, md)
+
+
+if __name__ == "__main__":
+    main()
