@@ -86,17 +86,17 @@ mb_server_vars() { # server
     mb_password_var=$pw
 }
 
-# Runs a client program of the server: MariaDB's from Debian, MySQL's from
-# the unpacked sid tree through its own loader.
-mb_program() { # server program args...
-    local server=$1 prog=$2
-    shift 2
-    if [[ $server == mysql ]]; then
+# The command line of a client program of the server, in mb_cmd: MariaDB's
+# from Debian, MySQL's from the unpacked sid tree through its own loader
+# (which runs the program in its own process, so $! of "${mb_cmd[@]}" & is
+# the program's pid).
+mb_command() { # server program
+    if [[ $1 == mysql ]]; then
         local root=$SLUICE_TEST_MYSQL97_ROOT
-        "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
-            --library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/$prog" "$@"
+        mb_cmd=("$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+            --library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/$2")
     else
-        "$prog" "$@"
+        mb_cmd=("$2")
     fi
 }
 
@@ -107,7 +107,8 @@ mb_sql() { # server [client args...]
     mb_server_vars "$server"
     local client=mariadb
     [[ $server == mysql ]] && client=mysql
-    mb_program "$server" "$client" --no-defaults --socket="$mb_socket" -uroot -N -B "$mb_db" "$@"
+    mb_command "$server" "$client"
+    "${mb_cmd[@]}" --no-defaults --socket="$mb_socket" -uroot -N -B "$mb_db" "$@"
 }
 
 # The server's current end of binlog: "file pos".
@@ -250,7 +251,8 @@ mb_start_contender() { # server contender dir prefix table
             local prog=mariadb-binlog id_opt=--stop-never-slave-server-id=5402
             [[ $server == mysql ]] && prog=mysqlbinlog id_opt=--connection-server-id=5402
             # The test server's throw-away password, on the command line.
-            mb_program "$server" "$prog" --no-defaults \
+            mb_command "$server" "$prog"
+            "${mb_cmd[@]}" --no-defaults \
                 --read-from-remote-server --host="$mb_host" --port="$mb_port" --user="$mb_user" \
                 --password="$mb_password" \
                 "$id_opt" --stop-never --start-position="$pos" -v \
