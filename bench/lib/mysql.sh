@@ -125,6 +125,8 @@ mb_prepare_table() { # server workload
         SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8
         UNION ALL SELECT 9)"
     mb_sql "$server" -e "DROP TABLE IF EXISTS $t, bench_nums;
+        DROP TABLE IF EXISTS bench_flush;
+        CREATE TABLE bench_flush (id int PRIMARY KEY, filler mediumtext NOT NULL);
         CREATE TABLE bench_nums (g int PRIMARY KEY);
         INSERT INTO bench_nums SELECT g FROM (SELECT 1 + a.d + 10 * b.d + 100 * c.d
             + 1000 * e.d + 10000 * f.d AS g FROM $d a, $d b, $d c, $d e, $d f) x
@@ -280,14 +282,17 @@ mb_start_contender() { # server contender dir prefix table
 
 # The binlog tool writes "end_log_pos N" for every event it decodes: it has
 # decoded the workload once its output names the end of binlog that the
-# workload left. It writes through stdio, so the output is complete only
-# when it flushes; the time is the file's last modification.
+# workload left. It writes through stdio, so that line reaches the file with
+# the output that follows it (the bench_flush change); the time is the
+# first look (every 20 ms) that finds it, not the file's modification time,
+# which later output moves.
 mb_tool_wait() { # file end_pos stall_s
     local out=$1 end=$2 last=-1 size since
     since=$(date +%s)
     while :; do
-        if [[ -f $out ]] && tail -c 65536 "$out" | grep -q "end_log_pos $end "; then
-            printf '{"last_write": %s, "bytes": %s}\n' "$(stat -c %.6Y "$out")" "$(stat -c %s "$out")"
+        # (grep -q must not end tail early: pipefail would take that as a failure.)
+        if [[ -f $out ]] && grep -q "end_log_pos $end " < <(tail -c 1000000 "$out"); then
+            printf '{"last_write": %s, "bytes": %s}\n' "$(date +%s.%N)" "$(stat -c %s "$out")"
             return 0
         fi
         size=$(stat -c %s "$out" 2>/dev/null || echo 0)
@@ -297,7 +302,7 @@ mb_tool_wait() { # file end_pos stall_s
             printf '{"last_write": null, "bytes": %s}\n' "$size"
             return 1
         fi
-        sleep 0.05
+        sleep 0.02
     done
 }
 
@@ -325,6 +330,7 @@ mb_run_one() { # server workload contender run
     mkdir -p "$dir"
     expected=$(mb_expected_messages "$w") changes=$(mb_expected_changes "$w")
     local ok=true error='' wait_json=null sample_json=null t0='' out='' end_file='' end_pos=''
+    local drv_json=null
     mb_wait_no_dump "$server" || { ok=false error="a binlog dump thread of an earlier run is still there"; }
     if [[ $c == sluice-file ]] && ! room_for_output "${w#M}"; then
         ok=false error="not enough free memory for the output in $storage"
@@ -349,11 +355,21 @@ mb_run_one() { # server workload contender run
             sleep 0.5
         fi
         mb_batch_sql "$w" >"$dir/workload.sql"
+        local start end
+        start=$(date +%s.%N)
         if ! out=$(mb_sql "$server" <"$dir/workload.sql" 2>"$dir/workload.err"); then
             ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
         fi
+        end=$(date +%s.%N)
         t0=$(awk '$1 == "t0" { print $2 }' <<<"$out")
         read -r end_file end_pos <<<"$(mb_binlog_end "$server")"
+        drv_json=$(printf '{"seconds": %.3f}' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')")
+        # The binlog tool writes through stdio: the end of its decoded
+        # workload reaches its file only when more output follows. A change
+        # of a table that no contender captures, right after the workload,
+        # is that output (mb_tool_wait).
+        [[ $c == binlog-tool ]] && mb_sql "$server" -e \
+            "INSERT INTO bench_flush VALUES (1, REPEAT('x', 30000)), (2, REPEAT('y', 30000))"
         local n want=0
         [[ $w == MW3 ]] && want=$mb_w3_rows
         n=$(mb_sql "$server" -e "SELECT count(*) FROM $table")
@@ -389,9 +405,9 @@ mb_run_one() { # server workload contender run
         cp "$dir/contender.log" "$results/failed/$id.log"
     fi
     if ((!keep)); then rm -rf "$dir"; fi
-    printf '{"workload": "%s/%s", "contender": "%s", "run": %s, "ok": %s, "error": "%s", "changes": %s, "messages": %s, "t0": %s, "end_lsn": "%s", "driver": null, "wait": %s, "sample": %s, "latency": null}\n' \
+    printf '{"workload": "%s/%s", "contender": "%s", "run": %s, "ok": %s, "error": "%s", "changes": %s, "messages": %s, "t0": %s, "end_lsn": "%s", "driver": %s, "wait": %s, "sample": %s, "latency": null}\n' \
         "$w" "$server" "$c" "$r" "$ok" "${error//\"/\'}" "$changes" "$expected" "${t0:-null}" \
-        "$end_file:$end_pos" "$wait_json" "$sample_json" >>"$raw"
+        "$end_file:$end_pos" "$drv_json" "$wait_json" "$sample_json" >>"$raw"
     "$py" "$bench_dir/report.py" --line "$(tail -n 1 "$raw")" >&2
     [[ $ok == true ]]
 }
