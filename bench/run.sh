@@ -6,7 +6,8 @@
 # docs/benchmarks.md explains the numbers and how they are measured.
 #
 # Usage: bench/run.sh [OPTIONS]
-#   --smoke             tiny workloads (W1, W2L, W3 and S1 unless --workloads),
+#   --smoke             tiny workloads (W1, W2L, W3, S1 and, on MariaDB, MW1
+#                       unless --workloads),
 #                       one run each: checks that the harness and every
 #                       contender work (the test suite runs this); S1 runs
 #                       without Debezium unless --contenders names it
@@ -79,7 +80,7 @@ all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro d
     binlog-tool)
 default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool)
 mysql_workloads=(MW1 MW3)
-mysql_servers=mariadb,mysql
+mysql_servers=mariadb,mysql mysql_servers_given=0
 
 smoke=0 runs='' workloads='' contenders='' scale=1 contenders_given=0 rate=5000 sluice='' reuse=0
 results='' publish=0 keep=0 build_type=Release perf=0
@@ -94,7 +95,7 @@ while (($#)); do
         --smoke) smoke=1 ;;
         --runs) runs=${2:?}; shift ;;
         --workloads) workloads=${2:?}; shift ;;
-        --mysql-servers) mysql_servers=${2:?}; shift ;;
+        --mysql-servers) mysql_servers=${2:?}; mysql_servers_given=1; shift ;;
         --contenders) contenders=${2:?}; contenders_given=1; shift ;;
         --scale) scale=${2:?}; shift ;;
         --rate) rate=${2:?}; shift ;;
@@ -117,7 +118,14 @@ done
 
 if ((smoke)); then
     runs=${runs:-1}
-    [[ -n $workloads ]] || workloads=W1,W2L,W3,S1
+    if [[ -z $workloads ]]; then
+        workloads=W1,W2L,W3,S1
+        # MW1 on MariaDB (a few seconds) when the server is there or started here.
+        if ((!reuse)) || [[ -n ${SLUICE_TEST_MARIADB_PORT:-} ]]; then
+            workloads+=,MW1
+            ((mysql_servers_given)) || mysql_servers=mariadb
+        fi
+    fi
     stall=${SLUICE_BENCH_STALL:-20}
 else
     runs=${runs:-3}

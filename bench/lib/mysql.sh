@@ -52,11 +52,14 @@ mb_start_services() { # servers...
         case $s in
             mariadb)
                 [[ -n ${SLUICE_TEST_MARIADB_PORT:-} ]] && continue
+                # A server started here is stopped with the others (svc_stop_all).
+                ((reuse)) && { say "--reuse-services: SLUICE_TEST_MARIADB_* are not exported"; return 1; }
                 svc_init
                 svc_mariadb_start || return 1
                 ;;
             mysql)
                 [[ -n ${SLUICE_TEST_MYSQL97_PORT:-} ]] && continue
+                ((reuse)) && { say "--reuse-services: SLUICE_TEST_MYSQL97_* are not exported"; return 1; }
                 svc_init
                 svc_mysql_start || return 1
                 ;;
