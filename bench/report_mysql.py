@@ -71,6 +71,10 @@ def markdown(runs, machine, info):
             out.append("")
 
         table("Rows per second, first commit to last event written or acknowledged", "rate", 0)
+        table("Seconds the workload's statements took in the contender's run (the server's "
+              "own pace, which bounds every contender that keeps up)", "workload_s", 1)
+        table("Seconds from the end of the workload to the last event (how far behind the "
+              "contender was when the server finished)", "behind_s", 2)
         table("Peak RSS (MB) during the workload", "rss_peak_mb", 1)
         table("RSS (MB) when idle, streaming, before the workload", "rss_idle_mb", 1)
         table("CPU seconds of the CDC process during the workload", "cpu_s", 2)
@@ -137,6 +141,12 @@ def main():
     a = ap.parse_args()
     runs, machine = report.load(a.results)
     runs = [r for r in runs if "/" in r["workload"]]
+    for r in runs:
+        d = (r.get("driver") or {}).get("seconds")
+        r["workload_s"] = d if r["ok"] else None
+        # The driver's clock starts a moment before the first commit (t0).
+        r["behind_s"] = (max(0.0, r["seconds"] - d) if r["ok"] and d is not None
+                         and r.get("seconds") is not None else None)
     try:
         with open(os.path.join(a.results, "mysql.json")) as f:
             info = json.load(f)
