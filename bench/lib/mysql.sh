@@ -29,7 +29,6 @@
 # Uses run.sh's globals: scale, smoke, stall, work, probe, kafka, sluice,
 # sluice_set, keep, perf, results, raw, py, bench_dir, cdc_pid, sampler_pid.
 
-mb_all_servers=(mariadb mysql)
 mb_all_contenders=(binlog-tool sluice-file sluice-kafka debezium)
 
 mb_sizes() {
