@@ -686,6 +686,8 @@ void pg_conn_disconnect(sl_source *s)
     s->in_tx = false;
     s->skipping_tx = false;
     s->npending_truncates = 0;
+    /* The server sends every streamed transaction again, from its first change. */
+    pg_spool_discard(s);
     if (s->pending_frame) {
         PQfreemem(s->pending_frame);
         s->pending_frame = NULL;
@@ -730,10 +732,21 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
     char *qpub = quote_ident(s->repl, s->publication);
     char *lit = PQescapeLiteral(s->repl, qpub, strlen(qpub));
     char sql[1024];
-    /* Logical decoding messages come with "messages" from PostgreSQL 14 on. */
+    /*
+     * Logical decoding messages come with "messages" from PostgreSQL 14 on,
+     * and so do in-progress transactions, with protocol version 2.
+     */
+    int version = PQserverVersion(s->repl);
+    s->streaming = s->spool && version >= 140000;
+    if (s->spool && !s->streaming)
+        sl_info("PostgreSQL %d cannot stream transactions in progress (14 or later can): "
+                "stream.in.progress.transactions is ignored, large transactions come whole at "
+                "commit",
+                version);
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s%s)",
-             qslot, lsn, lit, PQserverVersion(s->repl) >= 140000 ? ", messages 'true'" : "");
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%s', publication_names %s%s%s)",
+             qslot, lsn, s->streaming ? "2" : "1", lit,
+             version >= 140000 ? ", messages 'true'" : "", s->streaming ? ", streaming 'on'" : "");
     PQfreemem(qslot);
     PQfreemem(qpub);
     PQfreemem(lit);

@@ -200,6 +200,22 @@ static const sl_config_key pg_keys[] = {
      .doc = "A statement run on the captured database at each heartbeat (heartbeat.interval.ms), "
             "e.g. an INSERT into a small table of the publication: for a database that sees no "
             "other writes, so that its slot's position still has WAL to move through."},
+    {.name = "stream.in.progress.transactions",
+     .type = SL_CONF_BOOL,
+     .default_value = "false",
+     .doc = "Whether the server streams a transaction larger than its logical_decoding_work_mem "
+            "while it is still in progress (pgoutput protocol version 2, PostgreSQL 14 and "
+            "later; older servers send it whole at commit, as without this key). sluice writes "
+            "each such transaction to a file in stream.spool.directory and emits it only once it "
+            "commits (an aborted one, or an aborted subtransaction, emits nothing), so memory "
+            "stays bounded whatever the transaction's size and the server does not spill it to "
+            "its own disk. Debezium does not stream in-progress transactions."},
+    {.name = "stream.spool.directory",
+     .type = SL_CONF_STRING,
+     .doc = "Directory of the spool files of stream.in.progress.transactions, one per "
+            "transaction being streamed (as large as its changes), deleted at its commit or "
+            "abort and at the next start after a crash; default the directory of "
+            "offset.storage.file.filename, or TMPDIR (else /tmp) with offset.storage=kafka."},
     {.name = "status.update.interval.ms",
      .type = SL_CONF_INT,
      .default_value = "10000",
@@ -455,6 +471,8 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     if (rc == SL_OK)
         rc = pg_snap_open(s, err);
     if (rc == SL_OK)
+        rc = pg_spool_open(s, err);
+    if (rc == SL_OK)
         rc = sl_schema_parse_json(sl_embedded_schema("postgres-source.json"), &s->schema_arena,
                                   &s->source_schema, err);
     if (rc == SL_OK) {
@@ -469,6 +487,7 @@ static sl_code pg_open(const sl_config *cfg, sl_source **out, sl_error *err)
     }
     if (rc != SL_OK) {
         sl_transforms_free(s->transforms);
+        pg_spool_close(s);
         pg_snap_close(s);
         sl_filter_free(s->schema_filter);
         sl_filter_free(s->table_filter);
@@ -590,7 +609,8 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
              * first makes it drop that half (the transaction comes again,
              * whole), so that the position ends a transaction of its own.
              */
-            if (!s->in_tx && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
+            bool between = !s->in_tx && !s->stream_xid;
+            if (between && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
                 if (s->unfinished_tx)
                     pg_stream_push(s, batch, SL_ITEM_BEGIN);
                 if (pg_stream_push_commit(s, batch, f.wal_end)) {
@@ -598,7 +618,7 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
                     s->unfinished_tx = false;
                 }
             }
-            if (!s->in_tx)
+            if (between)
                 pg_snap_on_position(s, f.wal_end);
         }
     }
@@ -661,11 +681,27 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
     }
 
     pg_stream_drain_truncates(s, batch);
-    if (PQconsumeInput(s->repl) != 1) {
+    /*
+     * While a committed streamed transaction is replayed from its spool,
+     * nothing is read from the server: what it sends meanwhile waits in the
+     * socket (libpq would buffer it all), and its silence is no failure.
+     */
+    bool replaying = pg_spool_replaying(s);
+    if (!replaying && PQconsumeInput(s->repl) != 1) {
         sl_error_set(err, SL_CONNECT, "replication connection lost: %s", pg_message(NULL, s->repl));
         return fail_stream(s, err);
     }
     while (!sl_batch_full(batch) && s->npending_truncates == 0) {
+        if (pg_spool_replaying(s)) {
+            sl_code rc = pg_spool_replay_step(s, batch, err);
+            if (rc != SL_OK)
+                return transient(rc) ? fail_stream(s, err) : rc;
+            if (pg_snap_emit_due(s))
+                break;
+            continue;
+        }
+        if (replaying)
+            break; /* the replay ended: frames again at the next poll, after PQconsumeInput */
         bool consumed;
         sl_code rc = read_frame(s, batch, &consumed, err);
         if (rc == SL_STOPPED) {
@@ -685,7 +721,7 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
     if (s->emitted_lsn > s->stream_start_lsn && s->backoff.failures)
         sl_backoff_progress(&s->backoff);
     pg_progress_tick(s);
-    if (check_silence(s, err) != SL_OK)
+    if (!replaying && !pg_spool_replaying(s) && check_silence(s, err) != SL_OK)
         return fail_stream(s, err);
     if (s->reply_due || s->reply_request ||
         pg_now_ms() - s->last_status_ms >= s->status_interval_ms) {
@@ -706,8 +742,8 @@ static int pg_wait_fd(sl_source *s, int *timeout_ms)
             *timeout_ms = wait < 0 ? 0 : (int)wait;
         return pg_snap_wait_fd(s, -1, timeout_ms);
     }
-    if (s->pending_frame) {
-        *timeout_ms = 0; /* a message waits for room in the next batch */
+    if (s->pending_frame || pg_spool_replaying(s)) {
+        *timeout_ms = 0; /* a message, or a replay, waits for room in the next batch */
         return -1;
     }
     /* Wake for the next status update, and for the silence checks. */
@@ -805,6 +841,7 @@ static void pg_close(sl_source *s)
             PQflush(s->repl);
     }
     pg_conn_disconnect(s);
+    pg_spool_close(s);
     /* The snapshot's readers stop before the tables they read are freed. */
     pg_snap_close(s);
     pg_relmap_free_retired(s);

@@ -8,6 +8,7 @@
  *   pg_relation.c  tables: one pg_table per Relation message, the relid map
  *   pg_conn.c      connections: libpq set-up, publication, slot, status updates
  *   pg_stream.c    events: pgoutput messages turned into batch items
+ *   pg_spool.c     transactions streamed while in progress, spooled to files
  * pgoutput.c decodes the protocol bytes, pg_catalog.c asks the catalog, and
  * pg_types.c maps column types; none of them knows sl_source.
  *
@@ -83,6 +84,8 @@ typedef struct relmap_entry {
     uint32_t relid; /* 0: empty */
     pg_table *table;
 } relmap_entry;
+
+typedef struct pg_spool pg_spool;
 
 typedef enum conn_state {
     STATE_DISCONNECTED,
@@ -233,6 +236,16 @@ struct sl_source {
     bool reply_request;   /* the next status update asks the server for a keepalive */
     bool slot_created;    /* this run created the slot */
     bool position_lost;   /* the stored position could not be resumed (when_needed) */
+
+    /*
+     * stream.in.progress.transactions: the spools of transactions streamed
+     * while in progress (NULL when off); streaming: this connection asked
+     * for them (protocol version 2); stream_xid: the transaction of the
+     * stream block being read, 0 outside one.
+     */
+    pg_spool *spool;
+    bool streaming;
+    uint32_t stream_xid;
 };
 
 static inline int64_t pg_now_ms(void)
@@ -450,6 +463,18 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
 void pg_stream_drain_truncates(sl_source *s, sl_batch *batch);
 
 /*
+ * A transaction begins (Begin, or a spooled transaction's replay): xid, the
+ * LSN of its commit record, its commit time (PostgreSQL epoch), the XLogData
+ * position of the message. Pushes BEGIN unless it commits before the resume
+ * point.
+ */
+void pg_stream_begin(sl_source *s, uint32_t xid, uint64_t final_lsn, int64_t commit_time,
+                     uint64_t wal_start, sl_batch *batch);
+
+/* The open transaction commits, ending at end_lsn: pushes its COMMIT. */
+void pg_stream_commit(sl_source *s, uint64_t end_lsn, uint64_t wal_start, sl_batch *batch);
+
+/*
  * Adds an item to the batch. Items the current message already emitted at an
  * earlier poll, and items that do not fit (the message is then decoded again
  * at the next poll), go to &s->spare_item and are dropped: a caller must not
@@ -470,6 +495,37 @@ bool pg_stream_push_commit(sl_source *s, sl_batch *batch, uint64_t lsn);
  */
 void pg_stream_push_read(sl_source *s, sl_batch *batch, pg_table *t, const sl_value *row,
                          const char *snapshot, int64_t read_unix_ms, uint64_t h_pos);
+
+/* ---- pg_spool.c: transactions streamed while in progress ---- */
+
+/*
+ * Reads stream.in.progress.transactions and stream.spool.directory, deletes
+ * the spool files a killed process left; s->spool stays NULL when off.
+ */
+sl_code pg_spool_open(sl_source *s, sl_error *err);
+void pg_spool_close(sl_source *s);
+
+/* Deletes every spool and forgets the replay (the connection ended). */
+void pg_spool_discard(sl_source *s);
+
+/* Stream Start of xid (first: its first block); Stream Stop. */
+sl_code pg_spool_stream_start(sl_source *s, uint32_t xid, bool first, sl_error *err);
+void pg_spool_stream_stop(sl_source *s);
+
+/* A message inside the block of s->stream_xid: appended to its spool. */
+sl_code pg_spool_message(sl_source *s, const pgo_frame *f, sl_error *err);
+
+/* Stream Abort of subxid (xid itself: the whole transaction) of transaction xid. */
+sl_code pg_spool_abort(sl_source *s, uint32_t xid, uint32_t subxid, sl_error *err);
+
+/* Stream Commit m: the transaction's replay starts (pg_spool_replay_step). */
+sl_code pg_spool_commit(sl_source *s, const pgo_message *m, uint64_t wal_start, sl_error *err);
+
+/* True while a committed transaction is being replayed: the poll reads no frames then. */
+bool pg_spool_replaying(const sl_source *s);
+
+/* Emits the next part of the replay (BEGIN, one message's items, COMMIT); the batch has room. */
+sl_code pg_spool_replay_step(sl_source *s, sl_batch *batch, sl_error *err);
 
 /* ---- pg_snapshot.c: snapshots and signals ---- */
 

@@ -2,7 +2,9 @@
  * Events of the PostgreSQL source (pg_source_int.h): each pgoutput message of
  * the stream becomes batch items, BEGIN, EVENTs with their row values and
  * source block, COMMIT. Values are carved from the batch arena; transactions
- * that commit before the resume point are skipped.
+ * that commit before the resume point are skipped. The messages of a
+ * transaction streamed while in progress go to its spool (pg_spool.c), which
+ * feeds them back through here once it commits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,8 +387,50 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     }
 }
 
+void pg_stream_begin(sl_source *s, uint32_t xid, uint64_t final_lsn, int64_t commit_time,
+                     uint64_t wal_start, sl_batch *batch)
+{
+    s->frame_lsn = wal_start;
+    s->in_tx = true;
+    s->xid = xid;
+    s->final_lsn = final_lsn;
+    s->commit_time_us = commit_time + PG_EPOCH_OFFSET_US;
+    s->origin[0] = '\0';
+    s->skipping_tx = s->final_lsn < s->skip_before;
+    if (!s->skipping_tx) {
+        sl_item *item = pg_stream_push(s, batch, SL_ITEM_BEGIN);
+        if (item != &s->spare_item) {
+            s->unfinished_tx = true;
+            if (s->tx_metadata) {
+                item->txid = tx_id(s, wal_start, &batch->arena);
+                item->tx_ts_ms = s->commit_time_us / 1000;
+            }
+        }
+    }
+    if (s->snap)
+        pg_snap_on_begin(s, s->xid);
+}
+
+void pg_stream_commit(sl_source *s, uint64_t end_lsn, uint64_t wal_start, sl_batch *batch)
+{
+    s->frame_lsn = wal_start;
+    if (!s->skipping_tx && push_tx_commit(s, batch, end_lsn)) {
+        s->emitted_lsn = end_lsn;
+        s->unfinished_tx = false;
+    }
+    s->last_commit_lsn = end_lsn;
+    s->have_last_commit = true;
+    s->in_tx = false;
+    s->skipping_tx = false;
+    if (s->snap)
+        pg_snap_on_position(s, end_lsn);
+}
+
 sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_error *err)
 {
+    /* Inside a stream block, the transaction's messages go to its spool until it commits. */
+    if (s->stream_xid && f->len > 0 && f->data[0] != 'E')
+        return pg_spool_message(s, f, err);
     pgo_message m;
     sl_arena_reset(&s->scratch);
     sl_code rc = pgo_message_decode(f->data, f->len, &s->scratch, &m, err);
@@ -396,37 +440,22 @@ sl_code pg_stream_message(sl_source *s, const pgo_frame *f, sl_batch *batch, sl_
 
     switch (m.type) {
     case 'B':
-        s->in_tx = true;
-        s->xid = m.u.begin.xid;
-        s->final_lsn = m.u.begin.final_lsn;
-        s->commit_time_us = m.u.begin.commit_time + PG_EPOCH_OFFSET_US;
-        s->origin[0] = '\0';
-        s->skipping_tx = s->final_lsn < s->skip_before;
-        if (!s->skipping_tx) {
-            sl_item *item = pg_stream_push(s, batch, SL_ITEM_BEGIN);
-            if (item != &s->spare_item) {
-                s->unfinished_tx = true;
-                if (s->tx_metadata) {
-                    item->txid = tx_id(s, f->wal_start, &batch->arena);
-                    item->tx_ts_ms = s->commit_time_us / 1000;
-                }
-            }
-        }
-        if (s->snap)
-            pg_snap_on_begin(s, s->xid);
+        pg_stream_begin(s, m.u.begin.xid, m.u.begin.final_lsn, m.u.begin.commit_time, f->wal_start,
+                        batch);
         break;
     case 'C':
-        if (!s->skipping_tx && push_tx_commit(s, batch, m.u.commit.end_lsn)) {
-            s->emitted_lsn = m.u.commit.end_lsn;
-            s->unfinished_tx = false;
-        }
-        s->last_commit_lsn = m.u.commit.end_lsn;
-        s->have_last_commit = true;
-        s->in_tx = false;
-        s->skipping_tx = false;
-        if (s->snap)
-            pg_snap_on_position(s, m.u.commit.end_lsn);
+        pg_stream_commit(s, m.u.commit.end_lsn, f->wal_start, batch);
         break;
+    case 'S':
+        return pg_spool_stream_start(s, m.u.stream_start.xid, m.u.stream_start.first_segment != 0,
+                                     err);
+    case 'E':
+        pg_spool_stream_stop(s);
+        break;
+    case 'c':
+        return pg_spool_commit(s, &m, f->wal_start, err);
+    case 'A':
+        return pg_spool_abort(s, m.u.stream_abort.xid, m.u.stream_abort.subxid, err);
     case 'O':
         snprintf(s->origin, sizeof s->origin, "%s", m.u.origin.name);
         s->origin_lsn = m.u.origin.lsn;

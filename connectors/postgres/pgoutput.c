@@ -244,6 +244,24 @@ sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pg
         m->u.message.len = rd_u32(&r);
         m->u.message.content = rd_bytes(&r, m->u.message.len);
         break;
+    case 'S':
+        m->u.stream_start.xid = rd_u32(&r);
+        m->u.stream_start.first_segment = rd_u8(&r);
+        break;
+    case 'E':
+        break;
+    case 'c':
+        m->u.stream_commit.xid = rd_u32(&r);
+        m->u.stream_commit.flags = rd_u8(&r);
+        m->u.stream_commit.commit_lsn = rd_u64(&r);
+        m->u.stream_commit.end_lsn = rd_u64(&r);
+        m->u.stream_commit.commit_time = (int64_t)rd_u64(&r);
+        break;
+    case 'A':
+        /* Protocol version 4 appends the abort's LSN and time; version 2 sends the two xids. */
+        m->u.stream_abort.xid = rd_u32(&r);
+        m->u.stream_abort.subxid = rd_u32(&r);
+        break;
     default:
         return sl_error_set(err, SL_PROTOCOL, "unknown pgoutput message type 0x%02x",
                             (unsigned char)m->type);
@@ -254,12 +272,30 @@ sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pg
     /* OID 0 is no relation (and marks a free slot of the source's relation map). */
     if (m->type == 'R' && m->u.relation.oid == 0)
         return sl_error_set(err, SL_PROTOCOL, "relation message for OID 0");
-    int64_t t = m->type == 'B' ? m->u.begin.commit_time : m->u.commit.commit_time;
-    if ((m->type == 'B' || m->type == 'C') && (t < PGO_COMMIT_TIME_MIN || t > PGO_COMMIT_TIME_MAX))
+    uint32_t stream_xid = m->type == 'S'   ? m->u.stream_start.xid
+                          : m->type == 'c' ? m->u.stream_commit.xid
+                          : m->type == 'A' ? m->u.stream_abort.xid
+                                           : 1;
+    if (stream_xid == 0)
+        return sl_error_set(err, SL_PROTOCOL, "stream message '%c' for transaction 0", m->type);
+    int64_t t = m->type == 'B'   ? m->u.begin.commit_time
+                : m->type == 'c' ? m->u.stream_commit.commit_time
+                                 : m->u.commit.commit_time;
+    if ((m->type == 'B' || m->type == 'C' || m->type == 'c') &&
+        (t < PGO_COMMIT_TIME_MIN || t > PGO_COMMIT_TIME_MAX))
         return sl_error_set(err, SL_PROTOCOL,
                             "%s message with commit time %lld us after 2000-01-01, out of range",
                             m->type == 'B' ? "begin" : "commit", (long long)t);
     return SL_OK;
+}
+
+bool pgo_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid)
+{
+    if (len < 5 || !memchr("RYIUDTM", buf[0], 7))
+        return false;
+    reader r = {buf + 1, buf + len, 0};
+    *xid = rd_u32(&r);
+    return true;
 }
 
 void pgo_lsn_format(uint64_t lsn, char *buf, size_t size)

@@ -1,7 +1,8 @@
 /*
- * Decoding of the pgoutput logical replication protocol (version 1) and of
- * the streaming replication frames around it (XLogData, keepalive), from
- * bytes into structs. Pure functions: no connection, no catalog, so they are
+ * Decoding of the pgoutput logical replication protocol (version 1, and the
+ * stream messages of version 2: Stream Start, Stop, Commit, Abort) and of the
+ * streaming replication frames around it (XLogData, keepalive), from bytes
+ * into structs. Pure functions: no connection, no catalog, so they are
  * tested from captured bytes.
  *
  * Reference: PostgreSQL's "Logical Streaming Replication Protocol" and
@@ -12,6 +13,7 @@
 #ifndef SLUICE_PGOUTPUT_H
 #define SLUICE_PGOUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,7 +73,7 @@ typedef struct pgo_relation_column {
 } pgo_relation_column;
 
 typedef struct pgo_message {
-    char type; /* 'B','C','O','R','Y','I','U','D','T','M' */
+    char type; /* 'B','C','O','R','Y','I','U','D','T','M'; version 2: 'S','E','c','A' */
     union {
         struct {
             uint64_t final_lsn;
@@ -119,6 +121,21 @@ typedef struct pgo_message {
             uint32_t len;
             const uint8_t *content;
         } message;
+        struct {
+            uint32_t xid;
+            uint8_t first_segment; /* 1: the first block of this transaction */
+        } stream_start;            /* 'S' ('E', Stream Stop, has no fields) */
+        struct {
+            uint32_t xid;
+            uint8_t flags;
+            uint64_t commit_lsn;
+            uint64_t end_lsn;
+            int64_t commit_time;
+        } stream_commit; /* 'c' */
+        struct {
+            uint32_t xid;    /* the top-level transaction */
+            uint32_t subxid; /* the (sub)transaction aborted: xid itself for the whole */
+        } stream_abort;      /* 'A' */
     } u;
 } pgo_message;
 
@@ -130,6 +147,15 @@ typedef struct pgo_message {
  */
 sl_code pgo_message_decode(const uint8_t *buf, size_t len, sl_arena *scratch, pgo_message *out,
                            sl_error *err);
+
+/*
+ * Inside a stream block (between Stream Start and Stream Stop), the messages
+ * of the transaction's changes (Relation, Type, Insert, Update, Delete,
+ * Truncate, Message) carry the xid of the (sub)transaction that made them
+ * right after the type byte. Reads that xid from such a message; returns
+ * false when the message is not one of those or is too short.
+ */
+bool pgo_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid);
 
 /* Formats an LSN as PostgreSQL does ("16/B374D848"); buf needs 18 bytes. */
 void pgo_lsn_format(uint64_t lsn, char *buf, size_t size);

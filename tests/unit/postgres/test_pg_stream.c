@@ -12,10 +12,12 @@
  * real one leaves after START_REPLICATION.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_load.h"
 #include "postgres/pg_catalog.h"
@@ -25,6 +27,12 @@
 extern const sl_source_ops sl_source_postgres;
 
 /* ---- frames ---- */
+
+/*
+ * The (sub)transaction that the change, Relation and Type frames made next
+ * belong to inside a stream block, whose xid they carry; 0 outside blocks.
+ */
+static uint32_t stream_xid;
 
 #define MAX_FRAMES 64
 #define MAX_SESSIONS 4
@@ -113,6 +121,8 @@ static void relation(int session)
 {
     frame *f = xlogdata(session, 0);
     put(f, 'R', 1);
+    if (stream_xid)
+        put(f, stream_xid, 4);
     put(f, RELID, 4);
     put_str(f, "public");
     put_str(f, "items");
@@ -147,6 +157,8 @@ static void insert(int session, uint64_t lsn, int id)
 {
     frame *f = xlogdata(session, lsn);
     put(f, 'I', 1);
+    if (stream_xid)
+        put(f, stream_xid, 4);
     put(f, RELID, 4);
     put(f, 'N', 1);
     tuple(f, id, "x");
@@ -157,11 +169,55 @@ static void key_change(int session, uint64_t lsn, int old_id, int id)
 {
     frame *f = xlogdata(session, lsn);
     put(f, 'U', 1);
+    if (stream_xid)
+        put(f, stream_xid, 4);
     put(f, RELID, 4);
     put(f, 'O', 1);
     tuple(f, old_id, "x");
     put(f, 'N', 1);
     tuple(f, id, "x");
+}
+
+/* Stream Start of xid; the frames that follow carry xid until stream_stop or in_subxact. */
+static void stream_start(int session, uint32_t xid, int first)
+{
+    frame *f = xlogdata(session, 0);
+    put(f, 'S', 1);
+    put(f, xid, 4);
+    put(f, first, 1);
+    stream_xid = xid;
+}
+
+/* The frames that follow are subtransaction subxid's. */
+static void in_subxact(uint32_t subxid)
+{
+    stream_xid = subxid;
+}
+
+static void stream_stop(int session)
+{
+    frame *f = xlogdata(session, 0);
+    put(f, 'E', 1);
+    stream_xid = 0;
+}
+
+static void stream_commit(int session, uint32_t xid, uint64_t commit_lsn, uint64_t end_lsn)
+{
+    frame *f = xlogdata(session, end_lsn);
+    put(f, 'c', 1);
+    put(f, xid, 4);
+    put(f, 0, 1);
+    put(f, commit_lsn, 8);
+    put(f, end_lsn, 8);
+    put(f, 0, 8);
+}
+
+static void stream_abort(int session, uint32_t xid, uint32_t subxid)
+{
+    frame *f = xlogdata(session, 0);
+    put(f, 'A', 1);
+    put(f, xid, 4);
+    put(f, subxid, 4);
 }
 
 /* ---- libpq, the catalog and the connect, replaced ---- */
@@ -333,10 +389,18 @@ static void record(const sl_batch *b)
  * capacity items, as the pipeline polls it, reconnecting at once after each
  * lost connection; fills items.
  */
+static char spool_dir[64]; /* set: the source streams in-progress transactions, spooled here */
+
 static void run(uint64_t start_lsn, size_t capacity)
 {
-    const char *text =
-        "{\"database.hostname\": \"h\", \"database.user\": \"u\", \"database.dbname\": \"db\"}";
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"database.hostname\": \"h\", \"database.user\": \"u\", \"database.dbname\": "
+             "\"db\"%s%s%s}",
+             spool_dir[0] ? ", \"stream.in.progress.transactions\": true, "
+                            "\"stream.spool.directory\": \""
+                          : "",
+             spool_dir, spool_dir[0] ? "\"" : "");
     sl_config *cfg;
     sl_error err;
     cr_assert_eq(sl_config_parse("test", text, &cfg, &err), SL_OK, "%s", err.msg);
@@ -345,6 +409,7 @@ static void run(uint64_t start_lsn, size_t capacity)
     sl_config_set(cfg, "topic.prefix", "t");
     sl_source *s;
     cr_assert_eq(sl_source_postgres.open(cfg, &s, &err), SL_OK, "%s", err.msg);
+    s->streaming = s->spool != NULL; /* what the real pg_conn_stream asks a server of 15 for */
     sl_position from;
     pg_position_make(start_lsn, NULL, &from);
     cr_assert_eq(sl_source_postgres.start(s, &from, &err), SL_OK, "%s", err.msg);
@@ -372,6 +437,8 @@ static void run(uint64_t start_lsn, size_t capacity)
 static void reset_server(void)
 {
     memset(&srv, 0, sizeof srv);
+    stream_xid = 0;
+    spool_dir[0] = '\0';
     sl_log_set_level(SL_LOG_ERROR);
 }
 
@@ -490,4 +557,177 @@ Test(pg_stream, a_message_that_overflowed_the_batch_comes_again_whole_after_a_re
     cr_assert_eq(srv.start_lsn[1], 0x1000);
     cr_assert(commits_end_whole_transactions(3), "%s", joined());
     cr_assert_str_eq(joined(), "B c:1 d:5 B C:1C00 B c:1 d:5 c:6 C:2010");
+}
+
+/* ---- transactions streamed while in progress (protocol version 2) ---- */
+
+/* A fresh spool directory for the source; the source streams in-progress transactions. */
+static void use_spool(void)
+{
+    snprintf(spool_dir, sizeof spool_dir, "/tmp/sluice-spool-XXXXXX");
+    cr_assert_not_null(mkdtemp(spool_dir));
+}
+
+/* Files left in the spool directory, which is then removed. */
+static int spool_files_left(void)
+{
+    DIR *d = opendir(spool_dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        n++;
+        snprintf(path, sizeof path, "%s/%s", spool_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(spool_dir);
+    return n;
+}
+
+/*
+ * Transactions 700 and 800 are streamed in interleaved blocks while 900 comes
+ * whole; 700 loses subtransaction 701 to a ROLLBACK TO and commits after 900,
+ * 800 aborts. Only committed changes come out, each transaction whole, in
+ * commit order; a key change replayed from the spool still fits batches of
+ * any size.
+ */
+static void interleaved_streams(void)
+{
+    reset_server();
+    use_spool();
+    stream_start(0, 700, 1);
+    relation(0);
+    insert(0, 0x1100, 1);
+    insert(0, 0x1110, 2);
+    stream_stop(0);
+    keepalive(0, 0x1200); /* between blocks: a position, committed before it all sent */
+    stream_start(0, 800, 1);
+    relation(0);
+    insert(0, 0x1210, 10);
+    stream_stop(0);
+    begin(0, 0x1400, 900);
+    relation(0);
+    insert(0, 0x1300, 20);
+    commit(0, 0x1400, 0x1410);
+    stream_start(0, 700, 0);
+    key_change(0, 0x1500, 2, 3);
+    in_subxact(701);
+    insert(0, 0x1510, 4);
+    insert(0, 0x1520, 5);
+    stream_stop(0);
+    stream_abort(0, 700, 701); /* ROLLBACK TO: 4 and 5 are gone */
+    stream_start(0, 800, 0);
+    insert(0, 0x1600, 11);
+    stream_stop(0);
+    stream_start(0, 700, 0);
+    insert(0, 0x1700, 6);
+    stream_stop(0);
+    stream_commit(0, 700, 0x1800, 0x1810);
+    stream_abort(0, 800, 800);
+    keepalive(0, 0x1900);
+}
+
+Test(pg_stream, streamed_transactions_come_out_at_their_commit_without_what_aborted)
+{
+    static const size_t capacities[] = {1, 2, 3, 4, 5, 64};
+    for (size_t i = 0; i < sizeof capacities / sizeof capacities[0]; i++) {
+        interleaved_streams();
+        run(0x1000, capacities[i]);
+        cr_assert_str_eq(joined(), "C:1200 B c:20 C:1410 B c:1 c:2 d:2 c:3 c:6 C:1810 C:1900",
+                         "batches of %zu", capacities[i]);
+        cr_assert_eq(spool_files_left(), 0, "the spools of 700 and 800 were deleted");
+    }
+}
+
+Test(pg_stream, a_relation_described_in_an_aborted_subtransaction_still_serves_the_rest)
+{
+    reset_server();
+    use_spool();
+    /* The server counts the Relation as sent to transaction 700 and does not send it again. */
+    stream_start(0, 700, 1);
+    in_subxact(701);
+    relation(0);
+    insert(0, 0x1100, 1);
+    stream_stop(0);
+    stream_abort(0, 700, 701);
+    stream_start(0, 700, 0);
+    insert(0, 0x1200, 2);
+    stream_stop(0);
+    stream_commit(0, 700, 0x1300, 0x1310);
+    run(0x1000, 64);
+    cr_assert_str_eq(joined(), "B c:2 C:1310");
+    cr_assert_eq(spool_files_left(), 0);
+}
+
+Test(pg_stream, a_stream_cut_by_a_lost_connection_comes_again_whole_once)
+{
+    static const size_t capacities[] = {1, 2, 64};
+    for (size_t i = 0; i < sizeof capacities / sizeof capacities[0]; i++) {
+        reset_server();
+        use_spool();
+        stream_start(0, 700, 1);
+        relation(0);
+        insert(0, 0x1100, 1);
+        stream_stop(0);
+        stream_start(0, 700, 0);
+        insert(0, 0x1200, 2);
+        /* Lost inside a block: session 1 sends the transaction again from its first change. */
+        stream_xid = 0;
+        stream_start(1, 700, 1);
+        relation(1);
+        insert(1, 0x1100, 1);
+        insert(1, 0x1200, 2);
+        stream_stop(1);
+        stream_start(1, 700, 0);
+        insert(1, 0x1300, 3);
+        stream_stop(1);
+        stream_commit(1, 700, 0x1400, 0x1410);
+        run(0x1000, capacities[i]);
+        cr_assert_eq(srv.starts, 2);
+        cr_assert_str_eq(joined(), "B c:1 c:2 c:3 C:1410", "batches of %zu", capacities[i]);
+        cr_assert_eq(spool_files_left(), 0);
+    }
+}
+
+Test(pg_stream, a_streamed_transaction_committed_before_the_resume_point_is_skipped)
+{
+    reset_server();
+    use_spool();
+    stream_start(0, 700, 1);
+    relation(0);
+    insert(0, 0x1100, 1);
+    stream_stop(0);
+    stream_commit(0, 700, 0x1400, 0x1410);
+    begin(0, 0x2000, 701);
+    insert(0, 0x1900, 2); /* the Relation came in 700's stream: the server sends it once */
+    commit(0, 0x2000, 0x2010);
+    run(0x1800, 64);
+    cr_assert_str_eq(joined(), "B c:2 C:2010");
+    cr_assert_eq(spool_files_left(), 0);
+}
+
+Test(pg_stream, spool_files_of_a_killed_run_are_deleted_at_start)
+{
+    reset_server();
+    use_spool();
+    char path[512];
+    snprintf(path, sizeof path, "%s/sluice-debezium-4242.spool", spool_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("left by kill -9", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/other-file", spool_dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    keepalive(0, 0x1800);
+    run(0x1000, 64);
+    cr_assert_eq(access(path, F_OK), 0, "a file sluice did not write stays");
+    snprintf(path, sizeof path, "%s/sluice-debezium-4242.spool", spool_dir);
+    cr_assert_neq(access(path, F_OK), 0, "the stale spool file is gone");
+    cr_assert_eq(spool_files_left(), 1);
 }
