@@ -17,9 +17,9 @@ import os
 import statistics
 import sys
 
-CONTENDERS = ["pg_recvlogical", "copy", "sluice-file", "sluice-kafka", "sluice-kafka-avro",
-              "debezium", "debezium-avro"]
-WORKLOADS = ["W1", "W2", "W2L", "W3", "S1", "S1W"]
+CONTENDERS = ["pg_recvlogical", "copy", "sluice-file", "sluice-file-stream", "sluice-kafka",
+              "sluice-kafka-stream", "sluice-kafka-avro", "debezium", "debezium-avro"]
+WORKLOADS = ["W1", "W2", "W2L", "W3", "W5", "S1", "S1W"]
 SNAPSHOTS = ("S1", "S1W")
 # Contenders whose commit-to-acknowledgement latency the probe reads from
 # JSON values (W2L); the Avro ones write no JSON.
@@ -188,6 +188,9 @@ def markdown(runs, machine, chart_name):
         f"{sizes['W2_clients']} clients, unpaced; W2L {sizes['W2L_tx']:,} single-row transactions "
         f"from {sizes['W2L_clients']} clients paced at {sizes['W2L_rate']:,}/s; W3 "
         f"{sizes['W3_rows']:,} rows of about 2 kB in transactions of {sizes['W3_batch']:,}"
+        + (f"; W5 {sizes['W5_rows']:,} rows of six columns in one transaction (the -stream "
+           "contenders: sluice with stream.in.progress.transactions)"
+           if "W5_rows" in sizes and any(r["workload"] == "W5" for r in runs) else "")
         + (f"; S1 an initial snapshot of {sizes['S1_rows']:,} rows of six columns and S1W of "
            f"{sizes['S1W_rows']:,} rows of about 2 kB, each while {sizes['seam_writes']:,} changes "
            "are made as it starts, keys and values without schemas, the events of every run "

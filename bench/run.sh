@@ -12,18 +12,22 @@
 #                       contender work (the test suite runs this); S1 runs
 #                       without Debezium unless --contenders names it
 #   --runs N            runs of each workload per contender (default 3)
-#   --workloads LIST    comma-separated, from W1,W2,W2L,W3,S1,S1W (default all)
+#   --workloads LIST    comma-separated, from W1,W2,W2L,W3,W5,S1,S1W (default all)
 #                       and the MySQL/MariaDB ones MW1,MW3 (bench/lib/mysql.sh;
 #                       only when named)
 #   --mysql-servers L   servers the MySQL workloads run on, from mariadb,mysql
 #                       (default both)
 #   --contenders LIST   comma-separated, from pg_recvlogical,copy,sluice-file,
 #                       sluice-kafka,sluice-kafka-avro,debezium,debezium-avro,
-#                       binlog-tool (default all but debezium-avro).
+#                       binlog-tool,sluice-file-stream,sluice-kafka-stream
+#                       (default all but debezium-avro).
 #                       binlog-tool (mariadb-binlog/mysqlbinlog) runs the MySQL
 #                       workloads only, pg_recvlogical and
 #                       the -avro ones run the W workloads only, copy the S
-#                       ones. The -avro ones write Avro with a schema registry
+#                       ones; W5 runs pg_recvlogical and the sluice-file and
+#                       sluice-kafka ones only, and the -stream ones (sluice
+#                       with stream.in.progress.transactions, spooling to
+#                       TMPDIR) run W5 only. The -avro ones write Avro with a schema registry
 #                       (Apicurio, started here unless --reuse-services finds
 #                       SLUICE_TEST_REGISTRY); debezium-avro uses Apicurio's
 #                       Avro converter.
@@ -54,6 +58,9 @@
 #   W2L  100,000 single-row transactions from 4 pgbench clients paced at
 #        --rate per second (commit-to-acknowledgement latency)
 #   W3   100,000 rows of about 2 KB inserted in transactions of 1,000 rows
+#   W5   5,000,000 rows of six columns inserted in one transaction (a large
+#        transaction: peak RSS shows whether memory stays flat; 20,000 rows
+#        in smoke mode, which runs it only when --workloads names it)
 #   S1   an initial snapshot of 2,000,000 rows of six columns, while 2,000
 #        changes are made to the table as it starts; the rate is
 #        rows per second from the slot's creation to the table's row count of
@@ -75,10 +82,11 @@ set -euo pipefail
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$bench_dir/.." && pwd)
 
-all_workloads=(W1 W2 W2L W3 S1 S1W)
+all_workloads=(W1 W2 W2L W3 W5 S1 S1W)
 all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium debezium-avro
-    binlog-tool)
-default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool)
+    binlog-tool sluice-file-stream sluice-kafka-stream)
+default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool
+    sluice-file-stream sluice-kafka-stream)
 mysql_workloads=(MW1 MW3)
 mysql_servers=mariadb,mysql mysql_servers_given=0
 
@@ -151,11 +159,13 @@ if ((smoke)); then
     w2_tx=$(sized 2000) w2l_tx=$(sized 1000) w2l_rate=500
     w3_rows=$(sized 1000) w3_batch=$(sized 250)
     s1_rows=$(sized 5000) s1w_rows=$(sized 1000) seam_writes=$(sized 100)
+    w5_rows=$(sized 20000)
 else
     w1_rows=$(sized 1000000) w1_batch=$(sized 10000)
     w2_tx=$(sized 200000) w2l_tx=$(sized 100000) w2l_rate=$rate
     w3_rows=$(sized 100000) w3_batch=$(sized 1000)
     s1_rows=$(sized 2000000) s1w_rows=$(sized 200000) seam_writes=$(sized 2000)
+    w5_rows=$(sized 5000000)
 fi
 w2_clients=8 w2l_clients=4
 
@@ -332,7 +342,8 @@ record_machine() {
  "sizes": {"W1_rows": $w1_rows, "W1_batch": $w1_batch, "W2_tx": $w2_tx, "W2_clients": $w2_clients,
            "W2L_tx": $w2l_tx, "W2L_rate": $w2l_rate, "W2L_clients": $w2l_clients,
            "W3_rows": $w3_rows, "W3_batch": $w3_batch,
-           "S1_rows": $s1_rows, "S1W_rows": $s1w_rows, "seam_writes": $seam_writes},
+           "S1_rows": $s1_rows, "S1W_rows": $s1w_rows, "seam_writes": $seam_writes,
+           "W5_rows": $w5_rows},
  "debezium_heap": "${SLUICE_DBZ_HEAP_OPTS:--Xms256m -Xmx1g}",
  "outputs_dir": "$work", "services_dir": "$services_storage",
  "sluice_settings": "${sluice_set[*]}", "sluice_label": "$label"}
@@ -348,7 +359,7 @@ EOF
 prepare_table() { # workload
     local t=bench_${1,,}
     case $1 in
-        W1) pg -c "DROP TABLE IF EXISTS $t" -c "CREATE TABLE $t (id bigint PRIMARY KEY,
+        W1 | W5) pg -c "DROP TABLE IF EXISTS $t" -c "CREATE TABLE $t (id bigint PRIMARY KEY,
                 n integer NOT NULL, label text NOT NULL, amount numeric(12,2) NOT NULL,
                 ts timestamptz NOT NULL, flag boolean NOT NULL) WITH (autovacuum_enabled = off)" ;;
         W2 | W2L) pg -c "DROP TABLE IF EXISTS $t" -c "CREATE TABLE $t (
@@ -395,6 +406,7 @@ expected_changes() {
         W2) echo "$w2_tx" ;;
         W2L) echo "$w2l_tx" ;;
         W3) echo "$w3_rows" ;;
+        W5) echo "$w5_rows" ;;
         S1) echo "$s1_rows" ;;
         S1W) echo "$s1w_rows" ;;
     esac
@@ -411,12 +423,18 @@ expected_messages() {
 batch_sql() { # workload
     local w=$1 t=bench_${1,,} rows batch a b first=1 phase
     if [[ $w == W1 ]]; then rows=$w1_rows batch=$w1_batch; else rows=$w3_rows batch=$w3_batch; fi
+    # W5's clock starts before its one transaction: a contender that streams it
+    # while in progress does part of the work before the commit.
+    if [[ $w == W5 ]]; then
+        rows=$w5_rows batch=$w5_rows first=0
+        echo "SELECT 't0', extract(epoch FROM clock_timestamp());"
+    fi
     for phase in insert update delete; do
-        [[ $w == W3 && $phase != insert ]] && break
+        [[ $w != W1 && $phase != insert ]] && break
         for ((a = 1; a <= rows; a += batch)); do
             b=$((a + batch - 1 < rows ? a + batch - 1 : rows))
             case $w-$phase in
-                W1-insert) echo "INSERT INTO $t SELECT g, g % 1000, md5(g::text), (g % 100000) / 100.0, clock_timestamp(), g % 2 = 0 FROM generate_series($a, $b) g;" ;;
+                W1-insert | W5-insert) echo "INSERT INTO $t SELECT g, g % 1000, md5(g::text), (g % 100000) / 100.0, clock_timestamp(), g % 2 = 0 FROM generate_series($a, $b) g;" ;;
                 W1-update) echo "UPDATE $t SET n = n + 1, amount = amount + 1, ts = clock_timestamp(), flag = NOT flag WHERE id BETWEEN $a AND $b;" ;;
                 W1-delete) echo "DELETE FROM $t WHERE id BETWEEN $a AND $b;" ;;
                 # 59 md5s make a 1,888-character payload: the row stays just
@@ -449,7 +467,7 @@ run_workload() { # workload dir
     local w=$1 dir=$2 out
     export PGOPTIONS='-c synchronous_commit=on'
     case $w in
-        W1 | W3)
+        W1 | W3 | W5)
             batch_sql "$w" >"$dir/workload.sql"
             local start end
             start=$(date +%s.%N)
@@ -498,6 +516,7 @@ check_rows() { # workload
         W2) n=$(pg -c "SELECT count(*) FROM bench_w2"); want=$w2_tx ;;
         W2L) n=$(pg -c "SELECT count(*) FROM bench_w2l"); want=$w2l_tx ;;
         W3) n=$(pg -c "SELECT count(*) FROM bench_w3"); want=$w3_rows ;;
+        W5) n=$(pg -c "SELECT count(*) FROM bench_w5"); want=$w5_rows ;;
     esac
     # pgbench runs whole transactions per client, so it may do a few more.
     if [[ $w == W2 || $w == W2L ]]; then
@@ -545,8 +564,10 @@ wait_streaming() { # pid slot timeout_s log
     done
 }
 
-sluice_config() { # file sink dir slot prefix table [snapshot] (sink: file, kafka or kafka-avro)
-    local file=$1 sink=$2 dir=$3 slot=$4 prefix=$5 table=$6 snapshot=${7:-}
+sluice_config() { # file sink dir slot prefix table [snapshot] (sink: file, kafka or kafka-avro,
+    # or file-stream, kafka-stream: streaming in-progress transactions, spooled to TMPDIR, on disk)
+    local file=$1 sink=$2 dir=$3 slot=$4 prefix=$5 table=$6 snapshot=${7:-} stream=0
+    [[ $sink == *-stream ]] && stream=1 sink=${sink%-stream}
     {
         printf '{\n  "name": "%s",\n' "$prefix"
         printf '  "connector.class": "io.debezium.connector.postgresql.PostgresConnector",\n'
@@ -565,6 +586,10 @@ sluice_config() { # file sink dir slot prefix table [snapshot] (sink: file, kafk
             printf '  "table.include.list": "public.%s",\n  "snapshot.mode": "no_data",\n' "$table"
         fi
         printf '  "offset.storage.file.filename": "%s/offsets.json",\n' "$dir"
+        if ((stream)); then
+            printf '  "stream.in.progress.transactions": "true",\n'
+            printf '  "stream.spool.directory": "%s",\n' "${TMPDIR:-/tmp}"
+        fi
         local kv
         for kv in "${sluice_set[@]}"; do
             printf '  "%s": "%s",\n' "${kv%%=*}" "${kv#*=}"
@@ -598,7 +623,7 @@ start_contender() { # contender dir slot prefix table
             cdc_pid=$!
             wait_streaming "$cdc_pid" "$slot" 30 "$dir/contender.log"
             ;;
-        sluice-file | sluice-kafka | sluice-kafka-avro)
+        sluice-file | sluice-kafka | sluice-kafka-avro | sluice-*-stream)
             sluice_config "$dir/sluice.json" "${c#sluice-}" "$dir" "$slot" "$prefix" "$table"
             "$sluice" run "$dir/sluice.json" >"$dir/contender.log" 2>&1 &
             cdc_pid=$!
@@ -638,7 +663,7 @@ wait_delivery() { # contender dir slot topic expected_messages
     local c=$1 dir=$2 slot=$3 topic=$4 n=$5
     case $c in
         pg_recvlogical) "$probe" lsn-wait "$conninfo" "$slot" "$drv_lsn" "$stall" "$dir/recvlogical.out" ;;
-        sluice-file) "$probe" files-wait "$dir/out" "$n" "$stall" ;;
+        sluice-file | sluice-file-stream) "$probe" files-wait "$dir/out" "$n" "$stall" ;;
         *) "$probe" kafka-wait "$kafka" "$n" "$stall" "$topic" ;;
     esac
 }
@@ -685,7 +710,7 @@ run_one() { # workload contender run
     local ok=true error='' wait_json=null sample_json=null lat_json=null
     drv_t0='' drv_lsn='' drv_json=null actual_changes=$(expected_changes "$w")
 
-    if [[ $c == sluice-file ]] && ! room_for_output "$w"; then
+    if [[ $c == sluice-file* ]] && ! room_for_output "$w"; then
         ok=false error="not enough free memory for the output in $storage"
     fi
     prepare_table "$w"
@@ -953,6 +978,14 @@ for w in "${workloads[@]}"; do
                 run_snapshot "$w" "$c" "$r" || failures=$((failures + 1))
             else
                 [[ $c == copy ]] && continue
+                # W5 (one large transaction) compares sluice, streaming or not, with
+                # pg_recvlogical; the -stream contenders run W5 only.
+                if [[ $w == W5 ]]; then
+                    in_list "$c" pg_recvlogical sluice-file sluice-kafka sluice-file-stream \
+                        sluice-kafka-stream || continue
+                elif [[ $c == *-stream ]]; then
+                    continue
+                fi
                 run_one "$w" "$c" "$r" || failures=$((failures + 1))
             fi
         done
