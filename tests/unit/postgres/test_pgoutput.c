@@ -305,3 +305,64 @@ Test(pgoutput, item22_a_begin_whose_commit_time_would_overflow_is_refused_by_the
     sl_arena_destroy(&s->scratch);
     free(s);
 }
+
+/* The stream messages of protocol version 2, as PostgreSQL's proto.c writes them. */
+Test(pgoutput, stream_messages_of_protocol_version_2)
+{
+    uint8_t b[64];
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    pgo_message m;
+    sl_error err;
+    size_t n = 0;
+
+    b[n++] = 'S';
+    n += put_be(b + n, 742, 4);
+    b[n++] = 1;
+    cr_assert_eq(pgo_message_decode(b, n, &arena, &m, &err), SL_OK, "%s", err.msg);
+    cr_assert_eq(m.u.stream_start.xid, 742);
+    cr_assert_eq(m.u.stream_start.first_segment, 1);
+    cr_assert_eq(pgo_message_decode(b, n - 1, &arena, &m, &err), SL_PROTOCOL, "truncated");
+
+    b[0] = 'E';
+    cr_assert_eq(pgo_message_decode(b, 1, &arena, &m, &err), SL_OK);
+
+    n = 0;
+    b[n++] = 'c';
+    n += put_be(b + n, 742, 4);
+    b[n++] = 0;
+    n += put_be(b + n, 0x1000, 8);
+    n += put_be(b + n, 0x1010, 8);
+    n += put_be(b + n, 847000000000000, 8);
+    cr_assert_eq(pgo_message_decode(b, n, &arena, &m, &err), SL_OK, "%s", err.msg);
+    cr_assert_eq(m.u.stream_commit.xid, 742);
+    cr_assert_eq(m.u.stream_commit.commit_lsn, 0x1000);
+    cr_assert_eq(m.u.stream_commit.end_lsn, 0x1010);
+    cr_assert_eq(m.u.stream_commit.commit_time, 847000000000000);
+    put_be(b + n - 8, (uint64_t)INT64_MAX, 8);
+    cr_assert_eq(pgo_message_decode(b, n, &arena, &m, &err), SL_PROTOCOL, "overflowing time");
+
+    n = 0;
+    b[n++] = 'A';
+    n += put_be(b + n, 742, 4);
+    n += put_be(b + n, 743, 4);
+    cr_assert_eq(pgo_message_decode(b, n, &arena, &m, &err), SL_OK, "%s", err.msg);
+    cr_assert_eq(m.u.stream_abort.xid, 742);
+    cr_assert_eq(m.u.stream_abort.subxid, 743);
+    put_be(b + 1, 0, 4);
+    cr_assert_eq(pgo_message_decode(b, n, &arena, &m, &err), SL_PROTOCOL, "transaction 0");
+
+    /* Inside a block, a change carries its subtransaction's xid after the type. */
+    uint32_t xid = 0;
+    n = 0;
+    b[n++] = 'I';
+    n += put_be(b + n, 743, 4);
+    n += put_be(b + n, 16384, 4);
+    cr_assert(pgo_stream_xid(b, n, &xid));
+    cr_assert_eq(xid, 743);
+    b[0] = 'B';
+    cr_assert_not(pgo_stream_xid(b, n, &xid), "a Begin has no stream xid");
+    b[0] = 'R';
+    cr_assert_not(pgo_stream_xid(b, 4, &xid), "too short");
+    sl_arena_destroy(&arena);
+}
