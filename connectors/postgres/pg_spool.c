@@ -78,6 +78,7 @@ struct pg_spool {
     uint64_t commit_lsn, end_lsn, commit_wal;
     int64_t commit_time; /* PostgreSQL epoch */
     uint64_t offset;     /* of the next message to replay */
+    uint64_t read_pos;   /* where the last read left the file; UINT64_MAX: unknown */
     uint8_t *buf;        /* the message being replayed */
     size_t buf_cap;
 };
@@ -319,7 +320,11 @@ static sl_code read_record(pg_spool *sp, spool_tx *tx, uint64_t offset, spool_re
     *found = false;
     if (offset >= tx->size)
         return SL_OK;
-    if (fseeko(tx->file, (off_t)offset, SEEK_SET) != 0 || fread(h, sizeof *h, 1, tx->file) != 1)
+    /* Reads in sequence need no seek, which would drop stdio's buffer. */
+    if (offset != sp->read_pos && fseeko(tx->file, (off_t)offset, SEEK_SET) != 0)
+        return io_error(err, "read", tx->path);
+    sp->read_pos = UINT64_MAX;
+    if (fread(h, sizeof *h, 1, tx->file) != 1)
         return io_error(err, "read", tx->path);
     if (h->len > sp->buf_cap) {
         uint8_t *buf = realloc(sp->buf, h->len);
@@ -330,6 +335,7 @@ static sl_code read_record(pg_spool *sp, spool_tx *tx, uint64_t offset, spool_re
     }
     if (fread(sp->buf, h->len, 1, tx->file) != 1)
         return io_error(err, "read", tx->path);
+    sp->read_pos = offset + sizeof *h + h->len;
     *found = true;
     return SL_OK;
 }
@@ -366,6 +372,7 @@ sl_code pg_spool_abort(sl_source *s, uint32_t xid, uint32_t subxid, sl_error *er
     uint64_t cut = tx->subs[k].offset;
     if (fflush(tx->file) != 0)
         return io_error(err, "write", tx->path);
+    sp->read_pos = UINT64_MAX;
     /* The descriptions to keep, gathered in memory: a few per table at most. */
     sl_buf keep;
     sl_buf_init(&keep);
@@ -393,6 +400,7 @@ sl_code pg_spool_abort(sl_source *s, uint32_t xid, uint32_t subxid, sl_error *er
         tx->nsubs = k;
     }
     sl_buf_free(&keep);
+    sp->read_pos = UINT64_MAX;
     return rc;
 }
 
@@ -416,6 +424,7 @@ sl_code pg_spool_commit(sl_source *s, const pgo_message *m, uint64_t wal_start, 
     sp->commit_time = m->u.stream_commit.commit_time;
     sp->commit_wal = wal_start;
     sp->offset = 0;
+    sp->read_pos = UINT64_MAX;
     sp->phase = REPLAY_BEGIN;
     s->replay_skip = 0;
     return SL_OK;
