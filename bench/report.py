@@ -352,7 +352,8 @@ def chart(runs, path):
     contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in runs)]
     colours = {"pg_recvlogical": "#888888", "copy": "#555555", "sluice-file": "#4c9be8",
                "sluice-kafka": "#1f5fa8", "sluice-kafka-avro": "#2a9d8f", "debezium": "#d9822b",
-               "debezium-avro": "#e9c46a"}
+               "debezium-avro": "#e9c46a", "sluice-file-stream": "#9cc7f2",
+               "sluice-kafka-stream": "#5a8bc4"}
     panels = [("rate", "rows/s (higher is better)", workloads, False),
               ("rss_peak_mb", "peak RSS, MB (log; lower is better)", workloads, True),
               ("cpu_s", "CPU seconds (lower is better)", workloads, False)]
