@@ -286,6 +286,7 @@ sl_code pg_spool_message(sl_source *s, const pgo_frame *f, sl_error *err)
                                 "message '%c' (%zu bytes) inside the stream of transaction %u",
                                 f->len ? f->data[0] : '?', f->len, s->stream_xid);
         /* An Origin carries no xid. */
+        s->spooled++;
         return tx_write(tx, s->stream_xid, f->wal_start, f->data, f->data + 1, f->len - 1, err);
     }
     if (subxid != tx->xid && (tx->nsubs == 0 || tx->subs[tx->nsubs - 1].xid != subxid)) {
@@ -304,6 +305,7 @@ sl_code pg_spool_message(sl_source *s, const pgo_frame *f, sl_error *err)
             tx->subs[tx->nsubs++] = (spool_subxact){subxid, tx->size};
         }
     }
+    s->spooled++;
     /* Stored as the message outside a stream reads: the type, then what follows the xid. */
     return tx_write(tx, subxid, f->wal_start, f->data, f->data + 5, f->len - 5, err);
 }
