@@ -79,7 +79,9 @@ struct pg_spool {
     int64_t commit_time; /* PostgreSQL epoch */
     uint64_t offset;     /* of the next message to replay */
     uint64_t read_pos;   /* where the last read left the file; UINT64_MAX: unknown */
-    uint8_t *buf;        /* the message being replayed */
+    uint64_t replayed;   /* messages replayed */
+    int64_t replay_started_ms;
+    uint8_t *buf; /* the message being replayed */
     size_t buf_cap;
 };
 
@@ -427,6 +429,8 @@ sl_code pg_spool_commit(sl_source *s, const pgo_message *m, uint64_t wal_start, 
     sp->commit_wal = wal_start;
     sp->offset = 0;
     sp->read_pos = UINT64_MAX;
+    sp->replayed = 0;
+    sp->replay_started_ms = pg_now_ms();
     sp->phase = REPLAY_BEGIN;
     s->replay_skip = 0;
     return SL_OK;
@@ -471,11 +475,17 @@ sl_code pg_spool_replay_step(sl_source *s, sl_batch *batch, sl_error *err)
         } else {
             s->replay_skip = 0;
             sp->offset += sizeof h + h.len;
+            sp->replayed++;
         }
         return SL_OK;
     }
     case REPLAY_COMMIT:
         pg_stream_commit(s, sp->end_lsn, sp->commit_wal, batch);
+        sl_info("streamed transaction %u committed: %llu messages (%llu spooled bytes) read back "
+                "in %.1f s",
+                sp->replay_xid, (unsigned long long)sp->replayed,
+                (unsigned long long)sp->replay->size,
+                (double)(pg_now_ms() - sp->replay_started_ms) / 1000.0);
         tx_drop(sp->replay);
         sp->replay = NULL;
         sp->phase = REPLAY_NONE;
