@@ -29,9 +29,6 @@
 #include "sluice/log.h"
 #include "sluice/schema.h"
 
-/* How long a poll that only spooled a streamed transaction's messages waits before the next. */
-#define SPOOL_COALESCE_MS 2
-
 /* ---- configuration ---- */
 
 static const char *const connector_classes[] = {
@@ -690,7 +687,7 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
      * socket (libpq would buffer it all), and its silence is no failure.
      */
     bool replaying = pg_spool_replaying(s);
-    uint64_t spooled = s->spooled;
+    uint64_t spooled = s->spooled, drained_at = s->spooled;
     size_t emitted = batch->count;
     if (!replaying && PQconsumeInput(s->repl) != 1) {
         sl_error_set(err, SL_CONNECT, "replication connection lost: %s", pg_message(NULL, s->repl));
@@ -716,13 +713,28 @@ static sl_code pg_poll(sl_source *s, sl_batch *batch, sl_error *err)
         }
         if (rc != SL_OK)
             return transient(rc) ? fail_stream(s, err) : rc;
+        /*
+         * A poll that has only spooled a streamed transaction's messages
+         * empties the socket before it returns: the server flushes every
+         * message, and a reader that sleeps between small reads leaves it
+         * blocked on a full socket buffer.
+         */
+        if (!consumed && !s->pending_frame && s->spooled > spooled && batch->count == emitted &&
+            s->spooled != drained_at) {
+            drained_at = s->spooled;
+            if (PQconsumeInput(s->repl) != 1) {
+                sl_error_set(err, SL_CONNECT, "replication connection lost: %s",
+                             pg_message(NULL, s->repl));
+                return fail_stream(s, err);
+            }
+            continue;
+        }
         if (!consumed || s->pending_frame)
             break;
         /* Snapshot rows waiting for the end of a transaction: the next poll emits them. */
         if (pg_snap_emit_due(s))
             break;
     }
-    s->only_spooled = s->spooled > spooled && batch->count == emitted && !pg_spool_replaying(s);
     /* Progress past where the stream started: a failure before it was the last of a series. */
     if (s->emitted_lsn > s->stream_start_lsn && s->backoff.failures)
         sl_backoff_progress(&s->backoff);
@@ -751,18 +763,6 @@ static int pg_wait_fd(sl_source *s, int *timeout_ms)
     if (s->pending_frame || pg_spool_replaying(s)) {
         *timeout_ms = 0; /* a message, or a replay, waits for room in the next batch */
         return -1;
-    }
-    /*
-     * The server flushes every message of a streamed transaction as it
-     * decodes it, so a reader keeping up would wake for each one; what it
-     * spools is not emitted before the commit anyway. After a poll that only
-     * spooled, the next one waits a little and reads what came meanwhile
-     * at once (a transaction that comes whole meanwhile waits as long).
-     */
-    if (s->only_spooled) {
-        if (*timeout_ms > SPOOL_COALESCE_MS)
-            *timeout_ms = SPOOL_COALESCE_MS;
-        return pg_snap_wait_fd(s, -1, timeout_ms);
     }
     /* Wake for the next status update, and for the silence checks. */
     int64_t half = s->sender_timeout_ms / 2;

@@ -246,8 +246,7 @@ struct sl_source {
     pg_spool *spool;
     bool streaming;
     uint32_t stream_xid;
-    uint64_t spooled;  /* messages spooled so far, to tell a poll that only spooled */
-    bool only_spooled; /* the last poll read frames, spooled them and emitted nothing */
+    uint64_t spooled; /* messages spooled so far, to tell a poll that only spooled */
 };
 
 static inline int64_t pg_now_ms(void)
