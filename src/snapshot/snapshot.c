@@ -228,10 +228,14 @@ struct sl_snap_chunk {
     uint8_t *lo_copy, *max_copy;
     uint64_t *race; /* transactions streamed before dispatch, not known visible everywhere */
     size_t nrace;
-    sl_keyset log; /* keys changed while the chunk was being read */
-    bool log_all;  /* a change without a key: the rows cannot be trusted */
-    sl_keyset index;
+    sl_keyset log;   /* keys changed while the chunk was being read */
+    bool log_all;    /* a change without a key: the rows cannot be trusted */
+    sl_keyset index; /* built on demand: see build_index() */
+    bool indexed;
     int64_t ready_ms;
+    /* Timings for the debug log: dispatched, read by a reader, handed out. */
+    int64_t dispatch_ms, read_start_ms, read_end_ms, emit_start_ms;
+    const char *emit_why; /* why emission began: the stream passed H, the wait timed out... */
     uint32_t cursor;
     uint32_t remaining;
     sl_snap_chunk *next;
@@ -333,6 +337,7 @@ static void *worker_main(void *arg)
         s->qlen--;
         job->status = JOB_RUNNING;
         w->current = job;
+        job->chunk->read_start_ms = mono_ms();
         pthread_mutex_unlock(&s->mu);
 
         sl_code rc;
@@ -347,6 +352,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->mu);
         job->rc = rc;
         job->status = JOB_DONE;
+        job->chunk->read_end_ms = mono_ms();
         w->current = NULL;
         notify(s);
         pthread_cond_broadcast(&s->cv);
@@ -796,6 +802,7 @@ static sl_snap_chunk *dispatch_chunk(sl_snapshot *s, snap_table *t, const uint8_
         memcpy(c->race, s->unseen.ids, c->nrace * sizeof *c->race);
     }
     c->state = CHUNK_READING;
+    c->dispatch_ms = mono_ms();
     submit(s, &c->job);
     return c;
 }
@@ -812,22 +819,37 @@ static void dispatch_whole(sl_snapshot *s, snap_table *t)
     submit(s, &c->job);
 }
 
-/* Index of a ready chunk's rows by key, for drops arriving before emission. */
+/*
+ * The rows are in: drops the keys the window logged. The index by key, for
+ * drops arriving before emission, is built by the first change that needs it
+ * (most chunks see none, and a hash of every key costs as much as the rest
+ * of the coordinator's work on them).
+ */
 static void index_rows(sl_snap_chunk *c)
 {
     c->remaining = 0;
+    bool check = !c->whole && (c->log_all || sl_keyset_count(&c->log) > 0);
     for (uint32_t i = 0; i < c->job.nrows; i++) {
         sl_snap_row *r = &c->job.rows[i];
-        if (!c->whole && (c->log_all || sl_keyset_find(&c->log, r->key, r->key_len)))
+        if (check && (c->log_all || sl_keyset_find(&c->log, r->key, r->key_len)))
             r->dropped = true;
-        if (!r->dropped) {
-            if (!c->whole)
-                sl_keyset_add(&c->index, r->key, r->key_len, i);
+        if (!r->dropped)
             c->remaining++;
-        }
     }
+    c->indexed = false;
     sl_keyset_destroy(&c->log);
     sl_keyset_init(&c->log);
+}
+
+/* The index of a ready chunk's rows that are still to emit, by key. */
+static void build_index(sl_snap_chunk *c)
+{
+    for (uint32_t i = 0; i < c->job.nrows; i++) {
+        const sl_snap_row *r = &c->job.rows[i];
+        if (!r->dropped)
+            sl_keyset_add(&c->index, r->key, r->key_len, i);
+    }
+    c->indexed = true;
 }
 
 static bool txid_visible(sl_snapshot *s, const sl_snap_chunk *c, uint64_t txid)
@@ -1333,6 +1355,8 @@ bool sl_snapshot_on_change(sl_snapshot *s, uint64_t stream_id, uint64_t txid, co
                 c->log_all = true;
         } else if (c->state == CHUNK_READY) {
             if (key) {
+                if (!c->indexed)
+                    build_index(c);
                 sl_keyset_entry *e = sl_keyset_find(&c->index, key, key_len);
                 if (e && !c->job.rows[e->value].dropped) {
                     c->job.rows[e->value].dropped = true;
@@ -1394,6 +1418,11 @@ sl_snap_chunk *sl_snapshot_emittable(sl_snapshot *s)
             now - c->ready_ms >= s->cfg.emit_wait_ms) {
             c->state = CHUNK_EMITTING;
             c->cursor = 0;
+            c->emit_start_ms = now;
+            c->emit_why = c->whole                        ? "a block"
+                          : c->remaining == 0             ? "nothing to emit"
+                          : s->stream_pos >= c->job.h_pos ? "H passed"
+                                                          : "the wait for H timed out";
             s->emitting = c;
             return c;
         }
@@ -1461,6 +1490,14 @@ uint64_t sl_snapshot_chunk_emitted(sl_snapshot *s, sl_snap_chunk *c)
         s->emitting = NULL;
     t->emit_seq++;
     atomic_fetch_add(&s->progress.chunks_done, 1);
+    if (!c->whole)
+        sl_debug("snapshot of table \"%s\": chunk %" PRIu64 " of %u rows: queued %lld ms, read "
+                 "%lld ms, then %lld ms to collect, %lld ms waiting (%s), %lld ms emitting",
+                 t->id, c->seq, c->job.nrows, (long long)(c->read_start_ms - c->dispatch_ms),
+                 (long long)(c->read_end_ms - c->read_start_ms),
+                 (long long)(c->ready_ms - c->read_end_ms),
+                 (long long)(c->emit_start_ms - c->ready_ms), c->emit_why,
+                 (long long)(mono_ms() - c->emit_start_ms));
     if (!c->whole) {
         /* Every key up to the chunk's upper bound is emitted. */
         const uint8_t *end = c->redo ? c->job.max : c->job.hi;
