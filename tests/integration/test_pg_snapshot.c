@@ -576,7 +576,15 @@ Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .fi
 
 /* ---- kill -9 in the middle of a large table ---- */
 
-/* The first column of the first key of the snapshot state in the offsets file, or -1. */
+/* The first column of the first key of a snapshot state (JSON object), or -1. */
+static long state_first_key(json_t *state)
+{
+    json_t *c = json_array_get(json_object_get(state, "collections"), 0);
+    const char *k = json_string_value(json_array_get(json_object_get(c, "primary_key"), 0));
+    return k ? strtol(k, NULL, 10) : -1;
+}
+
+/* The snapshot state's first key in the offsets file, or -1. */
 static long state_key(const char *offsets)
 {
     char *text = ts_read_file(offsets, NULL);
@@ -585,59 +593,110 @@ static long state_key(const char *offsets)
     json_error_t jerr;
     json_t *o = json_loads(text, 0, &jerr);
     free(text);
-    json_t *c = json_array_get(json_object_get(json_object_get(o, "state"), "collections"), 0);
-    const char *k = json_string_value(json_array_get(json_object_get(c, "primary_key"), 0));
-    long v = k ? strtol(k, NULL, 10) : -1;
+    long v = state_first_key(json_object_get(o, "state"));
     json_decref(o);
     return v;
 }
 
-Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini = kill_started,
-     .timeout = 7200)
+/*
+ * The snapshot state's first key in the offsets topic, or -1, as `sluice
+ * offsets show` reads it (a reader of the topic beside the running sluice).
+ */
+static long kafka_state_key(const char *dir, const char *config)
 {
-    it_require_services();
-    const char *rows_env = ts_env("SLUICE_SNAPSHOT_KILL_ROWS");
-    long rows = rows_env ? strtol(rows_env, NULL, 10) : 100000;
-    long chunk = rows >= 1000000 ? 10000 : 5000;
-    PGconn *db = it_pg_connect();
-    char *dir = it_tempdir("snap-kill");
-    char *log1 = log_of(dir, "run1.log"), *log2 = log_of(dir, "run2.log");
-    char offsets[4400];
-    snprintf(offsets, sizeof offsets, "%s/offsets.json", dir);
-    it_pg_exec(db, "DROP TABLE IF EXISTS it_snap_big, it_snap_bigmark");
-    it_pg_exec(db, "CREATE TABLE it_snap_big (id int PRIMARY KEY, v int NOT NULL, s text)");
-    it_pg_exec(db,
-               "INSERT INTO it_snap_big SELECT g, g, 'row ' || g FROM generate_series(1, %ld) g",
-               rows);
-    it_pg_exec(db, "CREATE TABLE it_snap_bigmark (id int PRIMARY KEY)");
-    it_pg_exec(db, "ANALYZE it_snap_big");
+    int rc = it_system("%s offsets show %s >%s/show.out 2>&1", getenv("SLUICE_TEST_BINARY"), config,
+                       dir);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/show.out", dir);
+    char *text = ts_read_file(path, NULL);
+    char *line = text ? strstr(text, "{\"name\"") : NULL;
+    cr_assert(rc == 0 && line, "offsets show failed: %s", text ? text : "");
+    json_t *j = it_json(line);
+    free(text);
+    long v = state_first_key(json_object_get(j, "state"));
+    json_decref(j);
+    return v;
+}
 
-    char extra[512];
-    snprintf(extra, sizeof extra,
-             "\"snapshot.mode\": \"initial\", \"snapshot.max.threads\": 2, "
-             "\"snapshot.fetch.size\": %ld, \"sink.file.fsync\": false, \"schemas.enable\": false",
-             chunk);
-    char *cfg = it_write_config(dir, "it_snapk", "public\\.it_snap_big(mark)?", "file", extra);
+/*
+ * Kills sluice with SIGKILL once a few chunks of a table are durable, starts
+ * it again and checks that it resumes at the stored key and that the file
+ * sink's events replay to the table, key by key. With kafka_offsets the
+ * position and the snapshot's state are in an offsets topic
+ * (offset.storage=kafka) rather than in the offsets file.
+ */
+static void kill_and_resume(const char *name, long rows, long chunk, bool kafka_offsets)
+{
+    PGconn *db = it_pg_connect();
+    char *dir = it_tempdir(name);
+    char *log1 = log_of(dir, "run1.log"), *log2 = log_of(dir, "run2.log");
+    char offsets[4400], table[128], mark[128], topic[256], extra[1024];
+    snprintf(offsets, sizeof offsets, "%s/offsets.json", dir);
+    snprintf(table, sizeof table, "%s_t", name);
+    snprintf(mark, sizeof mark, "%s_mark", name);
+    /* A slot left by a run that failed would replay that run's changes into this one. */
+    it_pg_exec(db,
+               "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+               "slot_name = '%s'",
+               name);
+    it_pg_exec(db, "DROP TABLE IF EXISTS %s, %s", table, mark);
+    it_pg_exec(db, "CREATE TABLE %s (id int PRIMARY KEY, v int NOT NULL, s text)", table);
+    it_pg_exec(db, "INSERT INTO %s SELECT g, g, 'row ' || g FROM generate_series(1, %ld) g", table,
+               rows);
+    it_pg_exec(db, "CREATE TABLE %s (id int PRIMARY KEY)", mark);
+    it_pg_exec(db, "ANALYZE %s", table);
+
+    int n = snprintf(extra, sizeof extra,
+                     "\"snapshot.mode\": \"initial\", \"snapshot.max.threads\": 2, "
+                     "\"snapshot.fetch.size\": %ld, \"sink.file.fsync\": false, "
+                     "\"schemas.enable\": false",
+                     chunk);
+    if (kafka_offsets)
+        /* A topic of its own per run: the broker may hold an earlier run's. */
+        snprintf(extra + n, sizeof extra - (size_t)n,
+                 ", \"offset.storage\": \"kafka\", \"offset.storage.topic\": \"%s_%d_offsets\", "
+                 "\"kafka.bootstrap.servers\": \"%s\"",
+                 name, (int)getpid(), getenv("SLUICE_TEST_KAFKA"));
+    char include[256];
+    snprintf(include, sizeof include, "public\\.%s_(t|mark)", name);
+    char *cfg = it_write_config(dir, name, include, "file", extra);
     pid_t pid = start_sluice(cfg, log1);
     /* Writes start once the slot exists: every change from here on must reach the file. */
     cr_assert(it_wait_log(log1, "initial snapshot of", 30000), "see %s", log1);
     long max_id = rows + rows / 10 + 100;
-    bool *before = id_set(db, "it_snap_big", max_id);
-    writer w = {.keys = (int)rows, .table = "it_snap_big", .pause_us = 3000};
+    bool *before = id_set(db, table, max_id);
+    writer w = {.keys = (int)rows, .table = table, .pause_us = 3000};
     pthread_t th;
     pthread_create(&th, NULL, write_loop, &w);
-    /* Kill once a few chunks are durable, well before the end. */
+    /*
+     * Kill once a few chunks are durable, well before the end. Reading the
+     * offsets topic takes a second or more, as long as the whole snapshot:
+     * sluice is stopped (SIGSTOP) while it is read and runs 100 ms between
+     * two reads, so that what is read is where the kill lands.
+     */
     long done = -1;
-    for (int i = 0; i < 6000 && done < 4 * chunk; i++) {
-        done = state_key(offsets);
-        usleep(20000);
+    for (int i = 0; i < 6000 && done < 4 * chunk && !log_count(log1, "snapshot finished"); i++) {
+        if (!kafka_offsets) {
+            done = state_key(offsets);
+            usleep(20000);
+            continue;
+        }
+        kill(pid, SIGSTOP);
+        done = kafka_state_key(dir, cfg);
+        if (done >= 4 * chunk)
+            break;
+        kill(pid, SIGCONT);
+        usleep(100000);
     }
     cr_assert_geq(done, 4 * chunk, "chunks became durable (see %s)", log1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    long durable = state_key(offsets);
+    long durable = kafka_offsets ? kafka_state_key(dir, cfg) : state_key(offsets);
     cr_assert_lt(durable, rows - chunk, "killed in the middle of the table (key %ld)", durable);
-    long cut = file_size(dir, "it_snapk.public.it_snap_big");
+    if (kafka_offsets)
+        cr_assert_eq(state_key(offsets), -1, "the state is in the topic, not in a file");
+    snprintf(topic, sizeof topic, "%s.public.%s", name, table);
+    long cut = file_size(dir, topic);
 
     pid = start_sluice(cfg, log2);
     char resumed[128];
@@ -647,27 +706,42 @@ Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini =
     cr_assert(it_wait_log(log2, "snapshot finished", 300000), "see %s", log2);
     w.stop = 1;
     pthread_join(th, NULL);
-    it_pg_exec(db, "INSERT INTO it_snap_bigmark VALUES (1)");
+    it_pg_exec(db, "INSERT INTO %s VALUES (1)", mark);
     char mark_path[4400];
-    snprintf(mark_path, sizeof mark_path, "%s/out/it_snapk.public.it_snap_bigmark.jsonl", dir);
+    snprintf(mark_path, sizeof mark_path, "%s/out/%s.public.%s.jsonl", dir, name, mark);
     for (int i = 0; i < 600 && !ts_read_file(mark_path, NULL); i++)
         usleep(100000);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log2);
 
     /* The second run read only what was not durable: no row at or below the resume key. */
-    size_t r2 = check_file_ids(db, dir, "it_snapk.public.it_snap_big", "it_snap_big", max_id,
-                               before, cut, durable);
+    size_t r2 = check_file_ids(db, dir, topic, table, max_id, before, cut, durable);
     cr_log_info("%ld rows, killed at key %ld, %zu rows read after the restart, %d writes", rows,
                 durable, r2, w.ops);
     cr_assert_leq(r2, (size_t)(rows + rows / 10 - durable));
     cr_assert_lt(r2, (size_t)rows, "the restart did not start from zero");
     free(before);
-    it_pg_exec(db, "SELECT pg_drop_replication_slot('it_snapk')");
+    it_pg_exec(db, "SELECT pg_drop_replication_slot('%s')", name);
     PQfinish(db);
     free(cfg);
     free(log1);
     free(log2);
     free(dir);
+}
+
+Test(pg_snapshot, kill_9_mid_table_resumes_at_its_chunk_and_stays_exact, .fini = kill_started,
+     .timeout = 7200)
+{
+    it_require_services();
+    const char *rows_env = ts_env("SLUICE_SNAPSHOT_KILL_ROWS");
+    long rows = rows_env ? strtol(rows_env, NULL, 10) : 100000;
+    kill_and_resume("it_snapk", rows, rows >= 1000000 ? 10000 : 5000, false);
+}
+
+Test(pg_snapshot, kill_9_mid_table_resumes_from_the_state_in_the_kafka_offsets_topic,
+     .fini = kill_started, .timeout = 600)
+{
+    it_require_services();
+    kill_and_resume("it_snapkk", 60000, 3000, true);
 }
 
 /* ---- incremental snapshots ---- */
