@@ -10,13 +10,14 @@
  * transactions against) and pg_current_wal_flush_lsn() (H: every transaction
  * the snapshot sees has its commit record flushed at or before it); then the
  * chunk's upper key (the limit-th key after the lower one, an index-only
- * scan) is published so that the next chunk can start, and the rows are read
- * in key order through COPY (SELECT ...) TO STDOUT in text format (the text
- * of each value is what a SELECT returns, and the server's COPY path and no
- * result per row make it about twice as fast), converted on the reader
- * thread with the same converters as the stream. No write, no exported
- * snapshot, nothing held open between chunks: vacuum is never held back for
- * longer than one chunk.
+ * scan) is published so that the next chunk can start (with several
+ * readers; a lone reader reads limit rows and ends the chunk at the last),
+ * and the rows are read in key order through COPY (SELECT ...) TO STDOUT in
+ * text format (the text of each value is what a SELECT returns, and the
+ * server's COPY path and no result per row make it about twice as fast),
+ * converted on the reader thread with the same converters as the stream.
+ * No write, no exported snapshot, nothing held open between chunks: vacuum
+ * is never held back for longer than one chunk.
  *
  * Threads: reader_*() and read_job() run on reader threads and touch only
  * their own connection, their job and the table they were given (read-only).
@@ -87,6 +88,7 @@ typedef struct pg_reader {
     sl_source *s;
     PGconn *conn;
     PGcancel *cancel;
+    bool parallel; /* other readers may read the next chunks meanwhile */
 } pg_reader;
 
 /* ---- keys ---- */
@@ -271,6 +273,7 @@ static sl_code snap_reader_open(void *ctx, void **out, sl_error *err)
         return rc;
     }
     r->cancel = PQgetCancel(r->conn);
+    r->parallel = sl_config_int(s->cfg, "snapshot.max.threads", 1) > 1;
     *out = r;
     return SL_OK;
 }
@@ -922,7 +925,16 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
                 sl_buf_printf(&where, " AND (%s)", cond);
             sl_buf_cstr(&where);
 
-            if (job->limit != UINT32_MAX) {
+            /*
+             * With one reader the next chunk cannot start before this one is
+             * read: its upper key is then the last row's, and the rows are
+             * read with a LIMIT, saving a scan of the chunk's keys.
+             */
+            bool limit_rows = job->limit != UINT32_MAX && !override && !r->parallel;
+            if (limit_rows) {
+                job->hi = max;
+                job->hi_len = max_len;
+            } else if (job->limit != UINT32_MAX) {
                 /* The chunk's upper key: published before its rows are read. */
                 sl_buf_reset(&sql);
                 sl_buf_printf(&sql, "SELECT %s FROM %s%s ORDER BY %s OFFSET %u LIMIT 1",
@@ -956,8 +968,21 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
                 key_literals(&sql, r->conn, &q, nkey, "<=", job->hi, job->hi_len);
                 if (cond)
                     sl_buf_printf(&sql, " AND (%s)", cond);
-                sl_buf_printf(&sql, " ORDER BY %s) TO STDOUT", q.keys.data);
+                sl_buf_printf(&sql, " ORDER BY %s", q.keys.data);
+                if (limit_rows)
+                    sl_buf_printf(&sql, " LIMIT %u", job->limit);
+                sl_buf_puts(&sql, ") TO STDOUT");
                 rc = copy_rows(r, t, sl_buf_cstr(&sql), &rs, err);
+                if (rc == SL_OK && limit_rows) {
+                    /* Fewer rows than the limit: nothing is left up to the table's last key. */
+                    if (job->nrows == job->limit) {
+                        job->hi = job->rows[job->nrows - 1].key;
+                        job->hi_len = job->rows[job->nrows - 1].key_len;
+                    } else {
+                        job->last = true;
+                    }
+                    sl_snap_job_publish_bound(job);
+                }
             } else if (rc == SL_OK) {
                 /* The rows: the same condition, bounded by the chunk's upper key. */
                 sl_buf_reset(&sql);
