@@ -93,23 +93,24 @@ typedef struct pg_reader {
 
 /* ---- keys ---- */
 
-/* A key from the text of a tuple's key columns; false when one is not there (unchanged TOAST). */
 /*
- * The Relation column of key field k: key_fields count the row's fields, which
- * skip the columns left out (column filters, unmapped types). UINT32_MAX: none.
+ * A snapshot's key is the table's own: its replica identity's columns (the
+ * primary key by default), unique and never NULL, whatever
+ * message.key.columns makes the Kafka key. Chunks are ranges of it, and the
+ * stream's changes are matched to rows by it (a Kafka key of nullable or
+ * repeated columns could do neither: a NULL falls out of every range).
+ * Returns the Relation column of key column k.
  */
 static uint32_t key_column(const pg_table *t, uint32_t k)
 {
-    for (uint32_t i = 0; i < t->ncols; i++)
-        if (t->field_of[i] >= 0 && (uint32_t)t->field_of[i] == t->base.key_fields[k])
-            return i;
-    return UINT32_MAX;
+    return t->key_cols[k];
 }
 
+/* A key from the text of a tuple's key columns; false when one is not there (unchanged TOAST). */
 static bool tuple_key(const pg_table *t, const pgo_tuple *tuple, sl_buf *key)
 {
     sl_buf_reset(key);
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
+    for (uint32_t k = 0; k < t->nkey_cols; k++) {
         uint32_t i = key_column(t, k);
         if (i >= tuple->ncols)
             return false;
@@ -248,7 +249,7 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
         return rc;
     *table = t;
     *stream_id = oid;
-    *keyed = t->base.nkey > 0;
+    *keyed = t->nkey_cols > 0;
     return SL_OK;
 }
 
@@ -405,12 +406,12 @@ static void build_sql(pg_reader *r, const pg_table *t, const char *override, tab
             quote(r->conn, &q->cols, t->col_names[i]);
         }
     }
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
+    for (uint32_t k = 0; k < t->nkey_cols; k++) {
         if (k) {
             sl_buf_puts(&q->keys, ", ");
             sl_buf_puts(&q->keys_desc, ", ");
         }
-        const char *name = t->base.row_schema->fields[t->base.key_fields[k]].name;
+        const char *name = t->col_names[key_column(t, k)];
         quote(r->conn, &q->keys, name);
         quote(r->conn, &q->keys_desc, name);
         sl_buf_puts(&q->keys_desc, " DESC");
@@ -491,7 +492,7 @@ static const uint8_t *row_key(const pg_table *t, const row_fields *rf, const int
                               sl_buf *scratch, uint32_t *len, sl_arena *arena)
 {
     sl_buf_reset(scratch);
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
+    for (uint32_t k = 0; k < t->nkey_cols; k++) {
         uint32_t i = key_column(t, k);
         int f = i == UINT32_MAX ? -1 : map[i];
         if (f < 0 || f >= rf->n || !rf->text[f])
@@ -570,7 +571,7 @@ static void add_row(pg_reader *r, const pg_table *t, const row_fields *rf, row_s
     sl_snap_row *out = &job->rows[job->nrows++];
     memset(out, 0, sizeof *out);
     out->values = vals;
-    if (t->base.nkey)
+    if (t->nkey_cols)
         out->key = row_key(t, rf, rs->map, &rs->key, &out->key_len, &job->arena);
 }
 
@@ -768,7 +769,7 @@ static const uint8_t *result_key(const pg_table *t, PGresult *res, uint32_t *len
 {
     sl_buf b;
     sl_buf_init(&b);
-    for (uint32_t k = 0; k < t->base.nkey; k++) {
+    for (uint32_t k = 0; k < t->nkey_cols; k++) {
         if (PQgetisnull(res, 0, (int)k))
             sl_snap_key_add_null(&b);
         else
@@ -874,7 +875,7 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
     sl_arena params_arena;
     sl_arena_init(&params_arena, 4096);
     const char *params[2 * 64 + 2];
-    uint32_t nkey = t->base.nkey;
+    uint32_t nkey = t->nkey_cols;
 
     if (job->whole) {
         sl_buf_printf(&sql, "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT %s FROM %s%s%s%s",
@@ -1361,7 +1362,7 @@ bool pg_snap_on_change(sl_source *s, const pg_table *t, const pgo_message *m, ui
         p->last_signal_lsn = lsn;
         signal_row(s, t, &m->u.change.new_tuple);
     }
-    if (!t->included || t->base.nkey == 0) {
+    if (!t->included || t->nkey_cols == 0) {
         if (!t->included)
             return false;
         return sl_snapshot_on_change(p->coord, t->relid, s->xid, NULL, 0);

@@ -746,6 +746,59 @@ Test(pg_snapshot, kill_9_mid_table_resumes_from_the_state_in_the_kafka_offsets_t
     kill_and_resume("it_snapkk", 60000, 3000, 1, true);
 }
 
+/* ---- message.key.columns ---- */
+
+/*
+ * message.key.columns makes the Kafka key, not the snapshot's: chunks are
+ * ranges of the table's primary key. A Kafka key of a nullable column used
+ * as the chunk key read nothing at all (its largest value, NULL, bounded
+ * every range).
+ */
+Test(pg_snapshot, message_key_columns_of_a_nullable_column_read_every_row, .fini = kill_started,
+     .timeout = 120)
+{
+    it_require_services();
+    PGconn *db = it_pg_connect();
+    char *dir = it_tempdir("snap-msgkey");
+    char *log_path = log_of(dir, "sluice.log");
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_snap_msgkey");
+    it_pg_exec(db, "CREATE TABLE it_snap_msgkey (id int PRIMARY KEY, c int, v text)");
+    it_pg_exec(db, "INSERT INTO it_snap_msgkey SELECT g, CASE WHEN g %% 3 = 0 THEN NULL ELSE g "
+                   "%% 50 END, 'v' FROM generate_series(1, 3000) g");
+    it_pg_exec(db, "ANALYZE it_snap_msgkey");
+    char *cfg =
+        it_write_config(dir, "it_msgkey", "public\\.it_snap_msgkey", "file",
+                        "\"snapshot.mode\": \"initial_only\", \"snapshot.fetch.size\": 700, "
+                        "\"message.key.columns\": \"public.it_snap_msgkey:c\"");
+    pid_t pid = start_sluice(cfg, log_path);
+    int status = -1;
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        usleep(100000);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "initial_only exits 0 (see %s)",
+              log_path);
+    events ev = from_file(dir, "it_msgkey.public.it_snap_msgkey", 0);
+    bool seen[3001] = {false};
+    size_t reads = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        long id = (long)json_integer_value(json_object_get(ev.items[i].row, "id"));
+        cr_assert(ev.items[i].op == 'r' && id >= 1 && id <= 3000 && !seen[id],
+                  "one read event per row (id %ld)", id);
+        seen[id] = true;
+        reads++;
+    }
+    cr_assert_eq(reads, 3000, "every row read once (see %s)", log_path);
+    /* The Kafka key is still message.key.columns'. */
+    cr_assert_not_null(strstr(ev.items[0].key, "\"c\""), "key %s", ev.items[0].key);
+    free_events(&ev);
+    free(cfg);
+    free(log_path);
+    free(dir);
+    PQfinish(db);
+}
+
 /* ---- incremental snapshots ---- */
 
 static size_t reads_in(const char *dir, const char *topic, const char *marker)
