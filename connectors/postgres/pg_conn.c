@@ -643,6 +643,12 @@ static sl_code ensure_slot(sl_source *s, sl_error *err)
     if (rc != SL_OK)
         return rc;
     sl_info("created replication slot \"%s\" at %s", s->slot, PQgetvalue(res, 0, 1));
+    /*
+     * Its consistent point is its confirmed position: the server decodes
+     * (and reports in keepalives) the WAL before it, but streams nothing
+     * that commits there, and a position stored below it would be refused.
+     */
+    pgo_lsn_parse(PQgetvalue(res, 0, 1), &s->slot_confirmed_lsn);
     s->slot_created = true;
     PQclear(res);
     return SL_OK;

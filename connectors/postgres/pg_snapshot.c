@@ -1417,7 +1417,10 @@ static void emit(sl_source *s, sl_batch *batch)
                 uint64_t version = sl_snapshot_chunk_emitted(p->coord, c);
                 sl_item *item = sl_batch_push(batch, SL_ITEM_COMMIT);
                 item->u.position = s->position_template;
-                pg_position_set_lsn(&item->u.position, s->emitted_lsn);
+                /* Never below a new slot's consistent point: see ensure_slot(). */
+                pg_position_set_lsn(&item->u.position, s->emitted_lsn > s->slot_confirmed_lsn
+                                                           ? s->emitted_lsn
+                                                           : s->slot_confirmed_lsn);
                 /* The last transaction read, as for an idle position (pg_stream_push_commit). */
                 if (s->xid != 0 && pg_position_identity_end(&item->u.position) > 8)
                     pg_position_set_tx(&item->u.position, s->xid, s->commit_time_us);

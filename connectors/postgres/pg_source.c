@@ -610,7 +610,8 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
              * whole), so that the position ends a transaction of its own.
              */
             bool between = !s->in_tx && !s->stream_xid;
-            if (between && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before) {
+            if (between && f.wal_end > s->emitted_lsn && f.wal_end > s->skip_before &&
+                f.wal_end >= s->slot_confirmed_lsn) {
                 if (s->unfinished_tx)
                     pg_stream_push(s, batch, SL_ITEM_BEGIN);
                 if (pg_stream_push_commit(s, batch, f.wal_end)) {

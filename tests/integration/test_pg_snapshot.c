@@ -746,6 +746,86 @@ Test(pg_snapshot, kill_9_mid_table_resumes_from_the_state_in_the_kafka_offsets_t
     kill_and_resume("it_snapkk", 60000, 3000, 1, true);
 }
 
+/* ---- positions below a new slot's consistent point ---- */
+
+/* The LSN of the position in the offsets file, 0 when there is none. */
+static uint64_t stored_lsn(const char *offsets)
+{
+    char *text = ts_read_file(offsets, NULL);
+    if (!text)
+        return 0;
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    free(text);
+    const char *lsn = json_string_value(json_object_get(json_object_get(o, "position"), "lsn"));
+    unsigned hi = 0, lo = 0;
+    uint64_t v = lsn && sscanf(lsn, "%X/%X", &hi, &lo) == 2 ? (uint64_t)hi << 32 | lo : 0;
+    json_decref(o);
+    return v;
+}
+
+/*
+ * A new slot decodes from before its consistent point (WAL written while
+ * its creation waited for a running transaction), and the server's
+ * keepalives report that decoding position. A position stored below the
+ * consistent point is refused at the next start ("the slot is past the
+ * stored position"): a kill -9 early in a snapshot left sluice unable to
+ * start. Every position stored must be at or past the slot's creation.
+ */
+Test(pg_snapshot, positions_stored_while_a_new_slot_catches_up_are_past_its_creation,
+     .fini = kill_started, .timeout = 180)
+{
+    it_require_services();
+    PGconn *db = it_pg_connect(), *open_tx = it_pg_connect();
+    char *dir = it_tempdir("snap-gap");
+    char *log_path = log_of(dir, "sluice.log");
+    char offsets[4400];
+    snprintf(offsets, sizeof offsets, "%s/offsets.json", dir);
+    it_pg_exec(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+                   "slot_name = 'it_gap'");
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_snap_gap, it_snap_gap_fill");
+    it_pg_exec(db, "CREATE TABLE it_snap_gap (id int PRIMARY KEY, v int)");
+    it_pg_exec(db, "INSERT INTO it_snap_gap SELECT g, g FROM generate_series(1, 2000) g");
+    it_pg_exec(db, "CREATE TABLE it_snap_gap_fill (id int, t text)");
+    /* A transaction with an id, open while the slot is created: the creation waits for it. */
+    it_pg_exec(open_tx, "BEGIN");
+    it_pg_exec(open_tx, "INSERT INTO it_snap_gap_fill VALUES (0, 'open')");
+    char *cfg = it_write_config(dir, "it_gap", "public\\.it_snap_gap", "file",
+                                "\"snapshot.mode\": \"initial\", \"snapshot.fetch.size\": 500, "
+                                "\"slot.drop.on.stop\": true");
+    pid_t pid = start_sluice(cfg, log_path);
+    usleep(1500 * 1000);
+    /* WAL the new slot must decode before its consistent point. */
+    it_pg_exec(db, "INSERT INTO it_snap_gap_fill SELECT g, repeat('x', 200) FROM "
+                   "generate_series(1, 300000) g");
+    it_pg_exec(open_tx, "COMMIT");
+    cr_assert(it_wait_log(log_path, "created replication slot", 60000), "see %s", log_path);
+    char *log = ts_read_file(log_path, NULL);
+    const char *at = strstr(strstr(log, "created replication slot"), "\" at ");
+    unsigned hi = 0, lo = 0;
+    cr_assert(at && sscanf(at + 5, "%X/%X", &hi, &lo) == 2, "see %s", log_path);
+    uint64_t created = (uint64_t)hi << 32 | lo;
+    free(log);
+    /* Every position written while the stream catches up and the snapshot runs. */
+    uint64_t lowest = UINT64_MAX;
+    for (int i = 0; i < 600 && !(log_count(log_path, "snapshot finished") && i > 300); i++) {
+        uint64_t v = stored_lsn(offsets);
+        if (v && v < lowest)
+            lowest = v;
+        usleep(10000);
+    }
+    cr_assert_neq(lowest, UINT64_MAX, "a position was stored (see %s)", log_path);
+    cr_assert_geq(lowest, created,
+                  "a position %X/%X was stored below the slot's creation at %X/%X (see %s)",
+                  (unsigned)(lowest >> 32), (unsigned)lowest, hi, lo, log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    PQfinish(open_tx);
+    PQfinish(db);
+    free(cfg);
+    free(log_path);
+    free(dir);
+}
+
 /* ---- message.key.columns ---- */
 
 /*
