@@ -899,6 +899,9 @@ Test(pg_snapshot,
     PGconn *db = it_pg_connect();
     char *dir = it_tempdir("snap-signal");
     char *log_path = log_of(dir, "sluice.log"), *log2 = log_of(dir, "run2.log");
+    /* A slot left by a run that failed would start this one far behind. */
+    it_pg_exec(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+                   "slot_name = 'it_inc'");
     it_pg_exec(db, "DROP TABLE IF EXISTS it_inc_a, it_inc_b, it_inc_signal");
     it_pg_exec(db, "CREATE TABLE it_inc_a (id int PRIMARY KEY, v int NOT NULL, s text)");
     it_pg_exec(db, "INSERT INTO it_inc_a SELECT g, g, 'a' FROM generate_series(1, 15000) g");
@@ -957,8 +960,13 @@ Test(pg_snapshot,
     it_pg_exec(db, "INSERT INTO it_inc_signal VALUES ('s6', 'execute-snapshot', "
                    "'{\"data-collections\": [\"public.it_inc_b\"], \"additional-conditions\": "
                    "[{\"data-collection\": \"public.it_inc_b\", \"filter\": \"id > 10000\"}]}')");
-    cr_assert(it_wait_log(log_path, "incremental snapshot of 1 table requested", 30000));
-    usleep(400 * 1000);
+    /* s4 logged the same words: wait for s6's, then for a chunk of it to be stored. */
+    cr_assert(
+        it_wait_log(log_path, "signal \"s6\": incremental snapshot of 1 table requested", 30000));
+    char offsets[4400];
+    snprintf(offsets, sizeof offsets, "%s/offsets.json", dir);
+    for (int i = 0; i < 3000 && state_key(offsets) < 0; i++)
+        usleep(10000);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
     long cut = file_size(dir, "it_inc.public.it_inc_b");
     pid = start_sluice(cfg, log2);
