@@ -49,6 +49,7 @@
  * their connection, their job and the table they were given (read-only).
  * Everything else runs on the pipeline thread.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -555,9 +556,13 @@ static bool map_column(const col_info *ci, bool mariadb, my_tm_column *out)
     } else if (strcmp(t, "timestamp") == 0) {
         out->type = MY_TYPE_TIMESTAMP2;
         out->meta = (uint16_t)ci->dt_precision;
-    } else if (strcmp(t, "binary") == 0 || (strcmp(t, "uuid") == 0 && mariadb)) {
+    } else if (strcmp(t, "binary") == 0 ||
+               (mariadb &&
+                (strcmp(t, "uuid") == 0 || strcmp(t, "inet6") == 0 || strcmp(t, "inet4") == 0))) {
+        /* MariaDB's UUID, INET6 and INET4 are BINARY(16), (16) and (4) in the binlog. */
         out->type = MY_TYPE_STRING;
-        out->meta = (uint16_t)(strcmp(t, "uuid") == 0 ? 16 : ci->octets);
+        out->meta =
+            (uint16_t)(strcmp(t, "binary") != 0 ? (strcmp(t, "inet4") == 0 ? 4 : 16) : ci->octets);
         out->collation = 63;
         if (out->meta > 255)
             return false;
@@ -600,6 +605,22 @@ static bool map_column(const col_info *ci, bool mariadb, my_tm_column *out)
     }
     out->binlog_type = out->type;
     return true;
+}
+
+/*
+ * The TABLE_MAP column of a column whose type sluice does not know: a text
+ * column in utf8mb4, which the snapshot reads with CAST(... AS CHAR), so
+ * that its values keep the text the server shows rather than fail the table.
+ */
+static void map_text_column(const col_info *ci, my_tm_column *out)
+{
+    memset(out, 0, sizeof *out);
+    out->nullable = ci->nullable;
+    out->visible = true;
+    out->geometry_type = 0xff;
+    out->type = out->binlog_type = MY_TYPE_BLOB;
+    out->meta = 4;
+    out->collation = 45; /* utf8mb4_general_ci */
 }
 
 /* Splits "db.table" at its first dot. */
@@ -709,12 +730,18 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
     m.ncols = (uint32_t)cols.n;
     m.cols = sl_arena_alloc(&t->arena, cols.n * sizeof *m.cols);
     m.has_signedness = m.has_charsets = m.has_names = true;
+    /* Columns of a type sluice does not know, read as their text (CAST AS CHAR). */
+    bool *as_text = calloc(cols.n, sizeof *as_text);
+    if (!as_text)
+        abort();
     for (size_t i = 0; i < cols.n && rc == SL_OK; i++) {
-        if (!map_column(&cols.cols[i], mariadb, &m.cols[i]))
-            rc = sl_error_set(err, SL_UNSUPPORTED,
-                              "snapshot of table \"%s\": column \"%s\" has type %s, which sluice "
-                              "cannot read",
-                              id, cols.cols[i].name, cols.cols[i].data_type);
+        if (!map_column(&cols.cols[i], mariadb, &m.cols[i])) {
+            sl_warn("snapshot of table \"%s\": column \"%s.%s\" has type %s, which sluice does "
+                    "not know; its values are read as their text",
+                    id, id, cols.cols[i].name, cols.cols[i].data_type);
+            as_text[i] = true;
+            map_text_column(&cols.cols[i], &m.cols[i]);
+        }
         m.cols[i].name = sl_arena_strdup(&t->arena, cols.cols[i].name);
         m.cols[i].name_len = (uint32_t)strlen(cols.cols[i].name);
     }
@@ -725,6 +752,7 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
     if (rc != SL_OK) {
         sl_buf_free(&sql);
         cols_free(&cols);
+        free(as_text);
         my_table_free(t);
         return rc;
     }
@@ -749,7 +777,11 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
         if (i)
             sl_buf_puts(&sql, ", ");
         uint8_t type = t->convs[i].type;
-        if (type == MY_TYPE_ENUM || type == MY_TYPE_SET) {
+        if (as_text[i]) {
+            sl_buf_puts(&sql, "CAST(");
+            quote_ident(&sql, cols.cols[i].name);
+            sl_buf_puts(&sql, " AS CHAR CHARACTER SET utf8mb4)");
+        } else if (type == MY_TYPE_ENUM || type == MY_TYPE_SET) {
             sl_buf_putc(&sql, '(');
             quote_ident(&sql, cols.cols[i].name);
             sl_buf_puts(&sql, ") + 0");
@@ -786,6 +818,7 @@ static sl_code snap_resolve(void *ctx, const char *id, void **table, uint64_t *s
     }
     sl_buf_free(&sql);
     cols_free(&cols);
+    free(as_text);
     *table = st;
     /* The stream names tables by "db.table" (my_snap_on_row); a hash of it stands for it. */
     uint64_t h = 1469598103934665603ull;
@@ -1101,6 +1134,20 @@ static sl_code text_value(snap_reader *r, const my_converter *c, const char *tex
             }
             put_le(b, 16, c->prefix);
             sl_buf_append(b, (const char *)u, 16);
+            break;
+        }
+        if (c->kind == MY_CONV_INET) {
+            /* MariaDB sends an INET4/INET6 as its text; the binlog has the address's bytes. */
+            char addr[INET6_ADDRSTRLEN];
+            uint8_t a[16];
+            size_t an = n < sizeof addr - 1 ? n : sizeof addr - 1;
+            memcpy(addr, text, an);
+            addr[an] = '\0';
+            if (inet_pton(c->length == 4 ? AF_INET : AF_INET6, addr, a) != 1)
+                return sl_error_set(err, SL_INVALID, "\"%s\" is not an INET%s address", addr,
+                                    c->length == 4 ? "4" : "6");
+            put_le(b, c->length, c->prefix);
+            sl_buf_append(b, (const char *)a, c->length);
             break;
         }
         put_le(b, n, c->prefix);

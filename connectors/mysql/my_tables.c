@@ -454,6 +454,7 @@ static bool default_value(const my_converter *c, const my_coldef *def, bool opti
         return true;
     }
     case MY_CONV_STRING:
+    case MY_CONV_INET:
     case MY_CONV_ENUM:
     case MY_CONV_SET:
     case MY_CONV_JSON:
@@ -770,6 +771,7 @@ static sl_code build_version(sl_source *s, my_table *t, const my_table_map *m,
             hints.float_double =
                 c->type == MY_TYPE_FLOAT && strcmp(d->type, "FLOAT") == 0 && d->scale >= 0;
             hints.uuid = strcmp(d->type, "UUID") == 0;
+            hints.inet = strcmp(d->type, "INET4") == 0 ? 4 : strcmp(d->type, "INET6") == 0 ? 6 : 0;
             if ((c->type == MY_TYPE_ENUM || c->type == MY_TYPE_SET) && d->nlabels &&
                 c->labels.n == 0) {
                 my_labels *l = sl_arena_alloc(a, sizeof *l);

@@ -36,6 +36,10 @@
  *                                     BINARY padded with 0x00 to n
  *   ENUM, SET                         io.debezium.data.Enum / EnumSet string with "allowed"
  *   UUID (MariaDB, hint)              io.debezium.data.Uuid string "123e4567-e89b-..."
+ *   INET4, INET6 (MariaDB, hint)      string, the address as MariaDB writes it ("10.0.0.1",
+ *                                     "2001:db8::1"): Debezium (3.5) cannot parse these
+ *                                     types, and sluice's rule for a type without a Debezium
+ *                                     mapping is its text form
  *   JSON                              io.debezium.data.Json string (my_json.h); MariaDB's text
  *                                     JSON (hint) copied
  *   GEOMETRY and its subtypes         io.debezium.data.geometry.Geometry {wkb, srid}
@@ -88,6 +92,7 @@ typedef struct my_column_hints {
     bool json;
     bool float_double;       /* FLOAT(M,D) or FLOAT(p) with p > 24: float64 */
     bool uuid;               /* MariaDB\'s UUID (BINARY(16) in the binlog): io.debezium.data.Uuid */
+    uint8_t inet;            /* MariaDB's INET4 (4) or INET6 (6), BINARY(4)/(16) in the binlog */
     const my_labels *labels; /* ENUM/SET labels, when the map has none (MINIMAL metadata) */
 } my_column_hints;
 
@@ -110,6 +115,7 @@ typedef enum my_conv_kind {
     MY_CONV_STRING, /* text in a charset */
     MY_CONV_BINARY, /* binary strings in binary.handling.mode */
     MY_CONV_UUID,   /* MariaDB\'s UUID: 16 bytes as the canonical text */
+    MY_CONV_INET,   /* MariaDB's INET4/INET6: 4 or 16 bytes as the address's text */
     MY_CONV_ENUM,
     MY_CONV_SET,
     MY_CONV_JSON, /* binary JSON, or MariaDB's JSON text */

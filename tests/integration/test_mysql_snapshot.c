@@ -12,6 +12,8 @@
  *     always does, no_data reads nothing, initial_only reads and stops;
  *   - every column type of the golden tables: a snapshot row's values are
  *     those of the streamed insert of the same row;
+ *   - MariaDB's INET6, INET4 and UUID: read as the stream encodes them,
+ *     the addresses as their text;
  *   - a table without a primary key: read whole with a warning, nothing
  *     lost or doubled while rows are inserted meanwhile.
  *   - an execute-snapshot signal from the signal file: an incremental
@@ -616,6 +618,88 @@ Test(mysql_snapshot, mariadb_snapshot_rows_encode_like_streamed_rows, .timeout =
 Test(mysql_snapshot, mysql97_snapshot_rows_encode_like_streamed_rows, .timeout = 180)
 {
     like_stream(IT_MYSQL97);
+}
+
+/* ---- MariaDB's own types: INET6, INET4, UUID ---- */
+
+/* The "after" of the event of table's output whose id is id, or NULL. */
+static json_t *after_of(json_t *events, int64_t id)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(events, i, e)
+    {
+        json_t *a = json_object_get(e, "after");
+        if (json_integer_value(json_object_get(a, "id")) == id)
+            return a;
+    }
+    return NULL;
+}
+
+/*
+ * A table of MariaDB's INET6, INET4 and UUID columns: the snapshot reads it
+ * (these types once failed it) and each read row's values are those of its
+ * streamed insert, the addresses as MariaDB writes them.
+ */
+Test(mysql_snapshot, mariadb_inet_and_uuid_encode_like_streamed_rows, .timeout = 120)
+{
+    it_mysql s = it_mysql_server(IT_MARIADB);
+    char *dir = it_tempdir("my-snap-inet-mariadb");
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    cr_assert_eq(
+        it_mysql_sql(&s,
+                     "DROP TABLE IF EXISTS snap_net, sc_snap_net; "
+                     "CREATE TABLE snap_net (id INT PRIMARY KEY, a INET6, b INET4, u UUID); "
+                     "CREATE TABLE sc_snap_net LIKE snap_net; "
+                     "INSERT INTO snap_net VALUES "
+                     "(1, '::1', '10.1.2.3', '123e4567-e89b-12d3-a456-426614174000'), "
+                     "(2, '2001:db8::ff00:42:8329', '255.255.255.255', NULL), "
+                     "(3, '::ffff:1.2.3.4', '0.0.0.0', '00000000-0000-0000-0000-000000000001'), "
+                     "(4, '::', NULL, 'ffffffff-ffff-ffff-ffff-ffffffffffff'), "
+                     "(5, 'fe80::1:0:0:0', '192.168.0.0', NULL);"),
+        0);
+    char *cfg = it_mysql_write_config(&s, dir, "sv", "file",
+                                      "\"table.include.list\": \"sluice_test\\\\.(sc_)?snap_net\", "
+                                      "\"schemas.enable\": false, \"snapshot.mode\": \"initial\"");
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "snapshot finished", 60000), "see %s", log_path);
+    cr_assert_eq(it_mysql_sql(&s, "INSERT INTO sc_snap_net SELECT * FROM snap_net;"), 0);
+    json_t *reads = NULL, *inserts = NULL;
+    int64_t deadline = mono_ms() + 30000;
+    for (;;) {
+        json_decref(reads);
+        json_decref(inserts);
+        reads = read_events(dir, "sv", &s, "snap_net");
+        inserts = read_events(dir, "sv", &s, "sc_snap_net");
+        if ((json_array_size(reads) >= 5 && json_array_size(inserts) >= 5) || mono_ms() > deadline)
+            break;
+        usleep(200000);
+    }
+    cr_assert_eq(count_op(reads, "r"), 5, "%zu read events (see %s)", count_op(reads, "r"), dir);
+    cr_assert_eq(count_op(inserts, "c"), 5, "%zu inserts (see %s)", count_op(inserts, "c"), dir);
+    for (int64_t id = 1; id <= 5; id++) {
+        json_t *r = after_of(reads, id), *c = after_of(inserts, id);
+        cr_assert(r && c, "row %lld missing (see %s)", (long long)id, dir);
+        char *rt = json_dumps(r, JSON_SORT_KEYS), *ct = json_dumps(c, JSON_SORT_KEYS);
+        cr_assert(json_equal(r, c), "row %lld: read %s, streamed %s", (long long)id, rt, ct);
+        free(rt);
+        free(ct);
+    }
+    /* The text MariaDB shows for them (SELECT a, b, u). */
+    json_t *two = after_of(reads, 2), *three = after_of(reads, 3), *four = after_of(reads, 4);
+    cr_assert_str_eq(json_string_value(json_object_get(two, "a")), "2001:db8::ff00:42:8329");
+    cr_assert_str_eq(json_string_value(json_object_get(two, "b")), "255.255.255.255");
+    cr_assert_str_eq(json_string_value(json_object_get(three, "a")), "::ffff:1.2.3.4");
+    cr_assert_str_eq(json_string_value(json_object_get(three, "b")), "0.0.0.0");
+    cr_assert_str_eq(json_string_value(json_object_get(four, "a")), "::");
+    cr_assert_str_eq(json_string_value(json_object_get(four, "u")),
+                     "ffffffff-ffff-ffff-ffff-ffffffffffff");
+    json_decref(reads);
+    json_decref(inserts);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    free(cfg);
+    free(dir);
 }
 
 /* ---- a table without a primary key ---- */

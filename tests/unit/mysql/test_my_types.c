@@ -789,3 +789,30 @@ Test(my_types, mariadb_uuid_with_its_hint)
     s = plan(&t, NULL, NULL, &c);
     cr_assert_eq(s->type, SL_TYPE_BYTES);
 }
+
+Test(my_types, mariadb_inet6_and_inet4_with_their_hints)
+{
+    my_converter c;
+    my_tm_column t = col(MY_TYPE_STRING, MY_TYPE_STRING << 8 | 16);
+    t.collation = 63;
+    my_column_hints h = {.inet = 6};
+    const sl_schema *s = plan(&t, &h, NULL, &c);
+    cr_assert_eq(s->type, SL_TYPE_STRING);
+    cr_assert_null(s->name);
+    /* MariaDB 10.11 wrote these bytes for '2001:db8::ff00:42:8329'. */
+    EXPECT(&c, s,
+           B(16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0x00, 0x00, 0x42, 0x83, 0x29),
+           "\"2001:db8::ff00:42:8329\"");
+    /* Trailing zero bytes are not stored: '2001:db8::' and '::'. */
+    EXPECT(&c, s, B(4, 0x20, 0x01, 0x0d, 0xb8), "\"2001:db8::\"");
+    EXPECT(&c, s, B(0), "\"::\"");
+    t = col(MY_TYPE_STRING, MY_TYPE_STRING << 8 | 4);
+    t.collation = 63;
+    h.inet = 4;
+    s = plan(&t, &h, NULL, &c);
+    EXPECT(&c, s, B(4, 10, 1, 2, 3), "\"10.1.2.3\"");
+    EXPECT(&c, s, B(1, 192), "\"192.0.0.0\"");
+    /* Without the hint it is a BINARY(4). */
+    s = plan(&t, NULL, NULL, &c);
+    cr_assert_eq(s->type, SL_TYPE_BYTES);
+}
