@@ -343,9 +343,15 @@ static void server_restart(it_mysql_kind kind)
     char log_path[4200], path[4300];
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     make_table(&s, "rel_restart");
+    /*
+     * Retry for as long as the restart takes: a server's shutdown and start
+     * last 4-7 s here and longer on a loaded machine, and the default
+     * errors.max.retries (10, with the 100-1000 ms delays of the test
+     * config) gives up after about 8 s, which is not what this test is about.
+     */
     char *cfg = it_mysql_write_config(&s, dir, "rs", "file",
                                       "\"table.include.list\": \"sluice_test.rel_restart\", "
-                                      "\"schemas.enable\": false");
+                                      "\"schemas.enable\": false, \"errors.max.retries\": -1");
     pid_t pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from the current end", 30000), "see %s", log_path);
     int64_t last[NKEYS];
