@@ -194,7 +194,8 @@ static const sl_config_key core_keys[] = {
             "ETA)."},
     {.name = "signal.data.collection",
      .type = SL_CONF_STRING,
-     .doc = "The signal table (schema.table, columns id, type, data) whose inserts are "
+     .doc = "The signal table (schema.table; MySQL/MariaDB: database.table; columns id, type, "
+            "data) whose inserts are "
             "Debezium signals: execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, "
             "log. Read from the stream even when it is not captured."},
     {.name = "signal.enabled.channels",

@@ -95,6 +95,10 @@ typedef struct my_snap {
     sl_filter *include; /* snapshot.include.collection.list */
     char *signal_file;
     int64_t signal_poll_ms, last_signal_poll_ms;
+    char *signal_db, *signal_table; /* the source channel's table, or NULL */
+    char last_signal_file[256];     /* where the last signal row was: a replay runs it once */
+    uint64_t last_signal_pos;
+    uint32_t last_signal_row;
     bool chunk_open; /* the BEGIN of the chunk being emitted is in a batch */
     bool stopped;    /* initial_only: everything emitted */
     bool started;
@@ -1800,12 +1804,22 @@ sl_code my_snap_open(sl_source *s, sl_error *err)
         size_t n = strcspn(c, ", ");
         if (n == 4 && strncasecmp(c, "file", 4) == 0)
             p->signal_file = strdup(sl_config_str(s->cfg, "signal.file"));
+        if (n == 6 && strncasecmp(c, "source", 6) == 0 &&
+            sl_config_has(s->cfg, "signal.data.collection")) {
+            const char *id = sl_config_str(s->cfg, "signal.data.collection");
+            char db[256];
+            const char *table;
+            if (!split_id(id, db, sizeof db, &table) || !*table) {
+                sl_warn("key \"signal.data.collection\": \"%s\" is not \"database.table\"; "
+                        "no signals are read from a table",
+                        id);
+            } else {
+                p->signal_db = strdup(db);
+                p->signal_table = strdup(table);
+            }
+        }
         c += n;
     }
-    if (sl_config_has(s->cfg, "signal.data.collection"))
-        sl_warn("key \"signal.data.collection\": the %s source reads signals from the file "
-                "channel only (signal.enabled.channels=file)",
-                s->ops->name);
     p->signal_poll_ms = sl_config_int(s->cfg, "signal.poll.interval.ms", 5000);
     sl_snapshot_config cfg = {
         .threads = (uint32_t)sl_config_int(s->cfg, "snapshot.max.threads", 1),
@@ -1838,6 +1852,8 @@ void my_snap_close(sl_source *s)
     sl_snapshot_free(p->coord);
     sl_filter_free(p->include);
     free(p->signal_file);
+    free(p->signal_db);
+    free(p->signal_table);
     free(p->uuids);
     if (p->epoll_fd >= 0)
         close(p->epoll_fd);
@@ -1927,6 +1943,54 @@ static void apply_signal(void *ctx, const char *id, const char *type, const char
         sl_warn("signal \"%s\": could not list the captured tables: %s", id, err.msg);
     sl_signal_apply(s->snap->coord, id, type, data, (const char *const *)tables.ids, tables.n);
     ids_free(&tables);
+}
+
+bool my_snap_is_signal_table(const sl_source *s, const char *db, const char *table)
+{
+    const my_snap *p = s->snap;
+    return p && p->signal_db && strcmp(p->signal_db, db) == 0 &&
+           strcmp(p->signal_table, table) == 0;
+}
+
+/* The text of field name of a row of t, NUL-terminated in out; "" when null or absent. */
+static void signal_field(const my_table *t, const sl_value *row, const char *name, sl_buf *out)
+{
+    sl_buf_reset(out);
+    const sl_schema *rs = t->base.row_schema;
+    for (uint32_t f = 0; rs && f < rs->nfields; f++)
+        if (strcasecmp(rs->fields[f].name, name) == 0 && row[f].kind == SL_VALUE_STRING)
+            sl_buf_append(out, row[f].u.str, row[f].len);
+    sl_buf_cstr(out);
+}
+
+void my_snap_on_signal_row(sl_source *s, const my_table *t, const sl_value *after)
+{
+    my_snap *p = s->snap;
+    /* A transaction sent again after a reconnect or restart holds the same rows. */
+    uint32_t row = s->cur.row_index;
+    if (strcmp(p->last_signal_file, s->file) == 0 &&
+        (s->cur.start_pos < p->last_signal_pos ||
+         (s->cur.start_pos == p->last_signal_pos && row <= p->last_signal_row)))
+        return;
+    snprintf(p->last_signal_file, sizeof p->last_signal_file, "%s", s->file);
+    p->last_signal_pos = s->cur.start_pos;
+    p->last_signal_row = row;
+    sl_buf id, type, data;
+    sl_buf_init(&id);
+    sl_buf_init(&type);
+    sl_buf_init(&data);
+    signal_field(t, after, "id", &id);
+    signal_field(t, after, "type", &type);
+    signal_field(t, after, "data", &data);
+    if (p->started)
+        apply_signal(s, sl_buf_cstr(&id), sl_buf_cstr(&type), sl_buf_cstr(&data));
+    else
+        sl_warn("signal \"%s\" from table \"%s.%s\" ignored: the snapshot machinery is not "
+                "started yet",
+                sl_buf_cstr(&id), p->signal_db, p->signal_table);
+    sl_buf_free(&id);
+    sl_buf_free(&type);
+    sl_buf_free(&data);
 }
 
 /* ---- stream hooks (pipeline thread) ---- */

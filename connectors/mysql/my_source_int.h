@@ -78,6 +78,7 @@ typedef enum my_failure_mode {
 typedef struct my_table {
     sl_table base;
     bool included;
+    bool is_signal;      /* the signal table (signal.data.collection): its inserts are read */
     uint32_t ncols;      /* columns of the binlog row image */
     my_converter *convs; /* per binlog column */
     /*
@@ -501,6 +502,12 @@ bool my_snap_on_row(sl_source *s, const my_table *t, const sl_value *before, con
 
 /* TRUNCATE of db.table: every key of it changed. */
 void my_snap_on_truncate(sl_source *s, const char *db, const char *table);
+
+/* Whether db.table is the signal table of the source channel (signal.data.collection). */
+bool my_snap_is_signal_table(const sl_source *s, const char *db, const char *table);
+
+/* An insert into the signal table (after: its fields): the signal is applied. Pipeline thread. */
+void my_snap_on_signal_row(sl_source *s, const my_table *t, const sl_value *after);
 
 /* State: the version positions carry, its JSON, what is durable, a restored state. */
 uint64_t my_snap_version(const sl_source *s);

@@ -386,7 +386,7 @@ static sl_code handle_rows(sl_source *s, sl_batch *batch, bool *done, sl_error *
     uint32_t ordinal = s->tx_events + 1; /* of this event in its transaction */
     bool skip_all = s->tx_skip && ordinal <= s->skip_events;
     uint32_t skip_rows = s->tx_skip && ordinal == s->skip_events + 1 ? s->skip_rows : 0;
-    if (!t->included || skip_all || !s->in_tx) {
+    if ((!t->included && !t->is_signal) || skip_all || !s->in_tx) {
         *done = true;
         return SL_OK;
     }
@@ -446,6 +446,14 @@ static sl_code handle_rows(sl_source *s, sl_batch *batch, bool *done, sl_error *
                 else if (b[f].kind != SL_VALUE_ABSENT && !values_equal(&a[f], &b[f]))
                     key_change = true;
             }
+        }
+        if (t->is_signal && c->rows.kind == MY_ROWS_WRITE && a)
+            my_snap_on_signal_row(s, t, a);
+        if (!t->included) {
+            c->row_items_done = 0;
+            c->row_index++;
+            s->last_row = row;
+            continue; /* the signal table, not captured */
         }
         /* The snapshot's windows see every change, even one that is not emitted. */
         if (s->snap && my_snap_on_row(s, t, b, a)) {

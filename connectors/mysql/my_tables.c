@@ -901,8 +901,9 @@ sl_code my_tables_on_table_map(sl_source *s, const my_binlog_format *fmt, const 
     nt->base.name = m.table;
     nt->base.topic = arena_printf(&nt->arena, "%s.%s.%s", s->topic_prefix, m.db, m.table);
     nt->included = my_table_included(s, m.db, m.table);
+    nt->is_signal = s->snap && my_snap_is_signal_table(s, m.db, m.table);
     nt->ncols = m.ncols;
-    if (nt->included) {
+    if (nt->included || nt->is_signal) {
         const my_tabledef *def = NULL;
         rc = my_tables_definition(s, m.db, m.table, &def, err);
         if (rc == SL_OK)

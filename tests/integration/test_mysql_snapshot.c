@@ -16,8 +16,9 @@
  *     the addresses as their text;
  *   - a table without a primary key: read whole with a warning, nothing
  *     lost or doubled while rows are inserted meanwhile.
- *   - an execute-snapshot signal from the signal file: an incremental
- *     snapshot of the table (source.snapshot "incremental").
+ *   - an execute-snapshot signal from the signal file, or inserted into
+ *     the signal table (not captured): an incremental snapshot of the
+ *     table (source.snapshot "incremental").
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -769,31 +770,48 @@ Test(mysql_snapshot, mysql97_table_without_key_read_whole, .timeout = 180)
 
 /* ---- incremental snapshot from the signal file ---- */
 
-static void incremental(it_mysql_kind kind)
+/*
+ * From the signal file, or (table) from an insert into the signal table
+ * (signal.data.collection, not captured) seen in the binlog.
+ */
+static void incremental(it_mysql_kind kind, bool table)
 {
     it_mysql s = it_mysql_server(kind);
     char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-inc-mariadb" : "my-snap-inc-mysql97");
-    char log_path[4200], signals[4300], extra[6000];
+    char log_path[4200], signals[4300], extra[6000], wait[200];
+    /* Tables of their own: criterion runs the file and table tests of a server side by side. */
+    const char *tab = table ? "snap_inct" : "snap_inc";
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     snprintf(signals, sizeof signals, "%s/signals.txt", dir);
-    make_table(&s, "snap_inc", 1000, true);
+    make_table(&s, tab, 1000, true);
+    if (table)
+        cr_assert_eq(it_mysql_sql(&s, "DROP TABLE IF EXISTS snap_signal; CREATE TABLE snap_signal "
+                                      "(id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, "
+                                      "data VARCHAR(2048));"),
+                     0);
     snprintf(extra, sizeof extra,
-             "\"table.include.list\": \"sluice_test.snap_inc\", \"schemas.enable\": false, "
-             "\"snapshot.mode\": \"no_data\", \"signal.enabled.channels\": \"file\", "
-             "\"signal.file\": \"%s\", \"signal.poll.interval.ms\": 200, "
-             "\"incremental.snapshot.chunk.size\": 300",
-             signals);
+             "\"table.include.list\": \"sluice_test.%s\", \"schemas.enable\": false, "
+             "\"snapshot.mode\": \"no_data\", \"signal.enabled.channels\": \"%s\", "
+             "\"signal.file\": \"%s\", \"signal.data.collection\": \"sluice_test.snap_signal\", "
+             "\"signal.poll.interval.ms\": 200, \"incremental.snapshot.chunk.size\": 300",
+             tab, table ? "source" : "file", signals);
     char *cfg = it_mysql_write_config(&s, dir, "si", "file", extra);
     pid_t pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from", 30000), "see %s", log_path);
-    free(
-        ts_write_file(dir, "signals.txt",
-                      "{\"id\":\"f1\",\"type\":\"execute-snapshot\",\"data\":{\"data-collections\":"
-                      "[\"sluice_test.snap_inc\"],\"type\":\"INCREMENTAL\"}}\n"));
-    cr_assert(it_wait_log(log_path, "snapshot of table \"sluice_test.snap_inc\" finished", 60000),
-              "see %s", log_path);
+    if (table)
+        cr_assert_eq(it_mysql_sql(&s, "INSERT INTO snap_signal VALUES ('t1', 'execute-snapshot', "
+                                      "'{\"data-collections\": [\"sluice_test.snap_inct\"], "
+                                      "\"type\": \"incremental\"}');"),
+                     0);
+    else
+        free(
+            ts_write_file(dir, "signals.txt",
+                          "{\"id\":\"f1\",\"type\":\"execute-snapshot\",\"data\":{\"data-"
+                          "collections\":[\"sluice_test.snap_inc\"],\"type\":\"INCREMENTAL\"}}\n"));
+    snprintf(wait, sizeof wait, "snapshot of table \"sluice_test.%s\" finished", tab);
+    cr_assert(it_wait_log(log_path, wait, 60000), "see %s", log_path);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
-    json_t *ev = read_events(dir, "si", &s, "snap_inc");
+    json_t *ev = read_events(dir, "si", &s, tab);
     size_t i, n = 0;
     json_t *e;
     json_array_foreach(ev, i, e)
@@ -805,16 +823,30 @@ static void incremental(it_mysql_kind kind)
     }
     cr_assert_eq(n, 1000, "%zu incremental read events for 1000 rows", n);
     json_decref(ev);
+    /* The signal table is read, not captured: no events of it. */
+    ev = read_events(dir, "si", &s, "snap_signal");
+    cr_assert_eq(json_array_size(ev), 0, "%zu events of the signal table", json_array_size(ev));
+    json_decref(ev);
     free(cfg);
     free(dir);
 }
 
 Test(mysql_snapshot, mariadb_incremental_snapshot_from_the_signal_file, .timeout = 120)
 {
-    incremental(IT_MARIADB);
+    incremental(IT_MARIADB, false);
 }
 
 Test(mysql_snapshot, mysql97_incremental_snapshot_from_the_signal_file, .timeout = 120)
 {
-    incremental(IT_MYSQL97);
+    incremental(IT_MYSQL97, false);
+}
+
+Test(mysql_snapshot, mariadb_incremental_snapshot_from_the_signal_table, .timeout = 120)
+{
+    incremental(IT_MARIADB, true);
+}
+
+Test(mysql_snapshot, mysql97_incremental_snapshot_from_the_signal_table, .timeout = 120)
+{
+    incremental(IT_MYSQL97, true);
 }
