@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [--seconds N] [--keep-corpus] [TARGET...]
 #   TARGET        pgoutput, pg_types, config (default: all three)
-#   --seconds N   fuzzing time per target (default 25; scripts/test.sh uses 25)
+#   --seconds N   fuzzing time per target (default 25; scripts/test.sh uses 12)
 #   --keep-corpus grow the corpus kept in $SLUICE_CACHE/fuzz-corpus/TARGET
 #                 across runs (default: a throw-away copy of the seeds)
 #
