@@ -1668,40 +1668,10 @@ static const sl_snap_ops my_snap_ops = {
 
 /* ---- the tables a snapshot covers ---- */
 
-typedef struct id_list {
-    char **ids;
-    size_t n, cap;
-} id_list;
-
-static void ids_add(id_list *l, const char *id)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->ids[i], id) == 0)
-            return;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 32;
-        l->ids = realloc(l->ids, l->cap * sizeof *l->ids);
-        if (!l->ids)
-            abort();
-    }
-    l->ids[l->n] = strdup(id);
-    if (!l->ids[l->n])
-        abort();
-    l->n++;
-}
-
-static void ids_free(id_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->ids[i]);
-    free(l->ids);
-    memset(l, 0, sizeof *l);
-}
-
 typedef struct tables_ctx {
     sl_source *s;
     bool for_snapshot;
-    id_list *all;
+    sl_snap_ids *all;
 } tables_ctx;
 
 static int collect_table_id(void *p, unsigned ncols, char **row)
@@ -1713,7 +1683,7 @@ static int collect_table_id(void *p, unsigned ncols, char **row)
     snprintf(id, sizeof id, "%s.%s", row[0], row[1]);
     if (c->for_snapshot && c->s->snap->include && !sl_filter_match(c->s->snap->include, id))
         return 0;
-    ids_add(c->all, id);
+    sl_snap_ids_add(c->all, id);
     return 0;
 }
 
@@ -1723,55 +1693,26 @@ static int collect_table_id(void *p, unsigned ncols, char **row)
  * by name. With for_snapshot, only those snapshot.include.collection.list
  * selects.
  */
-static sl_code captured_tables(sl_source *s, bool for_snapshot, id_list *out, sl_error *err)
+static sl_code captured_tables(sl_source *s, bool for_snapshot, sl_snap_ids *out, sl_error *err)
 {
     sl_code rc = my_source_query_conn(s, err);
     if (rc != SL_OK)
         return rc;
-    id_list all = {0};
+    sl_snap_ids all = {0};
     tables_ctx ctx = {s, for_snapshot, &all};
     rc = my_conn_query_each(s->query,
                             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
                             "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2",
                             collect_table_id, &ctx, err);
     if (rc != SL_OK) {
-        ids_free(&all);
+        sl_snap_ids_free(&all);
         return rc;
     }
-    const char *include = sl_config_has(s->cfg, "table.include.list")
-                              ? sl_config_str(s->cfg, "table.include.list")
-                              : NULL;
-    if (include && *include) {
-        /* One expression at a time; "\," is a comma inside an expression. */
-        sl_buf expr;
-        sl_buf_init(&expr);
-        for (const char *c = include;; c++) {
-            if (*c == '\\' && c[1] == ',') {
-                sl_buf_puts(&expr, "\\,");
-                c++;
-                continue;
-            }
-            if (*c && *c != ',') {
-                sl_buf_putc(&expr, *c);
-                continue;
-            }
-            sl_filter *f = NULL;
-            sl_error ferr;
-            if (expr.len && sl_filter_new_from(sl_buf_cstr(&expr), NULL, &f, &ferr) == SL_OK) {
-                for (size_t i = 0; i < all.n; i++)
-                    if (sl_filter_match(f, all.ids[i]))
-                        ids_add(out, all.ids[i]);
-                sl_filter_free(f);
-            }
-            sl_buf_reset(&expr);
-            if (!*c)
-                break;
-        }
-        sl_buf_free(&expr);
-    }
-    for (size_t i = 0; i < all.n; i++)
-        ids_add(out, all.ids[i]);
-    ids_free(&all);
+    sl_snap_ids_order(sl_config_has(s->cfg, "table.include.list")
+                          ? sl_config_str(s->cfg, "table.include.list")
+                          : NULL,
+                      &all, out);
+    sl_snap_ids_free(&all);
     return SL_OK;
 }
 
@@ -1910,7 +1851,7 @@ sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
                             "a global read lock); set snapshot.mode to no_data to stream only",
                             s->conn_opts.host);
     if (take) {
-        id_list tables = {0};
+        sl_snap_ids tables = {0};
         sl_code rc = captured_tables(s, true, &tables, err);
         for (size_t i = 0; rc == SL_OK && i < tables.n; i++)
             rc = sl_snapshot_add(p->coord, SL_SNAP_INITIAL, tables.ids[i], NULL, err);
@@ -1919,7 +1860,7 @@ sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
                     tables.n == 1 ? "" : "s", mode_names[p->mode],
                     (unsigned)sl_config_int(s->cfg, "snapshot.max.threads", 1),
                     sl_config_int(s->cfg, "snapshot.max.threads", 1) == 1 ? "" : "s");
-        ids_free(&tables);
+        sl_snap_ids_free(&tables);
         if (rc != SL_OK)
             return rc;
     } else if (initial_unfinished) {
@@ -1937,12 +1878,12 @@ sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
 static void apply_signal(void *ctx, const char *id, const char *type, const char *data)
 {
     sl_source *s = ctx;
-    id_list tables = {0};
+    sl_snap_ids tables = {0};
     sl_error err;
     if (strcmp(type, "execute-snapshot") == 0 && captured_tables(s, false, &tables, &err) != SL_OK)
         sl_warn("signal \"%s\": could not list the captured tables: %s", id, err.msg);
     sl_signal_apply(s->snap->coord, id, type, data, (const char *const *)tables.ids, tables.n);
-    ids_free(&tables);
+    sl_snap_ids_free(&tables);
 }
 
 bool my_snap_is_signal_table(const sl_source *s, const char *db, const char *table)

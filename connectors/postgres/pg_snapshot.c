@@ -1041,36 +1041,6 @@ static const char *TABLES_SQL = "SELECT n.nspname, c.relname FROM pg_class c "
                                 "WHERE c.relkind = 'r' AND n.nspname NOT LIKE 'pg\\_%' "
                                 "AND n.nspname <> 'information_schema' ORDER BY 1, 2";
 
-typedef struct id_list {
-    char **ids;
-    size_t n, cap;
-} id_list;
-
-static void list_add(id_list *l, const char *id)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->ids[i], id) == 0)
-            return;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 32;
-        l->ids = realloc(l->ids, l->cap * sizeof *l->ids);
-        if (!l->ids)
-            abort();
-    }
-    l->ids[l->n] = strdup(id);
-    if (!l->ids[l->n])
-        abort();
-    l->n++;
-}
-
-static void list_free(id_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->ids[i]);
-    free(l->ids);
-    memset(l, 0, sizeof *l);
-}
-
 static bool is_signal_table(const sl_source *s, const char *nsp, const char *rel)
 {
     const pg_snap *p = s->snap;
@@ -1088,13 +1058,13 @@ bool pg_snap_is_signal_table(const sl_source *s, const char *nsp, const char *re
  * by name. With for_snapshot, only those snapshot.include.collection.list
  * selects, and never the signal table.
  */
-static sl_code captured_tables(sl_source *s, bool for_snapshot, id_list *out, sl_error *err)
+static sl_code captured_tables(sl_source *s, bool for_snapshot, sl_snap_ids *out, sl_error *err)
 {
     PGresult *res;
     sl_code rc = catalog_query(s, TABLES_SQL, 0, NULL, &res, err);
     if (rc != SL_OK)
         return rc;
-    id_list all = {0};
+    sl_snap_ids all = {0};
     for (int i = 0; i < PQntuples(res); i++) {
         const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
         if (!pg_table_included(s, nsp, rel))
@@ -1105,44 +1075,15 @@ static sl_code captured_tables(sl_source *s, bool for_snapshot, id_list *out, sl
         snprintf(id, sizeof id, "%s.%s", nsp, rel);
         if (for_snapshot && s->snap->include && !sl_filter_match(s->snap->include, id))
             continue;
-        list_add(&all, id);
+        sl_snap_ids_add(&all, id);
     }
     PQclear(res);
 
-    const char *include = sl_config_has(s->cfg, "table.include.list")
-                              ? sl_config_str(s->cfg, "table.include.list")
-                              : NULL;
-    if (include && *include) {
-        /* One expression at a time; "\," is a comma inside an expression. */
-        sl_buf expr;
-        sl_buf_init(&expr);
-        for (const char *c = include;; c++) {
-            if (*c == '\\' && c[1] == ',') {
-                sl_buf_puts(&expr, "\\,");
-                c++;
-                continue;
-            }
-            if (*c && *c != ',') {
-                sl_buf_putc(&expr, *c);
-                continue;
-            }
-            sl_filter *f = NULL;
-            sl_error ferr;
-            if (expr.len && sl_filter_new_from(sl_buf_cstr(&expr), NULL, &f, &ferr) == SL_OK) {
-                for (size_t i = 0; i < all.n; i++)
-                    if (sl_filter_match(f, all.ids[i]))
-                        list_add(out, all.ids[i]);
-                sl_filter_free(f);
-            }
-            sl_buf_reset(&expr);
-            if (!*c)
-                break;
-        }
-        sl_buf_free(&expr);
-    }
-    for (size_t i = 0; i < all.n; i++)
-        list_add(out, all.ids[i]);
-    list_free(&all);
+    sl_snap_ids_order(sl_config_has(s->cfg, "table.include.list")
+                          ? sl_config_str(s->cfg, "table.include.list")
+                          : NULL,
+                      &all, out);
+    sl_snap_ids_free(&all);
     return SL_OK;
 }
 
@@ -1291,7 +1232,7 @@ sl_code pg_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
         break;
     }
     if (take) {
-        id_list tables = {0};
+        sl_snap_ids tables = {0};
         sl_code rc = captured_tables(s, true, &tables, err);
         for (size_t i = 0; rc == SL_OK && i < tables.n; i++)
             rc = sl_snapshot_add(p->coord, SL_SNAP_INITIAL, tables.ids[i], NULL, err);
@@ -1300,7 +1241,7 @@ sl_code pg_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
                     tables.n == 1 ? "" : "s", mode_names[p->mode],
                     (unsigned)sl_config_int(s->cfg, "snapshot.max.threads", 1),
                     sl_config_int(s->cfg, "snapshot.max.threads", 1) == 1 ? "" : "s");
-        list_free(&tables);
+        sl_snap_ids_free(&tables);
         if (rc != SL_OK)
             return rc;
     } else if (initial_unfinished) {
@@ -1314,12 +1255,12 @@ sl_code pg_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
 static void apply_signal(void *ctx, const char *id, const char *type, const char *data)
 {
     sl_source *s = ctx;
-    id_list tables = {0};
+    sl_snap_ids tables = {0};
     sl_error err;
     if (strcmp(type, "execute-snapshot") == 0 && captured_tables(s, false, &tables, &err) != SL_OK)
         sl_warn("signal \"%s\": could not list the captured tables: %s", id, err.msg);
     sl_signal_apply(s->snap->coord, id, type, data, (const char *const *)tables.ids, tables.n);
-    list_free(&tables);
+    sl_snap_ids_free(&tables);
 }
 
 /* A row inserted into the signal table: its id, type and data columns, by name. */

@@ -1699,3 +1699,64 @@ static void log_progress(sl_snapshot *s, bool force)
             atomic_load(&s->progress.tables_done), atomic_load(&s->progress.tables_total), r,
             eta_text, s->paused ? ", paused" : "");
 }
+
+/* ---- the tables a snapshot covers ---- */
+
+void sl_snap_ids_add(sl_snap_ids *l, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->ids[i], id) == 0)
+            return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->ids = realloc(l->ids, l->cap * sizeof *l->ids);
+        if (!l->ids)
+            abort();
+    }
+    l->ids[l->n] = strdup(id);
+    if (!l->ids[l->n])
+        abort();
+    l->n++;
+}
+
+void sl_snap_ids_free(sl_snap_ids *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->ids[i]);
+    free(l->ids);
+    memset(l, 0, sizeof *l);
+}
+
+void sl_snap_ids_order(const char *include, const sl_snap_ids *all, sl_snap_ids *out)
+{
+    if (include && *include) {
+        /* One expression at a time; "\," is a comma inside an expression. */
+        sl_buf expr;
+        sl_buf_init(&expr);
+        for (const char *c = include;; c++) {
+            if (*c == '\\' && c[1] == ',') {
+                sl_buf_puts(&expr, "\\,");
+                c++;
+                continue;
+            }
+            if (*c && *c != ',') {
+                sl_buf_putc(&expr, *c);
+                continue;
+            }
+            sl_filter *f = NULL;
+            sl_error ferr;
+            if (expr.len && sl_filter_new_from(sl_buf_cstr(&expr), NULL, &f, &ferr) == SL_OK) {
+                for (size_t i = 0; i < all->n; i++)
+                    if (sl_filter_match(f, all->ids[i]))
+                        sl_snap_ids_add(out, all->ids[i]);
+                sl_filter_free(f);
+            }
+            sl_buf_reset(&expr);
+            if (!*c)
+                break;
+        }
+        sl_buf_free(&expr);
+    }
+    for (size_t i = 0; i < all->n; i++)
+        sl_snap_ids_add(out, all->ids[i]);
+}

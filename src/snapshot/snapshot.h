@@ -330,4 +330,23 @@ sl_code sl_snapshot_restore(sl_snapshot *s, const char *json, sl_error *err);
  */
 sl_code sl_snapshot_start(sl_snapshot *s, sl_error *err);
 
+/* ---- the tables a snapshot covers (pipeline thread) ---- */
+
+/* A list of table ids without duplicates, in the order they were added. */
+typedef struct sl_snap_ids {
+    char **ids;
+    size_t n, cap;
+} sl_snap_ids;
+
+/* Adds id unless it is there already. */
+void sl_snap_ids_add(sl_snap_ids *l, const char *id);
+void sl_snap_ids_free(sl_snap_ids *l);
+
+/*
+ * Appends all's ids to out in the order of include's expressions (a
+ * table.include.list: a table matched by the first expression comes first,
+ * as Debezium orders its snapshot), then those no expression matched.
+ */
+void sl_snap_ids_order(const char *include, const sl_snap_ids *all, sl_snap_ids *out);
+
 #endif
