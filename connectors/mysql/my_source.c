@@ -124,6 +124,11 @@ static const sl_config_key my_keys[] = {
      .default_value = "true",
      .doc = "Whether DDL statements are emitted as schema change events to the topic named by "
             "topic.prefix."},
+    {.name = "heartbeat.action.query",
+     .type = SL_CONF_STRING,
+     .doc = "A statement run on the server at each heartbeat (heartbeat.interval.ms), e.g. an "
+            "INSERT into a small table: it writes the binlog, so a connector whose server sees "
+            "no other writes still has a position to move to."},
     {.name = "include.query",
      .type = SL_CONF_BOOL,
      .default_value = "false",
@@ -569,6 +574,7 @@ static sl_code open_common(const sl_config *cfg, const sl_source_ops *ops, bool 
                                                     : MY_FAIL_SKIP;
     s->include_schema_changes = sl_config_bool(cfg, "include.schema.changes", true);
     s->include_query = sl_config_bool(cfg, "include.query", false);
+    s->provide_txmeta = sl_config_bool(cfg, "provide.transaction.metadata", false);
     sl_backoff_init(&s->backoff, cfg);
     s->stop_fd = -1;
     s->thread_id = -1;
@@ -755,6 +761,40 @@ static sl_code my_idle(sl_source *s, sl_error *err)
     return SL_OK;
 }
 
+/*
+ * The connector's heartbeat (source.h). Runs heartbeat.action.query on the
+ * query connection, then has the next poll emit the stream's position if
+ * it moved outside any transaction since the last one emitted. Every
+ * transaction the binlog holds, captured or not (other databases, excluded
+ * tables, the action query's own), already ends in a position-only COMMIT
+ * when nothing of it is captured, so the stored offset follows the server
+ * without asking it anything. Failures are logged (the first five, then
+ * every 100th) and the stream goes on; a broken connection is dropped and
+ * opened again at the next heartbeat.
+ */
+static void my_heartbeat(sl_source *s)
+{
+    if (s->state != MY_STREAMING)
+        return;
+    s->position_due = true;
+    const char *query = sl_config_str(s->cfg, "heartbeat.action.query");
+    if (!query || !*query)
+        return;
+    sl_error err;
+    sl_code rc = my_source_query_conn(s, &err);
+    if (rc == SL_OK)
+        rc = my_conn_exec(s->query, query, &err);
+    if (rc != SL_OK) {
+        if (s->heartbeat_failures < 5 || s->heartbeat_failures % 100 == 0)
+            sl_warn("heartbeat.action.query failed: %s", err.msg);
+        s->heartbeat_failures++;
+        if (rc == SL_CONNECT) {
+            my_conn_close(s->query);
+            s->query = NULL;
+        }
+    }
+}
+
 static sl_code my_ack(sl_source *s, const sl_position *pos, sl_error *err)
 {
     /* No slot to confirm: the server keeps binlogs by its own retention (binlog_expire_logs). */
@@ -858,6 +898,7 @@ const sl_source_ops sl_source_mysql = {
     .poll = my_poll,
     .wait_fd = my_wait_fd,
     .idle = my_idle,
+    .heartbeat = my_heartbeat,
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,
@@ -882,6 +923,7 @@ const sl_source_ops sl_source_mariadb = {
     .poll = my_poll,
     .wait_fd = my_wait_fd,
     .idle = my_idle,
+    .heartbeat = my_heartbeat,
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,

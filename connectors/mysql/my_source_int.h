@@ -223,6 +223,22 @@ struct sl_source {
     size_t query_len;
 
     /*
+     * provide.transaction.metadata (my_stream.c): a transaction that began
+     * with BEGIN (MySQL) or a GTID event (MariaDB), not a statement of its
+     * own, gets BEGIN and END records. Its id is Debezium's: the GTID, or
+     * "file=<binlog>,pos=<its BEGIN>" without one; copied into the batch
+     * arena once per poll for the items and events that carry it.
+     */
+    bool provide_txmeta;
+    bool tx_meta;       /* the transaction gets BEGIN and END records */
+    bool tx_meta_begun; /* the item of its BEGIN record was pushed */
+    char tx_id[300];
+    int64_t tx_begin_ms; /* its BEGIN record's ts_ms */
+    uint64_t tx_serial;  /* changes with each transaction */
+    const char *batch_txid;
+    uint64_t batch_txid_poll, batch_txid_serial;
+
+    /*
      * Text values of the source block: the transaction's GTID as text, and
      * the copies of the file name, GTID and query in the batch arena, made
      * once per poll (the arena is reset between polls).
@@ -237,6 +253,10 @@ struct sl_source {
     uint64_t batch_gtid_poll, batch_gtid_serial;
     const char *batch_query;
     uint64_t batch_query_poll;
+
+    /* The connector's heartbeat (my_source.c): the next poll emits the position. */
+    bool position_due;
+    uint64_t heartbeat_failures; /* heartbeat.action.query's, for rate-limited logs */
 
     /* The last COMMIT item emitted: a reconnect resumes there. */
     sl_position emitted;

@@ -43,12 +43,15 @@ void my_stream_reset(sl_source *s)
     s->has_tx_gtid = false;
     s->thread_id = -1;
     s->tx_skip = false;
+    s->tx_meta = false;
+    s->tx_meta_begun = false;
     free(s->query_text);
     s->query_text = NULL;
     s->query_len = 0;
     s->batch_file = NULL;
     s->batch_gtid = NULL;
     s->batch_query = NULL;
+    s->batch_txid = NULL;
 }
 
 static size_t room(const sl_batch *b)
@@ -109,12 +112,49 @@ static void cut_transaction(sl_source *s, sl_batch *batch, uint32_t rows_done)
     s->tx_begun = false;
 }
 
-/* Pushes the transaction's BEGIN before its first event. */
+/* The transaction's id in the batch arena (transaction metadata), copied once per poll. */
+static const char *batch_txid(sl_source *s, sl_batch *batch)
+{
+    if (!s->batch_txid || s->batch_txid_poll != s->poll_count ||
+        s->batch_txid_serial != s->tx_serial) {
+        s->batch_txid = sl_arena_strdup(&batch->arena, s->tx_id);
+        s->batch_txid_poll = s->poll_count;
+        s->batch_txid_serial = s->tx_serial;
+    }
+    return s->batch_txid;
+}
+
+/*
+ * Pushes the transaction's BEGIN before its first event. The first BEGIN
+ * of a transaction with metadata carries its id, so the pipeline writes its
+ * BEGIN record; the BEGIN after a cut (cut_transaction()) carries none, and
+ * the pipeline's count goes on.
+ */
 static void ensure_begun(sl_source *s, sl_batch *batch)
 {
     if (!s->tx_begun) {
-        my_batch_push(batch, SL_ITEM_BEGIN);
+        sl_item *item = my_batch_push(batch, SL_ITEM_BEGIN);
         s->tx_begun = true;
+        if (s->tx_meta && !s->tx_meta_begun) {
+            item->txid = batch_txid(s, batch);
+            item->tx_ts_ms = s->tx_begin_ms;
+            s->tx_meta_begun = true;
+        }
+    }
+}
+
+/*
+ * Between transactions: pushes a position-only COMMIT at the stream's
+ * position when it moved past the last one emitted (events outside any
+ * transaction: a rotation's, a server heartbeat's).
+ */
+static void push_position_if_moved(sl_source *s, sl_batch *batch)
+{
+    if (room(batch) >= 1 && s->next_pos > 4 &&
+        (s->emitted_pos != s->next_pos || strcmp(s->emitted_file, s->file) != 0)) {
+        my_position p;
+        my_source_position_here(s, &p);
+        push_commit(s, batch, &p);
     }
 }
 
@@ -136,8 +176,35 @@ static void tx_gtid_text(sl_source *s)
     s->gtid_serial++;
 }
 
-/* A transaction starts at the current event (MySQL's BEGIN, MariaDB's GTID event). */
-static void tx_begin(sl_source *s, bool have_gtid, const my_tx_gtid *gtid)
+/* The source block's ts_ms of the current event: the GTID's commit time, or the header's. */
+static int64_t event_ms(const sl_source *s)
+{
+    return s->commit_us_exact ? s->commit_us / 1000 : (int64_t)s->cur.ev.timestamp * 1000;
+}
+
+/*
+ * The transaction's id as Debezium's MySQL and MariaDB connectors write it
+ * in transaction metadata: its GTID (as source.gtid shows it), or without
+ * one "file=<binlog>,pos=<position of its BEGIN>".
+ */
+static void tx_meta_start(sl_source *s)
+{
+    s->tx_meta = true;
+    s->tx_meta_begun = false;
+    s->tx_serial++;
+    s->tx_begin_ms = event_ms(s);
+    if (s->has_tx_gtid && s->gtid_text_len)
+        snprintf(s->tx_id, sizeof s->tx_id, "%.*s", (int)s->gtid_text_len, s->gtid_text);
+    else
+        snprintf(s->tx_id, sizeof s->tx_id, "file=%s,pos=%" PRIu64, s->tx_file, s->tx_pos);
+}
+
+/*
+ * A transaction starts at the current event (MySQL's BEGIN, MariaDB's GTID
+ * event; with_meta), or a statement is a transaction of its own, which
+ * Debezium gives no transaction metadata.
+ */
+static void tx_begin(sl_source *s, bool have_gtid, const my_tx_gtid *gtid, bool with_meta)
 {
     s->in_tx = true;
     s->tx_begun = false;
@@ -170,15 +237,27 @@ static void tx_begin(sl_source *s, bool have_gtid, const my_tx_gtid *gtid)
         }
     }
     tx_gtid_text(s);
+    s->tx_meta = false;
+    s->tx_meta_begun = false;
+    if (with_meta && s->provide_txmeta)
+        tx_meta_start(s);
     if (s->snap)
         my_snap_on_begin(s);
 }
 
-/* Whether the batch has room for the COMMIT; then ends the transaction with it. */
+/*
+ * Whether the batch has room for the COMMIT; then ends the transaction with
+ * it. With metadata the COMMIT carries the id, for the END record, and a
+ * transaction none of whose events was emitted gets its BEGIN first: its
+ * records come with event_count 0, as Debezium's.
+ */
 static bool tx_commit(sl_source *s, sl_batch *batch)
 {
-    if (room(batch) < 1)
+    bool meta = s->tx_meta;
+    if (room(batch) < (meta && !s->tx_begun ? 2u : 1u))
         return false;
+    if (meta)
+        ensure_begun(s, batch);
     if (s->has_tx_gtid) {
         sl_error err;
         if (s->server.flavor == MY_FLAVOR_MARIADB) {
@@ -194,7 +273,14 @@ static bool tx_commit(sl_source *s, sl_batch *batch)
     my_position p;
     my_source_position_here(s, &p);
     push_commit(s, batch, &p);
+    if (meta) {
+        sl_item *item = &batch->items[batch->count - 1];
+        item->txid = batch_txid(s, batch);
+        item->tx_ts_ms = event_ms(s);
+    }
     s->in_tx = false;
+    s->tx_meta = false;
+    s->tx_meta_begun = false;
     s->tx_begun = false;
     s->has_tx_gtid = false;
     s->tx_skip = false;
@@ -278,6 +364,8 @@ static sl_event *push_event(sl_source *s, sl_batch *batch, my_table *t, sl_op op
     ev->table = &t->base;
     ev->source_schema = s->source_schema;
     ev->source = source_block(s, batch, t, row);
+    if (s->tx_meta)
+        ev->txid = batch_txid(s, batch);
     return ev;
 }
 
@@ -529,7 +617,7 @@ static sl_code handle_statement(sl_source *s, sl_batch *batch, const my_binlog_q
         return rc;
     bool standalone = !s->in_tx;
     if (standalone) {
-        tx_begin(s, s->pending_gtid, &s->next_gtid);
+        tx_begin(s, s->pending_gtid, &s->next_gtid, false);
         s->pending_gtid = false;
     }
     bool captured = false;
@@ -595,8 +683,9 @@ static sl_code handle_query(sl_source *s, sl_batch *batch, bool *done, sl_error 
     if (query_is(&q, "BEGIN") || query_is(&q, "XA START")) {
         bool gtid = s->pending_gtid;
         s->pending_gtid = false;
+        /* Debezium gives XA transactions no metadata. */
         if (!s->in_tx || s->server.flavor != MY_FLAVOR_MARIADB)
-            tx_begin(s, gtid, &s->next_gtid);
+            tx_begin(s, gtid, &s->next_gtid, query_is(&q, "BEGIN"));
         s->thread_id = s->server.flavor == MY_FLAVOR_MARIADB ? -1 : (int64_t)q.thread_id;
         s->tx_events++;
         return SL_OK;
@@ -636,12 +725,8 @@ static sl_code handle_event(sl_source *s, sl_batch *batch, bool *done, sl_error 
     case MY_EV_HEARTBEAT:
     case MY_EV_HEARTBEAT_V2:
         /* Idle and up to date: the position may move over what the server skipped. */
-        if (!s->in_tx && room(batch) >= 1 && s->next_pos > 4 &&
-            (s->emitted_pos != s->next_pos || strcmp(s->emitted_file, s->file) != 0)) {
-            my_position p;
-            my_source_position_here(s, &p);
-            push_commit(s, batch, &p);
-        }
+        if (!s->in_tx)
+            push_position_if_moved(s, batch);
         if (!s->in_tx && s->snap)
             my_snap_on_position(s);
         return SL_OK;
@@ -674,7 +759,7 @@ static sl_code handle_event(sl_source *s, sl_batch *batch, bool *done, sl_error 
             s->next_gtid = t;
             return SL_OK;
         }
-        tx_begin(s, true, &t);
+        tx_begin(s, true, &t, true);
         s->thread_id = -1;
         s->tx_events++;
         return SL_OK;
@@ -835,6 +920,11 @@ static sl_code next_event(sl_source *s, bool *got, sl_error *err)
 
 sl_code my_stream_poll(sl_source *s, sl_batch *batch, sl_error *err)
 {
+    /* The connector's heartbeat asked for the position (my_source.c). */
+    if (s->position_due && my_stream_between_transactions(s)) {
+        push_position_if_moved(s, batch);
+        s->position_due = false;
+    }
     for (;;) {
         if (!s->cur.active) {
             bool got;
