@@ -57,7 +57,9 @@ typedef struct sl_item {
      * is set: the transaction's id as its BEGIN and END records show it
      * (NUL-terminated, in the batch arena) and its commit time in ms since
      * the epoch. NULL for a position-only COMMIT and when the source does
-     * not provide them.
+     * not provide them. A transaction handed over in pieces (each ending in
+     * a COMMIT with the position inside it) has its id on its first BEGIN
+     * and its last COMMIT only; the pieces in between keep its counts.
      */
     const char *txid;
     int64_t tx_ts_ms;
