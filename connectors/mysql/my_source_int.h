@@ -290,11 +290,13 @@ struct sl_source {
 
     struct my_snap *snap; /* snapshots (my_snapshot.c) */
 
-    /* Metrics (my_stats.c): the last position acknowledged, the server's binlog files. */
+    /*
+     * Metrics (my_stats.c): the last position acknowledged, and the thread
+     * that reads the server's binlog files (NULL until the first figures).
+     */
     sl_position acked;
-    my_binlog_file *binlogs;
-    size_t nbinlogs;
-    int64_t binlogs_read_ms;
+    struct my_stats_worker *stats_worker;
+    bool stats_worker_failed;
 
     /* The catalog stored with the offsets (my_catalog_state.c). */
     bool catalog_state;    /* binlog_row_metadata is not FULL: store it */
@@ -431,10 +433,14 @@ void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_va
 
 /* ---- my_stats.c ---- */
 
-/* Figures for the metrics (source.h's stats); asks the server at most every 5 s. */
+/*
+ * Figures for the metrics (source.h's stats), on the pipeline thread; never
+ * waits for the server: the first call starts a thread that asks it for
+ * its binlog files every 5 s.
+ */
 void my_stats(sl_source *s, sl_source_stats *out);
 
-/* Frees what my_stats() keeps (close). */
+/* Stops that thread and frees what my_stats() keeps (close). */
 void my_stats_free(sl_source *s);
 
 /* ---- my_catalog_state.c ---- */
