@@ -78,6 +78,7 @@ run_sql "$here/schema.sql" "$here/schema-$kind.sql"
 
 connector_settings=(
     "skipped.operations=none"
+    "provide.transaction.metadata=true"
 )
 dbz_connect_start "--$kind" "$prefix" "${connector_settings[@]}"
 dbz_wait_running "${SLUICE_DBZ_TIMEOUT:-120}"

@@ -23,7 +23,8 @@ Exit status 1 when any other difference remains.
 --mysql: MySQL/MariaDB events, whose source block names places in a binlog
 that differ between two servers: the connection id (thread) is masked, and
 the binlog position (pos) and the GTID's transaction number are compared
-relative to the first row event of each file (the server's UUID masked).
+relative to the first row event of each file (the server's UUID masked),
+and so is the GTID that is a transaction's id in transaction metadata.
 """
 import json
 import re
@@ -57,11 +58,25 @@ def parse(text):
     )
 
 
-def mask_txid(v):
-    return "<xid>:<lsn>" if isinstance(v, str) and TXID.match(v) else v
-
-
 MYSQL = {"on": False}
+
+
+def relative_gtid(v, base):
+    """MySQL "uuid[:tag]:N" or MariaDB "D-S-N": the number relative to base's, the UUID masked."""
+    m = re.match(r"^(.*[:-])(\d+)$", v)
+    if not m:
+        return v
+    prefix = re.sub(r"^[0-9a-f-]{36}", "<uuid>", m.group(1))
+    return prefix + str(int(m.group(2)) - base[1])
+
+
+def mask_txid(v, base=None):
+    """A transaction id: PostgreSQL's "xid:lsn" masked, MySQL's GTID made relative."""
+    if not isinstance(v, str):
+        return v
+    if MYSQL["on"]:
+        return relative_gtid(v, base) if base else v
+    return "<xid>:<lsn>" if TXID.match(v) else v
 
 
 def relative_source(v, base):
@@ -72,10 +87,7 @@ def relative_source(v, base):
         elif sk == "pos" and isinstance(sv, str) and base:
             v[1][j] = (sk, str(int(sv) - base[0]))
         elif sk == "gtid" and isinstance(sv, str) and base:
-            m = re.match(r"^(.*[:-])(\d+)$", sv)
-            if m:
-                prefix = re.sub(r"^[0-9a-f-]{36}", "<uuid>", m.group(1))
-                v[1][j] = (sk, prefix + str(int(m.group(2)) - base[1]))
+            v[1][j] = (sk, relative_gtid(sv, base))
 
 
 def mask(value, topic="", base=None):
@@ -91,7 +103,7 @@ def mask(value, topic="", base=None):
         if k in VOLATILE_ENVELOPE:
             payload[1][i] = (k, "<masked>")
         if k == "id" and record:
-            payload[1][i] = (k, mask_txid(v))
+            payload[1][i] = (k, mask_txid(v, base))
         if k == "source" and isinstance(v, tuple):
             for j, (sk, sv) in enumerate(v[1]):
                 if sk in VOLATILE_SOURCE:
@@ -101,7 +113,7 @@ def mask(value, topic="", base=None):
         if k == "transaction" and isinstance(v, tuple):
             for j, (sk, sv) in enumerate(v[1]):
                 if sk == "id":
-                    v[1][j] = (sk, mask_txid(sv))
+                    v[1][j] = (sk, mask_txid(sv, base))
     return value
 
 
@@ -244,7 +256,8 @@ def main():
         else:
             a = by_topic[topic][k]
             found = []
-            diff(mask(parse(e["key"]), topic), mask(parse(a["key"]), topic), "key", found)
+            diff(mask(parse(e["key"]), topic, base_e), mask(parse(a["key"]), topic, base_a),
+                 "key", found)
             diff(mask(parse(e["value"]), topic, base_e), mask(parse(a["value"]), topic, base_a),
                  "value", found)
             eh = [h for h in e.get("headers", []) if h[0] not in VOLATILE_HEADERS]
