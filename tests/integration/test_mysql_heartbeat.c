@@ -137,6 +137,9 @@ static void heartbeats(it_mysql_kind kind)
     free(actions);
 
     /* Only an excluded table and another database are written: nothing captured changes. */
+    json_t *seen = records(hb_path);
+    size_t heartbeats_before = json_array_size(seen);
+    json_decref(seen);
     for (int i = 0; i < 20; i++) {
         it_mysql_exec(&s, "INSERT INTO %s VALUES (%d, REPEAT('x', 200))", excluded, i);
         it_mysql_exec(&s, "INSERT INTO %s.churn VALUES (%d, REPEAT('y', 200))", other_db, i);
@@ -159,6 +162,10 @@ static void heartbeats(it_mysql_kind kind)
     cr_assert(strcmp(file, end.file) == 0 && pos >= (long long)end.pos,
               "the stored offset stayed at %s:%lld, the server's binlog is at %s:%llu; see %s",
               file, pos, end.file, (unsigned long long)end.pos, log);
+    /* And the heartbeats go on while the binlog moves. */
+    hb = wait_records(hb_path, heartbeats_before + 2, 10000);
+    cr_assert_geq(json_array_size(hb), heartbeats_before + 2, "heartbeats stopped; see %s", log);
+    json_decref(hb);
     cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log);
 
     /* A restart resumes there: nothing captured arrived, and the offset stays. */
