@@ -18,7 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
 CONTENDERS = ["binlog-tool", "sluice-file", "sluice-kafka", "debezium"]
-WORKLOADS = ["MW1", "MW3"]
+WORKLOADS = ["MW1", "MW1N", "MW2L", "MW3"]
+# Contenders whose commit-to-acknowledgement latency the probe reads from
+# the Kafka messages (MW2L); the binlog tool's and the file sink's outputs
+# carry no time per event.
+KAFKA = ("sluice-kafka", "debezium")
 SERVERS = [("mariadb", "MariaDB", "mariadb-binlog"), ("mysql", "MySQL", "mysqlbinlog")]
 
 # Goals from the benchmark issue (issue 9), checked against the medians.
@@ -45,7 +49,12 @@ def markdown(runs, machine, info):
         + ".",
         "",
         f"Workloads: MW1 {sizes.get('MW1_rows', 0):,} rows inserted, updated and deleted in "
-        f"transactions of {sizes.get('MW1_batch', 0):,}; MW3 {sizes.get('MW3_rows', 0):,} rows of "
+        f"transactions of {sizes.get('MW1_batch', 0):,} (JSON with schemas, JsonConverter's default); "
+        "MW1N the same with keys and values without schemas (schemas.enable=false, for sluice and "
+        "Debezium alike; the binlog tool writes the same text in both); "
+        f"MW2L {sizes.get('MW2L_tx', 0):,} single-row transactions from "
+        f"{sizes.get('MW2L_clients', 0)} clients paced at {sizes.get('MW2L_rate', 0):,} per second; "
+        f"MW3 {sizes.get('MW3_rows', 0):,} rows of "
         f"about 2 kB in transactions of {sizes.get('MW3_batch', 0):,}. binlog-tool is "
         "mariadb-binlog (MariaDB) or mysqlbinlog (MySQL) with -v, reading remotely into a file. "
         "Each cell is the median, with the minimum and maximum in brackets.",
@@ -80,6 +89,9 @@ def markdown(runs, machine, info):
         table("CPU seconds of the CDC process during the workload", "cpu_s", 2)
         table("of which system (kernel) CPU seconds", "sys_s", 2)
 
+        if "MW2L" in ws:
+            lat_table(out, g, server, cs, sizes)
+
         out.append("**Ratios and goals** (ratio of the medians; range of the per-run ratios in brackets)")
         out.append("")
         out.append("| measure | " + " | ".join(ws) + " | goal | met? |")
@@ -104,12 +116,14 @@ def markdown(runs, machine, info):
             out.append("| CPU s Debezium / sluice-kafka | "
                        + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
         sluices = [c for c in ("sluice-file", "sluice-kafka") if c in cs]
-        if "MW1" in ws and sluices:
-            peak = max([v for v in (report.stat(g, f"MW1/{server}", c, "rss_peak_mb").hi for c in sluices)
-                        if v is not None], default=None)
+        for bulk in ("MW1", "MW1N"):
+            if bulk not in ws or not sluices:
+                continue
+            peak = max([v for v in (report.stat(g, f"{bulk}/{server}", c, "rss_peak_mb").hi
+                                    for c in sluices) if v is not None], default=None)
             if peak is not None:
-                cells = ["" if w != "MW1" else report.fmt(peak, 1) + " MB" for w in ws]
-                out.append("| sluice peak RSS during MW1 | " + " | ".join(cells)
+                cells = ["" if w != bulk else report.fmt(peak, 1) + " MB" for w in ws]
+                out.append(f"| sluice peak RSS during {bulk} | " + " | ".join(cells)
                            + f" | ≤ {GOAL_RSS_W1_MB} MB | {'met' if peak <= GOAL_RSS_W1_MB else 'missed'} |")
         out.append("")
     failed = [r for r in runs if not r["ok"]]
@@ -118,6 +132,34 @@ def markdown(runs, machine, info):
             f"{r['workload']} {r['contender']} run {r['run']}: {r['error']}" for r in failed))
         out.append("")
     return "\n".join(out)
+
+
+def lat_table(out, g, server, cs, sizes):
+    """MW2L's latencies (Kafka contenders) and what the pacer achieved (all)."""
+    w = f"MW2L/{server}"
+    out.append(f"**MW2L: commit-to-acknowledgement latency (ms) at {sizes.get('MW2L_rate', 0):,} "
+               "transactions/s offered**")
+    out.append("")
+    out.append("| contender | p50 | p99 | p99.9 | max | after warm-up: p50 | p99 | p99.9 | max "
+               "| achieved tx/s | schedule lag avg / max (ms) |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for c in cs:
+        rs = [r for r in g.get((w, c), []) if r["ok"]]
+        tps = report.Stat([(r.get("driver") or {}).get("tps") for r in rs])
+        lag = report.Stat([(r.get("driver") or {}).get("schedule_lag_avg_ms") for r in rs])
+        lagmax = report.Stat([(r.get("driver") or {}).get("schedule_lag_max_ms") for r in rs])
+        if c in KAFKA:
+            lat = " | ".join(report.stat(g, w, c, k).cell(1) for k in
+                             ("p50_ms", "p99_ms", "p999_ms", "max_ms", "steady_p50_ms",
+                              "steady_p99_ms", "steady_p999_ms", "steady_max_ms"))
+        else:
+            lat = " | ".join(["not measured"] + ["–"] * 7)
+        name = c if c != "binlog-tool" else dict((s, t) for s, _, t in SERVERS)[server]
+        out.append(f"| {name} | {lat} | {tps.cell(0)} | {lag.cell(1)} / {lagmax.cell(1)} |")
+    out.append("")
+    out.append("The binlog tool and the file sink write no time per event, so their latency is not "
+               "measured; for them MW2L shows CPU and memory at a steady light load.")
+    out.append("")
 
 
 def publish(docs, md):

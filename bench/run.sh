@@ -7,14 +7,14 @@
 #
 # Usage: bench/run.sh [OPTIONS]
 #   --smoke             tiny workloads (W1, W2L, W3, S1 and, on MariaDB, MW1
-#                       unless --workloads),
+#                       and MW2L unless --workloads),
 #                       one run each: checks that the harness and every
 #                       contender work (the test suite runs this); S1 runs
 #                       without Debezium unless --contenders names it
 #   --runs N            runs of each workload per contender (default 3)
 #   --workloads LIST    comma-separated, from W1,W2,W2L,W3,W5,S1,S1W (default all)
-#                       and the MySQL/MariaDB ones MW1,MW3 (bench/lib/mysql.sh;
-#                       only when named)
+#                       and the MySQL/MariaDB ones MW1,MW1N,MW2L,MW3
+#                       (bench/lib/mysql.sh; only when named)
 #   --mysql-servers L   servers the MySQL workloads run on, from mariadb,mysql
 #                       (default both)
 #   --contenders LIST   comma-separated, from pg_recvlogical,copy,sluice-file,
@@ -32,7 +32,7 @@
 #                       SLUICE_TEST_REGISTRY); debezium-avro uses Apicurio's
 #                       Avro converter.
 #   --scale F           multiply every workload's size by F (default 1)
-#   --rate N            transactions/s offered in W2L (default 5000)
+#   --rate N            transactions/s offered in W2L and MW2L (default 5000)
 #   --sluice PATH       the sluice binary (default: build one in build-bench/)
 #   --build-type T      CMake build type of that build (default Release)
 #   --label TEXT        what the sluice binary is, for the results (default:
@@ -87,7 +87,7 @@ all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro d
     binlog-tool sluice-file-stream sluice-kafka-stream)
 default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool
     sluice-file-stream sluice-kafka-stream)
-mysql_workloads=(MW1 MW3)
+mysql_workloads=(MW1 MW1N MW2L MW3)
 mysql_servers=mariadb,mysql mysql_servers_given=0
 
 smoke=0 runs='' workloads='' contenders='' scale=1 contenders_given=0 rate=5000 sluice='' reuse=0
@@ -128,9 +128,10 @@ if ((smoke)); then
     runs=${runs:-1}
     if [[ -z $workloads ]]; then
         workloads=W1,W2L,W3,S1
-        # MW1 on MariaDB (a few seconds) when the server is there or started here.
+        # MW1 and MW2L on MariaDB (a few seconds each) when the server is
+        # there or started here.
         if ((!reuse)) || [[ -n ${SLUICE_TEST_MARIADB_PORT:-} ]]; then
-            workloads+=,MW1
+            workloads+=,MW1,MW2L
             ((mysql_servers_given)) || mysql_servers=mariadb
         fi
     fi

@@ -8,6 +8,13 @@
 #   MW1  W1's rows (bigint key, int, varchar(64), decimal(12,2),
 #        timestamp(6), boolean) inserted, updated and deleted in
 #        transactions of W1's batch size
+#   MW1N MW1 with keys and values written without schemas
+#        (schemas.enable=false; Debezium's worker likewise), as S1 writes
+#        them: the same decoding, a ninth of the bytes
+#   MW2L W2L's paced single-row transactions (bench/tools/mysql_pace.py,
+#        4 clients at --rate), each row carrying its commit time (t_us):
+#        commit-to-acknowledgement latency of the Kafka contenders, and
+#        CPU and RSS at a steady light load for all
 #   MW3  W3's wide rows (the same and a 1,888-character text) inserted in
 #        transactions of W3's batch size
 #
@@ -35,10 +42,13 @@ mb_sizes() {
     if ((smoke)); then
         mb_w1_rows=$(sized 3000) mb_w1_batch=$(sized 1000)
         mb_w3_rows=$(sized 1000) mb_w3_batch=$(sized 250)
+        mb_w2l_tx=$(sized 500) mb_w2l_rate=500
     else
         mb_w1_rows=$(sized 1000000) mb_w1_batch=$(sized 10000)
         mb_w3_rows=$(sized 100000) mb_w3_batch=$(sized 1000)
+        mb_w2l_tx=$(sized 100000) mb_w2l_rate=$rate
     fi
+    mb_w2l_clients=4
     # The helper table of numbers that every batch selects from.
     mb_nums=$((mb_w1_batch > mb_w3_batch ? mb_w1_batch : mb_w3_batch))
 }
@@ -74,7 +84,8 @@ mb_start_services() { # servers...
     cat >"$results/mysql.json" <<EOF
 {"servers": "$*", "mariadb": "${SLUICE_TEST_MARIADB_VERSION:-}", "mysql": "${SLUICE_TEST_MYSQL97_VERSION:-}",
  "debezium_mysql": "$dbz_mysql", "debezium_mariadb": "$dbz_mariadb",
- "sizes": {"MW1_rows": $mb_w1_rows, "MW1_batch": $mb_w1_batch, "MW3_rows": $mb_w3_rows, "MW3_batch": $mb_w3_batch}}
+ "sizes": {"MW1_rows": $mb_w1_rows, "MW1_batch": $mb_w1_batch, "MW3_rows": $mb_w3_rows, "MW3_batch": $mb_w3_batch,
+           "MW2L_tx": $mb_w2l_tx, "MW2L_rate": $mb_w2l_rate, "MW2L_clients": $mb_w2l_clients}}
 EOF
 }
 
@@ -121,8 +132,14 @@ mb_binlog_end() { # server
 }
 
 mb_prepare_table() { # server workload
-    local server=$1 w=$2 t=bench_${2,,} extra=''
+    local server=$1 w=$2 t=bench_${2,,} extra='' cols
     [[ $w == MW3 ]] && extra=', payload text NOT NULL'
+    cols="id bigint PRIMARY KEY, n int NOT NULL, label varchar(64) NOT NULL,
+            amount decimal(12,2) NOT NULL, ts timestamp(6) NOT NULL, flag boolean NOT NULL$extra"
+    # MW2L's rows: the schedule's time and the commit time, in microseconds.
+    [[ $w == MW2L ]] && cols="id bigint AUTO_INCREMENT PRIMARY KEY, client int NOT NULL,
+            n int NOT NULL, label varchar(64) NOT NULL, sched_us bigint NOT NULL,
+            t_us bigint NOT NULL"
     local d="(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL
         SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8
         UNION ALL SELECT 9)"
@@ -133,8 +150,7 @@ mb_prepare_table() { # server workload
         INSERT INTO bench_nums SELECT g FROM (SELECT 1 + a.d + 10 * b.d + 100 * c.d
             + 1000 * e.d + 10000 * f.d AS g FROM $d a, $d b, $d c, $d e, $d f) x
             WHERE g <= $mb_nums;
-        CREATE TABLE $t (id bigint PRIMARY KEY, n int NOT NULL, label varchar(64) NOT NULL,
-            amount decimal(12,2) NOT NULL, ts timestamp(6) NOT NULL, flag boolean NOT NULL$extra)"
+        CREATE TABLE $t ($cols)"
     if ((!smoke && EUID == 0)); then
         sync
         echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
@@ -143,13 +159,14 @@ mb_prepare_table() { # server workload
 
 mb_expected_changes() { # workload
     case $1 in
-        MW1) echo $((3 * mb_w1_rows)) ;;
+        MW1 | MW1N) echo $((3 * mb_w1_rows)) ;;
+        MW2L) echo "$mb_w2l_tx" ;;
         MW3) echo "$mb_w3_rows" ;;
     esac
 }
 mb_expected_messages() { # workload
     case $1 in
-        MW1) echo $((4 * mb_w1_rows)) ;;
+        MW1 | MW1N) echo $((4 * mb_w1_rows)) ;;
         *) mb_expected_changes "$1" ;;
     esac
 }
@@ -158,6 +175,8 @@ mb_expected_messages() { # workload
 # commit's time is printed as "t0".
 mb_batch_sql() { # workload
     local w=$1 t=bench_${1,,} rows batch a b off first=1 phase
+    # MW1N is MW1's workload; only what the contenders write differs.
+    [[ $w == MW1N ]] && w=MW1
     if [[ $w == MW1 ]]; then rows=$mb_w1_rows batch=$mb_w1_batch; else rows=$mb_w3_rows batch=$mb_w3_batch; fi
     for phase in insert update delete; do
         [[ $w == MW3 && $phase != insert ]] && break
@@ -215,8 +234,8 @@ mb_wait_no_dump() { # server
     return 1
 }
 
-mb_sluice_config() { # file server sink dir prefix table server_id
-    local file=$1 server=$2 sink=$3 dir=$4 prefix=$5 table=$6 sid=$7 class
+mb_sluice_config() { # file server sink dir prefix table server_id workload
+    local file=$1 server=$2 sink=$3 dir=$4 prefix=$5 table=$6 sid=$7 w=$8 class
     mb_server_vars "$server"
     class=io.debezium.connector.mysql.MySqlConnector
     [[ $server == mariadb ]] && class=io.debezium.connector.mariadb.MariaDbConnector
@@ -232,6 +251,8 @@ mb_sluice_config() { # file server sink dir prefix table server_id
         [[ $server == mariadb ]] && printf '  "database.ssl.mode": "disabled",\n'
         printf '  "table.include.list": "%s.%s",\n  "snapshot.mode": "no_data",\n' "$mb_db" "$table"
         printf '  "offset.storage.file.filename": "%s/offsets.json",\n' "$dir"
+        # MW1N: keys and values without schemas, as S1 writes them.
+        [[ $w == MW1N ]] && printf '  "schemas.enable": "false",\n'
         local kv
         for kv in "${sluice_set[@]}"; do
             printf '  "%s": "%s",\n' "${kv%%=*}" "${kv#*=}"
@@ -246,8 +267,8 @@ mb_sluice_config() { # file server sink dir prefix table server_id
     } >"$file"
 }
 
-mb_start_contender() { # server contender dir prefix table
-    local server=$1 c=$2 dir=$3 prefix=$4 table=$5 file pos
+mb_start_contender() { # server contender dir prefix table workload
+    local server=$1 c=$2 dir=$3 prefix=$4 table=$5 w=$6 file pos
     mb_server_vars "$server"
     case $c in
         binlog-tool)
@@ -264,13 +285,16 @@ mb_start_contender() { # server contender dir prefix table
             cdc_pid=$!
             ;;
         sluice-file | sluice-kafka)
-            mb_sluice_config "$dir/sluice.json" "$server" "${c#sluice-}" "$dir" "$prefix" "$table" 5401
+            mb_sluice_config "$dir/sluice.json" "$server" "${c#sluice-}" "$dir" "$prefix" "$table" 5401 "$w"
             "$sluice" run "$dir/sluice.json" >"$dir/contender.log" 2>&1 &
             cdc_pid=$!
             ;;
         debezium)
             # The MariaDB connector takes MariaDB Connector/J's TLS modes.
-            SLUICE_SVC_QUIET=1 dbz_connect_start "--$server" "$prefix" \
+            local extra=$dbz_worker_extra
+            [[ $w == MW1N ]] &&
+                extra+=$'\nkey.converter.schemas.enable=false\nvalue.converter.schemas.enable=false'
+            SLUICE_DBZ_WORKER_EXTRA=$extra SLUICE_SVC_QUIET=1 dbz_connect_start "--$server" "$prefix" \
                 "table.include.list=$mb_db.$table" database.server.id=5403 \
                 "database.ssl.mode=$([[ $server == mariadb ]] && echo disable || echo preferred)" ||
                 return 1
@@ -320,6 +344,35 @@ mb_stop_contender() { # contender dir
     cdc_pid=
 }
 
+# MW2L's driver: bench/tools/mysql_pace.py with the server's client, as root
+# over the socket (the clients' login is not what is measured). Sets t0 (the
+# first commit) and drv_json: the achieved rate and the lag behind the
+# schedule, from the rows' scheduled and commit times.
+mb_paced() { # server table dir
+    local server=$1 table=$2 dir=$3 client=mariadb pace lag
+    [[ $server == mysql ]] && client=mysql
+    mb_server_vars "$server"
+    mb_command "$server" "$client"
+    pace=$("$py" "$bench_dir/tools/mysql_pace.py" --rate "$mb_w2l_rate" --tx "$mb_w2l_tx" \
+        --clients "$mb_w2l_clients" --table "$table" -- "${mb_cmd[@]}" --no-defaults \
+        --socket="$mb_socket" -uroot -N -B "$mb_db" 2>"$dir/workload.err") || return 1
+    local first
+    read -r first lag <<<"$(mb_sql "$server" -e "SELECT min(t_us),
+        CONCAT(ROUND(avg(t_us - sched_us) / 1000, 3), ' ', ROUND(max(t_us - sched_us) / 1000, 3))
+        FROM $table")"
+    t0=$(awk -v u="$first" 'BEGIN { printf "%.6f", u / 1e6 }')
+    read -r -a lag <<<"$lag"
+    drv_json=$(printf '{"seconds": %s, "tps": %s, "schedule_lag_avg_ms": %s, "schedule_lag_max_ms": %s}' \
+        "$(mb_json_num "$pace" seconds)" "$(mb_json_num "$pace" tps)" "${lag[0]:-null}" "${lag[1]:-null}")
+}
+
+# One number of a flat JSON object (the pacer's line), or null.
+mb_json_num() { # json key
+    local v
+    v=$(sed -n "s/.*\"$2\": \([0-9.e+-]*\).*/\1/p" <<<"$1")
+    echo "${v:-null}"
+}
+
 # One run of a MySQL workload on one server against one contender; appends
 # a line to runs.jsonl.
 mb_run_one() { # server workload contender run
@@ -332,16 +385,19 @@ mb_run_one() { # server workload contender run
     mkdir -p "$dir"
     expected=$(mb_expected_messages "$w") changes=$(mb_expected_changes "$w")
     local ok=true error='' wait_json=null sample_json=null t0='' out='' end_file='' end_pos=''
-    local drv_json=null
+    local drv_json=null lat_json=null
     mb_wait_no_dump "$server" || { ok=false error="a binlog dump thread of an earlier run is still there"; }
-    if [[ $c == sluice-file ]] && ! room_for_output "${w#M}"; then
+    # (Room for the PostgreSQL workload of the same size; MW1N's output is smaller than MW1's.)
+    local pg_w=${w#M}
+    [[ $pg_w == W1N ]] && pg_w=W1
+    if [[ $c == sluice-file ]] && ! room_for_output "$pg_w"; then
         ok=false error="not enough free memory for the output in $storage"
     fi
     mb_prepare_table "$server" "$w"
     if [[ $c == sluice-kafka || $c == debezium ]]; then
         "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
     fi
-    if [[ $ok == true ]] && ! mb_start_contender "$server" "$c" "$dir" "$prefix" "$table"; then
+    if [[ $ok == true ]] && ! mb_start_contender "$server" "$c" "$dir" "$prefix" "$table" "$w"; then
         ok=false error="contender did not start"
     fi
     if [[ $ok == true ]]; then
@@ -356,16 +412,20 @@ mb_run_one() { # server workload contender run
             perf_pid=$!
             sleep 0.5
         fi
-        mb_batch_sql "$w" >"$dir/workload.sql"
-        local start end
-        start=$(date +%s.%N)
-        if ! out=$(mb_sql "$server" <"$dir/workload.sql" 2>"$dir/workload.err"); then
-            ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
+        if [[ $w == MW2L ]]; then
+            mb_paced "$server" "$table" "$dir" || ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
+        else
+            mb_batch_sql "$w" >"$dir/workload.sql"
+            local start end
+            start=$(date +%s.%N)
+            if ! out=$(mb_sql "$server" <"$dir/workload.sql" 2>"$dir/workload.err"); then
+                ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
+            fi
+            end=$(date +%s.%N)
+            t0=$(awk '$1 == "t0" { print $2 }' <<<"$out")
+            drv_json=$(printf '{"seconds": %.3f}' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')")
         fi
-        end=$(date +%s.%N)
-        t0=$(awk '$1 == "t0" { print $2 }' <<<"$out")
         read -r end_file end_pos <<<"$(mb_binlog_end "$server")"
-        drv_json=$(printf '{"seconds": %.3f}' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')")
         # The binlog tool writes through stdio: the end of its decoded
         # workload reaches its file only when more output follows. A change
         # of a table that no contender captures, right after the workload,
@@ -374,6 +434,7 @@ mb_run_one() { # server workload contender run
             "INSERT INTO bench_flush VALUES (1, REPEAT('x', 30000)), (2, REPEAT('y', 30000))"
         local n want=0
         [[ $w == MW3 ]] && want=$mb_w3_rows
+        [[ $w == MW2L ]] && want=$mb_w2l_tx
         n=$(mb_sql "$server" -e "SELECT count(*) FROM $table")
         if [[ $ok == true && $n != "$want" ]]; then
             ok=false error="the workload left $n rows, not $want"
@@ -396,9 +457,18 @@ mb_run_one() { # server workload contender run
         fi
         sample_json=$(<"$dir/sample.json")
         kill -0 "$cdc_pid" 2>/dev/null || { ok=false error="${error:-contender exited}"; }
+        # Latency is read from the Kafka messages' append times; the file
+        # contenders' outputs carry no time per event (see docs/benchmarks.md).
+        if [[ $ok == true && $w == MW2L && ($c == sluice-kafka || $c == debezium) ]]; then
+            local dump=
+            ((keep)) && dump=$dir/latency.txt
+            lat_json=$(SLUICE_BENCH_LATENCY_DUMP=$dump "$probe" kafka-latency "$kafka" t_us "$topic") ||
+                { ok=false error="latency: some messages lack a commit time or LogAppendTime"; }
+        fi
         mb_stop_contender "$c" "$dir"
     fi
     [[ -z $wait_json ]] && wait_json=null
+    [[ -z $lat_json ]] && lat_json=null
     if [[ ($c == sluice-kafka || $c == debezium) && $keep == 0 ]]; then
         "$probe" topics-delete "$kafka" "$topic" >/dev/null || true
     fi
@@ -407,9 +477,9 @@ mb_run_one() { # server workload contender run
         cp "$dir/contender.log" "$results/failed/$id.log"
     fi
     if ((!keep)); then rm -rf "$dir"; fi
-    printf '{"workload": "%s/%s", "contender": "%s", "run": %s, "ok": %s, "error": "%s", "changes": %s, "messages": %s, "t0": %s, "end_lsn": "%s", "driver": %s, "wait": %s, "sample": %s, "latency": null}\n' \
+    printf '{"workload": "%s/%s", "contender": "%s", "run": %s, "ok": %s, "error": "%s", "changes": %s, "messages": %s, "t0": %s, "end_lsn": "%s", "driver": %s, "wait": %s, "sample": %s, "latency": %s}\n' \
         "$w" "$server" "$c" "$r" "$ok" "${error//\"/\'}" "$changes" "$expected" "${t0:-null}" \
-        "$end_file:$end_pos" "$drv_json" "$wait_json" "$sample_json" >>"$raw"
+        "$end_file:$end_pos" "$drv_json" "$wait_json" "$sample_json" "$lat_json" >>"$raw"
     "$py" "$bench_dir/report.py" --line "$(tail -n 1 "$raw")" >&2
     [[ $ok == true ]]
 }
