@@ -98,14 +98,23 @@ def markdown(runs, machine, info):
         out.append("|---|" + "---|" * len(ws) + "---|---|")
 
         def rate_row(label, num, den, goal):
+            # MW2L's rate is its pace (every contender that keeps up has it):
+            # shown, but not held against a goal on decoding speed.
             rs = [report.paired_ratio(g, f"{w}/{server}", num, den, "rate") for w in ws]
-            vals = [t[0] for t in rs if t[0] is not None]
+            vals = [t[0] for w, t in zip(ws, rs) if t[0] is not None and w != "MW2L"]
             verdict = "–" if not vals else "met" if all(v >= goal for v in vals) else "missed"
-            out.append(f"| {label} | " + " | ".join(report.ratio_cell(t) for t in rs)
-                       + f" | ≥ {goal:g} | {verdict} |")
+            out.append(f"| {label} | " + " | ".join(
+                report.ratio_cell(t) + (" (paced, no goal)" if w == "MW2L" and t[0] is not None else "")
+                for w, t in zip(ws, rs)) + f" | ≥ {goal:g} | {verdict} |")
 
         if "sluice-file" in cs and "binlog-tool" in cs:
             rate_row(f"rate sluice-file / {tool}", "sluice-file", "binlog-tool", GOAL_FILE_VS_TOOL)
+            # When both keep up with the server, the rates are its pace; the
+            # CPU each needed is what tells the decoders apart.
+            rs = [report.paired_ratio(g, f"{w}/{server}", "sluice-file", "binlog-tool", "cpu_s")
+                  for w in ws]
+            out.append(f"| CPU s sluice-file / {tool} | "
+                       + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
         if "sluice-kafka" in cs and "debezium" in cs:
             rate_row("rate sluice-kafka / Debezium", "sluice-kafka", "debezium", GOAL_KAFKA_VS_DEBEZIUM)
             rs = [report.paired_ratio(g, f"{w}/{server}", "debezium", "sluice-kafka", "rss_peak_mb")
