@@ -10,7 +10,7 @@
 #        transactions of W1's batch size
 #   MW1N MW1 with keys and values written without schemas
 #        (schemas.enable=false; Debezium's worker likewise), as S1 writes
-#        them: the same decoding, a ninth of the bytes
+#        them: the same decoding, a fifth of the bytes
 #   MW2L W2L's paced single-row transactions (bench/tools/mysql_pace.py,
 #        4 clients at --rate), each row carrying its commit time (t_us):
 #        commit-to-acknowledgement latency of the Kafka contenders, and
