@@ -42,7 +42,7 @@ mb_sizes() {
     if ((smoke)); then
         mb_w1_rows=$(sized 3000) mb_w1_batch=$(sized 1000)
         mb_w3_rows=$(sized 1000) mb_w3_batch=$(sized 250)
-        mb_w2l_tx=$(sized 500) mb_w2l_rate=500
+        mb_w2l_tx=$(sized 250) mb_w2l_rate=500
     else
         mb_w1_rows=$(sized 1000000) mb_w1_batch=$(sized 10000)
         mb_w3_rows=$(sized 100000) mb_w3_batch=$(sized 1000)
