@@ -152,7 +152,8 @@ static const sl_config_key core_keys[] = {
             "stored position, or to finish an unfinished snapshot), initial_only (then stop), "
             "no_data or never (stream only), when_needed (also when the stored position can no "
             "longer be streamed from), always (at every start). Rows come as op r events, read "
-            "in key-ordered chunks while the stream runs (mysql: needs gtid_mode=ON)."},
+            "in key-ordered chunks while the stream runs (mysql with gtid_mode OFF: see "
+            "snapshot.locking.mode)."},
     {.name = "snapshot.include.collection.list",
      .type = SL_CONF_REGEXES,
      .doc = "Regular expressions of the captured tables (schema.table) the initial snapshot "

@@ -22,8 +22,15 @@
  *             it; one committed in between is taken for invisible, and the
  *             coordinator then reads the chunk again (rare). H is SHOW
  *             BINARY LOG STATUS read after the snapshot: the binlog is
- *             written before the commit. This needs gtid_mode=ON; without
- *             it there is no exact answer short of a global read lock, and
+ *             written before the commit.
+ *   MySQL, gtid_mode OFF: nothing says which commits a read view holds,
+ *             so each read is started as mysqldump --single-transaction
+ *             starts its dump: FLUSH TABLES WITH READ LOCK (no commit is
+ *             in flight while it is held), the snapshot, SHOW BINARY LOG
+ *             STATUS, UNLOCK TABLES. The read then sees exactly the
+ *             transactions before that position, as on MariaDB. The lock
+ *             lasts three statements per chunk (snapshot.locking.mode
+ *             minimal, Debezium's default); with snapshot.locking.mode none
  *             the snapshot refuses to start (docs/architecture.md).
  *
  * Stream positions are (binlog file number << 32 | position), monotonic in
@@ -71,6 +78,8 @@
 #define CHUNK_BYTES (4 * 1024 * 1024)
 #define EMIT_WAIT_MS 2000
 #define GNO_BITS 48
+/* How long a chunk's read waits for the global read lock before it is tried again. */
+#define GLOBAL_LOCK_WAIT_S "10"
 
 typedef enum snap_mode {
     MODE_INITIAL,
@@ -102,7 +111,9 @@ typedef struct my_snap {
     bool chunk_open; /* the BEGIN of the chunk being emitted is in a batch */
     bool stopped;    /* initial_only: everything emitted */
     bool started;
-    bool whole_reads; /* a table was read whole: the stream's changes may be left out */
+    bool whole_reads;  /* a table was read whole: the stream's changes may be left out */
+    bool locking_none; /* snapshot.locking.mode none */
+    bool global_lock;  /* MySQL without GTIDs: reads start under a global read lock */
     int epoll_fd;
     int epoll_conn_fd; /* the binlog socket registered in epoll_fd, or -1 */
     _Atomic unsigned conversion_warnings;
@@ -884,6 +895,9 @@ static sl_code reader_connect(snap_reader *r, sl_error *err)
     };
     for (size_t i = 0; rc == SL_OK && i < sizeof setup / sizeof *setup; i++)
         rc = my_conn_exec(r->conn, setup[i], err);
+    /* A global read lock waits for running statements; writers queue behind it meanwhile. */
+    if (rc == SL_OK && r->s->snap->global_lock)
+        rc = my_conn_exec(r->conn, "SET SESSION lock_wait_timeout = " GLOBAL_LOCK_WAIT_S, err);
     r->broken = rc != SL_OK;
     return rc;
 }
@@ -1449,6 +1463,57 @@ static int collect_status(void *ctx, unsigned ncols, char **row)
     return 0;
 }
 
+/* SHOW BINARY LOG STATUS: File, Position, ... */
+static int collect_log_status(void *ctx, unsigned ncols, char **row)
+{
+    my_binlog_status *st = ctx;
+    if (ncols >= 2 && row[0] && row[1]) {
+        snprintf(st->file, sizeof st->file, "%s", row[0]);
+        st->pos = strtoull(row[1], NULL, 10);
+    }
+    return 0;
+}
+
+/*
+ * MySQL without GTIDs: the read's snapshot and its binlog position under
+ * FLUSH TABLES WITH READ LOCK, released before this returns. Commits wait
+ * for the lock, and FLUSH waits for commits in flight, so while it is held
+ * the binlog's end is exactly what the new read view holds. Reader thread.
+ */
+static sl_code begin_locked(snap_reader *r, my_binlog_status *st, sl_error *err)
+{
+    MYSQL *m = my_conn_handle(r->conn);
+    if (mysql_query(m, "FLUSH TABLES WITH READ LOCK") != 0) {
+        unsigned no = mysql_errno(m);
+        if (no == 1227 || no == 1044 || no == 1045 || no == 1142)
+            return sl_error_set(
+                err, SL_CONFIG,
+                "MySQL server \"%s\" has gtid_mode OFF, so each chunk's read starts "
+                "under FLUSH TABLES WITH READ LOCK, which user \"%s\" may not take "
+                "(%s): grant it RELOAD (or FLUSH_TABLES), or turn gtid_mode ON (no "
+                "lock then), or set snapshot.mode to no_data",
+                r->s->conn_opts.host, r->s->conn_opts.user ? r->s->conn_opts.user : "",
+                mysql_error(m));
+        if (no == 1205)
+            return sl_error_set(err, SL_SOURCE,
+                                "FLUSH TABLES WITH READ LOCK waited " GLOBAL_LOCK_WAIT_S
+                                " s (it waits for running statements): %s",
+                                mysql_error(m));
+        return reader_error(r, "take the global read lock (FLUSH TABLES WITH READ LOCK)", err);
+    }
+    sl_code rc =
+        my_conn_exec(r->conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
+    if (rc == SL_OK)
+        rc = my_conn_query_each(r->conn, "SHOW BINARY LOG STATUS", collect_log_status, st, err);
+    sl_error unlock_err;
+    sl_code urc = my_conn_exec(r->conn, "UNLOCK TABLES", &unlock_err);
+    if (rc == SL_OK && urc != SL_OK) {
+        *err = unlock_err;
+        rc = urc;
+    }
+    return rc;
+}
+
 /*
  * MySQL, a table read whole: LOCK TABLES ... READ on a connection of its
  * own, held while the read's snapshot is taken. The visibility of such a
@@ -1499,17 +1564,29 @@ static sl_code lock_table(snap_reader *r, const snap_table *st, my_conn **out, s
 static sl_code begin_read(snap_reader *r, const snap_table *table, sl_snap_job *job, sl_error *err)
 {
     bool mariadb = r->s->server.flavor == MY_FLAVOR_MARIADB;
+    bool locked = !mariadb && r->s->snap->global_lock;
     char *before = NULL;
     sl_code rc = SL_OK;
     my_conn *locker = NULL;
-    if (!mariadb && job->whole)
-        rc = lock_table(r, table, &locker, err);
-    if (!mariadb && rc == SL_OK)
-        rc = my_conn_query_value(r->conn, "SELECT @@GLOBAL.gtid_executed", &before, err);
-    if (rc == SL_OK)
-        rc = my_conn_exec(r->conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
     my_binlog_status st = {0};
-    if (rc == SL_OK) {
+    if (locked && r->s->snap->locking_none) {
+        /* An incremental snapshot (the initial one refused to start): the table is skipped. */
+        rc = sl_error_set(err, SL_CONFIG,
+                          "MySQL server \"%s\" has gtid_mode OFF, and snapshot.locking.mode none "
+                          "forbids the global read lock a read then starts under",
+                          r->s->conn_opts.host);
+    } else if (locked) {
+        rc = begin_locked(r, &st, err);
+    } else {
+        if (!mariadb && job->whole && !r->s->snap->locking_none)
+            rc = lock_table(r, table, &locker, err);
+        if (!mariadb && rc == SL_OK)
+            rc = my_conn_query_value(r->conn, "SELECT @@GLOBAL.gtid_executed", &before, err);
+        if (rc == SL_OK)
+            rc =
+                my_conn_exec(r->conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
+    }
+    if (rc == SL_OK && !locked) {
         if (mariadb)
             rc = my_conn_query_each(r->conn, "SHOW STATUS LIKE 'binlog\\_snapshot\\_%'",
                                     collect_status, &st, err);
@@ -1525,7 +1602,7 @@ static sl_code begin_read(snap_reader *r, const snap_table *table, sl_snap_job *
         rc = sl_error_set(err, SL_SOURCE, "the server did not say the snapshot's binlog position");
     if (rc == SL_OK) {
         job->h_pos = pack_position(st.file, st.pos);
-        if (mariadb) {
+        if (mariadb || locked) {
             vis_head *h = sl_arena_alloc(&job->arena, sizeof *h);
             memset(h, 0, sizeof *h);
             h->kind = VIS_POS;
@@ -1735,6 +1812,8 @@ sl_code my_snap_open(sl_source *s, sl_error *err)
               : strcasecmp(mode, "when_needed") == 0 ? MODE_WHEN_NEEDED
               : strcasecmp(mode, "always") == 0      ? MODE_ALWAYS
                                                      : MODE_INITIAL;
+    const char *locking = sl_config_str(s->cfg, "snapshot.locking.mode");
+    p->locking_none = locking && strcasecmp(locking, "none") == 0;
     sl_code rc = SL_OK;
     if (sl_config_has(s->cfg, "snapshot.include.collection.list"))
         rc = sl_filter_new(s->cfg, "snapshot.include.collection.list", NULL, &p->include, err);
@@ -1843,13 +1922,22 @@ sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
         }
         break;
     }
-    if ((take || initial_unfinished) && s->server.flavor == MY_FLAVOR_MYSQL &&
-        !s->server.gtid_mode_on)
+    /* Incremental snapshots (signals) read the same way: the lock is decided once here. */
+    p->global_lock = s->server.flavor == MY_FLAVOR_MYSQL && !s->server.gtid_mode_on;
+    if ((take || initial_unfinished) && p->global_lock && p->locking_none)
         return sl_error_set(err, SL_CONFIG,
-                            "the snapshot of MySQL server \"%s\" needs gtid_mode=ON (without "
-                            "GTIDs sluice cannot tell which transactions a read saw without "
-                            "a global read lock); set snapshot.mode to no_data to stream only",
+                            "the snapshot of MySQL server \"%s\" with gtid_mode OFF needs a "
+                            "global read lock while each chunk's read starts (without GTIDs "
+                            "nothing else tells which transactions a read saw), and "
+                            "snapshot.locking.mode is none: set it to minimal (the user needs "
+                            "RELOAD), turn gtid_mode ON, or set snapshot.mode to no_data to "
+                            "stream only",
                             s->conn_opts.host);
+    if ((take || initial_unfinished) && p->global_lock)
+        sl_info("MySQL server \"%s\" has gtid_mode OFF: each chunk's read starts under "
+                "FLUSH TABLES WITH READ LOCK, released once its snapshot and binlog "
+                "position are taken (snapshot.locking.mode minimal)",
+                s->conn_opts.host);
     if (take) {
         sl_snap_ids tables = {0};
         sl_code rc = captured_tables(s, true, &tables, err);

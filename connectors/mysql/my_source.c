@@ -166,6 +166,15 @@ static const sl_config_key my_keys[] = {
      .doc = "What an event sluice cannot process does (rows of a table whose definition is "
             "unknown): fail stops the connector; warn logs the event's position and skips it; "
             "skip and ignore skip it silently."},
+    {.name = "snapshot.locking.mode",
+     .type = SL_CONF_ENUM,
+     .default_value = "minimal",
+     .choices = "minimal|none",
+     .doc = "MySQL with gtid_mode OFF: minimal starts each snapshot chunk's read under FLUSH "
+            "TABLES WITH READ LOCK (the user needs RELOAD), released once the read's snapshot "
+            "and binlog position are taken; none takes no lock, and the snapshot then refuses "
+            "to start. With GTIDs (and on MariaDB) no global lock is taken either way; none "
+            "also drops the LOCK TABLES ... READ of a table without a key."},
     {.name = "schema.history.internal.*",
      .type = SL_CONF_STRING,
      .doc = "Accepted and ignored: sluice reads table definitions from the binlog "

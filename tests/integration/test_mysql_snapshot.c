@@ -19,6 +19,11 @@
  *   - an execute-snapshot signal from the signal file, or inserted into
  *     the signal table (not captured): an incremental snapshot of the
  *     table (source.snapshot "incremental").
+ *   - MySQL with gtid_mode OFF (switched off for the test and back on
+ *     after it): the concurrent and kill -9 tests again, each chunk's read
+ *     started under FLUSH TABLES WITH READ LOCK; snapshot.locking.mode none
+ *     refuses to snapshot, and a user without RELOAD gets an error that
+ *     names the privilege.
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -103,6 +108,7 @@ typedef struct load {
     const char *table;
     int ntx;
     bool inserts_only; /* a table without a key: inserts of new ids */
+    int wide;          /* more keys each transaction updates (v = its number) */
     volatile int committed;
     volatile int stop;
     char error[512];
@@ -142,6 +148,16 @@ static void *run_load(void *arg)
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = %d", l->table, d);
             if (my_conn_exec(c, sql, &err) != SL_OK)
                 goto fail;
+            if (l->wide) {
+                int n =
+                    snprintf(sql, sizeof sql, "UPDATE %s SET v = %d WHERE id IN (-1", l->table, tx);
+                for (int k = 0; k < l->wide && n < (int)sizeof sql - 16; k++)
+                    n += snprintf(sql + n, sizeof sql - (size_t)n, ", %d",
+                                  (int)(rand_r(&seed) % (NKEYS + 200)));
+                snprintf(sql + n, sizeof sql - (size_t)n, ")");
+                if (my_conn_exec(c, sql, &err) != SL_OK)
+                    goto fail;
+            }
         }
         if (my_conn_exec(c, "COMMIT", &err) != SL_OK)
             goto fail;
@@ -250,12 +266,87 @@ static int wait_exact(const char *dir, const char *prefix, const it_mysql *s, co
     return bad;
 }
 
+/* ---- MySQL without GTIDs ---- */
+
+/*
+ * Steps MySQL's gtid_mode OFF or back ON, one permitted step at a time
+ * (the variable only moves to its neighbour). The integration tests run one
+ * at a time (--jobs=1), so no other test sees the server without GTIDs.
+ */
+static void set_gtid_mode(bool on)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    static const char *const down[] = {"ON_PERMISSIVE", "OFF_PERMISSIVE", "OFF"};
+    static const char *const up[] = {"OFF_PERMISSIVE", "ON_PERMISSIVE", "ON"};
+    char *now = it_mysql_value(&s, "SELECT @@GLOBAL.gtid_mode");
+    bool is_on = now && strcmp(now, "ON") == 0, is_off = now && strcmp(now, "OFF") == 0;
+    free(now);
+    if ((on && is_on) || (!on && is_off))
+        return;
+    for (size_t i = 0; i < 3; i++) {
+        char *cur = it_mysql_value(&s, "SELECT @@GLOBAL.gtid_mode");
+        const char *want = on ? up[i] : down[i];
+        bool skip = cur && strcmp(cur, want) == 0;
+        free(cur);
+        if (!skip)
+            it_mysql_exec(&s, "SET GLOBAL gtid_mode = %s", want);
+    }
+}
+
+/*
+ * After the last test, whatever happened to a test's .fini (a crash, a
+ * timeout): gtid_mode ON again for the tests of the other programs (the
+ * step that does not apply fails and is skipped: --force).
+ */
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    const char *sock = getenv("SLUICE_TEST_MYSQL97_SOCKET");
+    if (!sock || !*sock)
+        return;
+    char cmd[8800];
+    snprintf(cmd, sizeof cmd,
+             "(m='mariadb --no-defaults --force --socket=%s -uroot'; $m -e 'SET GLOBAL "
+             "binlog_group_commit_sync_delay = 0'; [ \"$($m -N -B -e 'SELECT "
+             "@@GLOBAL.gtid_mode')\" = ON ] || $m -e 'SET GLOBAL gtid_mode = OFF_PERMISSIVE; SET "
+             "GLOBAL gtid_mode = ON_PERMISSIVE; SET GLOBAL gtid_mode = ON') >/dev/null 2>&1",
+             sock);
+    if (system(cmd) != 0) {
+        /* Nothing more to do here; the next program's tests would say so. */
+    }
+}
+
+/*
+ * Without GTIDs, and with each commit held SYNC_DELAY_US between the binlog
+ * write (the stream may read it from then on) and the commit (a read view
+ * sees it from then on): the window in which a chunk's read could miss a
+ * transaction that the stream already has, which the global read lock
+ * closes, is then wide enough for the concurrent tests to fall into it.
+ */
+#define SYNC_DELAY_US 20000
+
+static void gtid_off(void)
+{
+    set_gtid_mode(false);
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    it_mysql_exec(&s, "SET GLOBAL binlog_group_commit_sync_delay = %d", SYNC_DELAY_US);
+}
+
+static void gtid_on(void)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    it_mysql_exec(&s, "SET GLOBAL binlog_group_commit_sync_delay = 0");
+    set_gtid_mode(true);
+}
+
 /* ---- under concurrent writes ---- */
 
-static void concurrent(it_mysql_kind kind)
+static void concurrent(it_mysql_kind kind, bool no_gtids)
 {
     it_mysql s = it_mysql_server(kind);
-    char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-conc-mariadb" : "my-snap-conc-mysql97");
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-conc-mariadb"
+                           : no_gtids         ? "my-snap-conc-mysql97-nogtid"
+                                              : "my-snap-conc-mysql97");
     char log_path[4200];
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     make_table(&s, "snap_conc", NKEYS, true);
@@ -263,7 +354,8 @@ static void concurrent(it_mysql_kind kind)
                                       "\"table.include.list\": \"sluice_test.snap_conc\", "
                                       "\"schemas.enable\": false, \"snapshot.mode\": \"initial\", "
                                       "\"snapshot.fetch.size\": 25, \"snapshot.max.threads\": 2");
-    load l = {.s = &s, .table = "snap_conc", .ntx = 1500};
+    load l = {
+        .s = &s, .table = "snap_conc", .ntx = no_gtids ? 400 : 1500, .wide = no_gtids ? 20 : 0};
     pthread_t th;
     pthread_create(&th, NULL, run_load, &l);
     while (l.committed < 20 && !l.error[0])
@@ -272,6 +364,8 @@ static void concurrent(it_mysql_kind kind)
     pthread_join(th, NULL);
     cr_assert_eq(l.error[0], '\0', "load: %s", l.error);
     cr_assert(it_wait_log(log_path, "initial snapshot of 1 table", 30000), "see %s", log_path);
+    if (no_gtids)
+        cr_assert(it_wait_log(log_path, "FLUSH TABLES WITH READ LOCK", 1000), "see %s", log_path);
 
     size_t reads, reread;
     char bad_key[256];
@@ -343,20 +437,28 @@ static void concurrent(it_mysql_kind kind)
 
 Test(mysql_snapshot, mariadb_concurrent_writes_exact_per_key, .timeout = 180)
 {
-    concurrent(IT_MARIADB);
+    concurrent(IT_MARIADB, false);
 }
 
 Test(mysql_snapshot, mysql97_concurrent_writes_exact_per_key, .timeout = 180)
 {
-    concurrent(IT_MYSQL97);
+    concurrent(IT_MYSQL97, false);
+}
+
+Test(mysql_snapshot, mysql97_gtid_off_concurrent_writes_exact_per_key, .init = gtid_off,
+     .fini = gtid_on, .timeout = 180)
+{
+    concurrent(IT_MYSQL97, true);
 }
 
 /* ---- kill -9 mid-table ---- */
 
-static void kill9(it_mysql_kind kind)
+static void kill9(it_mysql_kind kind, bool no_gtids)
 {
     it_mysql s = it_mysql_server(kind);
-    char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-kill-mariadb" : "my-snap-kill-mysql97");
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-snap-kill-mariadb"
+                           : no_gtids         ? "my-snap-kill-mysql97-nogtid"
+                                              : "my-snap-kill-mysql97");
     char log_path[4200], offsets[4300];
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     snprintf(offsets, sizeof offsets, "%s/sk.offsets.json", dir);
@@ -366,7 +468,7 @@ static void kill9(it_mysql_kind kind)
                                       "\"table.include.list\": \"sluice_test.snap_kill\", "
                                       "\"schemas.enable\": false, \"snapshot.mode\": \"initial\", "
                                       "\"snapshot.fetch.size\": 10, \"max.batch.size\": 64");
-    load l = {.s = &s, .table = "snap_kill", .ntx = 100000};
+    load l = {.s = &s, .table = "snap_kill", .ntx = 100000, .wide = no_gtids ? 20 : 0};
     pthread_t th;
     pthread_create(&th, NULL, run_load, &l);
     pid_t pid = it_sluice_start(cfg, log_path);
@@ -386,7 +488,13 @@ static void kill9(it_mysql_kind kind)
         free(text);
         if (mid)
             break;
-        cr_assert_lt(mono_ms(), deadline, "no snapshot progress was checkpointed (see %s)", dir);
+        if (mono_ms() >= deadline) {
+            /* The load must not outlive the test's stack (it points into it). */
+            l.stop = 1;
+            pthread_join(th, NULL);
+            it_sluice_stop(pid, SIGKILL, 10000);
+            cr_assert_fail("no snapshot progress was checkpointed (see %s)", dir);
+        }
         usleep(2000);
     }
     kill(pid, SIGKILL);
@@ -418,12 +526,87 @@ static void kill9(it_mysql_kind kind)
 
 Test(mysql_snapshot, mariadb_kill_9_mid_table_resumes_at_its_chunk, .timeout = 180)
 {
-    kill9(IT_MARIADB);
+    kill9(IT_MARIADB, false);
 }
 
 Test(mysql_snapshot, mysql97_kill_9_mid_table_resumes_at_its_chunk, .timeout = 180)
 {
-    kill9(IT_MYSQL97);
+    kill9(IT_MYSQL97, false);
+}
+
+Test(mysql_snapshot, mysql97_gtid_off_kill_9_mid_table_resumes_at_its_chunk, .init = gtid_off,
+     .fini = gtid_on, .timeout = 180)
+{
+    kill9(IT_MYSQL97, true);
+}
+
+/*
+ * Runs sluice with extra config on a small table while GTIDs are off and
+ * waits for it to exit by itself; fails unless it exits with an error whose
+ * log line holds every one of want (NULL-terminated).
+ */
+static void expect_refusal(const char *name, const char *extra_config, const char *const *want)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    char *dir = it_tempdir(name);
+    char log_path[4200], extra[2048];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    make_table(&s, "snap_refuse", 50, true);
+    snprintf(extra, sizeof extra,
+             "\"table.include.list\": \"sluice_test.snap_refuse\", \"schemas.enable\": false, "
+             "\"snapshot.mode\": \"initial\"%s%s",
+             *extra_config ? ", " : "", extra_config);
+    char *cfg = it_mysql_write_config(&s, dir, "sr", "file", extra);
+    pid_t pid = it_sluice_start(cfg, log_path);
+    int status = -1;
+    int64_t deadline = mono_ms() + 60000;
+    while (waitpid(pid, &status, WNOHANG) == 0 && mono_ms() < deadline)
+        usleep(50000);
+    if (mono_ms() >= deadline) {
+        it_sluice_stop(pid, SIGKILL, 10000);
+        cr_assert_fail("sluice did not stop by itself (see %s)", log_path);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "sluice exited cleanly (see %s)",
+              log_path);
+    for (const char *const *w = want; *w; w++)
+        cr_assert(it_wait_log(log_path, *w, 1000), "the log does not say \"%s\" (see %s)", *w,
+                  log_path);
+    json_t *ev = read_events(dir, "sr", &s, "snap_refuse");
+    cr_assert_eq(count_op(ev, "r"), 0, "rows were read without the lock");
+    json_decref(ev);
+    free(cfg);
+    free(dir);
+}
+
+/*
+ * snapshot.locking.mode none: without GTIDs nothing tells which streamed
+ * transactions a chunk's read saw, so the snapshot refuses to start (it
+ * used to refuse whatever the configuration; now only without the lock).
+ */
+Test(mysql_snapshot, mysql97_gtid_off_locking_none_refuses_to_snapshot, .init = gtid_off,
+     .fini = gtid_on, .timeout = 120)
+{
+    static const char *const want[] = {"snapshot.locking.mode", "gtid_mode", "no_data", NULL};
+    expect_refusal("my-snap-refuse-none", "\"snapshot.locking.mode\": \"none\"", want);
+}
+
+/* A user without RELOAD: FLUSH TABLES WITH READ LOCK is refused, and the error says why. */
+Test(mysql_snapshot, mysql97_gtid_off_without_reload_names_the_privilege, .init = gtid_off,
+     .fini = gtid_on, .timeout = 120)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    it_mysql_exec(&s, "DROP USER IF EXISTS 'sluice_noreload'@'%%', 'sluice_noreload'@'localhost'");
+    it_mysql_exec(&s, "CREATE USER 'sluice_noreload'@'%%' IDENTIFIED BY 'noreload-pw', "
+                      "'sluice_noreload'@'localhost' IDENTIFIED BY 'noreload-pw'");
+    it_mysql_exec(&s, "GRANT SELECT, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT, LOCK "
+                      "TABLES ON *.* TO 'sluice_noreload'@'%%', 'sluice_noreload'@'localhost'");
+    static const char *const want[] = {"RELOAD", "FLUSH TABLES WITH READ LOCK",
+                                       "sluice_test.snap_refuse", NULL};
+    expect_refusal("my-snap-refuse-reload",
+                   "\"database.user\": \"sluice_noreload\", "
+                   "\"database.password\": \"noreload-pw\"",
+                   want);
+    it_mysql_exec(&s, "DROP USER 'sluice_noreload'@'%%', 'sluice_noreload'@'localhost'");
 }
 
 /* ---- snapshot.mode ---- */
