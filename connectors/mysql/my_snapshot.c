@@ -58,6 +58,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,6 +115,13 @@ typedef struct my_snap {
     bool whole_reads;  /* a table was read whole: the stream's changes may be left out */
     bool locking_none; /* snapshot.locking.mode none */
     bool global_lock;  /* MySQL without GTIDs: reads start under a global read lock */
+    /*
+     * With global_lock: held shared by a reader while its statements run,
+     * exclusively while one takes the global read lock, which would
+     * otherwise wait for another reader's statement (a table read whole
+     * runs one for long) with every writer of the server queued behind it.
+     */
+    pthread_rwlock_t reads;
     int epoll_fd;
     int epoll_conn_fd; /* the binlog socket registered in epoll_fd, or -1 */
     _Atomic unsigned conversion_warnings;
@@ -1478,9 +1486,10 @@ static int collect_log_status(void *ctx, unsigned ncols, char **row)
  * MySQL without GTIDs: the read's snapshot and its binlog position under
  * FLUSH TABLES WITH READ LOCK, released before this returns. Commits wait
  * for the lock, and FLUSH waits for commits in flight, so while it is held
- * the binlog's end is exactly what the new read view holds. Reader thread.
+ * the binlog's end is exactly what the new read view holds. Reader thread,
+ * no other reader's statement running (begin_locked).
  */
-static sl_code begin_locked(snap_reader *r, my_binlog_status *st, sl_error *err)
+static sl_code lock_and_begin(snap_reader *r, my_binlog_status *st, sl_error *err)
 {
     MYSQL *m = my_conn_handle(r->conn);
     if (mysql_query(m, "FLUSH TABLES WITH READ LOCK") != 0) {
@@ -1511,6 +1520,15 @@ static sl_code begin_locked(snap_reader *r, my_binlog_status *st, sl_error *err)
         *err = unlock_err;
         rc = urc;
     }
+    return rc;
+}
+
+/* lock_and_begin() while no other reader of this snapshot runs a statement. */
+static sl_code begin_locked(snap_reader *r, my_binlog_status *st, sl_error *err)
+{
+    pthread_rwlock_wrlock(&r->s->snap->reads);
+    sl_code rc = lock_and_begin(r, st, err);
+    pthread_rwlock_unlock(&r->s->snap->reads);
     return rc;
 }
 
@@ -1631,6 +1649,8 @@ static sl_code begin_read(snap_reader *r, const snap_table *table, sl_snap_job *
     return rc;
 }
 
+static sl_code read_chunk(snap_reader *r, sl_snap_job *job, sl_error *err);
+
 /* Reads one chunk (or a whole table, in blocks). Reader thread. */
 static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
 {
@@ -1645,6 +1665,20 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
             my_conn_exec(r->conn, "ROLLBACK", err);
         return rc;
     }
+    bool shared = r->s->snap->global_lock;
+    if (shared)
+        pthread_rwlock_rdlock(&r->s->snap->reads);
+    rc = read_chunk(r, job, err);
+    if (shared)
+        pthread_rwlock_unlock(&r->s->snap->reads);
+    return rc;
+}
+
+/* The statements of a read, in the transaction begin_read() opened; ends it. Reader thread. */
+static sl_code read_chunk(snap_reader *r, sl_snap_job *job, sl_error *err)
+{
+    const snap_table *st = job->table;
+    sl_code rc = SL_OK;
     const char *cond = job->condition;
     sl_buf sql;
     sl_buf_init(&sql);
@@ -1803,6 +1837,12 @@ sl_code my_snap_open(sl_source *s, sl_error *err)
     s->snap = p;
     p->epoll_fd = -1;
     p->epoll_conn_fd = -1;
+    /* Writers first: a reader waiting for the global read lock is not starved by the others. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&p->reads, &attr);
+    pthread_rwlockattr_destroy(&attr);
     const char *mode = sl_config_str(s->cfg, "snapshot.mode");
     if (!mode)
         mode = "initial";
@@ -1877,6 +1917,7 @@ void my_snap_close(sl_source *s)
     free(p->uuids);
     if (p->epoll_fd >= 0)
         close(p->epoll_fd);
+    pthread_rwlock_destroy(&p->reads);
     free(p);
     s->snap = NULL;
 }
