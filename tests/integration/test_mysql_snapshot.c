@@ -355,7 +355,7 @@ static void concurrent(it_mysql_kind kind, bool no_gtids)
                                       "\"schemas.enable\": false, \"snapshot.mode\": \"initial\", "
                                       "\"snapshot.fetch.size\": 25, \"snapshot.max.threads\": 2");
     load l = {
-        .s = &s, .table = "snap_conc", .ntx = no_gtids ? 400 : 1500, .wide = no_gtids ? 20 : 0};
+        .s = &s, .table = "snap_conc", .ntx = no_gtids ? 250 : 1500, .wide = no_gtids ? 20 : 0};
     pthread_t th;
     pthread_create(&th, NULL, run_load, &l);
     while (l.committed < 20 && !l.error[0])
@@ -507,7 +507,7 @@ static void kill9(it_mysql_kind kind, bool no_gtids)
     pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "resuming the unfinished initial snapshot", 30000), "see %s",
               log_path);
-    while (l.committed < 300 && !l.error[0])
+    while (l.committed < (no_gtids ? 150 : 300) && !l.error[0])
         usleep(10000);
     l.stop = 1;
     pthread_join(th, NULL);
