@@ -1590,8 +1590,8 @@ static sl_code begin_read(snap_reader *r, const snap_table *table, sl_snap_job *
     if (locked && r->s->snap->locking_none) {
         /* An incremental snapshot (the initial one refused to start): the table is skipped. */
         rc = sl_error_set(err, SL_CONFIG,
-                          "MySQL server \"%s\" has gtid_mode OFF, and snapshot.locking.mode none "
-                          "forbids the global read lock a read then starts under",
+                          "MySQL server \"%s\" has gtid_mode OFF and snapshot.locking.mode is "
+                          "none: no read can start without the global read lock",
                           r->s->conn_opts.host);
     } else if (locked) {
         rc = begin_locked(r, &st, err);
