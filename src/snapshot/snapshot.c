@@ -203,6 +203,15 @@ typedef struct snap_table {
 
     uint64_t rows;
     bool first_emitted;
+    /*
+     * An initial snapshot's latest row, not handed out yet: whether it is
+     * the table's (or the snapshot's) last is known only when the next row
+     * is, and a row the stream supersedes is dropped, so the marker cannot
+     * be set on a row before a later one has survived. NULL: none.
+     */
+    struct sl_snap_chunk *held;
+    uint32_t held_row;
+    bool tail_emitting; /* the chunks of the table's tail are being emitted: see in_tail() */
     int64_t started_ms;
     struct snap_table *next;
 } snap_table;
@@ -211,6 +220,7 @@ typedef enum chunk_state {
     CHUNK_READING,   /* with a reader */
     CHUNK_READY,     /* rows in, window still open */
     CHUNK_EMITTING,  /* rows being handed out */
+    CHUNK_HELD,      /* handed out but for its table's held row */
     CHUNK_EMITTED,   /* freed at the next pump */
     CHUNK_CANCELLED, /* dropped; freed once its reader lets go of it */
 } chunk_state;
@@ -689,6 +699,7 @@ static void finish_table(sl_snapshot *s, snap_table *t, const char *why);
 
 static void cancel_chunks_of(sl_snapshot *s, snap_table *t)
 {
+    t->held = NULL;
     for (sl_snap_chunk *c = s->chunks; c; c = c->next) {
         if (c->table != t || c->state == CHUNK_EMITTED || c->state == CHUNK_CANCELLED)
             continue;
@@ -988,7 +999,8 @@ static sl_code collect(sl_snapshot *s, sl_error *err)
                 /* One block at a time: memory stays at two blocks per reader. */
                 bool waiting = false;
                 for (sl_snap_chunk *o = s->chunks; o; o = o->next)
-                    if (o != c && o->table == t && o->whole && o->state != CHUNK_CANCELLED)
+                    if (o != c && o->table == t && o->whole && o->state != CHUNK_CANCELLED &&
+                        o->state != CHUNK_HELD)
                         waiting = true;
                 if (!waiting) {
                     if (!c->bound_seen) {
@@ -1139,15 +1151,44 @@ static void finish_table(sl_snapshot *s, snap_table *t, const char *why)
 
 static bool chunk_pending(const sl_snap_chunk *c)
 {
-    return c->state == CHUNK_READING || c->state == CHUNK_READY || c->state == CHUNK_EMITTING;
+    return c->state == CHUNK_READING || c->state == CHUNK_READY || c->state == CHUNK_EMITTING ||
+           c->state == CHUNK_HELD;
 }
 
-bool sl_snapshot_stream_held(const sl_snapshot *s)
+/* A table without a key is being read (or its rows emitted): the stream waits. */
+static bool whole_pending(const sl_snapshot *s)
 {
     for (const sl_snap_chunk *c = s->chunks; c; c = c->next)
         if (c->whole && chunk_pending(c))
             return true;
     return false;
+}
+
+/*
+ * The tail of an initial snapshot's table, the chunks left once every chunk
+ * is dispatched, is emitted in one go between the same two transactions of
+ * the stream, each chunk once the stream has passed its H: the drops of all
+ * its rows are final when the last of them is handed out, so the last read
+ * event carries the marker even when the stream superseded every row after
+ * it. Meanwhile the stream waits (only for the batch to have room: the
+ * chunks are read and due when the tail begins).
+ */
+static bool in_tail(const snap_table *t)
+{
+    return t->kind == SL_SNAP_INITIAL && t->keyed && t->frontier_done && !t->bound_pending;
+}
+
+static bool tail_emitting(const sl_snapshot *s)
+{
+    for (const snap_table *t = s->tables; t; t = t->next)
+        if (t->tail_emitting)
+            return true;
+    return false;
+}
+
+bool sl_snapshot_stream_held(const sl_snapshot *s)
+{
+    return whole_pending(s) || tail_emitting(s);
 }
 
 /* Looks a queued table up in the connector's catalog and decides how to read it. */
@@ -1209,12 +1250,18 @@ static sl_code resolve(sl_snapshot *s, snap_table *t, sl_error *err)
 
 static void dispatch(sl_snapshot *s)
 {
-    if (s->paused || sl_snapshot_stream_held(s))
+    if (s->paused || whole_pending(s))
         return;
     unsigned reading = 0, pending = 0;
     for (sl_snap_chunk *c = s->chunks; c; c = c->next) {
         reading += c->state == CHUNK_READING;
-        pending += chunk_pending(c);
+        /*
+         * A held chunk keeps one row, and a tail waits for its last chunks
+         * (and its last one, maybe, for the next table's first): neither may
+         * keep the next table from starting.
+         */
+        pending += chunk_pending(c) && c->state != CHUNK_HELD &&
+                   !(c->state == CHUNK_READY && c->table && in_tail(c->table));
     }
     /*
      * Readers take chunks in table order, several of one table at a time;
@@ -1367,6 +1414,16 @@ bool sl_snapshot_on_change(sl_snapshot *s, uint64_t stream_id, uint64_t txid, co
                     c->job.rows[i].dropped = true;
                 c->remaining = 0;
             }
+        } else if (c->state == CHUNK_HELD && c->table->held == c) {
+            /*
+             * The stream supersedes the held row: it is not emitted. Only a
+             * row held before the table's tail can be (see in_tail()).
+             */
+            const sl_snap_row *r = &c->job.rows[c->table->held_row];
+            if (!key || (r->key_len == key_len && memcmp(r->key, key, key_len) == 0)) {
+                c->table->held = NULL;
+                c->state = CHUNK_EMITTED;
+            }
         }
     }
     return false;
@@ -1402,6 +1459,32 @@ static bool others_settled(const sl_snapshot *s, const snap_table *t)
     return !unknown;
 }
 
+/* Whether a ready chunk's rows may be emitted, as far as its own window goes. */
+static bool chunk_due(const sl_snapshot *s, const sl_snap_chunk *c, int64_t now)
+{
+    return c->whole || c->remaining == 0 || s->stream_pos >= c->job.h_pos ||
+           now - c->ready_ms >= s->cfg.emit_wait_ms;
+}
+
+/* The snapshot's last rows wait until it is known whether other tables are empty. */
+static bool waits_for_others(const sl_snapshot *s, const sl_snap_chunk *c)
+{
+    return c->table->kind == SL_SNAP_INITIAL && c->job.last &&
+           (c->remaining > 0 || c->table->held) && !c->whole && !others_settled(s, c->table);
+}
+
+/* Whether every chunk of t's tail is read and due (see in_tail()). */
+static bool tail_due(const sl_snapshot *s, const snap_table *t, int64_t now)
+{
+    for (const sl_snap_chunk *o = s->chunks; o; o = o->next) {
+        if (o->table != t || o->state == CHUNK_HELD || !chunk_pending(o))
+            continue;
+        if (o->state != CHUNK_READY || !chunk_due(s, o, now) || waits_for_others(s, o))
+            return false;
+    }
+    return true;
+}
+
 sl_snap_chunk *sl_snapshot_emittable(sl_snapshot *s)
 {
     if (s->emitting)
@@ -1410,22 +1493,27 @@ sl_snap_chunk *sl_snapshot_emittable(sl_snapshot *s)
     for (sl_snap_chunk *c = s->chunks; c; c = c->next) {
         if (c->state != CHUNK_READY || !c->table || c->seq != c->table->emit_seq)
             continue;
-        /* The snapshot's last rows wait until it is known whether other tables are empty. */
-        if (c->table->kind == SL_SNAP_INITIAL && c->job.last && c->remaining > 0 && !c->whole &&
-            !others_settled(s, c->table))
+        snap_table *t = c->table;
+        bool due;
+        if (t->tail_emitting)
+            due = true; /* the rest of a tail that was due as a whole */
+        else if (!c->whole && in_tail(t))
+            due = tail_due(s, t, now);
+        else
+            due = !waits_for_others(s, c) && chunk_due(s, c, now);
+        if (!due)
             continue;
-        if (c->whole || c->remaining == 0 || s->stream_pos >= c->job.h_pos ||
-            now - c->ready_ms >= s->cfg.emit_wait_ms) {
-            c->state = CHUNK_EMITTING;
-            c->cursor = 0;
-            c->emit_start_ms = now;
-            c->emit_why = c->whole                        ? "a block"
-                          : c->remaining == 0             ? "nothing to emit"
-                          : s->stream_pos >= c->job.h_pos ? "H passed"
-                                                          : "the wait for H timed out";
-            s->emitting = c;
-            return c;
-        }
+        if (!c->whole && in_tail(t))
+            t->tail_emitting = true;
+        c->state = CHUNK_EMITTING;
+        c->cursor = 0;
+        c->emit_start_ms = now;
+        c->emit_why = c->whole                        ? "a block"
+                      : c->remaining == 0             ? "nothing to emit"
+                      : s->stream_pos >= c->job.h_pos ? "H passed"
+                                                      : "the wait for H timed out";
+        s->emitting = c;
+        return c;
     }
     return NULL;
 }
@@ -1442,41 +1530,76 @@ bool sl_snapshot_waiting(const sl_snapshot *s, uint64_t *pos)
     return false;
 }
 
+/* Debezium's precedence for an initial snapshot's markers: last, first, last in table, first. */
+static sl_snap_marker initial_marker(sl_snapshot *s, const snap_table *t, bool last_in_table)
+{
+    sl_snap_marker m;
+    if (last_in_table && !others_have_rows(s, t))
+        m = SL_SNAP_MARK_LAST;
+    else if (!s->first_emitted)
+        m = SL_SNAP_MARK_FIRST;
+    else if (last_in_table)
+        m = SL_SNAP_MARK_LAST_IN_DATA_COLLECTION;
+    else if (!t->first_emitted)
+        m = SL_SNAP_MARK_FIRST_IN_DATA_COLLECTION;
+    else
+        m = SL_SNAP_MARK_TRUE;
+    s->first_emitted = true;
+    return m;
+}
+
+/* Hands out row i of chunk c (of table t) with marker m, and counts it. */
+static void hand_out(sl_snapshot *s, snap_table *t, const sl_snap_chunk *c, uint32_t i,
+                     sl_snap_marker m, sl_snap_emit *out)
+{
+    t->first_emitted = true;
+    t->rows++;
+    s->rows_this_run++;
+    atomic_fetch_add(&s->progress.rows_done, 1);
+    out->row = &c->job.rows[i];
+    out->table = t->conn_table;
+    out->marker = m;
+    out->read_unix_ms = c->job.read_unix_ms;
+    out->h_pos = c->job.h_pos;
+}
+
+/*
+ * An initial snapshot hands each row out when the next row of its table has
+ * survived (or the table has ended), one call late: the last read event
+ * always carries the marker, though the stream may supersede every row after
+ * it. The held row goes out in the transaction of the row that releases it;
+ * until then the state does not count it (state_text()).
+ */
 bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
 {
     snap_table *t = c->table;
     while (c->cursor < c->job.nrows) {
-        const sl_snap_row *row = &c->job.rows[c->cursor++];
-        if (row->dropped)
+        uint32_t i = c->cursor++;
+        if (c->job.rows[i].dropped)
             continue;
         c->remaining--;
-        sl_snap_marker m;
         if (t->kind == SL_SNAP_INCREMENTAL) {
-            m = SL_SNAP_MARK_INCREMENTAL;
-        } else {
-            /* Debezium's precedence: last, first, last in table, first in table. */
-            bool last_in_table = c->remaining == 0 && c->job.last;
-            if (last_in_table && !others_have_rows(s, t))
-                m = SL_SNAP_MARK_LAST;
-            else if (!s->first_emitted)
-                m = SL_SNAP_MARK_FIRST;
-            else if (last_in_table)
-                m = SL_SNAP_MARK_LAST_IN_DATA_COLLECTION;
-            else if (!t->first_emitted)
-                m = SL_SNAP_MARK_FIRST_IN_DATA_COLLECTION;
-            else
-                m = SL_SNAP_MARK_TRUE;
-            s->first_emitted = true;
+            hand_out(s, t, c, i, SL_SNAP_MARK_INCREMENTAL, out);
+            return true;
         }
-        t->first_emitted = true;
-        t->rows++;
-        s->rows_this_run++;
-        atomic_fetch_add(&s->progress.rows_done, 1);
-        out->row = row;
-        out->table = t->conn_table;
-        out->marker = m;
-        out->read_unix_ms = c->job.read_unix_ms;
-        out->h_pos = c->job.h_pos;
+        sl_snap_chunk *prev = t->held;
+        uint32_t prev_row = t->held_row;
+        t->held = c;
+        t->held_row = i;
+        if (prev) {
+            hand_out(s, t, prev, prev_row, initial_marker(s, t, false), out);
+            if (prev != c && prev->state == CHUNK_HELD)
+                prev->state = CHUNK_EMITTED;
+            return true;
+        }
+    }
+    if (t->held && c->job.last) {
+        /* The table ends with this chunk: its held row is its last. */
+        sl_snap_chunk *prev = t->held;
+        t->held = NULL;
+        hand_out(s, t, prev, t->held_row, initial_marker(s, t, true), out);
+        if (prev != c && prev->state == CHUNK_HELD)
+            prev->state = CHUNK_EMITTED;
         return true;
     }
     return false;
@@ -1485,9 +1608,11 @@ bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
 uint64_t sl_snapshot_chunk_emitted(sl_snapshot *s, sl_snap_chunk *c)
 {
     snap_table *t = c->table;
-    c->state = CHUNK_EMITTED;
+    c->state = t->held == c ? CHUNK_HELD : CHUNK_EMITTED;
     if (s->emitting == c)
         s->emitting = NULL;
+    if (c->job.last)
+        t->tail_emitting = false;
     t->emit_seq++;
     atomic_fetch_add(&s->progress.chunks_done, 1);
     if (!c->whole)
@@ -1534,8 +1659,16 @@ static char *state_text(const sl_snapshot *s)
                             json_string(t->kind == SL_SNAP_INITIAL ? "initial" : "incremental"));
         if (t->condition)
             json_object_set_new(o, "additional_condition", json_string(t->condition));
-        if (t->done_key && t->keyed)
-            json_object_set_new(o, "primary_key", key_to_json(t->done_key, t->done_len));
+        /* A held row is not emitted yet: the table is done up to the key before it. */
+        const uint8_t *done = t->done_key;
+        uint32_t done_len = t->done_len;
+        if (t->held) {
+            const sl_snap_job *j = &t->held->job;
+            done = t->held_row > 0 ? j->rows[t->held_row - 1].key : j->lo;
+            done_len = t->held_row > 0 ? j->rows[t->held_row - 1].key_len : j->lo_len;
+        }
+        if (done && t->keyed)
+            json_object_set_new(o, "primary_key", key_to_json(done, done_len));
         if (t->max_known && t->keyed)
             json_object_set_new(o, "maximum_key",
                                 t->max_key ? key_to_json(t->max_key, t->max_len) : json_null());

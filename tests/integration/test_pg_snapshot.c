@@ -471,6 +471,32 @@ static int log_count(const char *path, const char *text)
 
 /* ---- the initial snapshot under concurrent writes ---- */
 
+/*
+ * A table's read events (its topic has one partition: they are in order):
+ * its last one, and only that one, is marked "last_in_data_collection" or
+ * "last". Adds the table's "first" and "last" marks to *first and *last.
+ */
+static void check_table_markers(const events *ev, const char *table, size_t *first, size_t *last)
+{
+    const event *final = NULL;
+    size_t ends = 0;
+    for (size_t i = 0; i < ev->n; i++) {
+        const event *e = &ev->items[i];
+        if (e->op != 'r')
+            continue;
+        final = e;
+        *first += strcmp(e->snapshot, "first") == 0;
+        *last += strcmp(e->snapshot, "last") == 0;
+        ends +=
+            strcmp(e->snapshot, "last") == 0 || strcmp(e->snapshot, "last_in_data_collection") == 0;
+    }
+    cr_assert_not_null(final, "%s: no read event", table);
+    cr_assert_eq(ends, 1, "%s: %zu read events end the table", table, ends);
+    cr_assert(strcmp(final->snapshot, "last") == 0 ||
+                  strcmp(final->snapshot, "last_in_data_collection") == 0,
+              "%s: the last read event is marked \"%s\"", table, final->snapshot);
+}
+
 Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .fini = kill_started,
      .timeout = 300)
 {
@@ -562,6 +588,14 @@ Test(pg_snapshot, initial_snapshot_under_concurrent_writes_is_exact_per_key, .fi
     json_object_foreach(bag, k, v) nonzero += json_integer_value(v) != 0;
     cr_assert_eq(nonzero, groups, "it_snap_c: no row beyond the table's");
     json_decref(bag);
+
+    /* Debezium's markers, though the stream superseded rows of the tables' last chunks. */
+    size_t nfirst = 0, nlast = 0;
+    check_table_markers(&a, "it_snap_a", &nfirst, &nlast);
+    check_table_markers(&b, "it_snap_b", &nfirst, &nlast);
+    check_table_markers(&c, "it_snap_c", &nfirst, &nlast);
+    cr_assert_eq(nfirst, 1, "%zu read events are marked first", nfirst);
+    cr_assert_eq(nlast, 1, "%zu read events are marked last", nlast);
 
     free_events(&a);
     free_events(&b);
