@@ -22,9 +22,12 @@ Exit status 1 when any other difference remains.
 
 --mysql: MySQL/MariaDB events, whose source block names places in a binlog
 that differ between two servers: the connection id (thread) is masked, and
-the binlog position (pos) and the GTID's transaction number are compared
-relative to the first row event of each file (the server's UUID masked),
-and so is the GTID that is a transaction's id in transaction metadata.
+the binlog file's number, the position (pos) and the GTID's transaction
+number are compared relative to the lowest of the row events (the server's
+UUID masked), and so is the GTID that is a transaction's id in transaction
+metadata: a server whose binlog index does not start at 000001 gives the
+same events, while the file's name, its number's width, a change of file
+and the distances between positions are still compared.
 """
 import json
 import re
@@ -79,11 +82,19 @@ def mask_txid(v, base=None):
     return "<xid>:<lsn>" if TXID.match(v) else v
 
 
+BINLOG_FILE = re.compile(r"^(.*\.)(\d+)$")
+
+
 def relative_source(v, base):
-    """MySQL: thread masked, pos and the GTID's number relative to base (pos, gno)."""
+    """MySQL: thread masked, pos, the GTID's number and the file's relative to base (pos, gno, file)."""
     for j, (sk, sv) in enumerate(v[1]):
         if sk == "thread":
             v[1][j] = (sk, "<masked>")
+        elif sk == "file" and isinstance(sv, str) and base:
+            m = BINLOG_FILE.match(sv)
+            if m:
+                n = m.group(2)
+                v[1][j] = (sk, "%s<first+%d, %d digits>" % (m.group(1), int(n) - base[2], len(n)))
         elif sk == "pos" and isinstance(sv, str) and base:
             v[1][j] = (sk, str(int(sv) - base[0]))
         elif sk == "gtid" and isinstance(sv, str) and base:
@@ -118,8 +129,8 @@ def mask(value, topic="", base=None):
 
 
 def mysql_base(messages):
-    """The lowest pos and GTID number of the row events (those on a table topic) of a file."""
-    pos, gno = None, None
+    """The lowest pos, GTID number and binlog file number of the row events (those on a table topic)."""
+    pos, gno, fno = None, None, None
     for m in messages:
         if not m.get("value") or m["topic"].count(".") < 2:
             continue
@@ -129,7 +140,10 @@ def mysql_base(messages):
         pos = p if pos is None else min(pos, p)
         if g:
             gno = int(g.group(1)) if gno is None else min(gno, int(g.group(1)))
-    return (pos or 0, gno or 0)
+        f = BINLOG_FILE.match(src.get("file") or "")
+        if f:
+            fno = int(f.group(2)) if fno is None else min(fno, int(f.group(2)))
+    return (pos or 0, gno or 0, fno or 0)
 
 
 def label(item, index):
