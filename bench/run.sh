@@ -723,7 +723,10 @@ run_one() { # workload contender run
     prepare_table "$w"
     pg -c "CREATE PUBLICATION $slot FOR TABLE $table"
     if [[ $c == sluice-kafka* || $c == debezium* ]]; then
-        "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
+        if ! "$probe" topics-create "$kafka" "$topic" >/dev/null; then
+            ok=false error="could not create topic $topic on $kafka"
+            echo "bench: $w $c run $r: $error (the probe's message is above)" >&2
+        fi
     fi
 
     if [[ $ok == true ]] && ! start_contender "$c" "$dir" "$slot" "$prefix" "$table"; then
@@ -885,20 +888,26 @@ run_snapshot() { # workload contender run
         wait_json=$(printf '{"lines": %s, "expected": %s, "last_write": %s}' "$rows" "$rows" "$end")
     elif [[ $ok == true ]]; then
         pg -c "CREATE PUBLICATION $slot FOR TABLE $table"
-        if [[ $c == sluice-kafka || $c == debezium ]]; then
-            "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
+        if [[ $c == sluice-kafka || $c == debezium ]] &&
+            ! "$probe" topics-create "$kafka" "$topic" >/dev/null; then
+            # No contender starts: nothing would create the slot the watch below waits for.
+            ok=false error="could not create topic $topic on $kafka"
+            echo "bench: $w $c run $r: $error (the probe's message is above)" >&2
         fi
         seam_writer_sql "$w" "$rows" >"$dir/writer.sql"
-        # The watch for the slot starts before the contender, so it sees the moment it appears.
-        "$probe" slot-wait "$conninfo" "$slot" 600 >"$dir/slot.json" 2>"$dir/slot.err" &
-        local slot_watch=$!
-        if [[ $ok == true ]] && ! start_snapshot_contender "$c" "$dir" "$slot" "$prefix" "$table"; then
-            ok=false error="contender did not start"
+        if [[ $ok == true ]]; then
+            # The watch for the slot starts before the contender, so it sees the moment it appears.
+            "$probe" slot-wait "$conninfo" "$slot" 600 >"$dir/slot.json" 2>"$dir/slot.err" &
+            local slot_watch=$!
+            if ! start_snapshot_contender "$c" "$dir" "$slot" "$prefix" "$table"; then
+                ok=false error="contender did not start"
+                kill "$slot_watch" 2>/dev/null || true
+            fi
+            if ! wait "$slot_watch"; then
+                [[ $ok == true ]] && { ok=false error="the slot was never created"; }
+            fi
+            t0=$(sed -n 's/.*"created": \([0-9.]*\).*/\1/p' "$dir/slot.json")
         fi
-        if ! wait "$slot_watch"; then
-            [[ $ok == true ]] && { ok=false error="the slot was never created"; }
-        fi
-        t0=$(sed -n 's/.*"created": \([0-9.]*\).*/\1/p' "$dir/slot.json")
         if [[ $ok == true ]]; then
             PGOPTIONS='-c synchronous_commit=on' psql -X -q -v ON_ERROR_STOP=1 -f "$dir/writer.sql" \
                 >"$dir/writer.log" 2>&1 &
@@ -925,7 +934,7 @@ run_snapshot() { # workload contender run
             sample_json=$(<"$dir/sample.json")
             kill -0 "$cdc_pid" 2>/dev/null || { ok=false error="${error:-contender exited}"; }
         fi
-        [[ -n $cdc_pid ]] && stop_contender "$c" "$dir"
+        [[ -n ${cdc_pid:-} ]] && stop_contender "$c" "$dir"
         if [[ $ok == true ]]; then
             if [[ $c == sluice-file ]]; then
                 seam_json=$("$probe" seam-files "$dir/out" "$conninfo" "$table") || ok=false
