@@ -28,6 +28,47 @@ static const char *const golden_tables =
     "ints, nums, temporal, strings, docs, pk_change, composite_pk, no_pk, uniq_only, evolving, "
     "trunc, old_name, new_name, created_later, capture_end, mysql_only, mariadb_only";
 
+typedef struct checkpoint_seek {
+    const char *file;
+    bool found;
+} checkpoint_seek;
+
+static int find_checkpoint(void *ctx, unsigned ncols, char **row)
+{
+    checkpoint_seek *k = ctx;
+    /* Log_name, Pos, Event_type, Server_id, End_log_pos, Info */
+    if (ncols >= 6 && row[2] && row[5] && strcmp(row[2], "Binlog_checkpoint") == 0 &&
+        strstr(row[5], k->file))
+        k->found = true;
+    return k->found;
+}
+
+/*
+ * MariaDB writes a binlog checkpoint event (45 bytes) into a new binlog file
+ * once the transactions of the one before are committed, some time after
+ * the rotation: waits for it, or it falls among the events compared and
+ * shifts their positions.
+ */
+static void wait_mariadb_checkpoint(const it_mysql *s)
+{
+    char *file = it_mysql_value(s, "SHOW MASTER STATUS");
+    cr_assert_not_null(file, "%s: no binlog file", s->name);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SHOW BINLOG EVENTS IN '%s'", file);
+    checkpoint_seek k = {.file = file};
+    my_conn *c = it_mysql_admin(s);
+    for (int i = 0; i < 500 && !k.found; i++) {
+        sl_error err;
+        cr_assert_eq(my_conn_query_each(c, sql, find_checkpoint, &k, &err), SL_OK, "%s: %s", sql,
+                     err.msg);
+        if (!k.found)
+            usleep(20000);
+    }
+    my_conn_close(c);
+    cr_assert(k.found, "%s: no binlog checkpoint in %s after 10 s", s->name, file);
+    free(file);
+}
+
 static void golden(it_mysql_kind kind)
 {
     it_require_kafka();
@@ -109,6 +150,8 @@ static void golden(it_mysql_kind kind)
      * see: the file's number is compared relative to the first row event's.
      */
     cr_assert_eq(it_mysql_sql(&s, "FLUSH BINARY LOGS;"), 0);
+    if (maria)
+        wait_mariadb_checkpoint(&s);
 
     char *cfg = it_mysql_write_config(
         &s, dir, "golden", "kafka",
