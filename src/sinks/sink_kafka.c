@@ -1,9 +1,10 @@
 /*
  * The Kafka sink, over librdkafka.
  *
- * Every accepted message is copied into librdkafka's queue; its delivery
- * report, served on the pipeline thread by rd_kafka_poll(), is the
- * acknowledgement that drives checkpoints. The producer is idempotent with
+ * Every accepted message is copied into librdkafka's queue (its value into
+ * the sink's own payload chunks, see below); its delivery report, served on
+ * the pipeline thread by rd_kafka_poll(), is the acknowledgement that drives
+ * checkpoints. The producer is idempotent with
  * acks=all, so retries neither reorder nor duplicate within a partition, and
  * messages are partitioned by a murmur2 hash of the key bytes, as Kafka's
  * Java producer (and so Debezium) does: per-key order holds, and a key lands
@@ -35,6 +36,28 @@
 #include "sinks/sinks.h"
 #include "sluice/log.h"
 
+/*
+ * Message values are copied into chunks of the sink's own, one after the
+ * other, and handed to librdkafka without RD_KAFKA_MSG_F_COPY, which would
+ * malloc a block of the value's size for every message and free it when the
+ * delivery report is served: with Debezium's four context headers (each a
+ * malloc of librdkafka's too) that churn was a sixth of sluice's CPU in a
+ * profile of S1 (docs/benchmarks.md). A chunk is written again once the
+ * delivery reports of all its messages have been served, so the chunks hold
+ * what librdkafka's queue holds, which queue.buffering.max.kbytes bounds,
+ * plus at most the unused ends of the chunks being filled. Larger values,
+ * rare, are still copied by librdkafka.
+ */
+#define CHUNK_SIZE (1024 * 1024)
+#define CHUNK_MAX_VALUE (CHUNK_SIZE / 8)
+#define SPARE_CHUNKS 2 /* empty chunks kept for reuse; more are freed */
+
+typedef struct payload_chunk {
+    char *base;  /* CHUNK_SIZE bytes */
+    size_t used; /* bytes handed out since it was last empty */
+    size_t live; /* messages in it whose delivery report was not served yet */
+} payload_chunk;
+
 struct sl_sink {
     rd_kafka_t *rk;
     rd_kafka_queue_t *main_queue;
@@ -49,8 +72,96 @@ struct sl_sink {
     const char *last_topic; /* the topic of the previous message, known already */
     char **known_topics;    /* topics whose metadata was fetched, sorted */
     size_t nknown, known_cap;
-    char connector[128]; /* librdkafka's threads log with it (on_log) */
+    char connector[128];   /* librdkafka's threads log with it (on_log) */
+    payload_chunk *chunks; /* every chunk allocated, in no order */
+    size_t nchunks, chunks_cap;
+    size_t filling; /* index of the chunk new values go into; nchunks when none */
 };
+
+/* The chunk that holds a value the sink handed to librdkafka, or NULL (a copy of librdkafka's). */
+static payload_chunk *chunk_of(sl_sink *sink, const void *value)
+{
+    const char *p = value;
+    for (size_t i = 0; p && i < sink->nchunks; i++) {
+        payload_chunk *c = &sink->chunks[i];
+        if (p >= c->base && p < c->base + CHUNK_SIZE)
+            return c;
+    }
+    return NULL;
+}
+
+/*
+ * Room for len bytes of value (len <= CHUNK_MAX_VALUE), or NULL when memory
+ * ran out; the caller commits it with chunk_commit() once librdkafka took
+ * the message, and otherwise hands out the same room again next time.
+ */
+static char *chunk_reserve(sl_sink *sink, size_t len)
+{
+    if (sink->filling < sink->nchunks) {
+        payload_chunk *c = &sink->chunks[sink->filling];
+        if (c->used + len <= CHUNK_SIZE)
+            return c->base + c->used;
+    }
+    /* The chunk being filled is full: take an empty one, or make one. */
+    sink->filling = sink->nchunks;
+    for (size_t i = 0; i < sink->nchunks; i++) {
+        if (sink->chunks[i].live == 0) {
+            sink->chunks[i].used = 0;
+            sink->filling = i;
+            return sink->chunks[i].base;
+        }
+    }
+    if (sink->nchunks == sink->chunks_cap) {
+        size_t cap = sink->chunks_cap ? sink->chunks_cap * 2 : 8;
+        payload_chunk *grown = realloc(sink->chunks, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        sink->chunks = grown;
+        sink->chunks_cap = cap;
+    }
+    char *base = malloc(CHUNK_SIZE);
+    if (!base)
+        return NULL;
+    sink->chunks[sink->nchunks] = (payload_chunk){.base = base};
+    sink->filling = sink->nchunks++;
+    return base;
+}
+
+static void chunk_commit(sl_sink *sink, size_t len)
+{
+    payload_chunk *c = &sink->chunks[sink->filling];
+    c->used += len;
+    c->live++;
+}
+
+/*
+ * A message in c was reported. An emptied chunk that is not being filled is
+ * kept for reuse, or freed when SPARE_CHUNKS empty ones are kept already, so
+ * that a burst's chunks do not stay allocated.
+ */
+static void chunk_release(sl_sink *sink, payload_chunk *c)
+{
+    if (--c->live > 0)
+        return;
+    size_t i = (size_t)(c - sink->chunks);
+    if (i == sink->filling) {
+        c->used = 0; /* no message points into it any more */
+        return;
+    }
+    size_t spare = 0;
+    for (size_t j = 0; j < sink->nchunks; j++)
+        if (j != sink->filling && sink->chunks[j].live == 0)
+            spare++;
+    if (spare <= SPARE_CHUNKS)
+        return;
+    free(c->base);
+    size_t last = --sink->nchunks;
+    sink->chunks[i] = sink->chunks[last];
+    if (sink->filling == last)
+        sink->filling = i;
+    else if (sink->filling > last)
+        sink->filling = sink->nchunks;
+}
 
 /*
  * librdkafka's defaults tuned for a CDC producer; all of them can be
@@ -277,6 +388,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     (void)rk;
     sl_sink *sink = opaque;
     uint64_t token = (uint64_t)(uintptr_t)msg->_private;
+    /*
+     * librdkafka is done with the message, and the callback below does not
+     * produce, so its value's room can be released now.
+     */
+    payload_chunk *c = chunk_of(sink, msg->payload);
+    if (c)
+        chunk_release(sink, c);
     if (!sink->on_ack)
         return; /* closing: the pipeline no longer listens */
     if (!msg->err) {
@@ -452,29 +570,39 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
 {
     char buf[64];
     warm_topic(sink, msg->topic);
-    rd_kafka_resp_err_t e;
-    if (msg->nheaders == 0) {
-        e = rd_kafka_producev(sink->rk, RD_KAFKA_V_TOPIC(msg->topic),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
-                              RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len),
-                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
-    } else {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(msg->nheaders);
+    /* The value goes into a payload chunk when it fits one; otherwise librdkafka copies it. */
+    const void *value = msg->value;
+    int flags = RD_KAFKA_MSG_F_COPY;
+    if (value && msg->value_len > 0 && msg->value_len <= CHUNK_MAX_VALUE) {
+        char *room = chunk_reserve(sink, msg->value_len);
+        if (room) {
+            memcpy(room, msg->value, msg->value_len);
+            value = room;
+            flags = 0;
+        }
+    }
+    rd_kafka_headers_t *hdrs = NULL;
+    if (msg->nheaders > 0) {
+        hdrs = rd_kafka_headers_new(msg->nheaders);
         for (size_t i = 0; i < msg->nheaders; i++)
             rd_kafka_header_add(hdrs, msg->headers[i].name, -1, msg->headers[i].value,
                                 (ssize_t)msg->headers[i].len);
-        e = rd_kafka_producev(
-            sink->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
-            RD_KAFKA_V_VALUE((void *)msg->value, msg->value_len), RD_KAFKA_V_HEADERS(hdrs),
-            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
-        /* The message owns the headers only once it is accepted. */
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_headers_destroy(hdrs);
     }
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+    /* librdkafka always copies the key. */
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(sink->rk, RD_KAFKA_V_TOPIC(msg->topic), RD_KAFKA_V_MSGFLAGS(flags),
+                          RD_KAFKA_V_KEY((void *)msg->key, msg->key_len),
+                          RD_KAFKA_V_VALUE((void *)value, msg->value_len), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)msg->token), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (flags == 0)
+            chunk_commit(sink, msg->value_len);
         return SL_OK;
+    }
+    /* The message owns the headers only once it is accepted; the reserved room is handed out again.
+     */
+    if (hdrs)
+        rd_kafka_headers_destroy(hdrs);
     size_t size = msg->key_len + msg->value_len;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         /*
@@ -547,6 +675,10 @@ static void kafka_close(sl_sink *sink)
         sink->on_ack = NULL;
         rd_kafka_destroy_flags(sink->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
+    /* librdkafka is gone, and with it every pointer into the chunks. */
+    for (size_t i = 0; i < sink->nchunks; i++)
+        free(sink->chunks[i].base);
+    free(sink->chunks);
     for (size_t i = 0; i < sink->nknown; i++)
         free(sink->known_topics[i]);
     free(sink->known_topics);

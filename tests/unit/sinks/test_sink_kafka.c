@@ -361,3 +361,117 @@ Test(sink_kafka, item8_a_queue_smaller_than_the_largest_message_is_refused)
     cr_assert_null(strstr(err.msg, "20000000"), "%s", err.msg);
     sl_config_free(cfg);
 }
+
+/*
+ * The value of message n: about 1 to 6 kB (and 200 kB for every 500th,
+ * larger than a payload chunk takes), so that a few thousand of them fill
+ * several chunks; NULL (a tombstone) for every 97th.
+ */
+static size_t chunk_test_value(uint64_t n, char *buf, size_t cap)
+{
+    if (n % 97 == 96)
+        return 0;
+    size_t len = n % 500 == 499 ? 200000 : 1000 + (size_t)(n * 1237 % 5000);
+    cr_assert_leq(len, cap);
+    int head = snprintf(buf, cap, "{\"n\":%llu,\"pad\":\"", (unsigned long long)n);
+    for (size_t i = (size_t)head; i < len - 2; i++)
+        buf[i] = (char)('a' + (n + i) % 26);
+    memcpy(buf + len - 2, "\"}", 2);
+    return len;
+}
+
+/*
+ * The sink copies values into chunks of its own and reuses a chunk once its
+ * messages are acknowledged: whatever the caller does with its buffer after
+ * produce(), and however acknowledgements and retries interleave with new
+ * messages, every message that reaches the broker carries its own value.
+ */
+Test(sink_kafka, values_reach_the_broker_intact_from_reused_chunks, .init = start_mock,
+     .fini = stop_mock, .timeout = 120)
+{
+    enum { N = 4000 };
+    /* Retriable errors, so that some messages are sent again from their chunks. */
+    rd_kafka_mock_push_request_errors(
+        mock, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    sl_sink *sink = open_sink(
+        ",\"kafka.queue.buffering.max.kbytes\":\"4096\",\"kafka.retry.backoff.ms\":\"10\"");
+    static char buf[200000];
+    sl_error err;
+    for (uint64_t n = 0; n < N;) {
+        char key[32];
+        snprintf(key, sizeof key, "k%llu", (unsigned long long)(n % 50));
+        size_t len = chunk_test_value(n, buf, sizeof buf);
+        sl_message m = {.topic = "t",
+                        .key = key,
+                        .key_len = strlen(key),
+                        .value = len ? buf : NULL,
+                        .value_len = len,
+                        .token = n};
+        sl_code rc = sl_sink_kafka.produce(sink, &m, &err);
+        memset(buf, 'X', len); /* the caller's buffer is the caller's again */
+        if (rc == SL_FULL) {
+            cr_assert_eq(sl_sink_kafka.poll(sink, 50, &err), SL_OK, "%s", err.msg);
+            continue;
+        }
+        cr_assert_eq(rc, SL_OK, "%s", err.msg);
+        n++;
+        if (n % 100 == 0)
+            cr_assert_eq(sl_sink_kafka.poll(sink, 0, &err), SL_OK, "%s", err.msg);
+    }
+    cr_assert_eq(sl_sink_kafka.flush(sink, 60000, &err), SL_OK, "%s", err.msg);
+    for (int n = 0; n < N; n++)
+        cr_assert_eq(acks.ok[n], 1, "message %d acknowledged %d times", n, acks.ok[n]);
+    sl_sink_kafka.close(sink);
+
+    /* Read everything back from the mock cluster and compare. */
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mock), errstr,
+                      sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "chunks", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    cr_assert_not_null(consumer, "%s", errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+    for (int p = 0; p < 4; p++)
+        rd_kafka_topic_partition_list_add(parts, "t", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    cr_assert_eq(rd_kafka_assign(consumer, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(parts);
+    static char seen[N];
+    static char expect[200000];
+    int got = 0;
+    for (int idle = 0; got < N && idle < 300;) {
+        rd_kafka_message_t *rm = rd_kafka_consumer_poll(consumer, 100);
+        if (!rm) {
+            idle++;
+            continue;
+        }
+        if (rm->err) {
+            rd_kafka_message_destroy(rm);
+            continue;
+        }
+        /* The key names n modulo 50; the value names n itself (or is a tombstone). */
+        cr_assert_not_null(rm->key);
+        unsigned long long n = 0;
+        if (rm->payload) {
+            cr_assert_eq(sscanf(rm->payload, "{\"n\":%llu,", &n), 1);
+        } else {
+            /* A tombstone: the next unseen n of its key whose value is NULL. */
+            unsigned long long k = strtoull((const char *)rm->key + 1, NULL, 10);
+            for (n = k; n < N && (seen[n] || n % 97 != 96); n += 50)
+                ;
+        }
+        cr_assert_lt(n, N);
+        size_t len = chunk_test_value(n, expect, sizeof expect);
+        cr_assert_eq(rm->len, len, "message %llu: %zu bytes, expected %zu", n, rm->len, len);
+        cr_assert(len == 0 || memcmp(rm->payload, expect, len) == 0, "message %llu differs", n);
+        cr_assert_eq(seen[n], 0, "message %llu read twice", n);
+        seen[n] = 1;
+        got++;
+        rd_kafka_message_destroy(rm);
+    }
+    cr_assert_eq(got, N, "read %d of %d messages", got, N);
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+}
