@@ -164,6 +164,9 @@ typedef struct pipeline {
 
     bool extended_headers;
     char run_id[40]; /* a UUID per life of the pipeline, as Debezium's runId header */
+    /* The extended headers' values, looked up once rather than per message. */
+    const char *topic_prefix, *connector_name;
+    size_t topic_prefix_len, connector_name_len, run_id_len;
 
     bool tombstones;
     bool skip[128];
@@ -527,12 +530,11 @@ static sl_code build_headers(pipeline *p, const sl_event *ev, sl_error *err)
                        p->other_key.data, p->other_key.len);
     }
     if (p->extended_headers) {
-        const char *prefix = sl_config_str(p->cfg, "topic.prefix");
-        const char *connector = p->conn->source->connector_name;
-        add_header(p, "__debezium.context.connectorLogicalName", prefix, strlen(prefix));
+        add_header(p, "__debezium.context.connectorLogicalName", p->topic_prefix,
+                   p->topic_prefix_len);
         add_header(p, "__debezium.context.taskId", "0", 1);
-        add_header(p, "__debezium.context.connectorName", connector, strlen(connector));
-        add_header(p, "__debezium.context.runId", p->run_id, strlen(p->run_id));
+        add_header(p, "__debezium.context.connectorName", p->connector_name, p->connector_name_len);
+        add_header(p, "__debezium.context.runId", p->run_id, p->run_id_len);
     }
     return SL_OK;
 }
@@ -971,6 +973,11 @@ static sl_code run_once(pipeline *p, sl_error *err)
     sl_buf_init(&p->state);
     sl_buf_init(&p->durable_state);
     make_run_id(p->run_id);
+    p->run_id_len = strlen(p->run_id);
+    p->topic_prefix = sl_config_str(p->cfg, "topic.prefix");
+    p->topic_prefix_len = strlen(p->topic_prefix);
+    p->connector_name = p->conn->source->connector_name;
+    p->connector_name_len = strlen(p->connector_name);
     if (!p->batch.items || !p->cp || !p->hold)
         return sl_error_set(err, SL_NOMEM, "out of memory");
 

@@ -49,6 +49,7 @@ struct sl_sink {
     bool fsync;
     char *dir;
     topic_file *files; /* open-addressing table keyed by topic */
+    topic_file *last;  /* the file of the previous message: most runs are of one topic */
     size_t nfiles_cap;
     size_t nfiles;
     token_run *runs; /* acknowledgements owed, in order */
@@ -186,6 +187,7 @@ static void grow_files(sl_sink *s)
     free(s->files);
     s->files = files;
     s->nfiles_cap = cap;
+    s->last = NULL;
 }
 
 /*
@@ -228,10 +230,14 @@ static sl_code drop_torn_line(int fd, const char *path, sl_error *err)
 /* The open file of a topic, opened on first use. */
 static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, sl_error *err)
 {
+    if (s->last && strcmp(s->last->topic, topic) == 0) {
+        *out = s->last;
+        return SL_OK;
+    }
     size_t i = hash_str(topic) & (s->nfiles_cap - 1);
     while (s->files[i].topic) {
         if (strcmp(s->files[i].topic, topic) == 0) {
-            *out = &s->files[i];
+            *out = s->last = &s->files[i];
             return SL_OK;
         }
         i = (i + 1) & (s->nfiles_cap - 1);
@@ -257,7 +263,7 @@ static sl_code topic_file_get(sl_sink *s, const char *topic, topic_file **out, s
         grow_files(s);
         return topic_file_get(s, topic, out, err);
     }
-    *out = &s->files[i];
+    *out = s->last = &s->files[i];
     return SL_OK;
 }
 
