@@ -914,6 +914,11 @@ run_snapshot() { # workload contender run
             writer_pid=$!
             "$probe" sample 100 "$cdc_pid" >"$dir/sample.json" 2>"$dir/sample.err" &
             sampler_pid=$!
+            if ((perf)) && [[ $c == sluice-* ]]; then
+                perf record -q -g -F 499 -p "$cdc_pid" -o "$results/perf-$id.data" \
+                    >"$dir/perf.log" 2>&1 &
+                perf_pid=$!
+            fi
             # Every row that existed has at least one event (its read, or the
             # change that superseded it): the count reaches the rows as the
             # snapshot ends, give or take a few of the writer's events.
@@ -931,6 +936,12 @@ run_snapshot() { # workload contender run
             kill "$sampler_pid" 2>/dev/null || true
             wait "$sampler_pid" 2>/dev/null || true
             sampler_pid=
+            if [[ -n ${perf_pid:-} ]]; then
+                kill -INT "$perf_pid" 2>/dev/null || true
+                wait "$perf_pid" 2>/dev/null || true
+                perf_pid=
+                perf_summary "$results/perf-$id.data" >"$results/perf-$id.txt" 2>&1 || true
+            fi
             sample_json=$(<"$dir/sample.json")
             kill -0 "$cdc_pid" 2>/dev/null || { ok=false error="${error:-contender exited}"; }
         fi
