@@ -5,9 +5,12 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "config_load.h"
 #include "sinks/sinks.h"
@@ -19,12 +22,41 @@ static uint64_t acks_total;
 static uint64_t last_token_acked;
 static bool out_of_order;
 
+/*
+ * When set: the file every acknowledged message must already be in (one
+ * topic only); line_end[i] is where message i's line ends in it.
+ */
+static const char *written_path;
+static size_t line_end[4096];
+static size_t produced;
+#define PER_TOKEN 200
+
+static size_t count_lines(const char *path)
+{
+    size_t len;
+    char *text = ts_read_file(path, &len);
+    size_t n = 0;
+    for (const char *p = text; p && (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
+        n++;
+    free(text);
+    return n;
+}
+
 static void on_ack(void *ctx, uint64_t token, sl_code status, const sl_sink_failure *failure)
 {
     (void)ctx;
     (void)failure;
     cr_assert_eq(status, SL_OK);
     cr_assert_lt(token, 64);
+    if (written_path) {
+        /* Messages are acknowledged in order: this one is message acks_total. */
+        struct stat st;
+        cr_assert_eq(stat(written_path, &st), 0);
+        cr_assert_lt(acks_total, produced);
+        cr_assert_geq((size_t)st.st_size, line_end[acks_total],
+                      "message %llu acknowledged with %lld of its %zu bytes in the file",
+                      (unsigned long long)acks_total, (long long)st.st_size, line_end[acks_total]);
+    }
     if (token < last_token_acked)
         out_of_order = true;
     last_token_acked = token;
@@ -37,6 +69,7 @@ static sl_sink *open_sink_here(void)
 {
     memset(acked, 0, sizeof acked);
     acks_total = 0;
+    produced = 0;
     last_token_acked = 0;
     out_of_order = false;
     char text[4200];
@@ -74,6 +107,12 @@ static sl_code produce(sl_sink *sink, const char *topic, int n, uint64_t token, 
                     .token = token};
     sl_error err;
     sl_code rc = sl_sink_file.produce(sink, &m, &err);
+    if (rc == SL_OK && produced < sizeof line_end / sizeof *line_end) {
+        /* {"key":K,"value":V}\n */
+        size_t line = 7 + m.key_len + 9 + m.value_len + 2;
+        line_end[produced] = (produced ? line_end[produced - 1] : 0) + line;
+        produced++;
+    }
     free(value);
     return rc;
 }
@@ -165,6 +204,64 @@ Test(sink_file, a_line_a_crash_cut_short_is_removed_before_writing_again)
     }
     cr_assert_eq(lines, 3, "%s", text);
     free(text);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+/*
+ * The lines go to the file on a writer thread: an acknowledgement must still
+ * come only after the message's line is in the file (each acknowledgement
+ * checks the file's size).
+ */
+Test(sink_file, a_message_is_acknowledged_only_after_its_line_is_in_the_file)
+{
+    sl_sink *sink = open_sink();
+    char path[4300];
+    snprintf(path, sizeof path, "%s/out/p.public.t.jsonl", dir);
+    written_path = path;
+    sl_error err;
+    for (int i = 0; i < 10 * PER_TOKEN; i++) {
+        cr_assert_eq(produce(sink, "p.public.t", i, (uint64_t)(i / PER_TOKEN), 1000), SL_OK);
+        cr_assert_eq(sl_sink_file.poll(sink, 0, &err), SL_OK, "%s", err.msg);
+    }
+    serve(sink, 10 * PER_TOKEN);
+    cr_assert_eq(acks_total, 10 * PER_TOKEN);
+    written_path = NULL;
+    cr_assert_eq(count_lines(path), 10 * PER_TOKEN);
+    sl_sink_file.close(sink);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+/*
+ * A write that fails (here: past RLIMIT_FSIZE, with SIGXFSZ ignored) is
+ * reported as retriable, naming the topic, at that call and the next ones,
+ * and no message whose line is not in the file is acknowledged.
+ */
+Test(sink_file, a_failed_write_is_reported_and_nothing_unwritten_acknowledged)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = {.rlim_cur = 1024 * 1024, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    sl_sink *sink = open_sink();
+    char path[4300];
+    snprintf(path, sizeof path, "%s/out/p.public.t.jsonl", dir);
+    written_path = path;
+    sl_error err;
+    sl_code rc = SL_OK;
+    for (int i = 0; i < 20 * PER_TOKEN && rc == SL_OK; i++) {
+        rc = produce(sink, "p.public.t", i, (uint64_t)(i / PER_TOKEN), 1000);
+        if (rc == SL_OK)
+            rc = sl_sink_file.poll(sink, 0, &err);
+    }
+    if (rc == SL_OK)
+        rc = sl_sink_file.flush(sink, 1000, &err);
+    cr_assert_eq(rc, SL_SINK_RETRY);
+    cr_assert_eq(sl_sink_file.flush(sink, 1000, &err), SL_SINK_RETRY);
+    cr_assert(strstr(err.msg, "could not write the file of topic \"p.public.t\""), "%s", err.msg);
+    cr_assert_lt(acks_total, 20 * PER_TOKEN);
+    written_path = NULL;
+    sl_sink_file.close(sink);
     ts_rmtree(dir);
     free(dir);
 }
