@@ -88,7 +88,8 @@ typedef struct pg_reader {
     sl_source *s;
     PGconn *conn;
     PGcancel *cancel;
-    bool parallel; /* other readers may read the next chunks meanwhile */
+    bool parallel;    /* other readers may read the next chunks meanwhile */
+    bool commit_sent; /* the last chunk's COMMIT was sent, its reply not yet read */
 } pg_reader;
 
 /* ---- keys ---- */
@@ -825,10 +826,27 @@ static const char *override_for(sl_source *s, const pg_table *t)
 }
 
 /* Reads one chunk (or a whole table, in blocks). Reader thread. */
+/*
+ * Reads the reply to the previous chunk's COMMIT, sent without waiting for
+ * it (the transaction ends on the server as it reads the COMMIT; a read-only
+ * one cannot fail to commit in a way that touches the rows already read). A
+ * lost connection shows in PQstatus and is dealt with by the caller.
+ */
+static void finish_commit(pg_reader *r)
+{
+    if (!r->commit_sent)
+        return;
+    r->commit_sent = false;
+    PGresult *res;
+    while ((res = PQgetResult(r->conn)))
+        PQclear(res);
+}
+
 static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
 {
     pg_reader *r = reader;
     const pg_table *t = job->table;
+    finish_commit(r);
     if (PQstatus(r->conn) != CONNECTION_OK) {
         PQreset(r->conn);
         if (PQstatus(r->conn) != CONNECTION_OK)
@@ -837,22 +855,26 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
             PQfreeCancel(r->cancel);
         r->cancel = PQgetCancel(r->conn);
     }
-    sl_code rc = exec_ok(r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                         "begin a snapshot transaction", err);
-    if (rc != SL_OK)
-        return rc;
-    /* The first statement takes the transaction's snapshot. */
+    /*
+     * The transaction's first statement takes its snapshot. BEGIN goes in
+     * the same message (one round trip less per chunk): PQexec returns the
+     * SELECT's result, or the error of whichever statement failed.
+     */
     const char *snap_sql =
         PQserverVersion(r->conn) >= 130000
-            ? "SELECT pg_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
+            ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+              "SELECT pg_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
               "(extract(epoch from transaction_timestamp()) * 1000000)::int8"
-            : "SELECT txid_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
+            : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+              "SELECT txid_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
               "(extract(epoch from transaction_timestamp()) * 1000000)::int8";
+    sl_code rc = SL_OK;
     PGresult *res = PQexec(r->conn, snap_sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         PQclear(res);
-        rc = reader_error(r, "read the snapshot's position", err);
-        exec_ok(r, "ROLLBACK", "roll back", NULL);
+        rc = reader_error(r, "begin a snapshot transaction and read its position", err);
+        if (PQstatus(r->conn) == CONNECTION_OK)
+            exec_ok(r, "ROLLBACK", "roll back", NULL);
         return rc;
     }
     job->vis = parse_vis(PQgetvalue(res, 0, 0), &job->arena, &job->vis_len);
@@ -1017,10 +1039,15 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
     free(rs.fields.text);
     free(rs.fields.len);
     free_sql(&q);
-    if (rc == SL_OK)
-        rc = exec_ok(r, "COMMIT", "end the snapshot transaction", err);
-    else if (PQstatus(r->conn) == CONNECTION_OK)
+    if (rc == SL_OK) {
+        /* Not waited for: see finish_commit(). */
+        if (PQsendQuery(r->conn, "COMMIT"))
+            r->commit_sent = true;
+        else
+            rc = reader_error(r, "end the snapshot transaction", err);
+    } else if (PQstatus(r->conn) == CONNECTION_OK) {
         exec_ok(r, "ROLLBACK", "roll back", NULL);
+    }
     return rc;
 }
 
