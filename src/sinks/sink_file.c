@@ -12,20 +12,9 @@
  * file sink once the file was fdatasync'ed (sink.file.fsync, default true).
  * Syncing is batched: at most every few milliseconds while the pipeline keeps
  * producing, at once when the pipeline waits.
- *
- * The file sink's write(2)s run on a writer thread of its own: the kernel's
- * copy of every byte (a third of the pipeline thread's time in a snapshot
- * into tmpfs) then overlaps the encoding of the next messages. The pipeline
- * thread gathers lines as before and hands each full buffer over through a
- * queue of a few buffers (so memory stays bounded: a full queue makes it
- * wait); before it syncs and acknowledges, it waits until the writer has
- * written everything handed over, so a message is still acknowledged only
- * after its line was written and synced. The stdout sink writes on the
- * pipeline thread.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,35 +39,6 @@ typedef struct topic_file {
     bool dirty;     /* written since the last sync */
 } topic_file;
 
-/* Buffers queued for the writer thread at most, the one it is writing included. */
-#define WRITER_QUEUE 4
-
-/* A buffer of lines for the writer thread to write to fd. */
-typedef struct write_job {
-    int fd;
-    const char *topic; /* the topic_file's: freed only after the writer is joined */
-    sl_buf buf;
-} write_job;
-
-/*
- * The writer thread and what it shares with the pipeline thread, all under
- * mu: the queue (the writer takes jobs from its head and removes each only
- * once written), the buffers it has emptied, and the first write error.
- */
-typedef struct file_writer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t wake; /* to the writer: a job was queued, or stop */
-    pthread_cond_t done; /* to the pipeline thread: a job was written */
-    write_job queue[WRITER_QUEUE];
-    size_t head, count;
-    sl_buf spare[WRITER_QUEUE]; /* written buffers, kept for reuse */
-    size_t nspare;
-    bool stop;
-    bool failed;
-    char error[SL_ERROR_MAX];
-} file_writer;
-
 typedef struct token_run {
     uint64_t token;
     uint32_t count;
@@ -99,7 +59,6 @@ struct sl_sink {
     topic_file out; /* stdout */
     sl_sink_ack_fn on_ack;
     void *ack_ctx;
-    file_writer *writer; /* the file sink's; NULL for stdout */
 };
 
 static const sl_config_key file_keys[] = {
@@ -171,149 +130,6 @@ static void append_json_string(sl_buf *out, const char *s)
     sl_buf_putc(out, '"');
 }
 
-/* ---- the writer thread ---- */
-
-/* Writes a whole buffer to fd; 0 or an errno. */
-static int write_all(int fd, const char *p, size_t len)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, p + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        off += (size_t)n;
-    }
-    return 0;
-}
-
-/*
- * The writer thread: writes the queued buffers in order. After a failed
- * write it writes nothing more (a later line must not follow a gap); the
- * pipeline thread reports the error at its next call, and nothing written
- * since the last acknowledgement is acknowledged.
- */
-static void *writer_main(void *arg)
-{
-    file_writer *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->stop && w->count == 0)
-            pthread_cond_wait(&w->wake, &w->mu);
-        if (w->stop)
-            break;
-        write_job *job = &w->queue[w->head];
-        bool skip = w->failed;
-        pthread_mutex_unlock(&w->mu);
-        int e = skip ? 0 : write_all(job->fd, job->buf.data, job->buf.len);
-        pthread_mutex_lock(&w->mu);
-        if (e && !w->failed) {
-            w->failed = true;
-            snprintf(w->error, sizeof w->error, "could not write the file of topic \"%s\": %s",
-                     job->topic, strerror(e));
-        }
-        sl_buf_reset(&job->buf);
-        w->spare[w->nspare++] = job->buf;
-        w->head = (w->head + 1) % WRITER_QUEUE;
-        w->count--;
-        pthread_cond_broadcast(&w->done);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-static sl_code writer_start(sl_sink *s, sl_error *err)
-{
-    file_writer *w = calloc(1, sizeof *w);
-    if (!w)
-        return sl_error_set(err, SL_NOMEM, "out of memory");
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->wake, NULL);
-    pthread_cond_init(&w->done, NULL);
-    int e = pthread_create(&w->thread, NULL, writer_main, w);
-    if (e != 0) {
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->wake);
-        pthread_cond_destroy(&w->done);
-        free(w);
-        return sl_error_set(err, SL_SINK, "could not start the file sink's writer thread: %s",
-                            strerror(e));
-    }
-    s->writer = w;
-    return SL_OK;
-}
-
-/* Stops the writer thread, dropping what it has not begun to write (nothing of it was
- * acknowledged). */
-static void writer_stop(file_writer *w)
-{
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    for (size_t i = 0; i < w->count; i++)
-        sl_buf_free(&w->queue[(w->head + i) % WRITER_QUEUE].buf);
-    for (size_t i = 0; i < w->nspare; i++)
-        sl_buf_free(&w->spare[i]);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->wake);
-    pthread_cond_destroy(&w->done);
-    free(w);
-}
-
-/* The writer's first error, as this call's; the caller holds mu. */
-static sl_code writer_error(file_writer *w, sl_error *err)
-{
-    return sl_error_set(err, SL_SINK_RETRY, "%s", w->error);
-}
-
-/*
- * Pipeline thread: queues a file's gathered lines for the writer and gives
- * the file an empty buffer, waiting while the queue is full.
- */
-static sl_code writer_queue(file_writer *w, topic_file *tf, sl_error *err)
-{
-    pthread_mutex_lock(&w->mu);
-    while (w->count == WRITER_QUEUE && !w->failed)
-        pthread_cond_wait(&w->done, &w->mu);
-    if (w->failed) {
-        sl_code rc = writer_error(w, err);
-        pthread_mutex_unlock(&w->mu);
-        return rc;
-    }
-    write_job *job = &w->queue[(w->head + w->count) % WRITER_QUEUE];
-    job->fd = tf->fd;
-    job->topic = tf->topic;
-    job->buf = tf->pending;
-    w->count++;
-    if (w->nspare > 0)
-        tf->pending = w->spare[--w->nspare];
-    else
-        sl_buf_init(&tf->pending);
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->mu);
-    tf->dirty = true;
-    return SL_OK;
-}
-
-/* Pipeline thread: waits until every queued buffer is written. */
-static sl_code writer_drain(file_writer *w, sl_error *err)
-{
-    pthread_mutex_lock(&w->mu);
-    while (w->count > 0 && !w->failed)
-        pthread_cond_wait(&w->done, &w->mu);
-    sl_code rc = w->failed ? writer_error(w, err) : SL_OK;
-    pthread_mutex_unlock(&w->mu);
-    return rc;
-}
-
-/* ---- the sinks ---- */
-
 static sl_code sink_new(const sl_config *cfg, bool to_stdout, sl_sink_ack_fn on_ack, void *ack_ctx,
                         sl_sink **out, sl_error *err)
 {
@@ -337,19 +153,6 @@ static sl_code sink_new(const sl_config *cfg, bool to_stdout, sl_sink_ack_fn on_
         s->dir = strdup(dir);
         s->nfiles_cap = 64;
         s->files = calloc(s->nfiles_cap, sizeof *s->files);
-        if (!s->dir || !s->files) {
-            free(s->dir);
-            free(s->files);
-            free(s);
-            return sl_error_set(err, SL_NOMEM, "out of memory");
-        }
-        sl_code rc = writer_start(s, err);
-        if (rc != SL_OK) {
-            free(s->dir);
-            free(s->files);
-            free(s);
-            return rc;
-        }
     }
     *out = s;
     return SL_OK;
@@ -482,15 +285,20 @@ static void owe_ack(sl_sink *s, uint64_t token)
     s->pending++;
 }
 
-/* Writes a file's gathered lines out: through the writer thread when there is one. */
-static sl_code write_pending(sl_sink *s, topic_file *tf, sl_error *err)
+/* Writes a file's gathered lines out. */
+static sl_code write_pending(topic_file *tf, sl_error *err)
 {
-    if (s->writer)
-        return writer_queue(s->writer, tf, err);
-    int e = write_all(tf->fd, tf->pending.data, tf->pending.len);
-    if (e)
-        return sl_error_set(err, SL_SINK_RETRY, "could not write the file of topic \"%s\": %s",
-                            tf->topic ? tf->topic : "(stdout)", strerror(e));
+    size_t off = 0;
+    while (off < tf->pending.len) {
+        ssize_t n = write(tf->fd, tf->pending.data + off, tf->pending.len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sl_error_set(err, SL_SINK_RETRY, "could not write the file of topic \"%s\": %s",
+                                tf->topic ? tf->topic : "(stdout)", strerror(errno));
+        }
+        off += (size_t)n;
+    }
     sl_buf_reset(&tf->pending);
     tf->dirty = true;
     return SL_OK;
@@ -517,13 +325,18 @@ static sl_code file_produce(sl_sink *s, const sl_message *msg, sl_error *err)
     sl_buf_puts(&tf->pending, "}\n");
     owe_ack(s, msg->token);
     if (tf->pending.len >= WRITE_CHUNK)
-        return write_pending(s, tf, err);
+        return write_pending(tf, err);
     return SL_OK;
 }
 
-/* Syncs one file, when asked; its lines were written out before. */
+/* Writes out and, when asked, syncs one file. */
 static sl_code settle(sl_sink *s, topic_file *tf, sl_error *err)
 {
+    if (tf->pending.len > 0) {
+        sl_code rc = write_pending(tf, err);
+        if (rc != SL_OK)
+            return rc;
+    }
     if (tf->dirty && s->fsync && fdatasync(tf->fd) != 0)
         return sl_error_set(err, SL_SINK_RETRY, "could not sync the file of topic \"%s\": %s",
                             tf->topic ? tf->topic : "(stdout)", strerror(errno));
@@ -535,24 +348,17 @@ static sl_code settle(sl_sink *s, topic_file *tf, sl_error *err)
 static sl_code sync_and_ack(sl_sink *s, sl_error *err)
 {
     if (s->to_stdout) {
-        sl_code rc = s->out.pending.len > 0 ? write_pending(s, &s->out, err) : SL_OK;
-        if (rc == SL_OK)
-            rc = settle(s, &s->out, err);
+        sl_code rc = settle(s, &s->out, err);
         if (rc != SL_OK)
             return rc;
     } else {
-        /* Every file's lines to the writer, then wait until all of it is written. */
-        sl_code rc = SL_OK;
-        for (size_t i = 0; i < s->nfiles_cap && rc == SL_OK; i++)
-            if (s->files[i].topic && s->files[i].pending.len > 0)
-                rc = write_pending(s, &s->files[i], err);
-        if (rc == SL_OK)
-            rc = writer_drain(s->writer, err);
-        for (size_t i = 0; i < s->nfiles_cap && rc == SL_OK; i++)
-            if (s->files[i].topic)
-                rc = settle(s, &s->files[i], err);
-        if (rc != SL_OK)
-            return rc;
+        for (size_t i = 0; i < s->nfiles_cap; i++) {
+            if (!s->files[i].topic)
+                continue;
+            sl_code rc = settle(s, &s->files[i], err);
+            if (rc != SL_OK)
+                return rc;
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &s->last_sync);
     size_t nruns = s->nruns;
@@ -593,7 +399,6 @@ static void file_close(sl_sink *s)
 {
     if (!s)
         return;
-    writer_stop(s->writer);
     for (size_t i = 0; i < s->nfiles_cap; i++) {
         if (s->files[i].topic) {
             close(s->files[i].fd);

@@ -1265,17 +1265,13 @@ static void dispatch(sl_snapshot *s)
     }
     /*
      * Readers take chunks in table order, several of one table at a time;
-     * chunks read but not yet emitted count too, so memory stays within one
-     * chunk per reader and two more: the one being emitted and one read
-     * ahead of it, so that a reader that is quicker than emission for a
-     * moment goes on reading rather than wait (with one reader and two
-     * chunks, reading and emitting alternated at the pace of the slower
-     * chunk each time).
+     * chunks read but not yet emitted count too, so memory stays within
+     * two chunks per reader.
      */
     for (snap_table *t = s->tables; t; t = t->next) {
         if (t->state != TABLE_RUNNING || !t->keyed)
             continue;
-        while (reading < s->cfg.threads && pending < s->cfg.threads + 2 && !t->bound_pending &&
+        while (reading < s->cfg.threads && pending < 2 * s->cfg.threads && !t->bound_pending &&
                !t->frontier_done) {
             dispatch_chunk(s, t, t->next_lo, t->next_lo_len, t->max_key, t->max_len, t->max_known,
                            false, t->next_seq++);
