@@ -825,7 +825,6 @@ static const char *override_for(sl_source *s, const pg_table *t)
     return v && *v ? v : NULL;
 }
 
-/* Reads one chunk (or a whole table, in blocks). Reader thread. */
 /*
  * Reads the reply to the previous chunk's COMMIT, sent without waiting for
  * it (the transaction ends on the server as it reads the COMMIT; a read-only
@@ -842,6 +841,7 @@ static void finish_commit(pg_reader *r)
         PQclear(res);
 }
 
+/* Reads one chunk (or a whole table, in blocks). Reader thread. */
 static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
 {
     pg_reader *r = reader;
