@@ -209,9 +209,9 @@ Test(sink_file, a_line_a_crash_cut_short_is_removed_before_writing_again)
 }
 
 /*
- * The lines go to the file on a writer thread: an acknowledgement must still
- * come only after the message's line is in the file (each acknowledgement
- * checks the file's size).
+ * Lines are gathered and written in large writes, and syncs are batched:
+ * an acknowledgement must still come only after the message's line is in
+ * the file (each acknowledgement checks the file's size).
  */
 Test(sink_file, a_message_is_acknowledged_only_after_its_line_is_in_the_file)
 {
