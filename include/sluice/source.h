@@ -2,7 +2,7 @@
  * The source interface: how a database log reader plugs into the pipeline.
  *
  * A source is a const table of functions (sl_source_ops), one per database,
- * registered by name in src/registry.c. The pipeline drives it from a single
+ * registered by name in src/runtime/registry.c. The pipeline drives it from a single
  * thread: open, start from the last durable position (or fresh), then poll
  * repeatedly for batches of items. Items arrive in commit order; each
  * transaction is BEGIN, its EVENTs, then COMMIT carrying the position that

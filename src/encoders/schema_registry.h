@@ -1,7 +1,7 @@
 /*
  * A client of a Confluent-compatible schema registry (Confluent Schema
  * Registry, Apicurio Registry's /apis/ccompat/v7, Karapace), over libcurl.
- * Not to be confused with src/registry.c, the table of sluice's built-in
+ * Not to be confused with src/runtime/registry.c, the table of sluice's built-in
  * sources and sinks.
  *
  * The Avro encoder asks it for the id of a (subject, schema) pair once per

@@ -26,8 +26,8 @@
 #include "http/http_client.h"
 #include "http/http_server.h"
 #include "http/metrics_text.h"
-#include "metrics.h"
-#include "redact.h"
+#include "runtime/metrics.h"
+#include "common/redact.h"
 #include "sluice/log.h"
 
 #define CONNECTION_LIMIT 32

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "http/metrics_text.h"
-#include "metrics.h"
+#include "runtime/metrics.h"
 
 typedef struct scrape {
     size_t n;

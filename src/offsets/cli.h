@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "connector.h"
+#include "runtime/connector.h"
 
 /*
  * Prints c's stored position to out as one JSON object:

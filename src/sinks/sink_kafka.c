@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "runtime/metrics.h"
 #include "sinks/sinks.h"
 #include "sluice/log.h"
 

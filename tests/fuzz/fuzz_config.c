@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the connector file loader (src/config.c, src/connector.c):
+ * Fuzz target: the connector file loader (src/runtime/config.c, src/runtime/connector.c):
  * JSON parsing, ${...} substitution, validation against every registered
  * key table and the components' checks, exactly as `sluice check` runs them.
  *
@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "connector.h"
+#include "runtime/connector.h"
 #include "sluice/memory.h"
 #include "sluice/log.h"
 

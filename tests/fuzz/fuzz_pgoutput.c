@@ -41,7 +41,7 @@
 
 /* The source's operations (pg_source.c); the core reaches them through the registry. */
 extern const sl_source_ops sl_source_postgres;
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "encoders/encoder_json.h"
 #include "fuzz_types.h"
 

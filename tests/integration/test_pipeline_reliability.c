@@ -497,7 +497,7 @@ Test(pipeline_reliability, item23_skipped_updates_skip_primary_key_changes)
  * Exit codes with the real binary: 2 for a password the database refuses,
  * 1 for an offsets file that cannot be opened, 5 for one whose content
  * cannot be trusted; 0 (a requested stop) and 4 (Kafka) are checked above,
- * 3 (database away) in tests/unit/test_cli.c.
+ * 3 (database away) in tests/unit/runtime/test_cli.c.
  */
 Test(pipeline_reliability, exit_codes_for_configuration_and_local_failures)
 {

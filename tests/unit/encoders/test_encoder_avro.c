@@ -20,7 +20,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "connector.h"
+#include "runtime/connector.h"
 #include "encoders/encoder_avro.h"
 #include "encoders/name_adjust.h"
 #include "sluice/schema.h"

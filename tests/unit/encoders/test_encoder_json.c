@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "encoders/encoder_json.h"
 #include "sluice/schema.h"
 

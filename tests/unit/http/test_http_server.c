@@ -15,7 +15,7 @@
 
 #include "http/http_client.h"
 #include "http/http_server.h"
-#include "metrics.h"
+#include "runtime/metrics.h"
 #include "support.h"
 
 static sl_http_server *srv;

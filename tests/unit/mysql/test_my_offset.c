@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connector.h"
+#include "runtime/connector.h"
 #include "mysql/my_position.h"
 #include "offsets/cli.h"
 #include "sluice/source.h"

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "postgres/pg_catalog.h"
 #include "postgres/pg_source_int.h"
 #include "sluice/log.h"

@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "sinks/sinks.h"
 #include "support.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "sinks/sinks.h"
 
 #define MAX_TOKENS 20000

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "config_load.h"
+#include "runtime/config_load.h"
 #include "sluice/config.h"
 #include "transforms/transforms.h"
 
