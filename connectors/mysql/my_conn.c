@@ -193,7 +193,8 @@ static sl_code check_tls(my_conn *c, const my_conn_options *opt, sl_error *err)
     if (!c->info.tls) {
         if (opt->ssl_mode >= MY_SSL_REQUIRED)
             return sl_error_set(err, SL_CONFIG,
-                                "server \"%s\" does not offer TLS, which ssl mode \"%s\" requires",
+                                "server \"%s\" does not offer TLS, which database.ssl.mode "
+                                "\"%s\" requires",
                                 c->address, my_ssl_mode_name(opt->ssl_mode));
         return SL_OK;
     }
@@ -303,9 +304,11 @@ sl_code my_conn_open(const my_conn_options *opt, my_conn **out, sl_error *err)
     if (!mysql_real_connect(c->mysql, opt->socket ? "localhost" : opt->host, opt->user,
                             opt->password, opt->database, port, opt->socket, 0)) {
         unsigned no = mysql_errno(c->mysql);
+        /* A refused login names the keys to look at, never the password. */
+        const char *hint = no == MY_ER_ACCESS_DENIED ? " (database.user, database.password)" : "";
         rc = sl_error_set(err, error_code(no),
-                          "could not connect to server \"%s\" as \"%s\": %s (error %u)", c->address,
-                          c->user, mysql_error(c->mysql), no);
+                          "could not connect to server \"%s\" as \"%s\": %s (error %u)%s",
+                          c->address, c->user, mysql_error(c->mysql), no, hint);
         goto fail;
     }
     if ((rc = check_tls(c, opt, err)) != SL_OK)

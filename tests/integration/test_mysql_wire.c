@@ -172,11 +172,14 @@ static void login_and_settings(it_mysql_kind kind)
     c = it_mysql_connect(&srv, &o);
     my_conn_close(c);
 
-    /* A wrong password is a configuration error that does not echo the password. */
+    /* A wrong password is a configuration error that does not echo the
+     * password, and names the keys to look at. */
     my_conn_options bad = o;
     bad.password = "not-the-password-1234";
     cr_assert_eq(my_conn_open(&bad, &c, &err), SL_CONFIG, "%s", err.msg);
     cr_assert(strstr(err.msg, "\"sluice\"") && strstr(err.msg, "1045"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "database.user") && strstr(err.msg, "database.password"), "%s",
+              err.msg);
     cr_assert_null(strstr(err.msg, "not-the-password"), "%s", err.msg);
 
     /* Nobody listening: retriable. */
