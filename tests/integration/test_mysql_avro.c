@@ -265,6 +265,15 @@ static void replay(it_mysql_kind kind)
     for (char *line = strtok(golden, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *ev = it_json(line);
         const char *t = json_string_value(json_object_get(ev, "topic"));
+        /*
+         * The golden run also wrote transaction metadata, which these
+         * connectors do not ask for (and Avro does not carry): without this
+         * its topic would be taken for the schema change topic, read twice.
+         */
+        if (strcmp(t, "golden.transaction") == 0) {
+            json_decref(ev);
+            continue;
+        }
         const char *table = strncmp(t, "golden.", 7) == 0 ? strchr(t + 7, '.') : NULL;
         char mine[256];
         if (table)
