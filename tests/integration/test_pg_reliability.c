@@ -273,6 +273,26 @@ Test(pg_reliability, item1_a_slot_past_the_stored_position_is_refused_at_start)
     json_decref(messages("it_r1b.public.it_r1b", 2, 20000));
     cr_assert_eq(stop(), 0);
 
+    /*
+     * The slot has taken the second run's confirmation (the server applies
+     * the last status update as the walsender exits, which a loaded machine
+     * can delay past the restart below).
+     */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT confirmed_flush_lsn > '%s'::pg_lsn FROM pg_replication_slots "
+             "WHERE slot_name = 'it_r1b' AND NOT active",
+             lsn_of(old));
+    bool past = false;
+    for (int i = 0; i < 300 && !past; i++) {
+        char *v = it_pg_value(db, sql);
+        past = v && strcmp(v, "t") == 0;
+        free(v);
+        if (!past)
+            usleep(100000);
+    }
+    cr_assert(past, "the second run confirmed a position past %s to the slot", lsn_of(old));
+
     /* An older offsets file (restored from a backup): the slot is past it. */
     write_offsets(old, "it_r1b");
     start(cfg);
