@@ -49,12 +49,16 @@ static sl_code scan_directory(const char *dir, path_list *out, sl_error *err)
         return sl_error_set(err, SL_CONFIG, "could not open directory \"%s\": %s", dir,
                             strerror(errno));
     size_t first = out->n;
+    /* "dir/" and "dir" name the same files: dir/a.json, never dir//a.json. */
+    size_t dlen = strlen(dir);
+    while (dlen > 1 && dir[dlen - 1] == '/')
+        dlen--;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 && e->d_name[0] != '.') {
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            snprintf(path, sizeof path, "%.*s/%s", (int)dlen, dir, e->d_name);
             add_path(out, path);
         }
     }

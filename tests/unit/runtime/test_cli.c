@@ -79,6 +79,16 @@ Test(cli, check_validates_a_directory_of_connector_files)
     cr_assert_null(strstr(output, "notes.txt"), "only *.json files are connectors");
 }
 
+Test(cli, a_directory_given_with_a_trailing_slash_names_its_files_once)
+{
+    write_connector("a.json", "alpha", "");
+    char args[4200];
+    snprintf(args, sizeof args, "check %s/", dir);
+    cr_assert_eq(sluice(args), 0, "%s", output);
+    cr_assert(strstr(output, "/a.json: ok"), "%s", output);
+    cr_assert_null(strstr(output, "//a.json"), "%s", output);
+}
+
 Test(cli, check_reports_every_bad_file_and_fails)
 {
     write_connector("a.json", "alpha", ", \"database.prot\": 5432");
