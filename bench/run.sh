@@ -14,8 +14,9 @@
 #                       without Debezium unless --contenders names it
 #   --runs N            runs of each workload per contender (default 3)
 #   --workloads LIST    comma-separated, from W1,W2,W2L,W3,W5,S1,S1W (default all)
-#                       and the MySQL/MariaDB ones MW1,MW1N,MW2L,MW3
-#                       (bench/lib/mysql.sh; only when named)
+#                       and the MySQL/MariaDB ones MW1,MW1N,MW2L,MW3,MWC,MWCS
+#                       (bench/lib/mysql.sh; only when named; the catch-ups
+#                       MWC and MWCS are not among --smoke's)
 #   --mysql-servers L   servers the MySQL workloads run on, from mariadb,mysql
 #                       (default both)
 #   --contenders LIST   comma-separated, from pg_recvlogical,copy,sluice-file,
@@ -88,7 +89,7 @@ all_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro d
     binlog-tool sluice-file-stream sluice-kafka-stream)
 default_contenders=(pg_recvlogical copy sluice-file sluice-kafka sluice-kafka-avro debezium binlog-tool
     sluice-file-stream sluice-kafka-stream)
-mysql_workloads=(MW1 MW1N MW2L MW3)
+mysql_workloads=(MW1 MW1N MW2L MW3 MWC MWCS)
 mysql_servers=mariadb,mysql mysql_servers_given=0
 
 smoke=0 runs='' workloads='' contenders='' scale=1 contenders_given=0 rate=5000 sluice='' reuse=0

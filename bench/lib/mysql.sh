@@ -17,6 +17,12 @@
 #        CPU and RSS at a steady light load for all
 #   MW3  W3's wide rows (the same and a 1,888-character text) inserted in
 #        transactions of W3's batch size
+#   MWC  catch-up: MW1's changes written first, with no contender running,
+#        then each contender started at the beginning of the binlog file
+#        they fill and timed until it has the last change: the decoder's
+#        own rate, not the server's pace (keys and values without schemas,
+#        as in MW1N)
+#   MWCS MWC with schemas (as in MW1)
 #
 # Contenders:
 #   binlog-tool   the server's own binlog decoder reading remotely
@@ -159,14 +165,14 @@ mb_prepare_table() { # server workload
 
 mb_expected_changes() { # workload
     case $1 in
-        MW1 | MW1N) echo $((3 * mb_w1_rows)) ;;
+        MW1 | MW1N | MWC | MWCS) echo $((3 * mb_w1_rows)) ;;
         MW2L) echo "$mb_w2l_tx" ;;
         MW3) echo "$mb_w3_rows" ;;
     esac
 }
 mb_expected_messages() { # workload
     case $1 in
-        MW1 | MW1N) echo $((4 * mb_w1_rows)) ;;
+        MW1 | MW1N | MWC | MWCS) echo $((4 * mb_w1_rows)) ;;
         *) mb_expected_changes "$1" ;;
     esac
 }
@@ -175,8 +181,9 @@ mb_expected_messages() { # workload
 # commit's time is printed as "t0".
 mb_batch_sql() { # workload
     local w=$1 t=bench_${1,,} rows batch a b off first=1 phase
-    # MW1N is MW1's workload; only what the contenders write differs.
-    [[ $w == MW1N ]] && w=MW1
+    # MW1N, MWC and MWCS are MW1's workload; only what the contenders write
+    # and when they read it differ.
+    [[ $w == MW1N || $w == MWC* ]] && w=MW1
     if [[ $w == MW1 ]]; then rows=$mb_w1_rows batch=$mb_w1_batch; else rows=$mb_w3_rows batch=$mb_w3_batch; fi
     for phase in insert update delete; do
         [[ $w == MW3 && $phase != insert ]] && break
@@ -251,8 +258,8 @@ mb_sluice_config() { # file server sink dir prefix table server_id workload
         [[ $server == mariadb ]] && printf '  "database.ssl.mode": "disabled",\n'
         printf '  "table.include.list": "%s.%s",\n  "snapshot.mode": "no_data",\n' "$mb_db" "$table"
         printf '  "offset.storage.file.filename": "%s/offsets.json",\n' "$dir"
-        # MW1N: keys and values without schemas, as S1 writes them.
-        [[ $w == MW1N ]] && printf '  "schemas.enable": "false",\n'
+        # MW1N and MWC: keys and values without schemas, as S1 writes them.
+        [[ $w == MW1N || $w == MWC ]] && printf '  "schemas.enable": "false",\n'
         local kv
         for kv in "${sluice_set[@]}"; do
             printf '  "%s": "%s",\n' "${kv%%=*}" "${kv#*=}"
@@ -267,16 +274,22 @@ mb_sluice_config() { # file server sink dir prefix table server_id workload
     } >"$file"
 }
 
-mb_start_contender() { # server contender dir prefix table workload
-    local server=$1 c=$2 dir=$3 prefix=$4 table=$5 w=$6 file pos
+# Starts a contender at the end of the binlog, or, given a binlog file and
+# position (the catch-up workloads), there, without waiting for its dump
+# thread: it reads at once, and the caller's clock (mb_launched, the time
+# right before the contender's process starts) and sampler run from its
+# start.
+mb_start_contender() { # server contender dir prefix table workload [file pos]
+    local server=$1 c=$2 dir=$3 prefix=$4 table=$5 w=$6 file=${7:-} pos=${8:-}
     mb_server_vars "$server"
     case $c in
         binlog-tool)
-            read -r file pos <<<"$(mb_binlog_end "$server")"
+            [[ -n $file ]] || read -r file pos <<<"$(mb_binlog_end "$server")"
             local prog=mariadb-binlog id_opt=--stop-never-slave-server-id=5402
             [[ $server == mysql ]] && prog=mysqlbinlog id_opt=--connection-server-id=5402
             # The test server's throw-away password, on the command line.
             mb_command "$server" "$prog"
+            mb_launched=$(date +%s.%N)
             "${mb_cmd[@]}" --no-defaults \
                 --read-from-remote-server --host="$mb_host" --port="$mb_port" --user="$mb_user" \
                 --password="$mb_password" \
@@ -286,6 +299,14 @@ mb_start_contender() { # server contender dir prefix table workload
             ;;
         sluice-file | sluice-kafka)
             mb_sluice_config "$dir/sluice.json" "$server" "${c#sluice-}" "$dir" "$prefix" "$table" 5401 "$w"
+            # A stored position of file and position alone: sluice resumes
+            # there (snapshot.mode no_data takes no snapshot on a resume).
+            if [[ -n $file ]] && ! "$sluice" offsets set "$dir/sluice.json" \
+                "{\"file\": \"$file\", \"pos\": $pos}" >"$dir/offsets.log" 2>&1; then
+                cat "$dir/offsets.log" >&2
+                return 1
+            fi
+            mb_launched=$(date +%s.%N)
             "$sluice" run "$dir/sluice.json" >"$dir/contender.log" 2>&1 &
             cdc_pid=$!
             ;;
@@ -303,6 +324,7 @@ mb_start_contender() { # server contender dir prefix table workload
             return 0
             ;;
     esac
+    [[ -n $file ]] && return 0
     mb_wait_dumping "$server" "$cdc_pid" "$dir/contender.log" 30
 }
 
@@ -373,10 +395,69 @@ mb_json_num() { # json key
     echo "${v:-null}"
 }
 
+# The catch-up workloads' binlog: MW1's changes written, with no contender
+# running, into a binlog file of their own (FLUSH BINARY LOGS first), then
+# the change of an uncaptured table that pushes the binlog tool's output out
+# (mb_tool_wait). The contenders of one run of one workload on one server
+# all read the same one; it is written again when the binlog has moved
+# since (another run or workload wrote to it). Sets mb_cu_start ("file pos":
+# where the contenders start), mb_cu_end ("file pos": the workload's end)
+# and mb_cu_json (the writing's seconds and the binlog's bytes).
+declare -A mb_cu_written=()
+mb_catchup_write() { # server workload run dir
+    local server=$1 w=$2 key=$1/$2/$3 dir=$4 t=bench_${2,,} now start end n
+    now=$(mb_binlog_end "$server")
+    if [[ -n ${mb_cu_written[$key]:-} && ${mb_cu_written[$key]%%|*} == "$now" ]]; then
+        IFS='|' read -r _ mb_cu_start mb_cu_end mb_cu_json <<<"${mb_cu_written[$key]}"
+        return 0
+    fi
+    mb_prepare_table "$server" "$w"
+    mb_sql "$server" -e 'FLUSH BINARY LOGS' || return 1
+    mb_cu_start=$(mb_binlog_end "$server")
+    mb_batch_sql "$w" >"$dir/workload.sql"
+    start=$(date +%s.%N)
+    mb_sql "$server" <"$dir/workload.sql" >/dev/null 2>"$dir/workload.err" || return 1
+    end=$(date +%s.%N)
+    mb_cu_end=$(mb_binlog_end "$server")
+    mb_sql "$server" -e \
+        "INSERT INTO bench_flush VALUES (1, REPEAT('x', 30000)), (2, REPEAT('y', 30000))" || return 1
+    n=$(mb_sql "$server" -e "SELECT count(*) FROM $t")
+    [[ $n == 0 ]] || { echo "the workload left $n rows, not 0" >"$dir/workload.err"; return 1; }
+    local bytes=null
+    # (The binlog's size when the changes fit in one file, as they do unless max_binlog_size is small.)
+    [[ ${mb_cu_start%% *} == "${mb_cu_end%% *}" ]] && bytes=$((${mb_cu_end#* } - ${mb_cu_start#* }))
+    mb_cu_json=$(printf '{"catchup": true, "write_seconds": %.3f, "binlog_bytes": %s, "start": "%s"}' \
+        "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$bytes" "${mb_cu_start/ /:}")
+    mb_cu_written[$key]="$(mb_binlog_end "$server")|$mb_cu_start|$mb_cu_end|$mb_cu_json"
+}
+
+# Waits (up to a minute) until the server process uses less than a tenth of
+# a core: after a catch-up workload's writes, InnoDB's purge and flushing
+# go on for a while, and would compete with the first contender only.
+mb_server_quiet() { # server
+    local pidfile pid i a b
+    pidfile=$(mb_sql "$1" -e 'SELECT @@pid_file') || return 0
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
+    for ((i = 0; i < 120; i++)); do
+        a=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+        sleep 0.5
+        b=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+        # Clock ticks (100 a second): under 5 in half a second is under 10 %.
+        ((b - a < 5)) && return 0
+    done
+    say "$1 was still busy a minute after the workload; starting the contender anyway"
+}
+
 # One run of a MySQL workload on one server against one contender; appends
 # a line to runs.jsonl.
 mb_run_one() { # server workload contender run
-    local server=$1 w=$2 c=$3 r=$4 id prefix table topic dir expected changes
+    local server=$1 w=$2 c=$3 r=$4 id prefix table topic dir expected changes catchup=0 start_at=''
+    if [[ $w == MWC* ]]; then
+        # Debezium's catch-up would need its offset set through Kafka
+        # Connect's REST API: not done (docs/benchmarks.md).
+        [[ $c == debezium ]] && return 0
+        catchup=1
+    fi
     id=$(printf 'bench_%s_%s_%s_r%s' "$server" "${w,,}" "${c//[^a-z0-9]/_}" "$r")
     prefix=$id table=bench_${w,,}
     mb_server_vars "$server"
@@ -387,19 +468,35 @@ mb_run_one() { # server workload contender run
     local ok=true error='' wait_json=null sample_json=null t0='' out='' end_file='' end_pos=''
     local drv_json=null lat_json=null
     mb_wait_no_dump "$server" || { ok=false error="a binlog dump thread of an earlier run is still there"; }
-    # (Room for the PostgreSQL workload of the same size; MW1N's output is smaller than MW1's.)
+    # (Room for the PostgreSQL workload of the same size; MW1N's and MWC's
+    # outputs are smaller than MW1's.)
     local pg_w=${w#M}
-    [[ $pg_w == W1N ]] && pg_w=W1
+    [[ $pg_w == W1N || $pg_w == WC* ]] && pg_w=W1
     if [[ $c == sluice-file ]] && ! room_for_output "$pg_w"; then
         ok=false error="not enough free memory for the output in $storage"
     fi
-    mb_prepare_table "$server" "$w"
+    ((catchup)) || mb_prepare_table "$server" "$w"
     if [[ $c == sluice-kafka || $c == debezium ]]; then
         "$probe" topics-create "$kafka" "$topic" >/dev/null || { error="could not create topic"; ok=false; }
     fi
-    if [[ $ok == true ]] && ! mb_start_contender "$server" "$c" "$dir" "$prefix" "$table" "$w"; then
+    if ((catchup)) && [[ $ok == true ]]; then
+        # The changes are in the binlog before the contender starts; the
+        # clock runs from its start to its last change.
+        if ! mb_catchup_write "$server" "$w" "$r" "$dir"; then
+            ok=false error="workload failed: $(head -c 200 "$dir/workload.err" 2>/dev/null)"
+        else
+            mb_server_quiet "$server"
+            read -r end_file end_pos <<<"$mb_cu_end"
+            start_at=$mb_cu_start
+            drv_json=$(printf '%s, "load_average": "%s"}' "${mb_cu_json%\}}" "$(cut -d' ' -f1-3 /proc/loadavg)")
+        fi
+    fi
+    # shellcheck disable=SC2086  # start_at is "file pos", or nothing
+    if [[ $ok == true ]] && ! mb_start_contender "$server" "$c" "$dir" "$prefix" "$table" "$w" \
+        $start_at; then
         ok=false error="contender did not start"
     fi
+    ((catchup)) && t0=$mb_launched
     if [[ $ok == true ]]; then
         "$probe" sample 100 "$cdc_pid" >"$dir/sample.json" 2>"$dir/sample.err" &
         sampler_pid=$!
@@ -412,7 +509,9 @@ mb_run_one() { # server workload contender run
             perf_pid=$!
             sleep 0.5
         fi
-        if [[ $w == MW2L ]]; then
+        if ((catchup)); then
+            : # written before the contender started (mb_catchup_write)
+        elif [[ $w == MW2L ]]; then
             mb_paced "$server" "$table" "$dir" || ok=false error="workload failed: $(head -c 200 "$dir/workload.err")"
         else
             mb_batch_sql "$w" >"$dir/workload.sql"
@@ -425,13 +524,15 @@ mb_run_one() { # server workload contender run
             t0=$(awk '$1 == "t0" { print $2 }' <<<"$out")
             drv_json=$(printf '{"seconds": %.3f}' "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')")
         fi
-        read -r end_file end_pos <<<"$(mb_binlog_end "$server")"
         # The binlog tool writes through stdio: the end of its decoded
         # workload reaches its file only when more output follows. A change
         # of a table that no contender captures, right after the workload,
-        # is that output (mb_tool_wait).
-        [[ $c == binlog-tool ]] && mb_sql "$server" -e \
-            "INSERT INTO bench_flush VALUES (1, REPEAT('x', 30000)), (2, REPEAT('y', 30000))"
+        # is that output (mb_tool_wait; mb_catchup_write writes it itself).
+        if ((!catchup)); then
+            read -r end_file end_pos <<<"$(mb_binlog_end "$server")"
+            [[ $c == binlog-tool ]] && mb_sql "$server" -e \
+                "INSERT INTO bench_flush VALUES (1, REPEAT('x', 30000)), (2, REPEAT('y', 30000))"
+        fi
         local n want=0
         [[ $w == MW3 ]] && want=$mb_w3_rows
         [[ $w == MW2L ]] && want=$mb_w2l_tx
