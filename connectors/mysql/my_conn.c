@@ -467,7 +467,7 @@ void my_binlog_status_free(my_binlog_status *st)
     st->gtid = NULL;
 }
 
-sl_code my_conn_binlog_status(my_conn *c, my_binlog_status *out, sl_error *err)
+sl_code my_conn_binlog_file_pos(my_conn *c, my_binlog_status *out, sl_error *err)
 {
     memset(out, 0, sizeof *out);
     bool mysql_new = c->info.flavor == MY_FLAVOR_MYSQL && c->info.version_num >= 80200;
@@ -491,6 +491,14 @@ sl_code my_conn_binlog_status(my_conn *c, my_binlog_status *out, sl_error *err)
     copy_str(out->file, sizeof out->file, row[0]);
     out->pos = strtoull(row[1], NULL, 10);
     mysql_free_result(res);
+    return SL_OK;
+}
+
+sl_code my_conn_binlog_status(my_conn *c, my_binlog_status *out, sl_error *err)
+{
+    sl_code rc = my_conn_binlog_file_pos(c, out, err);
+    if (rc != SL_OK)
+        return rc;
     return my_conn_query_value(c,
                                c->info.flavor == MY_FLAVOR_MARIADB
                                    ? "SELECT @@GLOBAL.gtid_binlog_pos"

@@ -165,6 +165,8 @@ typedef struct my_binlog_status {
 
 /* SHOW BINARY LOG STATUS (MySQL 8.2+) or SHOW MASTER STATUS, plus the GTID position. */
 sl_code my_conn_binlog_status(my_conn *c, my_binlog_status *out, sl_error *err);
+/* The same without the GTID position (out->gtid stays NULL): one statement. */
+sl_code my_conn_binlog_file_pos(my_conn *c, my_binlog_status *out, sl_error *err);
 void my_binlog_status_free(my_binlog_status *st);
 
 typedef enum my_start_kind {

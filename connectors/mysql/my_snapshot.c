@@ -1471,17 +1471,6 @@ static int collect_status(void *ctx, unsigned ncols, char **row)
     return 0;
 }
 
-/* SHOW BINARY LOG STATUS: File, Position, ... */
-static int collect_log_status(void *ctx, unsigned ncols, char **row)
-{
-    my_binlog_status *st = ctx;
-    if (ncols >= 2 && row[0] && row[1]) {
-        snprintf(st->file, sizeof st->file, "%s", row[0]);
-        st->pos = strtoull(row[1], NULL, 10);
-    }
-    return 0;
-}
-
 /*
  * MySQL without GTIDs: the read's snapshot and its binlog position under
  * FLUSH TABLES WITH READ LOCK, released before this returns. Commits wait
@@ -1513,7 +1502,7 @@ static sl_code lock_and_begin(snap_reader *r, my_binlog_status *st, sl_error *er
     sl_code rc =
         my_conn_exec(r->conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", err);
     if (rc == SL_OK)
-        rc = my_conn_query_each(r->conn, "SHOW BINARY LOG STATUS", collect_log_status, st, err);
+        rc = my_conn_binlog_file_pos(r->conn, st, err);
     sl_error unlock_err;
     sl_code urc = my_conn_exec(r->conn, "UNLOCK TABLES", &unlock_err);
     if (rc == SL_OK && urc != SL_OK) {

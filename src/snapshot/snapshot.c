@@ -1564,6 +1564,18 @@ static void hand_out(sl_snapshot *s, snap_table *t, const sl_snap_chunk *c, uint
 }
 
 /*
+ * Hands out t's held row (held_row of chunk prev) as the last of t or not;
+ * prev, done but for that row, is then emitted. c is the chunk being emitted.
+ */
+static void release_held(sl_snapshot *s, snap_table *t, sl_snap_chunk *prev, uint32_t prev_row,
+                         const sl_snap_chunk *c, bool last_in_table, sl_snap_emit *out)
+{
+    hand_out(s, t, prev, prev_row, initial_marker(s, t, last_in_table), out);
+    if (prev != c && prev->state == CHUNK_HELD)
+        prev->state = CHUNK_EMITTED;
+}
+
+/*
  * An initial snapshot hands each row out when the next row of its table has
  * survived (or the table has ended), one call late: the last read event
  * always carries the marker, though the stream may supersede every row after
@@ -1587,9 +1599,7 @@ bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
         t->held = c;
         t->held_row = i;
         if (prev) {
-            hand_out(s, t, prev, prev_row, initial_marker(s, t, false), out);
-            if (prev != c && prev->state == CHUNK_HELD)
-                prev->state = CHUNK_EMITTED;
+            release_held(s, t, prev, prev_row, c, false, out);
             return true;
         }
     }
@@ -1597,9 +1607,7 @@ bool sl_snapshot_next_row(sl_snapshot *s, sl_snap_chunk *c, sl_snap_emit *out)
         /* The table ends with this chunk: its held row is its last. */
         sl_snap_chunk *prev = t->held;
         t->held = NULL;
-        hand_out(s, t, prev, t->held_row, initial_marker(s, t, true), out);
-        if (prev != c && prev->state == CHUNK_HELD)
-            prev->state = CHUNK_EMITTED;
+        release_held(s, t, prev, t->held_row, c, true, out);
         return true;
     }
     return false;
