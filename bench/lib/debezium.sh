@@ -490,6 +490,25 @@ dbz_connector_resume() {
         _dbz_err "could not resume connector $SLUICE_DBZ_CONNECTOR"; return 1; }
 }
 
+# SHOW PROCESSLIST on the MySQL or MariaDB server, as root over its socket,
+# from the variables svc_mysql_start / svc_mariadb_start export: they are
+# there in a shell that started the server and in one that reuses it
+# (bench/run.sh --reuse-services, the tests' helper scripts), where
+# svc_mysql_sql's own variables (the socket, the unpacked tree and its
+# loader) are not. MySQL's client runs from the unpacked Debian sid tree
+# through sid's loader (scripts/fetch-mysql.sh).
+_dbz_my_processlist() { # mysql|mariadb
+    if [[ $1 == mysql ]]; then
+        local root=${SLUICE_TEST_MYSQL97_ROOT:?SLUICE_TEST_MYSQL97_ROOT unset}
+        "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
+            --library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/mysql" --no-defaults \
+            --socket="${SLUICE_TEST_MYSQL97_SOCKET:?}" -uroot -N -B -e 'SHOW PROCESSLIST'
+    else
+        mariadb --no-defaults --socket="${SLUICE_TEST_MARIADB_SOCKET:?SLUICE_TEST_MARIADB_SOCKET unset}" \
+            -uroot -N -B -e 'SHOW PROCESSLIST'
+    fi
+}
+
 # dbz_wait_running [TIMEOUT]: wait until the connector and all its tasks
 # report RUNNING and the replication slot is active (the walsender is
 # streaming, so any change committed from now on will be captured); for
@@ -532,11 +551,8 @@ else:
                     slot_active=$(psql -XtAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLUICE_DBZ_SLOT'" 2>/dev/null) ;;
                 # The binlog client is connected once the server runs a dump
                 # thread for it ("Binlog Dump" or "Binlog Dump GTID").
-                mysql)
-                    slot_active=$(svc_mysql_sql -N -B -e 'SHOW PROCESSLIST' 2>/dev/null |
-                        awk -F'\t' '$5 ~ /^Binlog Dump/ { f = 1 } END { print f ? "t" : "f" }') ;;
-                mariadb)
-                    slot_active=$(svc_mariadb_sql -N -B -e 'SHOW PROCESSLIST' 2>/dev/null |
+                mysql | mariadb)
+                    slot_active=$(_dbz_my_processlist "$SLUICE_DBZ_KIND" 2>/dev/null |
                         awk -F'\t' '$5 ~ /^Binlog Dump/ { f = 1 } END { print f ? "t" : "f" }') ;;
             esac
             if [[ $slot_active == t ]]; then
