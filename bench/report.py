@@ -56,6 +56,12 @@ def derive(run):
     run["rss_idle_mb"] = cdc.get("rss_start_kb", 0) / 1024 if cdc else None
     run["rss_peak_mb"] = cdc.get("peak_kb", 0) / 1024 if cdc else None
     run["walsender_cpu_s"] = procs[1].get("cpu_s") if len(procs) > 1 else None
+    # The machine's 1-minute load average as the sampler started (the
+    # probe records it since 2026-12-03; older results have none).
+    sample = run.get("sample") or {}
+    load = sample.get("load_1m_start")
+    run["load_1m"] = load if load is not None and load >= 0 else None
+    run["load_1m_max"] = sample.get("load_1m_max") if run["load_1m"] is not None else None
     lat = run.get("latency") or {}
     for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms", "steady_p50_ms", "steady_p99_ms",
               "steady_p999_ms", "steady_max_ms"):
@@ -90,6 +96,8 @@ def line(run):
         parts.append(f"RSS {r['rss_idle_mb']:.1f}→{r['rss_peak_mb']:.1f} MB")
     if r["cpu_s"] is not None:
         parts.append(f"CPU {r['cpu_s']:.2f} s")
+    if r["load_1m"] is not None:
+        parts.append(f"load {r['load_1m']:.2f}→{r['load_1m_max']:.2f} (max)")
     if r["p99_ms"] is not None:
         parts.append(f"latency p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms")
     seam = r.get("seam")
@@ -218,6 +226,8 @@ def markdown(runs, machine, chart_name):
     if any(r.get("sys_s") is not None for r in runs):
         table("of which system (kernel) CPU seconds", "sys_s", 2)
     table("CPU seconds of the slot's walsender (PostgreSQL's decoding)", "walsender_cpu_s", 2)
+    if any(r.get("load_1m") is not None for r in runs):
+        table("1-minute load average of the machine as the run started", "load_1m", 2)
 
     if "W2L" in workloads and any(c in KAFKA for c in contenders):
         out.append(f"**Commit-to-acknowledgement latency (ms), W2L at {sizes['W2L_rate']:,} transactions/s**")

@@ -4,8 +4,12 @@ workloads (bench/lib/mysql.sh) in runs.jsonl, per server, with the ratios
 the goals are stated in, as markdown in RESULTS/results-mysql.md.
 
   report_mysql.py --results DIR [--publish DOCS_DIR] [--no-chart]
+  report_mysql.py --results DIR --summary
 
---publish replaces the section between the "mysql-results:begin" and
+--summary prints only the medians over the runs, one line per workload and
+server: the goals' ratios (sluice-file / binlog tool and sluice-kafka /
+Debezium rates), sluice's peak RSS, the server's CPU seconds per contender
+and the load average. --publish replaces the section between the "mysql-results:begin" and
 "mysql-results:end" markers of DOCS_DIR/benchmarks.md. The medians, ratios
 and cells are report.py's.
 """
@@ -108,6 +112,8 @@ def markdown(runs, machine, info):
             table("Catch-up: system (kernel) CPU seconds", "sys_s", 2, catchups)
             table("Catch-up: peak RSS (MB)", "rss_peak_mb", 1, catchups)
             table("Catch-up: output (MB)", "output_mb", 0, catchups)
+            table("Catch-up: CPU seconds of the server process (the dump thread reading and "
+                  "sending the binlog)", "server_cpu_s", 2, catchups)
             table("Catch-up: 1-minute load average at the contender's start", "load_1m", 2, catchups)
             # One writing serves every contender of a run: counted once per run.
             writes = []
@@ -128,6 +134,10 @@ def markdown(runs, machine, info):
         table("RSS (MB) when idle, streaming, before the workload", "rss_idle_mb", 1)
         table("CPU seconds of the CDC process during the workload", "cpu_s", 2)
         table("of which system (kernel) CPU seconds", "sys_s", 2)
+        table(f"CPU seconds of the server process ({'mysqld' if server == 'mysql' else 'mariadbd'}, "
+              "all its threads: the workload's statements and the dump thread) during the run",
+              "server_cpu_s", 2)
+        table("1-minute load average of the machine as the run started", "load_1m", 2)
 
         if "MW2L" in ws:
             lat_table(out, g, server, cs, sizes)
@@ -162,6 +172,11 @@ def markdown(runs, machine, info):
                   for w in ws]
             out.append(f"| CPU s sluice-file / {tool} | "
                        + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
+            rs = [report.paired_ratio(g, f"{w}/{server}", "sluice-file", "binlog-tool", "server_cpu_s")
+                  for w in ws]
+            if any(t[0] is not None for t in rs):
+                out.append(f"| server CPU s with sluice-file / with {tool} | "
+                           + " | ".join(report.ratio_cell(t) for t in rs) + " | | |")
         if "sluice-kafka" in cs and "debezium" in cs:
             rate_row("rate sluice-kafka / Debezium", "sluice-kafka", "debezium", GOAL_KAFKA_VS_DEBEZIUM)
             rs = [report.paired_ratio(g, f"{w}/{server}", "debezium", "sluice-kafka", "rss_peak_mb")
@@ -188,6 +203,43 @@ def markdown(runs, machine, info):
             f"{r['workload']} {r['contender']} run {r['run']}: {r['error']}" for r in failed))
         out.append("")
     return "\n".join(out)
+
+
+def summary(runs):
+    """The medians over the runs, one line per workload and server: the goals'
+    ratios (of the medians, as in the markdown), sluice's peak RSS, the
+    server's CPU seconds in each contender's runs, the load average."""
+    g = report.group(runs)
+    out = []
+    for server, _, tool in SERVERS:
+        for w in WORKLOADS:
+            key = f"{w}/{server}"
+            rs = [r for r in runs if r["workload"] == key]
+            if not rs:
+                continue
+            n = max(len([r for r in g.get((key, c), []) if r["ok"]]) for c in CONTENDERS)
+            parts = [f"{key:<13} {n} run(s):"]
+            for label, num, den in ((f"file/{tool}", "sluice-file", "binlog-tool"),
+                                    ("kafka/debezium", "sluice-kafka", "debezium")):
+                med = report.paired_ratio(g, key, num, den, "rate")[0]
+                if med is not None:
+                    parts.append(f"{label} {med:.2f}")
+            peaks = [report.stat(g, key, c, "rss_peak_mb").med for c in ("sluice-file", "sluice-kafka")]
+            peaks = [p for p in peaks if p is not None]
+            if peaks:
+                parts.append(f"sluice peak RSS {max(peaks):.1f} MB")
+            cpu = [f"{c} {report.stat(g, key, c, 'server_cpu_s').med:.2f}" for c in CONTENDERS
+                   if report.stat(g, key, c, "server_cpu_s").med is not None]
+            if cpu:
+                parts.append("server CPU s (" + ", ".join(cpu) + ")")
+            load = report.Stat([r.get("load_1m") for r in rs if r["ok"]])
+            if load.med is not None:
+                parts.append(f"load {load.med:.2f} ({load.lo:.2f}–{load.hi:.2f})")
+            failed = len([r for r in rs if not r["ok"]])
+            if failed:
+                parts.append(f"{failed} FAILED")
+            out.append(" ".join(parts))
+    return "\n".join(out) if out else "no MySQL/MariaDB runs"
 
 
 def lat_table(out, g, server, cs, sizes):
@@ -237,6 +289,7 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--publish")
     ap.add_argument("--no-chart", action="store_true", help="accepted for report.py's arguments")
+    ap.add_argument("--summary", action="store_true", help="medians only, one line per workload and server")
     a = ap.parse_args()
     runs, machine = report.load(a.results)
     runs = [r for r in runs if "/" in r["workload"]]
@@ -250,8 +303,13 @@ def main():
         # and the load average as it started.
         drv = r.get("driver") or {}
         r["write_s"] = drv.get("write_seconds")
+        # The load as the sampler started (report.derive); results written
+        # before the probe recorded it have the catch-ups' driver's only.
         load = drv.get("load_average")
-        r["load_1m"] = float(load.split()[0]) if load else None
+        if r.get("load_1m") is None and load:
+            r["load_1m"] = float(load.split()[0])
+        # The probe's second process is the server's (bench/lib/mysql.sh).
+        r["server_cpu_s"] = r.get("walsender_cpu_s")
         r["user_s"] = (r["cpu_s"] - r["sys_s"] if r.get("cpu_s") is not None
                        and r.get("sys_s") is not None else None)
         b = (r.get("wait") or {}).get("bytes")
@@ -261,6 +319,9 @@ def main():
             info = json.load(f)
     except OSError:
         info = {}
+    if a.summary:
+        print(summary(runs))
+        return
     md = markdown(runs, machine, info)
     with open(os.path.join(a.results, "results-mysql.md"), "w") as f:
         f.write(md + "\n")

@@ -36,8 +36,10 @@
 # report (bench/report_mysql.py) sets the contenders of one server side by
 # side. The measures are the PostgreSQL ones: the rate from the first commit
 # to the last event written or acknowledged, peak and idle RSS and CPU of
-# the CDC process (the servers' dump threads are not separate processes, so
-# there is no walsender column).
+# the CDC process, the CPU seconds of the server's process (its dump
+# thread is a thread of it, not a process of its own, so this is the
+# walsender column's counterpart with the workload's own work in it) and
+# the 1-minute load average as each run starts.
 #
 # Uses run.sh's globals: scale, smoke, stall, work, probe, kafka, sluice,
 # sluice_set, keep, perf, results, raw, py, bench_dir, cdc_pid, sampler_pid.
@@ -431,13 +433,21 @@ mb_catchup_write() { # server workload run dir
     mb_cu_written[$key]="$(mb_binlog_end "$server")|$mb_cu_start|$mb_cu_end|$mb_cu_json"
 }
 
+# The server process's pid (mysqld or mariadbd; MySQL's loader runs it in
+# its own process), from its pid file; nothing when it cannot be read.
+mb_server_pid() { # server
+    local pidfile
+    pidfile=$(mb_sql "$1" -e 'SELECT @@pid_file') || return 0
+    cat "$pidfile" 2>/dev/null || true
+}
+
 # Waits (up to a minute) until the server process uses less than a tenth of
 # a core: after a catch-up workload's writes, InnoDB's purge and flushing
 # go on for a while, and would compete with the first contender only.
 mb_server_quiet() { # server
-    local pidfile pid i a b
-    pidfile=$(mb_sql "$1" -e 'SELECT @@pid_file') || return 0
-    pid=$(cat "$pidfile" 2>/dev/null) || return 0
+    local pid i a b
+    pid=$(mb_server_pid "$1")
+    [[ -n $pid ]] || return 0
     for ((i = 0; i < 120; i++)); do
         a=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
         sleep 0.5
@@ -498,7 +508,14 @@ mb_run_one() { # server workload contender run
     fi
     ((catchup)) && t0=$mb_launched
     if [[ $ok == true ]]; then
-        "$probe" sample 100 "$cdc_pid" >"$dir/sample.json" 2>"$dir/sample.err" &
+        # The server's process is sampled with the contender (the second of
+        # the probe's processes, where the PostgreSQL workloads have the
+        # walsender): its CPU seconds include the dump thread's, reading and
+        # sending the binlog to this contender, and the workload's.
+        local server_pid
+        server_pid=$(mb_server_pid "$server")
+        # shellcheck disable=SC2086  # server_pid is one pid, or nothing
+        "$probe" sample 100 "$cdc_pid" $server_pid >"$dir/sample.json" 2>"$dir/sample.err" &
         sampler_pid=$!
         until grep -q sampling "$dir/sample.err" 2>/dev/null; do
             kill -0 "$sampler_pid" 2>/dev/null || break

@@ -689,6 +689,19 @@ static void reset_hwm(int pid)
     }
 }
 
+/* The 1-minute load average, or -1 when /proc/loadavg cannot be read. */
+static double read_load_1m(void)
+{
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    return load;
+}
+
 static int cmd_sample(int argc, char **argv)
 {
     if (argc < 2)
@@ -710,9 +723,15 @@ static int cmd_sample(int argc, char **argv)
         s->cpu_end = s->cpu_start;
         s->sys_end = s->sys_start;
     }
+    /* The machine's load as the run starts, at its highest and at its end:
+     * on a shared machine it says how much the other work weighed. */
+    double load_start = read_load_1m(), load_max = load_start, load_end = load_start;
     /* Tells the caller the baseline is taken. */
     fprintf(stderr, "probe: sampling\n");
     while (!stop_sampling) {
+        load_end = read_load_1m();
+        if (load_end > load_max)
+            load_max = load_end;
         for (int i = 0; i < n; i++) {
             proc_sample *s = &ps[i];
             long rss = 0, hwm = 0;
@@ -732,7 +751,9 @@ static int cmd_sample(int argc, char **argv)
         }
         usleep((useconds_t)interval * 1000);
     }
-    printf("{\"started\": %.6f, \"stopped\": %.6f, \"procs\": [", t0, now_epoch());
+    printf("{\"started\": %.6f, \"stopped\": %.6f, \"load_1m_start\": %.2f, \"load_1m_max\": %.2f, "
+           "\"load_1m_end\": %.2f, \"procs\": [",
+           t0, now_epoch(), load_start, load_max, load_end);
     for (int i = 0; i < n; i++) {
         proc_sample *s = &ps[i];
         long peak = s->hwm_kb > s->rss_max_kb ? s->hwm_kb : s->rss_max_kb;
