@@ -320,6 +320,19 @@ kafka=$SLUICE_TEST_KAFKA
 
 pg() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
+# Each run's publication is named after the run and dropped at its end. One
+# left by an aborted run makes CREATE PUBLICATION fail; going on would be
+# worse than stopping, because the workload's table is created anew before
+# it and a table dropped leaves the publication, which then publishes
+# nothing: the contender would wait for events that never come and the run
+# would fail as a stall.
+create_publication() { # name table
+    local err
+    err=$(pg -c "CREATE PUBLICATION $1 FOR TABLE $2" 2>&1 >/dev/null) && return 0
+    printf '%s\n' "$err" >&2
+    die "could not create publication $1 for table $2; one left by an aborted run? See them with psql -c '\\dRp' and drop it with DROP PUBLICATION $1 (and its slot with SELECT pg_drop_replication_slot('$1') if it has one)"
+}
+
 # ---------------------------------------------------------------------------
 # What the run ran on
 # ---------------------------------------------------------------------------
@@ -722,7 +735,7 @@ run_one() { # workload contender run
         ok=false error="not enough free memory for the output in $storage"
     fi
     prepare_table "$w"
-    pg -c "CREATE PUBLICATION $slot FOR TABLE $table"
+    create_publication "$slot" "$table"
     if [[ $c == sluice-kafka* || $c == debezium* ]]; then
         if ! "$probe" topics-create "$kafka" "$topic" >/dev/null; then
             ok=false error="could not create topic $topic on $kafka"
@@ -888,7 +901,7 @@ run_snapshot() { # workload contender run
         sample_json=$(<"$dir/sample.json")
         wait_json=$(printf '{"lines": %s, "expected": %s, "last_write": %s}' "$rows" "$rows" "$end")
     elif [[ $ok == true ]]; then
-        pg -c "CREATE PUBLICATION $slot FOR TABLE $table"
+        create_publication "$slot" "$table"
         if [[ $c == sluice-kafka || $c == debezium ]] &&
             ! "$probe" topics-create "$kafka" "$topic" >/dev/null; then
             # No contender starts: nothing would create the slot the watch below waits for.
