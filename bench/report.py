@@ -96,8 +96,13 @@ def line(run):
         parts.append(f"RSS {r['rss_idle_mb']:.1f}→{r['rss_peak_mb']:.1f} MB")
     if r["cpu_s"] is not None:
         parts.append(f"CPU {r['cpu_s']:.2f} s")
+    if r["walsender_cpu_s"] is not None:
+        # The sampler's second process: the slot's walsender, or for the
+        # MySQL workloads ("MW1/mysql") the database server's process.
+        who = "server" if "/" in r["workload"] else "walsender"
+        parts.append(f"{who} CPU {r['walsender_cpu_s']:.2f} s")
     if r["load_1m"] is not None:
-        parts.append(f"load {r['load_1m']:.2f}→{r['load_1m_max']:.2f} (max)")
+        parts.append(f"load {r['load_1m']:.2f} (max {r['load_1m_max']:.2f})")
     if r["p99_ms"] is not None:
         parts.append(f"latency p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} p99.9 {r['p999_ms']:.1f} ms")
     seam = r.get("seam")
