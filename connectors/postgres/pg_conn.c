@@ -702,6 +702,42 @@ void pg_conn_disconnect(sl_source *s)
     pg_relmap_clear(s);
 }
 
+/*
+ * Protocol version 1 is what every server from 10 on speaks, and all sluice
+ * needs from a transaction that comes whole at commit. From 14 on,
+ * "messages" adds logical decoding messages (they work with version 1), and
+ * version 2 adds the stream messages of transactions in progress, asked for
+ * only when they are wanted, since each then costs a spool file.
+ *
+ * Never asked for: "binary" (values in each type's send format, which would
+ * need a binary decoder per type, where the text form is what Debezium's
+ * converters start from too); version 3 (15: two-phase commit, whose
+ * prepared transactions matter only to a subscriber that applies them
+ * before they commit; sluice emits at commit) and version 4 (16: streaming
+ * "parallel", for a subscriber that applies streamed changes before they
+ * commit; with it Stream Abort carries the abort's LSN and time). Version 2
+ * keeps working on every later server.
+ */
+pg_repl_options pg_repl_options_choose(int server_version, bool stream_in_progress)
+{
+    pg_repl_options o = {.proto_version = 1};
+    if (server_version >= 140000) {
+        o.messages = true;
+        o.streaming = stream_in_progress;
+        if (o.streaming)
+            o.proto_version = 2;
+    }
+    return o;
+}
+
+int pg_repl_options_format(const pg_repl_options *o, const char *publication_literal, char *buf,
+                           size_t size)
+{
+    return snprintf(buf, size, "(proto_version '%d', publication_names %s%s%s)", o->proto_version,
+                    publication_literal, o->messages ? ", messages 'true'" : "",
+                    o->streaming ? ", streaming 'on'" : "");
+}
+
 /* Connects both connections and starts streaming after s->skip_before. */
 sl_code pg_conn_stream(sl_source *s, sl_error *err)
 {
@@ -737,22 +773,17 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
     char *qslot = quote_ident(s->repl, s->slot);
     char *qpub = quote_ident(s->repl, s->publication);
     char *lit = PQescapeLiteral(s->repl, qpub, strlen(qpub));
-    char sql[1024];
-    /*
-     * Logical decoding messages come with "messages" from PostgreSQL 14 on,
-     * and so do in-progress transactions, with protocol version 2.
-     */
+    char options[512], sql[1024];
     int version = PQserverVersion(s->repl);
-    s->streaming = s->spool && version >= 140000;
+    pg_repl_options o = pg_repl_options_choose(version, s->spool != NULL);
+    s->streaming = o.streaming;
     if (s->spool && !s->streaming)
         sl_info("PostgreSQL %d cannot stream transactions in progress (14 or later can): "
                 "stream.in.progress.transactions is ignored, large transactions come whole at "
                 "commit",
                 version);
-    snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%s', publication_names %s%s%s)",
-             qslot, lsn, s->streaming ? "2" : "1", lit,
-             version >= 140000 ? ", messages 'true'" : "", s->streaming ? ", streaming 'on'" : "");
+    pg_repl_options_format(&o, lit, options, sizeof options);
+    snprintf(sql, sizeof sql, "START_REPLICATION SLOT %s LOGICAL %s %s", qslot, lsn, options);
     PQfreemem(qslot);
     PQfreemem(qpub);
     PQfreemem(lit);

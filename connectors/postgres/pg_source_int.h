@@ -438,6 +438,31 @@ void pg_conn_drop_slot(sl_source *s);
 pg_wait pg_conn_catalog_wait(const sl_source *s);
 
 /*
+ * The pgoutput options of START_REPLICATION (pg_repl_options_choose):
+ * proto_version 1 or 2, "messages" (logical decoding messages) and
+ * "streaming" (transactions streamed while in progress).
+ */
+typedef struct pg_repl_options {
+    int proto_version;
+    bool messages;
+    bool streaming;
+} pg_repl_options;
+
+/*
+ * The options to ask a server of server_version (PQserverVersion) for, with
+ * stream.in.progress.transactions on or off. Pure: no connection.
+ */
+pg_repl_options pg_repl_options_choose(int server_version, bool stream_in_progress);
+
+/*
+ * Writes the option list of START_REPLICATION for o and the publication
+ * names (already an SQL literal) into buf: "(proto_version '1', ...)".
+ * Returns what snprintf returns.
+ */
+int pg_repl_options_format(const pg_repl_options *o, const char *publication_literal, char *buf,
+                           size_t size);
+
+/*
  * Parses the content of a timeline history file (TIMELINE_HISTORY): the LSN
  * at which timeline tli ended; false when tli is not an ancestor listed there.
  */
