@@ -23,6 +23,7 @@
 #include "postgres/pg_catalog.h"
 #include "postgres/pg_source_int.h"
 #include "sluice/log.h"
+#include "support.h"
 
 extern const sl_source_ops sl_source_postgres;
 
@@ -34,7 +35,7 @@ extern const sl_source_ops sl_source_postgres;
  */
 static uint32_t stream_xid;
 
-#define MAX_FRAMES 64
+#define MAX_FRAMES 1024 /* a capture of capture-streaming.sh fits */
 #define MAX_SESSIONS 4
 #define RELID 16384
 
@@ -364,12 +365,13 @@ sl_code __wrap_pg_conn_stream(sl_source *s, sl_error *err)
 /* ---- running the source ---- */
 
 /* The items the source emitted, one word each: "B", "c:ID" (create), "d:ID", "C:LSN" (hex). */
-static char items[256][32];
+#define MAX_ITEMS 1024
+static char items[MAX_ITEMS][32];
 static int nitems;
 
 static void record(const sl_batch *b)
 {
-    for (size_t i = 0; i < b->count && nitems < 256; i++) {
+    for (size_t i = 0; i < b->count && nitems < MAX_ITEMS; i++) {
         const sl_item *it = &b->items[i];
         char *w = items[nitems++];
         if (it->kind == SL_ITEM_BEGIN) {
@@ -390,6 +392,11 @@ static void record(const sl_batch *b)
  * lost connection; fills items.
  */
 static char spool_dir[64]; /* set: the source streams in-progress transactions, spooled here */
+/*
+ * Set: the server is older than 14, so the source asked for protocol
+ * version 1 without streaming, even with stream.in.progress.transactions.
+ */
+static bool server_before_14;
 
 static void run(uint64_t start_lsn, size_t capacity)
 {
@@ -409,7 +416,9 @@ static void run(uint64_t start_lsn, size_t capacity)
     sl_config_set(cfg, "topic.prefix", "t");
     sl_source *s;
     cr_assert_eq(sl_source_postgres.open(cfg, &s, &err), SL_OK, "%s", err.msg);
-    s->streaming = s->spool != NULL; /* what the real pg_conn_stream asks a server of 15 for */
+    /* What the real pg_conn_stream asks for (pg_repl_options_choose). */
+    s->streaming =
+        pg_repl_options_choose(server_before_14 ? 130000 : 150000, s->spool != NULL).streaming;
     sl_position from;
     pg_position_make(start_lsn, NULL, &from);
     cr_assert_eq(sl_source_postgres.start(s, &from, &err), SL_OK, "%s", err.msg);
@@ -419,7 +428,7 @@ static void run(uint64_t start_lsn, size_t capacity)
     sl_arena_init(&batch.arena, 16384);
     nitems = 0;
     int idle = 0;
-    for (int polls = 0; polls < 1000 && idle < 3; polls++) {
+    for (int polls = 0; polls < 10000 && idle < 3; polls++) {
         s->backoff.next_ms = 0; /* no backoff in a test */
         sl_code rc = sl_source_postgres.poll(s, &batch, &err);
         cr_assert(rc == SL_OK || rc == SL_CONNECT, "poll: %s", err.msg);
@@ -439,12 +448,13 @@ static void reset_server(void)
     memset(&srv, 0, sizeof srv);
     stream_xid = 0;
     spool_dir[0] = '\0';
+    server_before_14 = false;
     sl_log_set_level(SL_LOG_ERROR);
 }
 
 static char *joined(void)
 {
-    static char out[256 * 32];
+    static char out[MAX_ITEMS * 32];
     out[0] = '\0';
     for (int i = 0; i < nitems; i++)
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", items[i]);
@@ -730,4 +740,103 @@ Test(pg_stream, spool_files_of_a_killed_run_are_deleted_at_start)
     snprintf(path, sizeof path, "%s/sluice-debezium-4242.spool", spool_dir);
     cr_assert_neq(access(path, F_OK), 0, "the stale spool file is gone");
     cr_assert_eq(spool_files_left(), 1);
+}
+
+/* ---- captured from PostgreSQL 15 (tests/golden/pgoutput/capture-streaming.sh) ---- */
+
+/*
+ * The messages of a capture, streaming-v2.hex (protocol version 2, streaming
+ * on) or streaming-v1.hex (version 1, the same WAL), as the XLogData frames
+ * of session 0, each at the LSN the server gave it. Returns the end LSNs of
+ * the transactions' commits (Commit and Stream Commit messages), in order.
+ */
+static int captured(const char *name, uint64_t *commit_ends, int max)
+{
+    char path[256];
+    snprintf(path, sizeof path, SLUICE_TEST_DATA "/golden/pgoutput/%s", name);
+    char *text = ts_read_file(path, NULL);
+    cr_assert_not_null(text, "missing %s", path);
+    int ncommits = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *hex = strchr(line, ' ');
+        cr_assert_not_null(hex, "%s: %s", name, line);
+        *hex++ = '\0';
+        uint64_t lsn;
+        cr_assert_eq(pgo_lsn_parse(line, &lsn), 0, "%s: %s", name, line);
+        frame *f = xlogdata(0, lsn);
+        size_t n = strlen(hex) / 2;
+        cr_assert_leq(f->len + n, sizeof f->bytes, "%s: a message of %zu bytes", name, n);
+        for (size_t i = 0; i < n; i++) {
+            unsigned v;
+            sscanf(hex + 2 * i, "%2x", &v);
+            f->bytes[f->len++] = (uint8_t)v;
+        }
+        /* The server reports a commit at the end of its record, which the commit ends at. */
+        if ((hex[0] == '4' || hex[0] == '6') && hex[1] == '3') { /* 'C' or 'c' */
+            cr_assert_lt(ncommits, max);
+            commit_ends[ncommits++] = lsn;
+        }
+    }
+    free(text);
+    return ncommits;
+}
+
+/*
+ * What the transactions of the capture emit: 5001 commits while 1 is open;
+ * 1 (ids 1-300, a rolled-back subtransaction's 1001-1300, an update of 1, id
+ * 2000) commits; 2 (3001-3300) aborts; 3 inserts 4001.
+ */
+static const char *captured_items(const uint64_t *commit_ends)
+{
+    static char out[MAX_ITEMS * 32];
+    int n = snprintf(out, sizeof out, "B c:5001 C:%llX B", (unsigned long long)commit_ends[0]);
+    for (int id = 1; id <= 300; id++)
+        n += snprintf(out + n, sizeof out - (size_t)n, " c:%d", id);
+    snprintf(out + n, sizeof out - (size_t)n, " u:1 c:2000 C:%llX B c:4001 C:%llX",
+             (unsigned long long)commit_ends[1], (unsigned long long)commit_ends[2]);
+    return out;
+}
+
+Test(pg_stream, captured_streamed_transactions_come_out_at_their_stream_commit)
+{
+    static const size_t capacities[] = {1, 7, 64};
+    for (size_t i = 0; i < sizeof capacities / sizeof capacities[0]; i++) {
+        reset_server();
+        use_spool();
+        uint64_t ends[4];
+        cr_assert_eq(captured("streaming-v2.hex", ends, 4), 3, "Commit, Stream Commit, Commit");
+        run(0x1000, capacities[i]);
+        cr_assert_eq(srv.starts, 1, "no reconnect");
+        /* The aborted transaction's 3001-3300 and the subtransaction's 1001-1300: nothing. */
+        cr_assert_str_eq(joined(), captured_items(ends), "batches of %zu", capacities[i]);
+        cr_assert_eq(spool_files_left(), 0, "the spools of 1 and 2 were deleted");
+    }
+}
+
+Test(pg_stream, captured_protocol_version_1_gives_the_same_items)
+{
+    uint64_t ends2[4], ends1[4];
+    reset_server();
+    use_spool();
+    captured("streaming-v2.hex", ends2, 4);
+    run(0x1000, 64);
+    char *streamed = strdup(joined());
+    spool_files_left();
+
+    /* Without stream.in.progress.transactions, and with it on a server before 14. */
+    for (int before_14 = 0; before_14 < 2; before_14++) {
+        reset_server();
+        if (before_14) {
+            use_spool();
+            server_before_14 = true;
+        }
+        cr_assert_eq(captured("streaming-v1.hex", ends1, 4), 3, "three Commits");
+        cr_assert_eq(memcmp(ends1, ends2, sizeof ends1[0] * 3), 0, "the same commits' ends");
+        run(0x1000, 64);
+        cr_assert_str_eq(joined(), streamed, "server before 14: %d", before_14);
+        cr_assert_str_eq(joined(), captured_items(ends1));
+        if (before_14)
+            cr_assert_eq(spool_files_left(), 0, "nothing spooled");
+    }
+    free(streamed);
 }

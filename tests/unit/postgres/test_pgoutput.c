@@ -1,8 +1,11 @@
 /*
  * Tests for connectors/postgres/pgoutput.c: real pgoutput messages captured
  * from PostgreSQL 15 (tests/golden/pgoutput/capture.sh) decode into what the
- * SQL of the capture did, rendered as text and compared with stream.txt.
- * SLUICE_UPDATE_GOLDEN=1 rewrites the golden file (review the diff!).
+ * SQL of the capture did, rendered as text and compared with stream.txt;
+ * likewise transactions streamed while in progress (protocol version 2,
+ * capture-streaming.sh) and the same WAL in version 1, streaming-v2.txt and
+ * streaming-v1.txt. SLUICE_UPDATE_GOLDEN=1 rewrites the golden files (review
+ * the diff!).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -365,4 +368,216 @@ Test(pgoutput, stream_messages_of_protocol_version_2)
     b[0] = 'R';
     cr_assert_not(pgo_stream_xid(b, 4, &xid), "too short");
     sl_arena_destroy(&arena);
+}
+
+/* ---- transactions streamed while in progress, captured (capture-streaming.sh) ---- */
+
+/* What the messages of a capture carried: per items.id, the xid of the change that wrote it. */
+typedef struct capture_facts {
+    uint32_t first_stream_xid; /* of the first Stream Start */
+    uint32_t inserted_by[5002];
+    uint32_t updated_by[2];
+    uint32_t stream_commit_xid, begin_xids[4], aborts[4][2];
+    int nbegins, naborts, nstream_relations;
+} capture_facts;
+
+static void flush_run(sl_buf *out, char *run, uint32_t run_xid, int from, int to)
+{
+    if (!*run)
+        return;
+    sl_buf_puts(out, "  INSERT");
+    if (run_xid)
+        sl_buf_printf(out, " xid=%u", run_xid); /* in a stream block */
+    if (from == to)
+        sl_buf_printf(out, " id %d\n", from);
+    else
+        sl_buf_printf(out, " ids %d-%d\n", from, to);
+    *run = 0;
+}
+
+/*
+ * Decodes a capture of "<lsn> <hex>" lines as the source does: inside a
+ * stream block a change, Relation or Type message carries its
+ * (sub)transaction's xid after the type byte (pgo_stream_xid), and decodes
+ * once that is taken out. Renders one line per message into out (runs of
+ * inserts of one xid and consecutive ids as one line) and fills *facts.
+ */
+static void decode_capture(const char *name, sl_buf *out, capture_facts *facts)
+{
+    char path[256];
+    snprintf(path, sizeof path, SLUICE_TEST_DATA "/golden/pgoutput/%s", name);
+    char *hex = ts_read_file(path, NULL);
+    cr_assert_not_null(hex, "missing %s", path);
+    uint8_t *bytes = malloc(strlen(hex));
+    sl_arena arena;
+    sl_arena_init(&arena, 0);
+    memset(facts, 0, sizeof *facts);
+    uint32_t block = 0; /* the xid of the stream block being read */
+    char run = 0;
+    uint32_t run_xid = 0;
+    int run_from = 0, run_to = 0;
+    for (char *line = hex; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        size_t n = unhex(strchr(line, ' ') + 1, bytes);
+        uint32_t xid = 0;
+        const uint8_t *msg = bytes;
+        if (block && bytes[0] != 'E') {
+            cr_assert(pgo_stream_xid(bytes, n, &xid), "%s: '%c' in a block without an xid", name,
+                      bytes[0]);
+            bytes[4] = bytes[0]; /* the type, then what follows the xid */
+            msg = bytes + 4;
+            n -= 4;
+        }
+        pgo_message m;
+        sl_error err;
+        sl_arena_reset(&arena);
+        cr_assert_eq(pgo_message_decode(msg, n, &arena, &m, &err), SL_OK, "%s: %s", name, err.msg);
+        if (m.type == 'I') {
+            cr_assert_eq(m.u.change.new_tuple.ncols, 2);
+            int id = atoi(m.u.change.new_tuple.cols[0].data);
+            cr_assert(id > 0 && id <= 5001);
+            facts->inserted_by[id] = block ? xid : facts->begin_xids[facts->nbegins - 1];
+            if (run && run_xid == xid && id == run_to + 1) {
+                run_to = id;
+                continue;
+            }
+            flush_run(out, &run, run_xid, run_from, run_to);
+            run = 1, run_xid = xid, run_from = run_to = id;
+            continue;
+        }
+        flush_run(out, &run, run_xid, run_from, run_to);
+        switch (m.type) {
+        case 'S':
+            block = m.u.stream_start.xid;
+            if (!facts->first_stream_xid)
+                facts->first_stream_xid = block;
+            sl_buf_printf(out, "STREAM START xid=%u first=%u\n", block,
+                          m.u.stream_start.first_segment);
+            break;
+        case 'E':
+            block = 0;
+            sl_buf_puts(out, "STREAM STOP\n");
+            break;
+        case 'c':
+            facts->stream_commit_xid = m.u.stream_commit.xid;
+            sl_buf_printf(out, "STREAM COMMIT xid=%u end>commit=%d\n", m.u.stream_commit.xid,
+                          m.u.stream_commit.end_lsn > m.u.stream_commit.commit_lsn);
+            break;
+        case 'A':
+            cr_assert_lt(facts->naborts, 4);
+            facts->aborts[facts->naborts][0] = m.u.stream_abort.xid;
+            facts->aborts[facts->naborts++][1] = m.u.stream_abort.subxid;
+            sl_buf_printf(out, "STREAM ABORT xid=%u subxid=%u\n", m.u.stream_abort.xid,
+                          m.u.stream_abort.subxid);
+            break;
+        case 'B':
+            cr_assert_lt(facts->nbegins, 4);
+            facts->begin_xids[facts->nbegins++] = m.u.begin.xid;
+            sl_buf_printf(out, "BEGIN xid=%u\n", m.u.begin.xid);
+            break;
+        case 'C':
+            sl_buf_printf(out, "COMMIT end>commit=%d\n",
+                          m.u.commit.end_lsn > m.u.commit.commit_lsn);
+            break;
+        case 'R':
+            facts->nstream_relations += block != 0;
+            if (block)
+                sl_buf_printf(out, "  RELATION %s.%s xid=%u\n", m.u.relation.nspname,
+                              m.u.relation.relname, xid);
+            else
+                sl_buf_printf(out, "  RELATION %s.%s\n", m.u.relation.nspname,
+                              m.u.relation.relname);
+            break;
+        case 'U': {
+            int id = atoi(m.u.change.new_tuple.cols[0].data);
+            cr_assert_eq(id, 1);
+            facts->updated_by[1] = block ? xid : facts->begin_xids[facts->nbegins - 1];
+            if (block)
+                sl_buf_printf(out, "  UPDATE xid=%u id %d\n", xid, id);
+            else
+                sl_buf_printf(out, "  UPDATE id %d\n", id);
+            break;
+        }
+        default:
+            cr_assert_fail("%s: unexpected message '%c'", name, m.type);
+        }
+    }
+    flush_run(out, &run, run_xid, run_from, run_to);
+    cr_assert_eq(block, 0, "%s ends inside a stream block", name);
+    free(bytes);
+    free(hex);
+    sl_arena_destroy(&arena);
+}
+
+/* Compares out with the golden file name (SLUICE_UPDATE_GOLDEN=1 rewrites it). */
+static void check_golden(const char *name, const sl_buf *out)
+{
+    char golden[256];
+    snprintf(golden, sizeof golden, SLUICE_TEST_DATA "/golden/pgoutput/%s", name);
+    if (ts_env("SLUICE_UPDATE_GOLDEN")) {
+        FILE *f = fopen(golden, "w");
+        fwrite(out->data, 1, out->len, f);
+        fclose(f);
+    }
+    char *expected = ts_read_file(golden, NULL);
+    cr_assert_not_null(expected, "missing %s", golden);
+    cr_assert_str_eq(sl_buf_cstr((sl_buf *)out), expected);
+    free(expected);
+}
+
+Test(pgoutput, captured_streamed_transactions_decode_with_their_xids)
+{
+    sl_buf out;
+    sl_buf_init(&out);
+    capture_facts *f = calloc(1, sizeof *f);
+    decode_capture("streaming-v2.hex", &out, f);
+    check_golden("streaming-v2.txt", &out);
+
+    /* Transaction 1 streamed first; 5001's, which began after it, came whole between. */
+    uint32_t tx1 = f->first_stream_xid;
+    cr_assert_eq(f->nbegins, 2);
+    cr_assert_gt(f->begin_xids[0], tx1);
+    cr_assert_eq(f->inserted_by[5001], f->begin_xids[0]);
+    /* 1's own rows carry its xid; the subtransaction's theirs, which its Stream Abort names. */
+    for (int id = 1; id <= 300; id++)
+        cr_assert_eq(f->inserted_by[id], tx1, "id %d", id);
+    uint32_t sub = f->inserted_by[1001];
+    cr_assert_gt(sub, f->begin_xids[0]);
+    for (int id = 1001; id <= 1300; id++)
+        cr_assert(f->inserted_by[id] == sub || f->inserted_by[id] == 0, "id %d", id);
+    cr_assert_eq(f->naborts, 2);
+    cr_assert_eq(f->aborts[0][0], tx1);
+    cr_assert_eq(f->aborts[0][1], sub);
+    /* ROLLBACK TO keeps the savepoint: what follows is a new subtransaction's. */
+    uint32_t sub2 = f->inserted_by[2000];
+    cr_assert(sub2 != tx1 && sub2 != sub && sub2 != 0);
+    cr_assert_eq(f->updated_by[1], sub2);
+    cr_assert_eq(f->stream_commit_xid, tx1);
+    /* 2 aborted whole: its Stream Abort names it twice. */
+    uint32_t tx2 = f->inserted_by[3001];
+    cr_assert_gt(tx2, sub2);
+    cr_assert_eq(f->aborts[1][0], tx2);
+    cr_assert_eq(f->aborts[1][1], tx2);
+    cr_assert_gt(f->begin_xids[1], tx2);
+    cr_assert_eq(f->inserted_by[4001], f->begin_xids[1]);
+    /* PostgreSQL 15 describes the relation again after a Stream Abort (of 1's subtransaction). */
+    cr_assert_eq(f->nstream_relations, 3);
+
+    /* Version 1 of the same WAL: 5001's, 1's and 3's transactions, whole, in commit order. */
+    sl_buf v1;
+    sl_buf_init(&v1);
+    capture_facts *g = calloc(1, sizeof *g);
+    decode_capture("streaming-v1.hex", &v1, g);
+    check_golden("streaming-v1.txt", &v1);
+    cr_assert_eq(g->nbegins, 3);
+    cr_assert_eq(g->begin_xids[0], f->begin_xids[0]);
+    cr_assert_eq(g->begin_xids[1], tx1);
+    cr_assert_eq(g->begin_xids[2], f->begin_xids[1]);
+    cr_assert_eq(g->inserted_by[1001], 0, "the rolled-back subtransaction's rows are not sent");
+    cr_assert_eq(g->inserted_by[3001], 0, "nor the aborted transaction's");
+    cr_assert_eq(g->inserted_by[2000], tx1);
+    free(g);
+    free(f);
+    sl_buf_free(&v1);
+    sl_buf_free(&out);
 }
