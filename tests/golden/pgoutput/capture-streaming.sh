@@ -25,8 +25,8 @@ export PGOPTIONS='-c synchronous_commit=on'
 
 # 1 inserts ids 1-300 (streamed), while it is open another session commits
 # id 5001; a subtransaction inserts 1001-1300 (streamed) and is rolled back;
-# then 1 updates id 1, inserts 2000 and commits. 2 inserts 3001-3300
-# (streamed) and aborts. 3 inserts 4001 and commits.
+# then 1 updates id 1, changes id 2 to 2001, inserts 2000 and commits. 2
+# inserts 3001-3300 (streamed) and aborts. 3 inserts 4001 and commits.
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE items (id int PRIMARY KEY, v text);
 CREATE PUBLICATION p FOR TABLE items;
@@ -38,6 +38,7 @@ SAVEPOINT sub;
 INSERT INTO items SELECT g, repeat('b', 100) FROM generate_series(1001, 1300) g;
 ROLLBACK TO SAVEPOINT sub;
 UPDATE items SET v = 'updated' WHERE id = 1;
+UPDATE items SET id = 2001 WHERE id = 2;
 INSERT INTO items VALUES (2000, 'last of 1');
 COMMIT;
 BEGIN;

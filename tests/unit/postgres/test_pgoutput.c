@@ -376,7 +376,7 @@ Test(pgoutput, stream_messages_of_protocol_version_2)
 typedef struct capture_facts {
     uint32_t first_stream_xid; /* of the first Stream Start */
     uint32_t inserted_by[5002];
-    uint32_t updated_by[2];
+    uint32_t updated_by[5002]; /* by the new row's id */
     uint32_t stream_commit_xid, begin_xids[4], aborts[4][2];
     int nbegins, naborts, nstream_relations;
 } capture_facts;
@@ -490,12 +490,16 @@ static void decode_capture(const char *name, sl_buf *out, capture_facts *facts)
             break;
         case 'U': {
             int id = atoi(m.u.change.new_tuple.cols[0].data);
-            cr_assert_eq(id, 1);
-            facts->updated_by[1] = block ? xid : facts->begin_xids[facts->nbegins - 1];
+            cr_assert(id == 1 || id == 2001, "update of id %d", id);
+            facts->updated_by[id] = block ? xid : facts->begin_xids[facts->nbegins - 1];
+            sl_buf_puts(out, "  UPDATE");
             if (block)
-                sl_buf_printf(out, "  UPDATE xid=%u id %d\n", xid, id);
-            else
-                sl_buf_printf(out, "  UPDATE id %d\n", id);
+                sl_buf_printf(out, " xid=%u", xid);
+            if (m.u.change.old_kind) /* the key changed: its old value */
+                sl_buf_printf(out, " %c id %.*s ->", m.u.change.old_kind,
+                              (int)m.u.change.old_tuple.cols[0].len,
+                              m.u.change.old_tuple.cols[0].data);
+            sl_buf_printf(out, " id %d\n", id);
             break;
         }
         default:
@@ -552,6 +556,7 @@ Test(pgoutput, captured_streamed_transactions_decode_with_their_xids)
     uint32_t sub2 = f->inserted_by[2000];
     cr_assert(sub2 != tx1 && sub2 != sub && sub2 != 0);
     cr_assert_eq(f->updated_by[1], sub2);
+    cr_assert_eq(f->updated_by[2001], sub2);
     cr_assert_eq(f->stream_commit_xid, tx1);
     /* 2 aborted whole: its Stream Abort names it twice. */
     uint32_t tx2 = f->inserted_by[3001];
