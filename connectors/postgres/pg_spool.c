@@ -349,9 +349,10 @@ static sl_code read_record(pg_spool *sp, spool_tx *tx, uint64_t offset, spool_re
  * goes. A subtransaction: what it wrote goes, from its first message on;
  * everything after that is its own or its children's, since no other
  * subtransaction of the transaction writes while it is open and the server
- * streams changes in WAL order. Relation, Type and Origin messages stay: the
- * server counts a relation as described to the whole transaction and does
- * not describe it again.
+ * streams changes in WAL order. Relation, Type and Origin messages stay, so
+ * that the rest never depends on a description that was cut; PostgreSQL 15
+ * describes the relation again after a Stream Abort anyway (captured in
+ * tests/golden/pgoutput/streaming-v2.txt).
  */
 sl_code pg_spool_abort(sl_source *s, uint32_t xid, uint32_t subxid, sl_error *err)
 {
