@@ -15,8 +15,12 @@
  *   ts_sec      the last event's time, in seconds; absent before any event
  *   snapshot    while a snapshot runs: "INITIAL", "BLOCKING" or
  *               "INCREMENTAL" (Debezium 1.x/2.x: true)
- *   transaction_*, incremental_snapshot_*  transaction metadata's counts and
- *               an incremental snapshot's progress, which sluice ignores
+ *   transaction_id, transaction_data_collection_order_<db.table>
+ *               inside a transaction, with provide.transaction.metadata:
+ *               its id and each table's events so far (the total being
+ *               their sum), which sluice's position carries too
+ *   incremental_snapshot_*  an incremental snapshot's progress, which
+ *               sluice ignores
  * with every number a JSON integer, as JsonConverter writes Java longs.
  *
  * sluice's position (my_position.h) has those members with the same
@@ -51,6 +55,22 @@ static void copy_count(json_t *from, const char *key, json_t *to, const char *na
         json_object_set(to, name, v);
 }
 
+/* Copies a transaction's metadata counts (transaction_*) of from to to, when it has an id. */
+static void copy_tx_counts(json_t *from, json_t *to)
+{
+    if (!json_is_string(json_object_get(from, "transaction_id")))
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(from, key, v)
+    {
+        if (strcmp(key, "transaction_id") == 0 ||
+            strncmp(key, "transaction_data_collection_order_",
+                    sizeof "transaction_data_collection_order_" - 1) == 0)
+            json_object_set(to, key, v);
+    }
+}
+
 /* Copies member key of from to to as name when it is a non-empty string. */
 static void copy_text(json_t *from, const char *key, json_t *to, const char *name)
 {
@@ -80,6 +100,7 @@ sl_code my_connect_offset_format(const char *position, const char *state, sl_buf
     copy_count(pos, "event", map, "event");
     copy_text(pos, "server_uuid", map, "sluice_server_uuid");
     copy_text(pos, "gtid", map, "sluice_gtid");
+    copy_tx_counts(pos, map);
     if (state && *state)
         json_object_set_new(map, "sluice_state", json_string(state));
     json_decref(pos);
@@ -240,6 +261,8 @@ static sl_code connect_offset_parse(const char *offset, bool mariadb, sl_buf *po
     const char *gtid = json_string_value(json_object_get(map, "sluice_gtid"));
     if (!bad && gtid)
         json_object_set_new(pos, "gtid", json_string(gtid));
+    if (!bad)
+        copy_tx_counts(map, pos);
     if (bad) {
         json_decref(pos);
         json_decref(map);

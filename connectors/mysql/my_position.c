@@ -10,7 +10,11 @@
  * length; MariaDB: a varint count of GTIDs, each domain, server and
  * sequence as varints) and the transaction's GTID, and last, when the
  * flags say so, the version of the snapshot state that goes with the
- * position (a varint; my_snapshot.c).
+ * position (a varint; my_snapshot.c) and the transaction metadata counts
+ * (a varint length and the transaction id, a varint count of tables, each
+ * a varint length and name and a varint count). The counts are last so
+ * that the pipeline's position_add_tx_counts appends them without
+ * decoding the rest.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -27,11 +31,13 @@ enum {
     F_GTIDS = 4,
     F_GTID = 8,
     F_SNAP = 16,
+    F_TX_COUNTS = MY_POSITION_F_TX_COUNTS,
 };
 
 void my_position_init(my_position *p)
 {
     memset(p, 0, sizeof *p);
+    sl_buf_init(&p->own_tx_counts);
     my_gtid_set_init(&p->own_gtids);
     my_mariadb_gtid_list_init(&p->own_mgtids);
 }
@@ -40,8 +46,11 @@ void my_position_free(my_position *p)
 {
     my_gtid_set_free(&p->own_gtids);
     my_mariadb_gtid_list_free(&p->own_mgtids);
+    sl_buf_free(&p->own_tx_counts);
     p->gtids = NULL;
     p->mgtids = NULL;
+    p->tx_counts = NULL;
+    p->tx_counts_len = 0;
 }
 
 /* ---- binary ---------------------------------------------------------------- */
@@ -133,7 +142,8 @@ static size_t encode_once(const my_position *p, bool with_gtids, uint8_t *buf, s
     bool has_gtids = with_gtids && (p->mariadb ? p->mgtids != NULL : p->gtids != NULL);
     uint8_t flags = (uint8_t)((p->mariadb ? F_MARIADB : 0) | (p->has_uuid ? F_UUID : 0) |
                               (has_gtids ? F_GTIDS : 0) | (p->has_gtid ? F_GTID : 0) |
-                              (p->snap_version ? F_SNAP : 0));
+                              (p->snap_version ? F_SNAP : 0) |
+                              (p->tx_counts_len ? F_TX_COUNTS : 0));
     put_byte(&w, POS_VERSION);
     put_byte(&w, flags);
     put_varint(&w, p->pos);
@@ -156,6 +166,8 @@ static size_t encode_once(const my_position *p, bool with_gtids, uint8_t *buf, s
         put_tx_gtid(&w, &p->gtid, p->mariadb);
     if (p->snap_version)
         put_varint(&w, p->snap_version);
+    if (p->tx_counts_len)
+        put_bytes(&w, p->tx_counts, p->tx_counts_len);
     *overflow = w.overflow;
     return (size_t)(w.p - buf);
 }
@@ -293,9 +305,91 @@ sl_code my_position_decode(const sl_position *in, my_position *p, sl_error *err)
         }
     }
     p->snap_version = flags & F_SNAP ? get_varint(&r) : 0;
+    if ((flags & F_TX_COUNTS) && !r.failed) {
+        sl_arena scratch;
+        sl_arena_init(&scratch, 1024);
+        sl_tx_counts counts;
+        size_t n = (size_t)(r.end - r.p);
+        if (my_tx_counts_decode(r.p, n, &scratch, &counts)) {
+            sl_buf_reset(&p->own_tx_counts);
+            sl_buf_append(&p->own_tx_counts, r.p, n);
+            p->tx_counts = (const uint8_t *)p->own_tx_counts.data;
+            p->tx_counts_len = n;
+            r.p = r.end;
+        } else {
+            r.failed = true;
+        }
+        sl_arena_destroy(&scratch);
+    }
     if (r.failed || r.p != r.end)
         return sl_error_set(err, SL_INVALID, "malformed MySQL source position");
     return SL_OK;
+}
+
+/* ---- transaction metadata counts ------------------------------------------- */
+
+/* Room for one name or id: what could ever fit in a position. */
+#define TX_TEXT_MAX SL_POSITION_MAX
+#define TX_COUNT_PREFIX "transaction_data_collection_order_"
+
+sl_code my_tx_counts_encode(const sl_tx_counts *counts, sl_buf *out, sl_error *err)
+{
+    uint8_t buf[10];
+    size_t idlen = strlen(counts->txid);
+    if (idlen > TX_TEXT_MAX)
+        return sl_error_set(err, SL_INVALID, "transaction id of %zu bytes is too long", idlen);
+    writer w = {buf, buf + sizeof buf, false};
+    put_varint(&w, idlen);
+    sl_buf_append(out, buf, (size_t)(w.p - buf));
+    sl_buf_append(out, counts->txid, idlen);
+    w = (writer){buf, buf + sizeof buf, false};
+    put_varint(&w, counts->n);
+    sl_buf_append(out, buf, (size_t)(w.p - buf));
+    for (size_t i = 0; i < counts->n; i++) {
+        const sl_tx_collection_count *c = &counts->collections[i];
+        size_t nl = strlen(c->name);
+        if (nl > TX_TEXT_MAX || c->count < 0)
+            return sl_error_set(err, SL_INVALID, "table name of %zu bytes is too long", nl);
+        w = (writer){buf, buf + sizeof buf, false};
+        put_varint(&w, nl);
+        sl_buf_append(out, buf, (size_t)(w.p - buf));
+        sl_buf_append(out, c->name, nl);
+        w = (writer){buf, buf + sizeof buf, false};
+        put_varint(&w, (uint64_t)c->count);
+        sl_buf_append(out, buf, (size_t)(w.p - buf));
+    }
+    return SL_OK;
+}
+
+/* A length-prefixed string of r, copied NUL-terminated into arena. */
+static const char *get_text(reader *r, sl_arena *arena)
+{
+    uint64_t n = get_varint(r);
+    if (r->failed || n > TX_TEXT_MAX || (size_t)(r->end - r->p) < n) {
+        r->failed = true;
+        return NULL;
+    }
+    const char *s = sl_arena_strndup(arena, (const char *)r->p, (size_t)n);
+    r->p += n;
+    return s;
+}
+
+bool my_tx_counts_decode(const uint8_t *bytes, size_t len, sl_arena *arena, sl_tx_counts *out)
+{
+    reader r = {bytes, bytes + len, false};
+    out->txid = get_text(&r, arena);
+    uint64_t n = get_varint(&r);
+    /* Each table takes at least two bytes. */
+    if (r.failed || n > len / 2)
+        return false;
+    sl_tx_collection_count *cols = sl_arena_alloc(arena, (n ? n : 1) * sizeof *cols);
+    for (uint64_t i = 0; i < n && !r.failed; i++) {
+        cols[i].name = get_text(&r, arena);
+        cols[i].count = (int64_t)(get_varint(&r) & INT64_MAX);
+    }
+    out->collections = cols;
+    out->n = (size_t)n;
+    return !r.failed && r.p == r.end;
 }
 
 /* ---- text ------------------------------------------------------------------ */
@@ -345,6 +439,21 @@ void my_position_format(const my_position *p, sl_buf *out)
         json_object_set_new(o, "gtid", json_string(sl_buf_cstr(&b)));
     }
     sl_buf_free(&b);
+    if (p->tx_counts_len) {
+        /* Debezium's offset members for the counts of the transaction a position is inside. */
+        sl_arena a;
+        sl_arena_init(&a, 1024);
+        sl_tx_counts c;
+        if (my_tx_counts_decode(p->tx_counts, p->tx_counts_len, &a, &c)) {
+            json_object_set_new(o, "transaction_id", json_string(c.txid));
+            for (size_t i = 0; i < c.n; i++) {
+                char key[TX_TEXT_MAX + sizeof TX_COUNT_PREFIX];
+                snprintf(key, sizeof key, "%s%s", TX_COUNT_PREFIX, c.collections[i].name);
+                json_object_set_new(o, key, json_integer((json_int_t)c.collections[i].count));
+            }
+        }
+        sl_arena_destroy(&a);
+    }
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!text)
@@ -416,6 +525,50 @@ static bool parse_tx_gtid(const char *s, bool mariadb, my_tx_gtid *g)
     return true;
 }
 
+/*
+ * The counts of transaction txid in o's transaction_data_collection_order_*
+ * members into p; NULL, or what is malformed.
+ */
+static const char *parse_tx_counts(json_t *o, const char *txid, my_position *p)
+{
+    size_t n = 0, cap = 8;
+    sl_tx_collection_count *cols = malloc(cap * sizeof *cols);
+    if (!cols)
+        abort();
+    const char *what = NULL;
+    const char *key;
+    json_t *v;
+    size_t plen = strlen(TX_COUNT_PREFIX);
+    json_object_foreach(o, key, v)
+    {
+        if (strncmp(key, TX_COUNT_PREFIX, plen) != 0)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            what = "a \"transaction_data_collection_order_\" member is not a count";
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            sl_tx_collection_count *c = realloc(cols, cap * sizeof *cols);
+            if (!c)
+                abort();
+            cols = c;
+        }
+        cols[n++] = (sl_tx_collection_count){key + plen, (int64_t)json_integer_value(v)};
+    }
+    sl_tx_counts counts = {.txid = txid, .collections = cols, .n = n};
+    sl_error e;
+    sl_buf_reset(&p->own_tx_counts);
+    if (!what && my_tx_counts_encode(&counts, &p->own_tx_counts, &e) != SL_OK)
+        what = "\"transaction_id\" or a table name is too long";
+    if (!what) {
+        p->tx_counts = (const uint8_t *)p->own_tx_counts.data;
+        p->tx_counts_len = p->own_tx_counts.len;
+    }
+    free(cols);
+    return what;
+}
+
 sl_code my_position_parse(const char *text, bool mariadb, my_position *p, sl_error *err)
 {
     json_t *o = json_loads(text, 0, NULL);
@@ -475,6 +628,11 @@ sl_code my_position_parse(const char *text, bool mariadb, my_position *p, sl_err
         if (!p->has_gtid)
             what = "\"gtid\" is not a GTID";
     }
+    json_t *txid = json_object_get(o, "transaction_id");
+    if (!what && txid && !json_is_null(txid) && !json_is_string(txid))
+        what = "\"transaction_id\" is not a string";
+    if (!what && json_is_string(txid))
+        what = parse_tx_counts(o, json_string_value(txid), p);
     json_decref(o);
     if (what)
         return sl_error_set(err, SL_STATE, "the position is malformed: %s", what);

@@ -36,6 +36,7 @@
 #include "sluice/error.h"
 #include "sluice/memory.h"
 #include "sluice/position.h"
+#include "sluice/source.h"
 
 /* One transaction's GTID, of either server family. */
 typedef struct my_tx_gtid {
@@ -73,6 +74,16 @@ typedef struct my_position {
      * offsets file stores the state itself next to the text); 0 none.
      */
     uint64_t snap_version;
+    /*
+     * Transaction metadata counts the pipeline added to a position inside a
+     * transaction (source.h, position_add_tx_counts), in the binary form
+     * my_position.c describes; NULL when none. Decoding and parsing point it
+     * to own_tx_counts. In the offsets file they are Debezium's offset
+     * members transaction_id and transaction_data_collection_order_<table>.
+     */
+    const uint8_t *tx_counts;
+    size_t tx_counts_len;
+    sl_buf own_tx_counts;
 } my_position;
 
 void my_position_init(my_position *p);
@@ -98,6 +109,21 @@ void my_position_format(const my_position *p, sl_buf *out);
  * read. SL_STATE names what is missing or malformed, never quoting text.
  */
 sl_code my_position_parse(const char *text, bool mariadb, my_position *p, sl_error *err);
+
+/* The flag of the binary form (its second byte) that says counts follow, last. */
+#define MY_POSITION_F_TX_COUNTS 32
+
+/*
+ * Appends to out the binary form of counts; SL_INVALID when a name or the
+ * id is longer than a position could hold.
+ */
+sl_code my_tx_counts_encode(const sl_tx_counts *counts, sl_buf *out, sl_error *err);
+
+/*
+ * Reads the binary form of transaction metadata counts (my_position.tx_counts)
+ * into out, its strings and array in arena; false when malformed.
+ */
+bool my_tx_counts_decode(const uint8_t *bytes, size_t len, sl_arena *arena, sl_tx_counts *out);
 
 /* The text of a transaction's GTID: "uuid:gno", "uuid:tag:gno" or "domain-server-seq". */
 void my_tx_gtid_format(const my_tx_gtid *g, bool mariadb, sl_buf *out);

@@ -866,6 +866,46 @@ static sl_code my_position_parse_op(const char *text, sl_position *pos, sl_error
     return rc;
 }
 
+/*
+ * Appends counts to pos's binary form: they are its last part
+ * (my_position.c), so only the flags byte changes before them.
+ */
+static sl_code my_position_add_tx_counts(sl_position *pos, const sl_tx_counts *counts,
+                                         sl_error *err)
+{
+    if (pos->len < 2 || pos->bytes[1] & MY_POSITION_F_TX_COUNTS)
+        return sl_error_set(err, SL_INVALID, "not a MySQL source position without counts");
+    sl_buf b;
+    sl_buf_init(&b);
+    sl_code rc = my_tx_counts_encode(counts, &b, err);
+    if (rc == SL_OK && pos->len + b.len > SL_POSITION_MAX)
+        rc = sl_error_set(err, SL_FULL, "transaction metadata counts of %zu bytes do not fit",
+                          b.len);
+    if (rc == SL_OK) {
+        memcpy(pos->bytes + pos->len, b.data, b.len);
+        pos->len = (uint16_t)(pos->len + b.len);
+        pos->bytes[1] |= MY_POSITION_F_TX_COUNTS;
+    }
+    sl_buf_free(&b);
+    return rc;
+}
+
+static sl_code my_position_tx_counts(const sl_position *pos, sl_arena *arena, sl_tx_counts *out,
+                                     bool *found, sl_error *err)
+{
+    *found = false;
+    my_position p;
+    my_position_init(&p);
+    sl_code rc = my_position_decode(pos, &p, err);
+    if (rc == SL_OK && p.tx_counts_len) {
+        *found = my_tx_counts_decode(p.tx_counts, p.tx_counts_len, arena, out);
+        if (!*found)
+            rc = sl_error_set(err, SL_INVALID, "malformed transaction metadata counts");
+    }
+    my_position_free(&p);
+    return rc;
+}
+
 static void my_close(sl_source *s)
 {
     if (!s)
@@ -911,6 +951,8 @@ const sl_source_ops sl_source_mysql = {
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,
+    .position_add_tx_counts = my_position_add_tx_counts,
+    .position_tx_counts = my_position_tx_counts,
     .connect_offset_format = my_connect_offset_format,
     .connect_offset_parse = my_connect_offset_parse_mysql,
     .state_format = my_state_format,
@@ -936,6 +978,8 @@ const sl_source_ops sl_source_mariadb = {
     .ack = my_ack,
     .position_format = my_position_format_op,
     .position_parse = my_position_parse_op,
+    .position_add_tx_counts = my_position_add_tx_counts,
+    .position_tx_counts = my_position_tx_counts,
     .connect_offset_format = my_connect_offset_format,
     .connect_offset_parse = my_connect_offset_parse_mariadb,
     .state_format = my_state_format,

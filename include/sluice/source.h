@@ -97,6 +97,23 @@ static inline int sl_batch_full(const sl_batch *batch)
     return batch->count == batch->capacity;
 }
 
+/*
+ * The transaction metadata counts of a transaction handed over in pieces,
+ * as far as one of its pieces: its id (as on its BEGIN item) and how many
+ * of its change events each table had, under the name the END record gives
+ * the table ("db.table"), in the order the tables first appeared.
+ */
+typedef struct sl_tx_collection_count {
+    const char *name;
+    int64_t count;
+} sl_tx_collection_count;
+
+typedef struct sl_tx_counts {
+    const char *txid;
+    const sl_tx_collection_count *collections;
+    size_t n;
+} sl_tx_counts;
+
 typedef struct sl_source sl_source; /* defined by each connector */
 
 /*
@@ -200,6 +217,28 @@ typedef struct sl_source_ops {
     /* Position to text for the offsets file (NUL-terminated), and back. */
     sl_code (*position_format)(const sl_position *pos, char *buf, size_t size, sl_error *err);
     sl_code (*position_parse)(const char *text, sl_position *pos, sl_error *err);
+
+    /*
+     * Optional, both or neither: transaction metadata counts carried in a
+     * position. With provide.transaction.metadata, the pipeline adds to the
+     * position of each COMMIT that cuts a transaction (one without a txid
+     * while the transaction's BEGIN record was written) the counts so far,
+     * so that a restart from there, in this process or after a crash,
+     * neither writes the transaction's BEGIN record again nor starts its END
+     * record's counts from zero (the counts are read back when the source
+     * sends that transaction's BEGIN with the same txid). The source keeps
+     * them through position_format and position_parse (and the Kafka offset
+     * store's map), and ignores them otherwise.
+     *
+     * position_add_tx_counts adds counts to pos, a position this source
+     * emitted without counts; SL_FULL when they do not fit in
+     * SL_POSITION_MAX bytes, pos unchanged. position_tx_counts reads what
+     * pos carries into out, its strings and array in arena; *found is false
+     * when pos carries none.
+     */
+    sl_code (*position_add_tx_counts)(sl_position *pos, const sl_tx_counts *counts, sl_error *err);
+    sl_code (*position_tx_counts)(const sl_position *pos, sl_arena *arena, sl_tx_counts *out,
+                                  bool *found, sl_error *err);
 
     /*
      * Optional: Kafka Connect's form of a position, for the Kafka offset

@@ -191,6 +191,13 @@ typedef struct pipeline {
     const sl_table *last_table;
     uint64_t last_table_version;
     sl_position last_commit; /* the newest COMMIT handed to the ring, len 0: none yet */
+    /*
+     * The newest position inside a transaction with its metadata counts
+     * (source.h, position_add_tx_counts), where a BEGIN of that transaction
+     * sent again resumes its counts; len 0: none.
+     */
+    sl_position tx_resume;
+    bool tx_counts_warned; /* the open transaction's counts did not fit a position */
 
     uint64_t events, messages, transactions;
     int64_t last_stats_ms;
@@ -668,6 +675,66 @@ static feed_result feed_aux(pipeline *p, sl_error *err)
     return r;
 }
 
+/*
+ * Whether the BEGIN of transaction txid comes again after a reconnect or a
+ * restart from a position inside it that carries its counts: then they go
+ * on from there, and its BEGIN record, written before, is not written again.
+ */
+static bool resume_tx(pipeline *p, const char *txid)
+{
+    const sl_source_ops *ops = p->conn->source;
+    if (!p->tx_resume.len || !ops->position_tx_counts)
+        return false;
+    sl_tx_counts counts;
+    bool found = false;
+    sl_error err;
+    if (ops->position_tx_counts(&p->tx_resume, &p->batch.arena, &counts, &found, &err) != SL_OK) {
+        sl_warn("transaction %s: its metadata counts cannot be read from the position (%s); "
+                "they start from zero",
+                txid, err.msg);
+        return false;
+    }
+    if (!found || strcmp(counts.txid, txid) != 0)
+        return false;
+    sl_txmeta_resume(p->txmeta, &counts);
+    return true;
+}
+
+/*
+ * Before a COMMIT goes to the ring: one that cuts the open transaction
+ * (without a txid, while its BEGIN record was written) gets the counts so
+ * far in its position, where a restart resumes them (resume_tx()).
+ */
+static void add_tx_counts(pipeline *p, sl_item *item)
+{
+    const sl_source_ops *ops = p->conn->source;
+    const char *open = sl_txmeta_open_txid(p->txmeta);
+    if (item->txid || !open || !item->u.position.len || !ops->position_add_tx_counts) {
+        p->tx_resume.len = 0;
+        p->tx_counts_warned = false;
+        return;
+    }
+    sl_tx_counts counts;
+    sl_txmeta_counts(p->txmeta, &counts);
+    sl_error err;
+    sl_code rc = ops->position_add_tx_counts(&item->u.position, &counts, &err);
+    if (rc == SL_OK) {
+        p->tx_resume = item->u.position;
+        return;
+    }
+    p->tx_resume.len = 0;
+    if (!p->tx_counts_warned && rc == SL_FULL)
+        sl_warn("transaction %s: its metadata counts (%zu tables) do not fit in a position of %d "
+                "bytes; a restart inside it writes its BEGIN record again and counts its events "
+                "from there",
+                open, counts.n, SL_POSITION_MAX);
+    else if (!p->tx_counts_warned)
+        sl_warn("transaction %s: its metadata counts cannot go with the position (%s); a restart "
+                "inside it writes its BEGIN record again and counts its events from there",
+                open, err.msg);
+    p->tx_counts_warned = true;
+}
+
 /* Hands the batch's remaining items to the sink, in order. */
 static feed_result feed(pipeline *p, sl_error *err)
 {
@@ -681,7 +748,7 @@ static feed_result feed(pipeline *p, sl_error *err)
                 if (!begin_tx(p))
                     return FEED_BLOCKED;
                 p->item_open = true;
-                if (p->txmeta && item->txid)
+                if (p->txmeta && item->txid && !resume_tx(p, item->txid))
                     p->aux = sl_txmeta_begin(p->txmeta, item->txid, item->tx_ts_ms);
             }
             if (p->aux && (r = feed_aux(p, err)) != FEED_DONE)
@@ -705,6 +772,8 @@ static feed_result feed(pipeline *p, sl_error *err)
             if (p->aux && (r = feed_aux(p, err)) != FEED_DONE)
                 return r;
             p->item_open = false;
+            if (p->txmeta)
+                add_tx_counts(p, item);
             sl_checkpoint_commit(p->cp, p->tx_seq, &item->u.position);
             p->last_commit = item->u.position;
             p->in_tx = false;
@@ -870,6 +939,7 @@ static sl_code start(pipeline *p, sl_error *err)
         sl_buf_reset(&p->durable_state);
         sl_buf_puts(&p->durable_state, sl_buf_cstr(&state));
         memcpy(p->durable_text, text.data, text.len + 1);
+        p->tx_resume = from; /* a transaction cut there resumes its metadata counts */
         sl_info("resuming from %s (%s)", p->durable_text, where);
     } else if (rc == SL_OK) {
         sl_info("nothing stored in %s: starting from the source's current position", where);

@@ -32,6 +32,7 @@ struct sl_txmeta {
     sl_arena schemas; /* the record schemas, for the state's life */
     sl_arena arena;   /* names and records of the open transaction */
     bool open;
+    const char *txid; /* of the open transaction, in the arena */
     int64_t total;
     collection *cols; /* in first-seen order */
     uint32_t ncols, cols_cap;
@@ -43,6 +44,8 @@ struct sl_txmeta {
     uint64_t last_version;
     uint32_t last_col;
     sl_event record;
+    sl_tx_collection_count *view; /* sl_txmeta_counts()'s array */
+    uint32_t view_cap;
 };
 
 sl_txmeta *sl_txmeta_new(const char *topic_prefix)
@@ -79,6 +82,7 @@ void sl_txmeta_free(sl_txmeta *tm)
     sl_arena_destroy(&tm->arena);
     free(tm->cols);
     free(tm->lookup);
+    free(tm->view);
     free(tm);
 }
 
@@ -166,6 +170,7 @@ static void reset(sl_txmeta *tm)
 {
     sl_arena_reset(&tm->arena);
     tm->open = false;
+    tm->txid = NULL;
     tm->total = 0;
     tm->ncols = 0;
     if (tm->lookup_cap)
@@ -217,7 +222,39 @@ sl_event *sl_txmeta_begin(sl_txmeta *tm, const char *txid, int64_t ts_ms)
 {
     reset(tm);
     tm->open = true;
+    tm->txid = sl_arena_strdup(&tm->arena, txid);
     return record(tm, "BEGIN", txid, ts_ms, false);
+}
+
+void sl_txmeta_resume(sl_txmeta *tm, const sl_tx_counts *counts)
+{
+    reset(tm);
+    tm->open = true;
+    tm->txid = sl_arena_strdup(&tm->arena, counts->txid);
+    for (size_t k = 0; k < counts->n; k++) {
+        uint32_t i = collection_index(tm, counts->collections[k].name);
+        tm->cols[i].count += counts->collections[k].count;
+        tm->total += counts->collections[k].count;
+    }
+}
+
+const char *sl_txmeta_open_txid(const sl_txmeta *tm)
+{
+    return tm->open ? tm->txid : NULL;
+}
+
+void sl_txmeta_counts(sl_txmeta *tm, sl_tx_counts *out)
+{
+    if (tm->ncols > tm->view_cap) {
+        free(tm->view);
+        tm->view_cap = tm->cols_cap;
+        tm->view = malloc(tm->view_cap * sizeof *tm->view);
+        if (!tm->view)
+            abort();
+    }
+    for (uint32_t i = 0; i < tm->ncols; i++)
+        tm->view[i] = (sl_tx_collection_count){.name = tm->cols[i].name, .count = tm->cols[i].count};
+    *out = (sl_tx_counts){.txid = tm->txid, .collections = tm->view, .n = tm->ncols};
 }
 
 const sl_tx_block *sl_txmeta_event(sl_txmeta *tm, const sl_event *ev)

@@ -19,6 +19,7 @@
 
 #include "sluice/error.h"
 #include "sluice/event.h"
+#include "sluice/source.h"
 
 typedef struct sl_txmeta sl_txmeta;
 
@@ -32,6 +33,22 @@ void sl_txmeta_free(sl_txmeta *tm);
  * BEGIN record (status BEGIN, id, null counts, ts_ms).
  */
 sl_event *sl_txmeta_begin(sl_txmeta *tm, const char *txid, int64_t ts_ms);
+
+/*
+ * A transaction that was cut into pieces goes on after a restart from a
+ * position inside it: it is open again with the counts that position
+ * carried (source.h, position_tx_counts), and no BEGIN record is written.
+ */
+void sl_txmeta_resume(sl_txmeta *tm, const sl_tx_counts *counts);
+
+/* The id of the open transaction (valid while it is open), or NULL. */
+const char *sl_txmeta_open_txid(const sl_txmeta *tm);
+
+/*
+ * The open transaction's counts so far, its tables in first-seen order;
+ * out points into tm, valid until the next call.
+ */
+void sl_txmeta_counts(sl_txmeta *tm, sl_tx_counts *out);
 
 /*
  * Counts a change event of the open transaction and returns its block, or

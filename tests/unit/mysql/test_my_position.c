@@ -173,3 +173,72 @@ Test(my_position, debezium_offsets_and_bad_text)
     cr_assert_neq(my_position_decode(&junk, &p, &err), SL_OK);
     my_position_free(&p);
 }
+
+/*
+ * Transaction metadata counts appended by the pipeline (flag 32, last in
+ * the binary form) survive decoding, the text (Debezium's transaction_id
+ * and transaction_data_collection_order_<table> members) and parsing.
+ */
+Test(my_position, transaction_metadata_counts_round_trip)
+{
+    my_position p;
+    my_position_init(&p);
+    snprintf(p.file, sizeof p.file, "mariadb-bin.000002");
+    p.mariadb = true;
+    p.pos = 4242;
+    p.event = 3;
+    p.row = 17;
+    p.has_gtid = true;
+    p.gtid.server_id = 1;
+    p.gtid.seq = 9;
+    sl_position bin;
+    sl_error err;
+    cr_assert_eq(my_position_encode(&p, &bin, NULL, &err), SL_OK);
+    const sl_tx_collection_count cols[] = {{"db.b", 5}, {"db.a", 300}};
+    sl_tx_counts counts = {.txid = "0-1-9", .collections = cols, .n = 2};
+    sl_buf tail;
+    sl_buf_init(&tail);
+    cr_assert_eq(my_tx_counts_encode(&counts, &tail, &err), SL_OK);
+    memcpy(bin.bytes + bin.len, tail.data, tail.len);
+    bin.len = (uint16_t)(bin.len + tail.len);
+    bin.bytes[1] |= MY_POSITION_F_TX_COUNTS;
+    sl_buf_free(&tail);
+
+    my_position d;
+    my_position_init(&d);
+    cr_assert_eq(my_position_decode(&bin, &d, &err), SL_OK, "%s", err.msg);
+    sl_buf text;
+    sl_buf_init(&text);
+    my_position_format(&d, &text);
+    cr_assert_str_eq(sl_buf_cstr(&text),
+                     "{\"file\":\"mariadb-bin.000002\",\"pos\":4242,\"event\":3,\"row\":17,"
+                     "\"server_id\":0,\"ts_sec\":0,\"gtid\":\"0-1-9\",\"transaction_id\":"
+                     "\"0-1-9\",\"transaction_data_collection_order_db.b\":5,"
+                     "\"transaction_data_collection_order_db.a\":300}");
+    my_position_free(&d);
+
+    my_position q;
+    my_position_init(&q);
+    cr_assert_eq(my_position_parse(sl_buf_cstr(&text), true, &q, &err), SL_OK, "%s", err.msg);
+    sl_position bin2;
+    cr_assert_eq(my_position_encode(&q, &bin2, NULL, &err), SL_OK);
+    cr_assert_eq(bin2.len, bin.len);
+    cr_assert_eq(memcmp(bin2.bytes, bin.bytes, bin.len), 0);
+    sl_arena a;
+    sl_arena_init(&a, 256);
+    sl_tx_counts back;
+    cr_assert(my_tx_counts_decode(q.tx_counts, q.tx_counts_len, &a, &back));
+    cr_assert_str_eq(back.txid, "0-1-9");
+    cr_assert_eq(back.n, 2);
+    cr_assert_str_eq(back.collections[0].name, "db.b");
+    cr_assert_eq(back.collections[1].count, 300);
+    sl_arena_destroy(&a);
+    my_position_free(&q);
+    sl_buf_free(&text);
+
+    /* Truncated counts are a malformed position, not a silent zero. */
+    bin.len--;
+    my_position_init(&d);
+    cr_assert_eq(my_position_decode(&bin, &d, &err), SL_INVALID);
+    my_position_free(&d);
+}

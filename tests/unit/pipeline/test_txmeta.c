@@ -81,3 +81,24 @@ Test(txmeta, records_and_blocks_count_events_as_debezium_does)
     cr_assert_eq(end->after[3].len, 0);
     sl_txmeta_free(tm);
 }
+
+/* A transaction resumed inside (a restart from a cut) goes on from the counts it had. */
+Test(txmeta, resumed_transaction_counts_on)
+{
+    sl_txmeta *tm = sl_txmeta_new("p");
+    cr_assert_not_null(tm);
+    const sl_tx_collection_count cols[] = {{"db.a", 3}, {"db.b", 2}};
+    sl_tx_counts counts = {.txid = "file=b.000001,pos=4", .collections = cols, .n = 2};
+    sl_txmeta_resume(tm, &counts);
+    cr_assert_str_eq(sl_txmeta_open_txid(tm), "file=b.000001,pos=4");
+    sl_tx_counts now;
+    sl_txmeta_counts(tm, &now);
+    cr_assert_eq(now.n, 2);
+    cr_assert_str_eq(now.collections[1].name, "db.b");
+    cr_assert_eq(now.collections[1].count, 2);
+    sl_event *end = sl_txmeta_end(tm, "file=b.000001,pos=4", 0);
+    cr_assert_not_null(end);
+    cr_assert_eq(end->after[2].u.i, 5, "event_count");
+    cr_assert_null(sl_txmeta_open_txid(tm));
+    sl_txmeta_free(tm);
+}
