@@ -703,17 +703,25 @@ static bool resume_tx(pipeline *p, const char *txid)
 /*
  * Before a COMMIT goes to the ring: one that cuts the open transaction
  * (without a txid, while its BEGIN record was written) gets the counts so
- * far in its position, where a restart resumes them (resume_tx()).
+ * far in its position, where a restart resumes them (resume_tx()); the
+ * transaction's END (with its txid) ends what there is to resume.
  */
 static void add_tx_counts(pipeline *p, sl_item *item)
 {
     const sl_source_ops *ops = p->conn->source;
     const char *open = sl_txmeta_open_txid(p->txmeta);
-    if (item->txid || !open || !item->u.position.len || !ops->position_add_tx_counts) {
+    if (item->txid) {
+        /* The transaction's END: nothing to resume any more. */
         p->tx_resume.len = 0;
         p->tx_counts_warned = false;
         return;
     }
+    /*
+     * A position-only COMMIT outside a transaction (log before a resumed
+     * transaction's BEGIN comes again) keeps what there is to resume.
+     */
+    if (!open || !item->u.position.len || !ops->position_add_tx_counts)
+        return;
     sl_tx_counts counts;
     sl_txmeta_counts(p->txmeta, &counts);
     sl_error err;

@@ -13,7 +13,10 @@
  *     of its own row;
  *   - one transaction of many rows: memory stays flat (the peak RSS is
  *     recorded), and a kill -9 in its middle resumes inside it instead of
- *     sending it all again (SLUICE_TEST_BIG_TX=1000000 for the full size).
+ *     sending it all again (SLUICE_TEST_BIG_TX=1000000 for the full size);
+ *   - with provide.transaction.metadata, a kill -9 inside a transaction cut
+ *     into pieces: the restart writes no second BEGIN record, and the END
+ *     record counts every event of the transaction, per table too.
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -814,4 +817,155 @@ Test(mysql_reliability, mariadb_large_transaction_resumes_inside, .timeout = 600
 Test(mysql_reliability, mysql97_large_transaction_resumes_inside, .timeout = 600)
 {
     big_transaction(IT_MYSQL97);
+}
+
+/* ---- transaction metadata counts across a kill -9 inside a transaction ---- */
+
+/* The records of a topic file (one JSON object per line); an empty array when there is none. */
+static json_t *tx_records(const char *path)
+{
+    json_t *all = json_array();
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return all;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *r = json_loads(line, 0, NULL);
+        if (r)
+            json_array_append_new(all, r);
+    }
+    free(line);
+    fclose(f);
+    return all;
+}
+
+/* The value of the first record with status (BEGIN or END), and how many there are. */
+static json_t *tx_status(json_t *records, const char *status, size_t *count)
+{
+    json_t *first = NULL;
+    *count = 0;
+    for (size_t i = 0; i < json_array_size(records); i++) {
+        json_t *r = json_array_get(records, i);
+        json_t *v = json_object_get(r, "value") ? json_object_get(r, "value") : r;
+        const char *st = json_string_value(json_object_get(v, "status"));
+        if (st && strcmp(st, status) == 0) {
+            if (!first)
+                first = v;
+            (*count)++;
+        }
+    }
+    return first;
+}
+
+/* The event_count of table in an END record's data_collections, -1 when not listed. */
+static long long tx_table_count(json_t *end, const char *table)
+{
+    json_t *cols = json_object_get(end, "data_collections");
+    for (size_t i = 0; i < json_array_size(cols); i++) {
+        json_t *c = json_array_get(cols, i);
+        const char *name = json_string_value(json_object_get(c, "data_collection"));
+        if (name && strcmp(name, table) == 0)
+            return json_integer_value(json_object_get(c, "event_count"));
+    }
+    return -1;
+}
+
+static void txmeta_kill9(it_mysql_kind kind)
+{
+    it_require_kafka();
+    it_mysql s = it_mysql_server(kind);
+    const long big = 40000, small = 100;
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-txk-mariadb" : "my-txk-mysql97");
+    char log_path[4200], tx_path[4300], offsets[4300], a_path[4300];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(tx_path, sizeof tx_path, "%s/out/rt.transaction.jsonl", dir);
+    snprintf(offsets, sizeof offsets, "%s/rt.offsets.json", dir);
+    out_path(dir, "rt", &s, "rel_txa", a_path, sizeof a_path);
+    cr_assert_eq(it_mysql_sql(&s, "DROP TABLE IF EXISTS rel_txa, rel_txb, rel_txd;"
+                                  "CREATE TABLE rel_txa (id INT PRIMARY KEY, v INT NOT NULL);"
+                                  "CREATE TABLE rel_txb (id INT PRIMARY KEY, v INT NOT NULL);"
+                                  "CREATE TABLE rel_txd (n INT);"
+                                  "INSERT INTO rel_txd VALUES (0),(1),(2),(3),(4),(5),(6),(7),"
+                                  "(8),(9);"),
+                 0);
+    /* Small batches: the transaction is cut, and checkpointed, many times. */
+    char *cfg = it_mysql_write_config(&s, dir, "rt", "file",
+                                      "\"table.include.list\": \"sluice_test.rel_tx[ab]\", "
+                                      "\"schemas.enable\": false, \"max.batch.size\": 256, "
+                                      "\"provide.transaction.metadata\": true");
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "streaming from the current end", 30000), "see %s", log_path);
+    /* One transaction: rows of b, many of a, rows of b again. */
+    const char *digits = "(SELECT a0.n + 10*a1.n + 100*a2.n + 1000*a3.n + 10000*a4.n AS id FROM "
+                         "rel_txd a0, rel_txd a1, rel_txd a2, rel_txd a3, rel_txd a4) t";
+    cr_assert_eq(it_mysql_sql(&s,
+                              "BEGIN; INSERT INTO rel_txb SELECT id, id FROM %s WHERE id < %ld; "
+                              "INSERT INTO rel_txa SELECT id, id FROM %s WHERE id < %ld; "
+                              "INSERT INTO rel_txb SELECT id, id FROM %s WHERE id >= %ld AND "
+                              "id < %ld; COMMIT;",
+                              digits, small, digits, big, digits, small, 2 * small),
+                 0);
+    /* Crash once a checkpoint inside the transaction was written, before its END. */
+    int64_t deadline = mono_ms() + 60000;
+    bool inside = false;
+    while (mono_ms() < deadline) {
+        char *o = ts_read_file(offsets, NULL);
+        inside = o && strstr(o, "\"event\"") && count_lines(a_path) > 0;
+        free(o);
+        char *t = ts_read_file(tx_path, NULL);
+        bool ended = t && strstr(t, "\"END\"");
+        free(t);
+        if (inside || ended)
+            break;
+        usleep(2000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert(inside, "no checkpoint inside the transaction before its END: make it longer");
+    char *stored = ts_read_file(offsets, NULL);
+    cr_log_info("%s: killed with %zu events of rel_txa written, offsets %s", s.name,
+                count_lines(a_path), stored ? stored : "(none)");
+    free(stored);
+
+    pid = it_sluice_start(cfg, log_path);
+    json_t *recs = NULL, *end = NULL;
+    size_t begins = 0, ends = 0;
+    deadline = mono_ms() + 60000;
+    while (mono_ms() < deadline) {
+        json_decref(recs);
+        recs = tx_records(tx_path);
+        if ((end = tx_status(recs, "END", &ends)))
+            break;
+        usleep(50000);
+    }
+    cr_assert_not_null(end, "no END record; see %s", log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert(it_wait_log(log_path, "resuming from", 1000), "the restart did not resume");
+    json_t *begin = tx_status(recs, "BEGIN", &begins);
+    cr_assert_eq(begins, 1, "%zu BEGIN records in %s", begins, tx_path);
+    cr_assert_eq(ends, 1, "%zu END records in %s", ends, tx_path);
+    cr_assert_str_eq(json_string_value(json_object_get(begin, "id")),
+                     json_string_value(json_object_get(end, "id")));
+    cr_assert_eq(json_integer_value(json_object_get(end, "event_count")), big + 2 * small,
+                 "END event_count %lld for %ld events; see %s",
+                 (long long)json_integer_value(json_object_get(end, "event_count")),
+                 big + 2 * small, tx_path);
+    cr_assert_eq(tx_table_count(end, "sluice_test.rel_txa"), big, "rel_txa: %lld",
+                 tx_table_count(end, "sluice_test.rel_txa"));
+    cr_assert_eq(tx_table_count(end, "sluice_test.rel_txb"), 2 * small, "rel_txb: %lld",
+                 tx_table_count(end, "sluice_test.rel_txb"));
+    json_decref(recs);
+    free(cfg);
+    free(dir);
+}
+
+Test(mysql_reliability, mariadb_transaction_metadata_counts_on_after_kill_9_inside, .timeout = 120)
+{
+    txmeta_kill9(IT_MARIADB);
+}
+
+Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_kill_9_inside, .timeout = 120)
+{
+    txmeta_kill9(IT_MYSQL97);
 }
