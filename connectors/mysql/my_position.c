@@ -140,10 +140,10 @@ static size_t encode_once(const my_position *p, bool with_gtids, uint8_t *buf, s
 {
     writer w = {buf, buf + cap, false};
     bool has_gtids = with_gtids && (p->mariadb ? p->mgtids != NULL : p->gtids != NULL);
-    uint8_t flags = (uint8_t)((p->mariadb ? F_MARIADB : 0) | (p->has_uuid ? F_UUID : 0) |
-                              (has_gtids ? F_GTIDS : 0) | (p->has_gtid ? F_GTID : 0) |
-                              (p->snap_version ? F_SNAP : 0) |
-                              (p->tx_counts_len ? F_TX_COUNTS : 0));
+    uint8_t flags =
+        (uint8_t)((p->mariadb ? F_MARIADB : 0) | (p->has_uuid ? F_UUID : 0) |
+                  (has_gtids ? F_GTIDS : 0) | (p->has_gtid ? F_GTID : 0) |
+                  (p->snap_version ? F_SNAP : 0) | (p->tx_counts_len ? F_TX_COUNTS : 0));
     put_byte(&w, POS_VERSION);
     put_byte(&w, flags);
     put_varint(&w, p->pos);

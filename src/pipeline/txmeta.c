@@ -253,7 +253,8 @@ void sl_txmeta_counts(sl_txmeta *tm, sl_tx_counts *out)
             abort();
     }
     for (uint32_t i = 0; i < tm->ncols; i++)
-        tm->view[i] = (sl_tx_collection_count){.name = tm->cols[i].name, .count = tm->cols[i].count};
+        tm->view[i] =
+            (sl_tx_collection_count){.name = tm->cols[i].name, .count = tm->cols[i].count};
     *out = (sl_tx_counts){.txid = tm->txid, .collections = tm->view, .n = tm->ncols};
 }
 
