@@ -79,8 +79,6 @@
 #define CHUNK_BYTES (4 * 1024 * 1024)
 #define EMIT_WAIT_MS 2000
 #define GNO_BITS 48
-/* How long a chunk's read waits for the global read lock before it is tried again. */
-#define GLOBAL_LOCK_WAIT_S "10"
 
 typedef enum snap_mode {
     MODE_INITIAL,
@@ -114,7 +112,14 @@ typedef struct my_snap {
     bool started;
     bool whole_reads;  /* a table was read whole: the stream's changes may be left out */
     bool locking_none; /* snapshot.locking.mode none */
-    bool global_lock;  /* MySQL without GTIDs: reads start under a global read lock */
+    /*
+     * snapshot.lock.timeout.ms, as the whole seconds of MySQL's
+     * lock_wait_timeout (rounded up): how long a read waits for the global
+     * read lock, or for LOCK TABLES ... READ, before it gives up.
+     */
+    int64_t lock_timeout_ms;
+    unsigned lock_wait_s;
+    bool global_lock; /* MySQL without GTIDs: reads start under a global read lock */
     /*
      * With global_lock: held shared by a reader while its statements run,
      * exclusively while one takes the global read lock, which would
@@ -904,8 +909,11 @@ static sl_code reader_connect(snap_reader *r, sl_error *err)
     for (size_t i = 0; rc == SL_OK && i < sizeof setup / sizeof *setup; i++)
         rc = my_conn_exec(r->conn, setup[i], err);
     /* A global read lock waits for running statements; writers queue behind it meanwhile. */
-    if (rc == SL_OK && r->s->snap->global_lock)
-        rc = my_conn_exec(r->conn, "SET SESSION lock_wait_timeout = " GLOBAL_LOCK_WAIT_S, err);
+    if (rc == SL_OK && r->s->snap->global_lock) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SET SESSION lock_wait_timeout = %u", r->s->snap->lock_wait_s);
+        rc = my_conn_exec(r->conn, sql, err);
+    }
     r->broken = rc != SL_OK;
     return rc;
 }
@@ -1494,9 +1502,10 @@ static sl_code lock_and_begin(snap_reader *r, my_binlog_status *st, sl_error *er
                 mysql_error(m));
         if (no == 1205)
             return sl_error_set(err, SL_SOURCE,
-                                "FLUSH TABLES WITH READ LOCK waited " GLOBAL_LOCK_WAIT_S
-                                " s (it waits for running statements): %s",
-                                mysql_error(m));
+                                "waited longer than snapshot.lock.timeout.ms (%lld ms) for "
+                                "FLUSH TABLES WITH READ LOCK, which waits for running "
+                                "statements and other sessions' table locks: %s",
+                                (long long)r->s->snap->lock_timeout_ms, mysql_error(m));
         return reader_error(r, "take the global read lock (FLUSH TABLES WITH READ LOCK)", err);
     }
     sl_code rc =
@@ -1546,13 +1555,23 @@ static sl_code lock_table(snap_reader *r, const snap_table *st, my_conn **out, s
     sl_buf_putc(&sql, '.');
     quote_ident(&sql, st->t->base.name);
     sl_buf_puts(&sql, " READ");
-    rc = my_conn_exec(c, "SET SESSION lock_wait_timeout = 60", err);
+    char timeout[64];
+    snprintf(timeout, sizeof timeout, "SET SESSION lock_wait_timeout = %u",
+             r->s->snap->lock_wait_s);
+    rc = my_conn_exec(c, timeout, err);
     if (rc == SL_OK)
         rc = my_conn_exec(c, sl_buf_cstr(&sql), err);
     sl_buf_free(&sql);
     if (rc != SL_OK) {
         unsigned no = my_conn_errno(c);
         my_conn_close(c);
+        if (no == 1205)
+            return sl_error_set(err, SL_SOURCE,
+                                "LOCK TABLES \"%s.%s\" READ waited longer than "
+                                "snapshot.lock.timeout.ms (%lld ms) for other sessions' locks "
+                                "on the table",
+                                st->t->base.database, st->t->base.name,
+                                (long long)r->s->snap->lock_timeout_ms);
         if (no != 1044 && no != 1142 && no != 1227)
             return rc;
         sl_warn("snapshot of table \"%s.%s\": no LOCK TABLES privilege (%s); the table is read "
@@ -1843,6 +1862,8 @@ sl_code my_snap_open(sl_source *s, sl_error *err)
                                                      : MODE_INITIAL;
     const char *locking = sl_config_str(s->cfg, "snapshot.locking.mode");
     p->locking_none = locking && strcasecmp(locking, "none") == 0;
+    p->lock_timeout_ms = sl_config_int(s->cfg, "snapshot.lock.timeout.ms", 10000);
+    p->lock_wait_s = (unsigned)((p->lock_timeout_ms + 999) / 1000);
     sl_code rc = SL_OK;
     if (sl_config_has(s->cfg, "snapshot.include.collection.list"))
         rc = sl_filter_new(s->cfg, "snapshot.include.collection.list", NULL, &p->include, err);

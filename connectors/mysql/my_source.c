@@ -175,6 +175,15 @@ static const sl_config_key my_keys[] = {
             "and binlog position are taken; none takes no lock, and the snapshot then refuses "
             "to start. With GTIDs (and on MariaDB) no global lock is taken either way; none "
             "also drops the LOCK TABLES ... READ of a table without a key."},
+    {.name = "snapshot.lock.timeout.ms",
+     .type = SL_CONF_INT,
+     .default_value = "10000",
+     .min = 1000,
+     .max = 31536000000LL,
+     .doc = "Most time a snapshot read waits for a lock (MySQL's lock_wait_timeout, in whole "
+            "seconds rounded up): the global read lock of gtid_mode OFF, and the LOCK TABLES "
+            "... READ of a table without a key. A read whose wait times out says so, naming "
+            "the table, and a chunk of a table with a key is read again."},
     {.name = "schema.history.internal.*",
      .type = SL_CONF_STRING,
      .doc = "Accepted and ignored: sluice reads table definitions from the binlog "

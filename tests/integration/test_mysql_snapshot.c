@@ -22,8 +22,10 @@
  *   - MySQL with gtid_mode OFF (switched off for the test and back on
  *     after it): the concurrent, kill -9 and keyless tests again, each read
  *     started under FLUSH TABLES WITH READ LOCK; snapshot.locking.mode none
- *     refuses to snapshot, and a user without RELOAD gets an error that
- *     names the privilege.
+ *     refuses to snapshot, a user without RELOAD gets an error that
+ *     names the privilege, and a lock held by another session for longer
+ *     than snapshot.lock.timeout.ms is named (key and table) and the chunk
+ *     read again.
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -1048,4 +1050,69 @@ Test(mysql_snapshot, mariadb_incremental_snapshot_from_the_signal_table, .timeou
 Test(mysql_snapshot, mysql97_incremental_snapshot_from_the_signal_table, .timeout = 120)
 {
     incremental(IT_MYSQL97, true);
+}
+
+/* ---- snapshot.lock.timeout.ms ---- */
+
+/* Whether a line of the log at path holds both a and b. */
+static bool log_line_with(const char *path, const char *a, const char *b)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    while (!found && getline(&line, &cap, f) > 0)
+        found = strstr(line, a) && strstr(line, b);
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/*
+ * Another session holds LOCK TABLES ... WRITE on the table for longer than
+ * snapshot.lock.timeout.ms: a chunk's FLUSH TABLES WITH READ LOCK waits for
+ * it, gives up after the key's time with a warning that names the key and
+ * the table, and the chunk is read again; once the lock goes, the snapshot
+ * completes with every row.
+ */
+Test(mysql_snapshot, mysql97_gtid_off_conflicting_lock_is_named_and_retried, .init = gtid_off,
+     .fini = gtid_on, .timeout = 120)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    char *dir = it_tempdir("my-snap-lock-timeout");
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    make_table(&s, "snap_lockto", 300, true);
+    my_conn *holder = it_mysql_admin(&s);
+    sl_error err;
+    cr_assert_eq(my_conn_exec(holder, "LOCK TABLES sluice_test.snap_lockto WRITE", &err), SL_OK,
+                 "%s", err.msg);
+    char *cfg = it_mysql_write_config(&s, dir, "sl", "file",
+                                      "\"table.include.list\": \"sluice_test.snap_lockto\", "
+                                      "\"schemas.enable\": false, \"snapshot.mode\": \"initial\", "
+                                      "\"snapshot.lock.timeout.ms\": 1000");
+    int64_t t0 = mono_ms();
+    pid_t pid = it_sluice_start(cfg, log_path);
+    bool named = false;
+    while (!named && mono_ms() - t0 < 20000) {
+        named = log_line_with(log_path, "snapshot.lock.timeout.ms", "sluice_test.snap_lockto");
+        usleep(100000);
+    }
+    int64_t waited = mono_ms() - t0;
+    cr_assert_eq(my_conn_exec(holder, "UNLOCK TABLES", &err), SL_OK, "%s", err.msg);
+    my_conn_close(holder);
+    cr_assert(named, "no log line names snapshot.lock.timeout.ms and the table (see %s)", log_path);
+    cr_assert(
+        it_wait_log(log_path, "snapshot of table \"sluice_test.snap_lockto\" finished", 30000),
+        "see %s", log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    json_t *ev = read_events(dir, "sl", &s, "snap_lockto");
+    cr_assert_eq(count_op(ev, "r"), 300, "%zu read events for 300 rows (see %s)", count_op(ev, "r"),
+                 log_path);
+    json_decref(ev);
+    cr_log_info("the lock wait was named %lld ms after the start", (long long)waited);
+    free(cfg);
+    free(dir);
 }
