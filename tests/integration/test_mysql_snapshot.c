@@ -1116,3 +1116,98 @@ Test(mysql_snapshot, mysql97_gtid_off_conflicting_lock_is_named_and_retried, .in
     free(cfg);
     free(dir);
 }
+
+/* ---- MySQL without GTIDs: transaction ids and an incremental snapshot ---- */
+
+/*
+ * With gtid_mode OFF a transaction's id is "file=<binlog>,pos=<position of
+ * its BEGIN>" on its BEGIN and END records and in its events' transaction
+ * block (whose source block has no gtid), and an execute-snapshot signal
+ * still takes an incremental snapshot, each chunk's read started under the
+ * global read lock.
+ */
+Test(mysql_snapshot, mysql97_gtid_off_incremental_snapshot_and_transaction_ids, .init = gtid_off,
+     .fini = gtid_on, .timeout = 120)
+{
+    it_mysql s = it_mysql_server(IT_MYSQL97);
+    char *dir = it_tempdir("my-snap-inc-gtid-off");
+    char log_path[4200], tx_path[4300], extra[6000];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(tx_path, sizeof tx_path, "%s/out/so.transaction.jsonl", dir);
+    make_table(&s, "snap_incoff", 500, true);
+    char *signals = ts_write_file(dir, "signals.txt", "");
+    snprintf(extra, sizeof extra,
+             "\"table.include.list\": \"sluice_test.snap_incoff\", \"schemas.enable\": false, "
+             "\"snapshot.mode\": \"no_data\", \"signal.enabled.channels\": \"file\", "
+             "\"signal.file\": \"%s\", \"signal.poll.interval.ms\": 200, "
+             "\"incremental.snapshot.chunk.size\": 200, \"provide.transaction.metadata\": true",
+             signals);
+    char *cfg = it_mysql_write_config(&s, dir, "so", "file", extra);
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "streaming from", 30000), "see %s", log_path);
+    cr_assert_eq(it_mysql_sql(&s, "BEGIN; UPDATE snap_incoff SET v = 7 WHERE id = 3; "
+                                  "UPDATE snap_incoff SET v = 7 WHERE id = 4; COMMIT;"),
+                 0);
+    free(ts_write_file(dir, "signals.txt",
+                       "{\"id\":\"g1\",\"type\":\"execute-snapshot\",\"data\":{\"data-"
+                       "collections\":[\"sluice_test.snap_incoff\"],\"type\":\"INCREMENTAL\"}}\n"));
+    cr_assert(
+        it_wait_log(log_path, "snapshot of table \"sluice_test.snap_incoff\" finished", 60000),
+        "see %s", log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+
+    json_t *ev = read_events(dir, "so", &s, "snap_incoff");
+    size_t i, reads = 0, updates = 0;
+    json_t *e;
+    char txid[256] = "";
+    json_array_foreach(ev, i, e)
+    {
+        const char *op = json_string_value(json_object_get(e, "op"));
+        json_t *src = json_object_get(e, "source");
+        if (strcmp(op, "r") == 0 &&
+            strcmp(json_string_value(json_object_get(src, "snapshot")), "incremental") == 0)
+            reads++;
+        if (strcmp(op, "u") != 0)
+            continue;
+        updates++;
+        cr_assert(json_is_null(json_object_get(src, "gtid")), "a gtid without GTIDs");
+        const char *id =
+            json_string_value(json_object_get(json_object_get(e, "transaction"), "id"));
+        cr_assert_not_null(id, "an update without a transaction block");
+        char want_prefix[300];
+        snprintf(want_prefix, sizeof want_prefix,
+                 "file=%s,pos=", json_string_value(json_object_get(src, "file")));
+        cr_assert_eq(strncmp(id, want_prefix, strlen(want_prefix)), 0, "transaction id \"%s\"", id);
+        char *end;
+        long long pos = strtoll(id + strlen(want_prefix), &end, 10);
+        cr_assert(pos > 4 && *end == '\0' && pos < json_integer_value(json_object_get(src, "pos")),
+                  "transaction id \"%s\" is not its BEGIN's position", id);
+        snprintf(txid, sizeof txid, "%s", id);
+    }
+    cr_assert_eq(updates, 2, "%zu updates", updates);
+    cr_assert_eq(reads, 500, "%zu incremental read events for 500 rows", reads);
+    json_decref(ev);
+    /* The BEGIN and END records carry the same id. */
+    FILE *f = fopen(tx_path, "r");
+    cr_assert_not_null(f, "no transaction records (see %s)", log_path);
+    char *line = NULL;
+    size_t cap = 0, begins = 0, ends = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *m = json_loads(line, 0, NULL);
+        json_t *v = json_object_get(m, "value");
+        const char *st = json_string_value(json_object_get(v, "status"));
+        if (st && strcmp(json_string_value(json_object_get(v, "id")), txid) == 0) {
+            begins += strcmp(st, "BEGIN") == 0;
+            ends += strcmp(st, "END") == 0 &&
+                    json_integer_value(json_object_get(v, "event_count")) == 2;
+        }
+        json_decref(m);
+    }
+    free(line);
+    fclose(f);
+    cr_assert(begins == 1 && ends == 1, "BEGIN %zu, END with event_count 2 %zu for \"%s\"", begins,
+              ends, txid);
+    free(signals);
+    free(cfg);
+    free(dir);
+}
