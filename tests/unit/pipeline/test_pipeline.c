@@ -40,6 +40,15 @@ static struct {
     int refuse_id;       /* produce() refuses the messages of this row id for good (-1: none) */
     bool pk_change;      /* each transaction: a create, then a change of its primary key */
     bool txmeta;         /* name transactions "N:<item>", for transaction metadata */
+    /*
+     * With txmeta: transaction cut_tx is cut after its first event (a
+     * COMMIT without id, then a BEGIN without id), and after its second the
+     * source "reconnects": that transaction's BEGIN comes again, with its
+     * id, followed by the events after the cut. -1: none.
+     */
+    int cut_tx;
+    bool cut_done, replayed;
+    bool tx_ops; /* the fake source has position_add_tx_counts / position_tx_counts */
     int batch_capacity;
     int flush_interval_ms;
 
@@ -164,6 +173,23 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
                 it->tx_ts_ms = 1000 + w.next_tx;
             }
             w.next_event = 0;
+        } else if (w.txmeta && w.next_tx == w.cut_tx && w.next_event == 1 && !w.cut_done) {
+            if (b->capacity - b->count < 2)
+                break;
+            sl_item *it = sl_batch_push(b, SL_ITEM_COMMIT);
+            it->u.position.len = 8;
+            int64_t v = w.next_tx - 1; /* durable up to the transaction before */
+            memcpy(it->u.position.bytes, &v, sizeof v);
+            sl_batch_push(b, SL_ITEM_BEGIN);
+            w.cut_done = true;
+        } else if (w.txmeta && w.next_tx == w.cut_tx && w.next_event == 2 && !w.replayed) {
+            sl_item *it = sl_batch_push(b, SL_ITEM_BEGIN);
+            char id[32];
+            snprintf(id, sizeof id, "%d:b", w.next_tx);
+            it->txid = sl_arena_strdup(&b->arena, id);
+            it->tx_ts_ms = 1000 + w.next_tx;
+            w.next_event = 1; /* the events after the cut come again */
+            w.replayed = true;
         } else if (w.next_event < EVENTS_PER_TX) {
             sl_item *it = sl_batch_push(b, SL_ITEM_EVENT);
             sl_value *row = sl_arena_alloc(&b->arena, 2 * sizeof *row);
@@ -271,6 +297,42 @@ static void fs_close(sl_source *s)
     free(s);
 }
 
+/* Counts after the position's 8 bytes, as text: "txid\n" then "name\tcount\n" per table. */
+static sl_code fs_add_counts(sl_position *pos, const sl_tx_counts *c, sl_error *err)
+{
+    char text[SL_POSITION_MAX];
+    int n = snprintf(text, sizeof text, "%s\n", c->txid);
+    for (size_t i = 0; i < c->n && n < (int)sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "%s\t%lld\n", c->collections[i].name,
+                      (long long)c->collections[i].count);
+    if (n >= (int)sizeof text || pos->len + n > SL_POSITION_MAX)
+        return sl_error_set(err, SL_FULL, "counts do not fit");
+    memcpy(pos->bytes + pos->len, text, (size_t)n);
+    pos->len = (uint16_t)(pos->len + n);
+    return SL_OK;
+}
+
+static sl_code fs_tx_counts(const sl_position *pos, sl_arena *arena, sl_tx_counts *out, bool *found,
+                            sl_error *err)
+{
+    (void)err;
+    *found = pos->len > 8;
+    if (!*found)
+        return SL_OK;
+    char *text = sl_arena_strndup(arena, (const char *)pos->bytes + 8, pos->len - 8u);
+    sl_tx_collection_count *cols = sl_arena_alloc(arena, 16 * sizeof *cols);
+    char *save = NULL;
+    out->txid = strtok_r(text, "\n", &save);
+    out->n = 0;
+    for (char *line; out->n < 16 && (line = strtok_r(NULL, "\n", &save));) {
+        char *tab = strchr(line, '\t');
+        *tab = '\0';
+        cols[out->n++] = (sl_tx_collection_count){line, atoll(tab + 1)};
+    }
+    out->collections = cols;
+    return SL_OK;
+}
+
 static const sl_config_key fake_keys[] = {{.name = "fake.option", .type = SL_CONF_STRING}, {0}};
 
 static const sl_source_ops fake_source = {
@@ -285,6 +347,24 @@ static const sl_source_ops fake_source = {
     .ack = fs_ack,
     .position_format = fs_format,
     .position_parse = fs_parse,
+    .close = fs_close,
+};
+
+/* The same, keeping transaction metadata counts in its positions (as the MySQL source does). */
+static const sl_source_ops fake_source_counts = {
+    .name = "fake",
+    .connector_name = "fakesql",
+    .config_keys = fake_keys,
+    .open = fs_open,
+    .start = fs_start,
+    .poll = fs_poll,
+    .wait_fd = fs_wait_fd,
+    .idle = fs_idle,
+    .ack = fs_ack,
+    .position_format = fs_format,
+    .position_parse = fs_parse,
+    .position_add_tx_counts = fs_add_counts,
+    .position_tx_counts = fs_tx_counts,
     .close = fs_close,
 };
 
@@ -493,7 +573,7 @@ static void start_pipeline(run_ctx *r, const char *extra)
     const sl_config_key *tables[] = {sl_core_config_keys(), fake_keys, sl_encoder_json.config_keys};
     cr_assert_eq(sl_config_validate(r->cfg, tables, 3, &err), SL_OK, "%s", err.msg);
     r->conn.cfg = r->cfg;
-    r->conn.source = &fake_source;
+    r->conn.source = w.tx_ops ? &fake_source_counts : &fake_source;
     r->conn.sink = &fake_sink;
     r->conn.encoder = &sl_encoder_json;
     cr_assert_eq(sl_stop_init(&r->stop, &err), SL_OK);
@@ -549,6 +629,7 @@ static void reset_world(int ntx, int capacity, int batch)
     w.lose_code = SL_SINK_RETRY;
     w.refuse_id = -1;
     w.last_ack = -1;
+    w.cut_tx = -1;
     w.msgs_per_tx = EVENTS_PER_TX + 1;
     build_table();
 }
@@ -872,4 +953,49 @@ Test(pipeline, transaction_metadata_brackets_each_transaction_and_is_acknowledge
     cr_assert_eq(w.last_ack, 19);
     cr_assert_not(w.ack_violation, "a position was confirmed before its records were acknowledged");
     cleanup(&r);
+}
+
+/* How many log entries start with prefix. */
+static int log_count(const char *prefix)
+{
+    int n = 0;
+    for (int i = 0; i < w.nlog; i++)
+        n += strncmp(w.log[i], prefix, strlen(prefix)) == 0;
+    return n;
+}
+
+/*
+ * A transaction cut into pieces, then sent again from its BEGIN (a source
+ * that reconnected, or started from a position inside it): with the
+ * source's position_add_tx_counts / position_tx_counts, its counts go on
+ * from the cut and no second BEGIN record is written; without them (a
+ * source like PostgreSQL's), the BEGIN record comes again and the counts
+ * start over, as before.
+ */
+Test(pipeline, a_transaction_sent_again_after_a_cut_resumes_its_metadata_counts)
+{
+    for (int ops = 1; ops >= 0; ops--) {
+        reset_world(5, 5, 4);
+        w.txmeta = true;
+        w.msgs_per_tx = EVENTS_PER_TX + 3;
+        w.cut_tx = 2;
+        w.tx_ops = ops;
+        run_ctx r = {0};
+        run_pipeline(&r, ",\"provide.transaction.metadata\": true");
+        cr_assert_eq(r.result, SL_OK);
+        cr_assert(w.replayed);
+        cr_assert_eq(log_count("u:2"), 2, "the event after the cut came again");
+        if (ops) {
+            cr_assert_eq(log_count("BEGIN:2:"), 1, "one BEGIN record");
+            cr_assert_eq(log_count("END:2:3"), 1, "the END counts every event once");
+        } else {
+            cr_assert_eq(log_count("BEGIN:2:"), 2);
+            cr_assert_eq(log_count("END:2:2"), 1);
+        }
+        cr_assert_eq(log_count("BEGIN:3:"), 1);
+        cr_assert_eq(log_count("END:3:3"), 1, "the next transaction counts from zero");
+        cr_assert_eq(w.last_ack, 4);
+        cr_assert_not(w.ack_violation);
+        cleanup(&r);
+    }
 }
