@@ -485,3 +485,68 @@ Test(my_offset, offsets_set_takes_a_map_as_offsets_show_prints_it)
               out);
     free(out);
 }
+
+/*
+ * Transaction metadata counts inside a transaction: Debezium's map holds
+ * them as transaction_id and transaction_data_collection_order_<table>;
+ * they become the position's counts (the pipeline reads them back with
+ * position_tx_counts) and go back into the map unchanged.
+ */
+Test(my_offset, transaction_metadata_counts_go_both_ways)
+{
+    const char *map = "{\"file\":\"binlog.000002\",\"pos\":1234,\"event\":3,\"row\":7,"
+                      "\"server_id\":2,\"transaction_id\":\"file=binlog.000002,pos=1234\","
+                      "\"transaction_data_collection_order_inventory.orders\":40,"
+                      "\"transaction_data_collection_order_inventory.items\":2}";
+    char *text = from_map(&sl_source_mysql, map, NULL);
+    sl_position bin;
+    sl_error err;
+    cr_assert_eq(sl_source_mysql.position_parse(text, &bin, &err), SL_OK, "%s", err.msg);
+    sl_arena a;
+    sl_arena_init(&a, 256);
+    sl_tx_counts c;
+    bool found = false;
+    cr_assert_eq(sl_source_mysql.position_tx_counts(&bin, &a, &c, &found, &err), SL_OK);
+    cr_assert(found);
+    cr_assert_str_eq(c.txid, "file=binlog.000002,pos=1234");
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.collections[0].name, "inventory.orders");
+    cr_assert_eq(c.collections[0].count, 40);
+    cr_assert_eq(c.collections[1].count, 2);
+    sl_arena_destroy(&a);
+    char *back = to_map(&sl_source_mysql, text, "");
+    cr_assert(strstr(back, "\"transaction_id\":\"file=binlog.000002,pos=1234\""), "%s", back);
+    cr_assert(strstr(back, "\"transaction_data_collection_order_inventory.orders\":40"), "%s",
+              back);
+    free(back);
+    free(text);
+
+    /* Between transactions Debezium writes a null id: no counts. */
+    text = from_map(&sl_source_mysql,
+                    "{\"file\":\"binlog.000002\",\"pos\":99,\"transaction_id\":null}", NULL);
+    cr_assert_eq(sl_source_mysql.position_parse(text, &bin, &err), SL_OK, "%s", err.msg);
+    sl_arena_init(&a, 256);
+    cr_assert_eq(sl_source_mysql.position_tx_counts(&bin, &a, &c, &found, &err), SL_OK);
+    cr_assert_not(found);
+    sl_arena_destroy(&a);
+    free(text);
+
+    /* Counts that do not fit beside the rest of the position: SL_FULL, the position unchanged. */
+    cr_assert_eq(
+        sl_source_mysql.position_parse("{\"file\":\"binlog.000002\",\"pos\":99}", &bin, &err),
+        SL_OK);
+    sl_position before = bin;
+    sl_tx_collection_count many[20];
+    char names[20][32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "inventory.table_number_%02d", i);
+        many[i] = (sl_tx_collection_count){names[i], i + 1};
+    }
+    sl_tx_counts big = {.txid = "file=binlog.000002,pos=99", .collections = many, .n = 20};
+    cr_assert_eq(sl_source_mysql.position_add_tx_counts(&bin, &big, &err), SL_FULL);
+    cr_assert_eq(bin.len, before.len);
+    cr_assert_eq(memcmp(bin.bytes, before.bytes, bin.len), 0);
+    big.n = 2;
+    cr_assert_eq(sl_source_mysql.position_add_tx_counts(&bin, &big, &err), SL_OK, "%s", err.msg);
+    cr_assert_gt(bin.len, before.len);
+}
