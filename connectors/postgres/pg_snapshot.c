@@ -7,17 +7,26 @@
  * A chunk read is one REPEATABLE READ, READ ONLY transaction on a reader's
  * own connection: its first statement takes the snapshot and reads
  * pg_current_snapshot() (the visibility the coordinator checks streamed
- * transactions against) and pg_current_wal_flush_lsn() (H: every transaction
- * the snapshot sees has its commit record flushed at or before it); then the
- * chunk's upper key (the limit-th key after the lower one, an index-only
- * scan) is published so that the next chunk can start (with several
- * readers; a lone reader reads limit rows and ends the chunk at the last),
- * and the rows are read in key order through COPY (SELECT ...) TO STDOUT in
- * text format (the text of each value is what a SELECT returns, and the
- * server's COPY path and no result per row make it about twice as fast),
- * converted on the reader thread with the same converters as the stream.
- * No write, no exported snapshot, nothing held open between chunks: vacuum
- * is never held back for longer than one chunk.
+ * transactions against) and H, a WAL position at or after the commit record
+ * of every transaction the snapshot sees; then the chunk's upper key (the
+ * limit-th key after the lower one, an index-only scan) is published so that
+ * the next chunk can start (with several readers; a lone reader reads limit
+ * rows and ends the chunk at the last), and the rows are read in key order
+ * through COPY (SELECT ...) TO STDOUT in text format (the text of each value
+ * is what a SELECT returns, and the server's COPY path and no result per row
+ * make it about twice as fast), converted on the reader thread with the same
+ * converters as the stream. No exported snapshot, nothing held open between
+ * chunks: vacuum is never held back for longer than one chunk.
+ *
+ * H is the WAL insert position, and the chunk's COMMIT is followed by a
+ * tiny transaction that has the server flush its WAL past H (see FLUSH_SQL),
+ * so that the walsender, which sends only flushed WAL, can pass H at once.
+ * Where that transaction cannot run (a reader that may not write, or may not
+ * call pg_logical_emit_message), H is the flush position instead: a
+ * synchronous commit is flushed before it becomes visible, so H still
+ * follows every commit the snapshot sees but an asynchronous one, and the
+ * chunk waits for the WAL writer to flush the rest of any record that
+ * straddles H (up to wal_writer_delay, 200 ms by default).
  *
  * Threads: reader_*() and read_job() run on reader threads and touch only
  * their own connection, their job and the table they were given (read-only).
@@ -75,6 +84,7 @@ struct pg_snap {
     int epoll_fd;
     int epoll_repl_fd; /* the replication socket registered in epoll_fd, or -1 */
     _Atomic unsigned conversion_warnings;
+    atomic_bool flush_warned; /* a reader could not flush: said once (reader threads) */
 };
 
 /* The visibility of a read: pg_current_snapshot(), xids as 64-bit FullTransactionIds. */
@@ -90,7 +100,27 @@ typedef struct pg_reader {
     PGcancel *cancel;
     bool parallel;    /* other readers may read the next chunks meanwhile */
     bool commit_sent; /* the last chunk's COMMIT was sent, its reply not yet read */
+    bool flush;       /* H is the insert position, and each read ends with FLUSH_SQL */
 } pg_reader;
+
+/*
+ * The transaction that has the server flush its WAL past the H of the chunk
+ * just read. The walsender sends only WAL that is flushed, and what lies
+ * between the flush position and H (an asynchronous commit, or the pruning
+ * records that reading a page can write) is otherwise flushed by the WAL
+ * writer only, every wal_writer_delay. A commit flushes the WAL up to its
+ * commit record, which comes after H, when the transaction has an id and
+ * wrote WAL and its commit is synchronous: txid_current() takes the id, a
+ * logical decoding message is the WAL, and synchronous_commit is "local"
+ * (no wait for a synchronous standby). The message is not transactional, so
+ * the transaction decodes empty (pgoutput skips empty transactions from
+ * PostgreSQL 15 on); the stream drops the message by its prefix, but other
+ * consumers of the server's logical decoding messages see it, once a chunk.
+ */
+#define FLUSH_SQL                                                                                  \
+    "BEGIN READ WRITE; SET LOCAL synchronous_commit = local; "                                     \
+    "SELECT txid_current(), pg_logical_emit_message(false, '" PG_FLUSH_MESSAGE_PREFIX "', ''); "   \
+    "COMMIT"
 
 /* ---- keys ---- */
 
@@ -262,6 +292,25 @@ static void snap_release(void *ctx, void *table)
 
 /* ---- readers ---- */
 
+/*
+ * FLUSH_SQL failed on r (res is its failed result): r takes the flush
+ * position as H from now on, and the first reader to fail says so. A lost
+ * connection is no reason: the next read reconnects and tries again.
+ * Reader thread.
+ */
+static void flush_failed(pg_reader *r, const PGresult *res)
+{
+    if (PQstatus(r->conn) != CONNECTION_OK)
+        return;
+    r->flush = false;
+    if (!atomic_exchange(&r->s->snap->flush_warned, true))
+        sl_warn("snapshot: could not have the server flush its WAL after a chunk's read (%s); "
+                "each chunk may wait for the WAL writer instead (up to wal_writer_delay)",
+                pg_message(res, r->conn));
+    if (PQtransactionStatus(r->conn) == PQTRANS_INERROR)
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+}
+
 static sl_code snap_reader_open(void *ctx, void **out, sl_error *err)
 {
     sl_source *s = ctx;
@@ -276,6 +325,14 @@ static sl_code snap_reader_open(void *ctx, void **out, sl_error *err)
     }
     r->cancel = PQgetCancel(r->conn);
     r->parallel = sl_config_int(s->cfg, "snapshot.max.threads", 1) > 1;
+    /* Without a stream (initial_only) nothing waits for H: no flush, no write. */
+    if (s->snap->mode != MODE_INITIAL_ONLY) {
+        r->flush = true;
+        PGresult *res = PQexec(r->conn, FLUSH_SQL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            flush_failed(r, res);
+        PQclear(res);
+    }
     *out = r;
     return SL_OK;
 }
@@ -826,19 +883,27 @@ static const char *override_for(sl_source *s, const pg_table *t)
 }
 
 /*
- * Reads the reply to the previous chunk's COMMIT, sent without waiting for
- * it (the transaction ends on the server as it reads the COMMIT; a read-only
- * one cannot fail to commit in a way that touches the rows already read). A
- * lost connection shows in PQstatus and is dealt with by the caller.
+ * Reads the reply to the previous chunk's COMMIT (and FLUSH_SQL), sent
+ * without waiting for it (the transaction ends on the server as it reads the
+ * COMMIT; a read-only one cannot fail to commit in a way that touches the
+ * rows already read). A lost connection shows in PQstatus and is dealt with
+ * by the caller. Reader thread.
  */
 static void finish_commit(pg_reader *r)
 {
     if (!r->commit_sent)
         return;
     r->commit_sent = false;
-    PGresult *res;
-    while ((res = PQgetResult(r->conn)))
-        PQclear(res);
+    PGresult *res, *failed = NULL;
+    while ((res = PQgetResult(r->conn))) {
+        if (!failed && PQresultStatus(res) == PGRES_FATAL_ERROR)
+            failed = res;
+        else
+            PQclear(res);
+    }
+    if (failed && r->flush)
+        flush_failed(r, failed);
+    PQclear(failed);
 }
 
 /* Reads one chunk (or a whole table, in blocks). Reader thread. */
@@ -860,14 +925,22 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
      * the same message (one round trip less per chunk): PQexec returns the
      * SELECT's result, or the error of whichever statement failed.
      */
+    /*
+     * H: a commit record is inserted before its transaction becomes visible,
+     * so every transaction the snapshot sees ends before the insert position
+     * read after the snapshot was taken (FLUSH_SQL then has it flushed).
+     * Without FLUSH_SQL, the flush position (see the top of this file).
+     */
     const char *snap_sql =
         PQserverVersion(r->conn) >= 130000
             ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
               "SELECT pg_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
-              "(extract(epoch from transaction_timestamp()) * 1000000)::int8"
+              "(extract(epoch from transaction_timestamp()) * 1000000)::int8, "
+              "pg_current_wal_insert_lsn()::text"
             : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
               "SELECT txid_current_snapshot()::text, pg_current_wal_flush_lsn()::text, "
-              "(extract(epoch from transaction_timestamp()) * 1000000)::int8";
+              "(extract(epoch from transaction_timestamp()) * 1000000)::int8, "
+              "pg_current_wal_insert_lsn()::text";
     sl_code rc = SL_OK;
     PGresult *res = PQexec(r->conn, snap_sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -878,7 +951,7 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
         return rc;
     }
     job->vis = parse_vis(PQgetvalue(res, 0, 0), &job->arena, &job->vis_len);
-    pgo_lsn_parse(PQgetvalue(res, 0, 1), &job->h_pos);
+    pgo_lsn_parse(PQgetvalue(res, 0, r->flush ? 3 : 1), &job->h_pos);
     int64_t read_us = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     job->read_unix_ms = read_us / 1000;
     PQclear(res);
@@ -1041,7 +1114,7 @@ static sl_code snap_read(void *reader, sl_snap_job *job, sl_error *err)
     free_sql(&q);
     if (rc == SL_OK) {
         /* Not waited for: see finish_commit(). */
-        if (PQsendQuery(r->conn, "COMMIT"))
+        if (PQsendQuery(r->conn, r->flush ? "COMMIT; " FLUSH_SQL : "COMMIT"))
             r->commit_sent = true;
         else
             rc = reader_error(r, "end the snapshot transaction", err);

@@ -33,6 +33,13 @@
 
 #define SOURCE_VERSION SLUICE_VERSION "-sluice"
 
+/*
+ * The prefix of the logical decoding message a snapshot reader writes to
+ * have the server flush its WAL past a chunk's H (pg_snapshot.c). The
+ * stream drops such messages (pg_stream.c), whichever sluice wrote them.
+ */
+#define PG_FLUSH_MESSAGE_PREFIX "sluice.snapshot.flush"
+
 /* The order of the values of the source block, as in schemas/postgres-source.json. */
 enum {
     SRC_VERSION,

@@ -365,6 +365,9 @@ static void handle_logical_message(sl_source *s, const pgo_message *m, sl_batch 
     bool transactional = m->u.message.flags & 1;
     if (transactional ? s->skipping_tx : m->u.message.lsn <= s->skip_before)
         return;
+    /* A snapshot reader's flush (pg_snapshot.c), of this sluice or another: not an event. */
+    if (strcmp(m->u.message.prefix, PG_FLUSH_MESSAGE_PREFIX) == 0)
+        return;
     if (!sl_filter_match(s->message_filter, m->u.message.prefix))
         return;
     if (!transactional) {
