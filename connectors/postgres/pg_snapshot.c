@@ -303,10 +303,12 @@ static void flush_failed(pg_reader *r, const PGresult *res)
     if (PQstatus(r->conn) != CONNECTION_OK)
         return;
     r->flush = false;
+    /* Reader threads have no connector context: the line names it. */
     if (!atomic_exchange(&r->s->snap->flush_warned, true))
-        sl_warn("snapshot: could not have the server flush its WAL after a chunk's read (%s); "
-                "each chunk may wait for the WAL writer instead (up to wal_writer_delay)",
-                pg_message(res, r->conn));
+        sl_log_for(sl_config_name(r->s->cfg), SL_LOG_WARN,
+                   "snapshot: could not have the server flush its WAL after a chunk's read (%s); "
+                   "each chunk may wait for the WAL writer instead (up to wal_writer_delay)",
+                   pg_message(res, r->conn));
     if (PQtransactionStatus(r->conn) == PQTRANS_INERROR)
         PQclear(PQexec(r->conn, "ROLLBACK"));
 }

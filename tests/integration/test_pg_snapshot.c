@@ -1249,3 +1249,207 @@ Test(pg_snapshot, select_statement_override_replaces_the_rows_of_a_table, .fini 
     free(log_path);
     free(dir);
 }
+
+/* ---- H, and the WAL flush after each read ---- */
+
+/*
+ * Sets wal_writer_delay on the (shared) server, and wal_writer_flush_after
+ * to 0 (the WAL writer flushes whatever it writes, whole pages), or resets
+ * both with NULL.
+ */
+static void set_wal_writer_delay(const char *value)
+{
+    PGconn *db = it_pg_connect();
+    if (value) {
+        it_pg_exec(db, "ALTER SYSTEM SET wal_writer_delay = '%s'", value);
+        it_pg_exec(db, "ALTER SYSTEM SET wal_writer_flush_after = 0");
+    } else {
+        it_pg_exec(db, "ALTER SYSTEM RESET wal_writer_delay");
+        it_pg_exec(db, "ALTER SYSTEM RESET wal_writer_flush_after");
+    }
+    it_pg_exec(db, "SELECT pg_reload_conf()");
+    PQfinish(db);
+    usleep(300000); /* the WAL writer rereads its settings once signalled */
+}
+
+static void kill_started_and_reset_wal_writer(void)
+{
+    kill_started();
+    set_wal_writer_delay(NULL);
+}
+
+/* Waits until the file sink holds an event of topic with key (compact JSON). */
+static void wait_key(const char *dir, const char *topic, const char *key)
+{
+    for (int i = 0; i < 300; i++) {
+        events ev = from_file(dir, topic, 0);
+        bool found = false;
+        for (size_t j = 0; j < ev.n && !found; j++)
+            found = ev.items[j].key && strcmp(ev.items[j].key, key) == 0;
+        free_events(&ev);
+        if (found)
+            return;
+        usleep(100000);
+    }
+    cr_assert_fail("no event with key %s in %s", key, dir);
+}
+
+/* No change event of key comes after its read event (whose row already holds the change). */
+static void check_no_change_after_read(const events *ev, const char *key)
+{
+    bool read = false;
+    size_t n = 0;
+    for (size_t i = 0; i < ev->n; i++) {
+        const event *e = &ev->items[i];
+        if (!e->key || strcmp(e->key, key) != 0)
+            continue;
+        n++;
+        cr_assert(e->op == 'r' || !read, "key %s: a change event after its read event", key);
+        read |= e->op == 'r';
+    }
+    cr_assert_gt(n, 0, "key %s has no event", key);
+}
+
+/*
+ * The WAL writer runs every 10 s here, so the walsender can pass a chunk's H
+ * at once only if the reader has the WAL flushed past it: every chunk is
+ * emitted because the stream passed its H, none because the wait timed out
+ * (with H the flush position, inside a record the walsender cannot send, a
+ * chunk waited for the wait to time out).
+ * Changes committed asynchronously (the test server's synchronous_commit is
+ * off, so they are not flushed) before a chunk is read are visible to it:
+ * they come before the chunk's read events, never after them (with H the
+ * flush position, the chunk came out first and the same changes after it).
+ * The flush's logical decoding message is not an event; another one is.
+ */
+Test(pg_snapshot, chunks_pass_h_without_the_wal_writer_and_async_commits_come_first,
+     .fini = kill_started_and_reset_wal_writer, .timeout = 120)
+{
+    it_require_services();
+    PGconn *db = it_pg_connect();
+    char *dir = it_tempdir("snap-flush");
+    char *log_path = log_of(dir, "sluice.log");
+    char signals[4400];
+    snprintf(signals, sizeof signals, "%s/signals.txt", dir);
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_flush");
+    it_pg_exec(db, "CREATE TABLE it_flush (id int PRIMARY KEY, v text)");
+    it_pg_exec(db, "INSERT INTO it_flush SELECT g, 'old' FROM generate_series(1, 2000) g");
+    set_wal_writer_delay("10s");
+    char extra[6000];
+    snprintf(extra, sizeof extra,
+             "\"signal.enabled.channels\": \"source,file\", \"signal.file\": \"%s\", "
+             "\"signal.poll.interval.ms\": 100, \"incremental.snapshot.chunk.size\": 1000, "
+             "\"slot.drop.on.stop\": true",
+             signals);
+    char *cfg = it_write_config(dir, "it_flush", "public\\.it_flush", "file", extra);
+    pid_t pid = start_sluice(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "streaming from slot", 30000), "see %s", log_path);
+    /*
+     * A few pages of WAL committed asynchronously: the WAL writer is woken,
+     * flushes the WAL up to the page boundary inside the last record that
+     * crosses one, and sleeps. The walsender cannot send that record yet.
+     */
+    it_pg_exec(db, "SET synchronous_commit = off");
+    it_pg_exec(db, "INSERT INTO it_flush SELECT g, repeat('w', 100) FROM generate_series(3001, "
+                   "3200) g");
+    usleep(200000);
+    it_pg_exec(db, "INSERT INTO it_flush VALUES (0, 'async')");
+    it_pg_exec(db, "UPDATE it_flush SET v = 'async' WHERE id = 10");
+    it_pg_exec(db, "SELECT pg_logical_emit_message(false, 'it.other', 'x')");
+    free(ts_write_file(dir, "signals.txt",
+                       "{\"id\":\"x1\",\"type\":\"execute-snapshot\",\"data\":{\"data-"
+                       "collections\":[\"public.it_flush\"],\"type\":\"INCREMENTAL\"}}\n"));
+    cr_assert(it_wait_log(log_path, "snapshot of table \"public.it_flush\" finished", 60000),
+              "see %s", log_path);
+    /* A synchronous commit flushes whatever is left: once its event is in, everything is. */
+    it_pg_exec(db, "SET synchronous_commit = on");
+    it_pg_exec(db, "INSERT INTO it_flush VALUES (9999, 'end')");
+    wait_key(dir, "it_flush.public.it_flush", "{\"id\":9999}");
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+
+    cr_assert_eq(log_count(log_path, "the wait for H timed out"), 0,
+                 "a chunk waited for the WAL writer: see %s", log_path);
+    cr_assert_geq(log_count(log_path, "(H passed)"), 2, "see %s", log_path);
+    cr_assert_eq(log_count(log_path, "could not have the server flush"), 0, "see %s", log_path);
+    events ev = from_file(dir, "it_flush.public.it_flush", 0);
+    check_no_change_after_read(&ev, "{\"id\":0}");
+    check_no_change_after_read(&ev, "{\"id\":10}");
+    check_exact(db, &ev,
+                "SELECT json_build_object('id', id)::text, row_to_json(t)::text FROM it_flush t "
+                "ORDER BY id",
+                NULL, true, "it_flush");
+    free_events(&ev);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/out/it_flush.message.jsonl", dir);
+    char *messages = ts_read_file(path, NULL);
+    cr_assert(messages && strstr(messages, "it.other"), "the other message is an event: %s", path);
+    cr_assert_null(strstr(messages, "sluice.snapshot.flush"), "the flush's message is an event: %s",
+                   path);
+    free(messages);
+    PQfinish(db);
+    free(cfg);
+    free(log_path);
+    free(dir);
+}
+
+static void kill_started_and_drop_noflush(void)
+{
+    kill_started();
+    PGconn *db = it_pg_connect();
+    it_pg_exec(db, "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), "
+                   "pg_logical_emit_message(boolean, text, bytea) TO PUBLIC");
+    it_pg_exec(db, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+                   "slot_name = 'it_noflush' AND NOT active");
+    it_pg_exec(db, "DROP PUBLICATION IF EXISTS it_noflush");
+    it_pg_exec(db, "DROP TABLE IF EXISTS it_noflush");
+    it_pg_exec(db, "DROP ROLE IF EXISTS it_noflush");
+    PQfinish(db);
+}
+
+/*
+ * A user that may not call pg_logical_emit_message (revoked from PUBLIC
+ * here): each of two readers fails to flush, the log says so once, and the
+ * snapshot is read with the flush position as H, every row once.
+ */
+Test(pg_snapshot, a_reader_that_cannot_flush_says_so_once_and_the_snapshot_is_exact,
+     .fini = kill_started_and_drop_noflush, .timeout = 120)
+{
+    it_require_services();
+    PGconn *db = it_pg_connect();
+    char *dir = it_tempdir("snap-noflush");
+    char *log_path = log_of(dir, "sluice.log");
+    kill_started_and_drop_noflush();
+    it_pg_exec(db, "CREATE TABLE it_noflush (id int PRIMARY KEY, v text)");
+    it_pg_exec(db, "INSERT INTO it_noflush SELECT g, 'v' FROM generate_series(1, 3000) g");
+    it_pg_exec(db, "CREATE PUBLICATION it_noflush FOR TABLE it_noflush");
+    char *password = PQescapeLiteral(db, getenv("SLUICE_TEST_PG_PASSWORD"),
+                                     strlen(getenv("SLUICE_TEST_PG_PASSWORD")));
+    it_pg_exec(db, "CREATE ROLE it_noflush LOGIN REPLICATION PASSWORD %s", password);
+    PQfreemem(password);
+    it_pg_exec(db, "GRANT SELECT ON it_noflush TO it_noflush");
+    it_pg_exec(db, "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), "
+                   "pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC");
+    char *cfg = it_write_config(dir, "it_noflush", "public\\.it_noflush", "file",
+                                "\"database.user\": \"it_noflush\", "
+                                "\"publication.autocreate.mode\": \"disabled\", "
+                                "\"snapshot.mode\": \"initial\", \"snapshot.fetch.size\": 500, "
+                                "\"snapshot.max.threads\": 2, \"slot.drop.on.stop\": true");
+    pid_t pid = start_sluice(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "snapshot of table \"public.it_noflush\" finished", 60000),
+              "see %s", log_path);
+    wait_reads(dir, "it_noflush.public.it_noflush", 3000);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    cr_assert_eq(log_count(log_path, "could not have the server flush its WAL"), 1, "see %s",
+                 log_path);
+    cr_assert_geq(log_count(log_path, "permission denied"), 1, "see %s", log_path);
+    events ev = from_file(dir, "it_noflush.public.it_noflush", 0);
+    check_exact(db, &ev,
+                "SELECT json_build_object('id', id)::text, row_to_json(t)::text FROM it_noflush t "
+                "ORDER BY id",
+                NULL, true, "it_noflush");
+    free_events(&ev);
+    PQfinish(db);
+    free(cfg);
+    free(log_path);
+    free(dir);
+}
