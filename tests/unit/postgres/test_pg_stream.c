@@ -117,6 +117,18 @@ static void commit(int session, uint64_t commit_lsn, uint64_t end_lsn)
     put(f, 0, 8);
 }
 
+/* A logical decoding message at lsn, not transactional, of one byte. */
+static void message(int session, uint64_t lsn, const char *prefix)
+{
+    frame *f = xlogdata(session, lsn);
+    put(f, 'M', 1);
+    put(f, 0, 1); /* flags: not transactional */
+    put(f, lsn, 8);
+    put_str(f, prefix);
+    put(f, 1, 4);
+    put(f, 'x', 1);
+}
+
 /* The Relation message of public.items (id int4, the key; v text), replica identity full. */
 static void relation(int session)
 {
@@ -364,7 +376,10 @@ sl_code __wrap_pg_conn_stream(sl_source *s, sl_error *err)
 
 /* ---- running the source ---- */
 
-/* The items the source emitted, one word each: "B", "c:ID" (create), "d:ID", "C:LSN" (hex). */
+/*
+ * The items the source emitted, one word each: "B", "c:ID" (create), "d:ID",
+ * "m:PREFIX" (a logical decoding message), "C:LSN" (hex).
+ */
 #define MAX_ITEMS 1024
 static char items[MAX_ITEMS][32];
 static int nitems;
@@ -381,7 +396,10 @@ static void record(const sl_batch *b)
         } else {
             const sl_event *ev = &it->u.event;
             const sl_value *row = ev->op == SL_OP_DELETE ? ev->before : ev->after;
-            snprintf(w, 32, "%c:%lld", ev->op, (long long)row[0].u.i);
+            if (ev->op == SL_OP_MESSAGE)
+                snprintf(w, 32, "m:%.*s", (int)row[0].len, row[0].u.str); /* the prefix */
+            else
+                snprintf(w, 32, "%c:%lld", ev->op, (long long)row[0].u.i);
         }
     }
 }
@@ -558,6 +576,19 @@ Test(pg_stream, a_keepalive_inside_a_transaction_is_no_position)
 
     run(0x1000, 64);
     cr_assert_str_eq(joined(), "C:1800 B c:1 c:2 C:2010 C:2400");
+}
+
+/* A snapshot reader's flush (pg_snapshot.c) writes such a message: it is no event, another is. */
+Test(pg_stream, the_snapshot_flush_message_is_no_event)
+{
+    reset_server();
+    keepalive(0, 0x1800);
+    message(0, 0x1900, "it.other");
+    message(0, 0x1a00, "sluice.snapshot.flush");
+    keepalive(0, 0x1c00);
+
+    run(0x1000, 64);
+    cr_assert_str_eq(joined(), "C:1800 B m:it.other C:1900 C:1C00");
 }
 
 Test(pg_stream, a_message_that_overflowed_the_batch_comes_again_whole_after_a_reconnect)
