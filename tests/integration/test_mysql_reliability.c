@@ -20,12 +20,16 @@
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -968,4 +972,323 @@ Test(mysql_reliability, mariadb_transaction_metadata_counts_on_after_kill_9_insi
 Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_kill_9_inside, .timeout = 120)
 {
     txmeta_kill9(IT_MYSQL97);
+}
+
+/* ---- transaction metadata counts across a lost connection inside a transaction ---- */
+
+/*
+ * A TCP relay between sluice and the server, in a thread of the test: it
+ * passes the server's bytes on at a set rate (so that sluice is still
+ * reading a large transaction when the connection goes, which it is not
+ * when the server's sends are cut: the client has buffered the whole
+ * transaction by then) and cuts every connection it carries on demand, as
+ * a network failure would. scripts/test.sh runs no toxiproxy for the
+ * integration tests; this needs nothing but the server.
+ */
+#define RELAY_MAX 8
+
+typedef struct relay_pair {
+    int client, server;
+    size_t budget; /* bytes towards the client left in this tick */
+} relay_pair;
+
+typedef struct relay {
+    int listen_fd;
+    unsigned port;
+    unsigned upstream_port;
+    pthread_mutex_t lock; /* pairs and npairs: the relay thread and relay_cut() */
+    relay_pair pairs[RELAY_MAX];
+    int npairs;
+    volatile size_t rate; /* bytes per 10 ms towards each client; 0: as fast as they come */
+    volatile int accepted;
+    volatile int stop;
+    pthread_t thread;
+} relay;
+
+static bool relay_send_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static void relay_drop(relay *r, int i)
+{
+    close(r->pairs[i].client);
+    close(r->pairs[i].server);
+    r->pairs[i] = r->pairs[--r->npairs];
+}
+
+static void *relay_run(void *arg)
+{
+    relay *r = arg;
+    static char buf[16384];
+    int64_t tick = mono_ms();
+    while (!r->stop) {
+        if (mono_ms() >= tick + 10) {
+            tick = mono_ms();
+            pthread_mutex_lock(&r->lock);
+            for (int i = 0; i < r->npairs; i++)
+                r->pairs[i].budget = r->rate;
+            pthread_mutex_unlock(&r->lock);
+        }
+        struct pollfd fds[1 + 2 * RELAY_MAX];
+        int nfds = 0;
+        fds[nfds++] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
+        pthread_mutex_lock(&r->lock);
+        int npairs = r->npairs;
+        for (int i = 0; i < npairs; i++) {
+            fds[nfds++] = (struct pollfd){.fd = r->pairs[i].client, .events = POLLIN};
+            bool may = !r->rate || r->pairs[i].budget > 0;
+            fds[nfds++] = (struct pollfd){.fd = r->pairs[i].server, .events = may ? POLLIN : 0};
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (poll(fds, (nfds_t)nfds, 5) <= 0)
+            continue;
+        if (fds[0].revents & POLLIN) {
+            int c = accept(r->listen_fd, NULL, NULL);
+            int sv = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = {.sin_family = AF_INET,
+                                    .sin_port = htons((uint16_t)r->upstream_port),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            if (c >= 0 && sv >= 0 && connect(sv, (struct sockaddr *)&a, sizeof a) == 0 &&
+                npairs < RELAY_MAX) {
+                pthread_mutex_lock(&r->lock);
+                r->pairs[r->npairs++] = (relay_pair){.client = c, .server = sv, .budget = r->rate};
+                pthread_mutex_unlock(&r->lock);
+                __atomic_add_fetch(&r->accepted, 1, __ATOMIC_SEQ_CST);
+            } else {
+                if (c >= 0)
+                    close(c);
+                if (sv >= 0)
+                    close(sv);
+            }
+        }
+        /*
+         * Pairs come and go in this thread alone, so index i still names the
+         * polled pair, and a send that waits for room in sluice's socket
+         * holds no lock: relay_cut() shuts the sockets under it.
+         */
+        for (int i = npairs - 1; i >= 0; i--) {
+            relay_pair *p = &r->pairs[i];
+            short up = fds[1 + 2 * i].revents, down = fds[2 + 2 * i].revents;
+            bool ok = true;
+            if (up & (POLLIN | POLLHUP | POLLERR)) {
+                ssize_t n = recv(p->client, buf, sizeof buf, 0);
+                ok = n > 0 && relay_send_all(p->server, buf, (size_t)n);
+            }
+            if (ok && (down & (POLLIN | POLLHUP | POLLERR))) {
+                size_t want = r->rate && p->budget < sizeof buf ? p->budget : sizeof buf;
+                ssize_t n = recv(p->server, buf, want, 0);
+                ok = n > 0 && relay_send_all(p->client, buf, (size_t)n);
+                if (ok && r->rate)
+                    p->budget -= (size_t)n;
+            }
+            if (!ok) {
+                pthread_mutex_lock(&r->lock);
+                relay_drop(r, i);
+                pthread_mutex_unlock(&r->lock);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void relay_start(relay *r, unsigned upstream_port)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->lock, NULL);
+    r->upstream_port = upstream_port;
+    r->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(r->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(r->listen_fd, 8), 0);
+    socklen_t len = sizeof a;
+    getsockname(r->listen_fd, (struct sockaddr *)&a, &len);
+    r->port = ntohs(a.sin_port);
+    pthread_create(&r->thread, NULL, relay_run, r);
+}
+
+/*
+ * Cuts every connection, as a network failure: a reset towards sluice
+ * (SO_LINGER 0), and the server's side shut, which ends its dump thread.
+ * What the relay held back is lost. Returns how many it cut.
+ */
+static int relay_cut(relay *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int n = r->npairs;
+    for (int i = 0; i < n; i++) {
+        struct linger l = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(r->pairs[i].client, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        shutdown(r->pairs[i].client, SHUT_RDWR);
+        shutdown(r->pairs[i].server, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void relay_stop(relay *r)
+{
+    r->stop = 1;
+    pthread_join(r->thread, NULL);
+    while (r->npairs)
+        relay_drop(r, 0);
+    close(r->listen_fd);
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* How many ids of 0..n-1 the table's output has (a bitmap in seen), and its events. */
+static size_t ids_present(const char *path, long n, size_t *events)
+{
+    char *seen_ids = calloc((size_t)n, 1);
+    size_t distinct = 0;
+    *events = 0;
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        json_t *m = json_loads(line, 0, NULL);
+        json_t *after = json_object_get(json_object_get(m, "value"), "after");
+        if (json_is_object(after)) {
+            (*events)++;
+            json_int_t id = json_integer_value(json_object_get(after, "id"));
+            if (id >= 0 && id < n && !seen_ids[id]) {
+                seen_ids[id] = 1;
+                distinct++;
+            }
+        }
+        json_decref(m);
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    free(seen_ids);
+    return distinct;
+}
+
+static void txmeta_reconnect(it_mysql_kind kind)
+{
+    it_require_kafka();
+    it_mysql s = it_mysql_server(kind);
+    const long big = 40000, small = 100;
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-txr-mariadb" : "my-txr-mysql97");
+    char log_path[4200], tx_path[4300], a_path[4300], b_path[4300];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(tx_path, sizeof tx_path, "%s/out/rc.transaction.jsonl", dir);
+    out_path(dir, "rc", &s, "rel_txa", a_path, sizeof a_path);
+    out_path(dir, "rc", &s, "rel_txb", b_path, sizeof b_path);
+    cr_assert_eq(it_mysql_sql(&s, "DROP TABLE IF EXISTS rel_txa, rel_txb, rel_txd;"
+                                  "CREATE TABLE rel_txa (id INT PRIMARY KEY, v INT NOT NULL);"
+                                  "CREATE TABLE rel_txb (id INT PRIMARY KEY, v INT NOT NULL);"
+                                  "CREATE TABLE rel_txd (n INT);"
+                                  "INSERT INTO rel_txd VALUES (0),(1),(2),(3),(4),(5),(6),(7),"
+                                  "(8),(9);"),
+                 0);
+    relay r;
+    relay_start(&r, s.port);
+    it_mysql via = s;
+    via.host = "127.0.0.1";
+    via.port = r.port;
+    /* Small batches: the transaction is cut into pieces before the connection goes. */
+    char *cfg = it_mysql_write_config(&via, dir, "rc", "file",
+                                      "\"table.include.list\": \"sluice_test.rel_tx[ab]\", "
+                                      "\"schemas.enable\": false, \"max.batch.size\": 256, "
+                                      "\"provide.transaction.metadata\": true");
+    pid_t pid = it_sluice_start(cfg, log_path);
+    cr_assert(it_wait_log(log_path, "streaming from the current end", 30000), "see %s", log_path);
+    /* About 400 KB/s towards sluice: the transaction's rows take a second or so to arrive. */
+    r.rate = 4096;
+    const char *digits = "(SELECT a0.n + 10*a1.n + 100*a2.n + 1000*a3.n + 10000*a4.n AS id FROM "
+                         "rel_txd a0, rel_txd a1, rel_txd a2, rel_txd a3, rel_txd a4) t";
+    cr_assert_eq(it_mysql_sql(&s,
+                              "BEGIN; INSERT INTO rel_txb SELECT id, id FROM %s WHERE id < %ld; "
+                              "INSERT INTO rel_txa SELECT id, id FROM %s WHERE id < %ld; "
+                              "INSERT INTO rel_txb SELECT id, id FROM %s WHERE id >= %ld AND "
+                              "id < %ld; COMMIT;",
+                              digits, small, digits, big, digits, small, 2 * small),
+                 0);
+    /* Cut once a quarter of rel_txa's rows was written, before the END record. */
+    int64_t deadline = mono_ms() + 30000;
+    size_t at_cut = 0;
+    bool ended = false;
+    while (mono_ms() < deadline) {
+        at_cut = count_lines(a_path);
+        char *t = ts_read_file(tx_path, NULL);
+        ended = t && strstr(t, "\"END\"");
+        free(t);
+        if (ended || at_cut >= (size_t)big / 4)
+            break;
+        usleep(2000);
+    }
+    int accepted = r.accepted;
+    int cut = relay_cut(&r);
+    r.rate = 0;
+    cr_assert_not(ended, "the transaction ended before the cut: make the relay slower");
+    cr_assert_geq(at_cut, (size_t)big / 4, "only %zu rows of rel_txa before the cut; see %s",
+                  at_cut, log_path);
+    cr_assert_geq(cut, 1, "no connection to cut");
+    cr_log_info("%s: cut %d connections with %zu of %ld rel_txa events written", s.name, cut,
+                at_cut, big);
+
+    json_t *recs = NULL, *end = NULL;
+    size_t begins = 0, ends = 0;
+    deadline = mono_ms() + 30000;
+    while (mono_ms() < deadline) {
+        json_decref(recs);
+        recs = tx_records(tx_path);
+        if ((end = tx_status(recs, "END", &ends)))
+            break;
+        usleep(20000);
+    }
+    cr_assert_not_null(end, "no END record; see %s", log_path);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path);
+    relay_stop(&r);
+    /* Not vacuous: sluice lost its binlog connection inside the transaction and made a new one. */
+    cr_assert(it_wait_log(log_path, "reconnecting in", 1000), "no lost connection in %s", log_path);
+    cr_assert(it_wait_log(log_path, "source reconnected", 1000), "no reconnect in %s", log_path);
+    cr_assert_gt(r.accepted, accepted, "no new connection after the cut");
+
+    size_t a_events, b_events;
+    size_t a_ids = ids_present(a_path, big, &a_events);
+    size_t b_ids = ids_present(b_path, 2 * small, &b_events);
+    cr_log_info("%s: rel_txa %zu events for %zu ids (%zu again after the reconnect), rel_txb %zu "
+                "for %zu",
+                s.name, a_events, a_ids, a_events - a_ids, b_events, b_ids);
+    cr_assert_eq(a_ids, (size_t)big, "rel_txa: %zu of %ld ids", a_ids, big);
+    cr_assert_eq(b_ids, (size_t)(2 * small), "rel_txb: %zu of %ld ids", b_ids, 2 * small);
+
+    json_t *begin = tx_status(recs, "BEGIN", &begins);
+    cr_assert_eq(begins, 1, "%zu BEGIN records in %s", begins, tx_path);
+    cr_assert_eq(ends, 1, "%zu END records in %s", ends, tx_path);
+    cr_assert_str_eq(json_string_value(json_object_get(begin, "id")),
+                     json_string_value(json_object_get(end, "id")));
+    cr_assert_eq(json_integer_value(json_object_get(end, "event_count")), big + 2 * small,
+                 "END event_count %lld for %ld events; see %s",
+                 (long long)json_integer_value(json_object_get(end, "event_count")),
+                 big + 2 * small, tx_path);
+    cr_assert_eq(tx_table_count(end, "sluice_test.rel_txa"), big, "rel_txa: %lld",
+                 tx_table_count(end, "sluice_test.rel_txa"));
+    cr_assert_eq(tx_table_count(end, "sluice_test.rel_txb"), 2 * small, "rel_txb: %lld",
+                 tx_table_count(end, "sluice_test.rel_txb"));
+    json_decref(recs);
+    free(cfg);
+    free(dir);
+}
+
+Test(mysql_reliability, mariadb_transaction_metadata_counts_on_after_reconnect_inside,
+     .timeout = 120)
+{
+    txmeta_reconnect(IT_MARIADB);
+}
+
+Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_reconnect_inside,
+     .timeout = 120)
+{
+    txmeta_reconnect(IT_MYSQL97);
 }
