@@ -1001,6 +1001,7 @@ typedef struct relay {
     int npairs;
     volatile size_t rate; /* bytes per 10 ms towards each client; 0: as fast as they come */
     volatile int accepted;
+    volatile size_t sent; /* bytes passed on towards clients */
     volatile int stop;
     pthread_t thread;
 } relay;
@@ -1086,6 +1087,8 @@ static void *relay_run(void *arg)
                 size_t want = r->rate && p->budget < sizeof buf ? p->budget : sizeof buf;
                 ssize_t n = recv(p->server, buf, want, 0);
                 ok = n > 0 && relay_send_all(p->client, buf, (size_t)n);
+                if (ok)
+                    r->sent += (size_t)n;
                 if (ok && r->rate)
                     p->budget -= (size_t)n;
             }
@@ -1172,12 +1175,26 @@ static size_t ids_present(const char *path, long n, size_t *events)
     return distinct;
 }
 
-static void txmeta_reconnect(it_mysql_kind kind)
+/*
+ * The binlog connection cut inside a large transaction (about 360 KB of
+ * binlog). With cut_before, batches of 256 items cut it into pieces, and
+ * the connection goes once a quarter of its rows was written: its counts go
+ * on from the last cut's. Without, one batch holds the whole transaction,
+ * and the connection goes once a quarter of its bytes went through, while
+ * sluice reads it into that batch: the rows read so far are written, and
+ * the transaction comes again from its BEGIN, its counts from zero.
+ */
+static void txmeta_reconnect(it_mysql_kind kind, bool cut_before)
 {
     it_require_kafka();
     it_mysql s = it_mysql_server(kind);
     const long big = 40000, small = 100;
     char *dir = it_tempdir(kind == IT_MARIADB ? "my-txr-mariadb" : "my-txr-mysql97");
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "\"table.include.list\": \"sluice_test.rel_tx[ab]\", \"schemas.enable\": false, "
+             "\"max.batch.size\": %d, \"provide.transaction.metadata\": true",
+             cut_before ? 256 : 65536);
     char log_path[4200], tx_path[4300], a_path[4300], b_path[4300];
     snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
     snprintf(tx_path, sizeof tx_path, "%s/out/rc.transaction.jsonl", dir);
@@ -1195,15 +1212,12 @@ static void txmeta_reconnect(it_mysql_kind kind)
     it_mysql via = s;
     via.host = "127.0.0.1";
     via.port = r.port;
-    /* Small batches: the transaction is cut into pieces before the connection goes. */
-    char *cfg = it_mysql_write_config(&via, dir, "rc", "file",
-                                      "\"table.include.list\": \"sluice_test.rel_tx[ab]\", "
-                                      "\"schemas.enable\": false, \"max.batch.size\": 256, "
-                                      "\"provide.transaction.metadata\": true");
+    char *cfg = it_mysql_write_config(&via, dir, "rc", "file", extra);
     pid_t pid = it_sluice_start(cfg, log_path);
     cr_assert(it_wait_log(log_path, "streaming from the current end", 30000), "see %s", log_path);
     /* About 400 KB/s towards sluice: the transaction's rows take a second or so to arrive. */
     r.rate = 4096;
+    size_t sent_before = r.sent;
     const char *digits = "(SELECT a0.n + 10*a1.n + 100*a2.n + 1000*a3.n + 10000*a4.n AS id FROM "
                          "rel_txd a0, rel_txd a1, rel_txd a2, rel_txd a3, rel_txd a4) t";
     cr_assert_eq(it_mysql_sql(&s,
@@ -1213,7 +1227,6 @@ static void txmeta_reconnect(it_mysql_kind kind)
                               "id < %ld; COMMIT;",
                               digits, small, digits, big, digits, small, 2 * small),
                  0);
-    /* Cut once a quarter of rel_txa's rows was written, before the END record. */
     int64_t deadline = mono_ms() + 30000;
     size_t at_cut = 0;
     bool ended = false;
@@ -1222,7 +1235,7 @@ static void txmeta_reconnect(it_mysql_kind kind)
         char *t = ts_read_file(tx_path, NULL);
         ended = t && strstr(t, "\"END\"");
         free(t);
-        if (ended || at_cut >= (size_t)big / 4)
+        if (ended || (cut_before ? at_cut >= (size_t)big / 4 : r.sent - sent_before >= 90000))
             break;
         usleep(2000);
     }
@@ -1230,11 +1243,17 @@ static void txmeta_reconnect(it_mysql_kind kind)
     int cut = relay_cut(&r);
     r.rate = 0;
     cr_assert_not(ended, "the transaction ended before the cut: make the relay slower");
-    cr_assert_geq(at_cut, (size_t)big / 4, "only %zu rows of rel_txa before the cut; see %s",
-                  at_cut, log_path);
+    if (cut_before)
+        cr_assert_geq(at_cut, (size_t)big / 4, "only %zu rows of rel_txa before the cut; see %s",
+                      at_cut, log_path);
     cr_assert_geq(cut, 1, "no connection to cut");
-    cr_log_info("%s: cut %d connections with %zu of %ld rel_txa events written", s.name, cut,
-                at_cut, big);
+    /* Whether a checkpoint inside the transaction was written: it was cut into pieces. */
+    bool pieces = it_wait_log(log_path, "\"event\":", 1);
+    cr_log_info("%s: cut %d connections after %zu bytes, %zu of %ld rel_txa events written (%s)",
+                s.name, cut, r.sent - sent_before, at_cut, big,
+                pieces ? "in pieces" : "not cut into pieces");
+    cr_assert_eq(pieces, cut_before, "the transaction was %scut into pieces before; see %s",
+                 pieces ? "" : "not ", log_path);
 
     json_t *recs = NULL, *end = NULL;
     size_t begins = 0, ends = 0;
@@ -1261,6 +1280,8 @@ static void txmeta_reconnect(it_mysql_kind kind)
                 "for %zu",
                 s.name, a_events, a_ids, a_events - a_ids, b_events, b_ids);
     cr_assert_eq(a_ids, (size_t)big, "rel_txa: %zu of %ld ids", a_ids, big);
+    if (!cut_before)
+        cr_assert_gt(a_events, (size_t)big, "no row of the transaction before the reconnect");
     cr_assert_eq(b_ids, (size_t)(2 * small), "rel_txb: %zu of %ld ids", b_ids, 2 * small);
 
     json_t *begin = tx_status(recs, "BEGIN", &begins);
@@ -1284,11 +1305,23 @@ static void txmeta_reconnect(it_mysql_kind kind)
 Test(mysql_reliability, mariadb_transaction_metadata_counts_on_after_reconnect_inside,
      .timeout = 120)
 {
-    txmeta_reconnect(IT_MARIADB);
+    txmeta_reconnect(IT_MARIADB, true);
 }
 
 Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_reconnect_inside,
      .timeout = 120)
 {
-    txmeta_reconnect(IT_MYSQL97);
+    txmeta_reconnect(IT_MYSQL97, true);
+}
+
+Test(mysql_reliability, mariadb_transaction_metadata_counts_on_after_reconnect_before_a_cut,
+     .timeout = 120)
+{
+    txmeta_reconnect(IT_MARIADB, false);
+}
+
+Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_reconnect_before_a_cut,
+     .timeout = 120)
+{
+    txmeta_reconnect(IT_MYSQL97, false);
 }
