@@ -198,6 +198,17 @@ typedef struct pipeline {
      */
     sl_position tx_resume;
     bool tx_counts_warned; /* the open transaction's counts did not fit a position */
+    /*
+     * The open transaction's events come over the source's current
+     * connection, so a COMMIT without a txid cuts it. False once the source
+     * lost its connection (source_lost): until that transaction's BEGIN
+     * comes again, a position-only COMMIT lies before it (MySQL sends one at
+     * connect) and its counts, which include the half sent again, must not
+     * go with that position.
+     */
+    bool tx_streaming;
+    bool tx_cut; /* the open transaction was cut by a COMMIT (its counts went with it or not) */
+    bool source_lost; /* poll failed with SL_CONNECT; its items are fed before tx_streaming ends */
 
     uint64_t events, messages, transactions;
     int64_t last_stats_ms;
@@ -679,25 +690,37 @@ static feed_result feed_aux(pipeline *p, sl_error *err)
  * Whether the BEGIN of transaction txid comes again after a reconnect or a
  * restart from a position inside it that carries its counts: then they go
  * on from there, and its BEGIN record, written before, is not written again.
+ * After a reconnect inside it before any cut, the source starts again at
+ * the COMMIT before it: its counts start from zero, still under the BEGIN
+ * record written before.
  */
 static bool resume_tx(pipeline *p, const char *txid)
 {
     const sl_source_ops *ops = p->conn->source;
-    if (!p->tx_resume.len || !ops->position_tx_counts)
+    if (!ops->position_tx_counts)
         return false;
     sl_tx_counts counts;
     bool found = false;
     sl_error err;
-    if (ops->position_tx_counts(&p->tx_resume, &p->batch.arena, &counts, &found, &err) != SL_OK) {
+    if (p->tx_resume.len &&
+        ops->position_tx_counts(&p->tx_resume, &p->batch.arena, &counts, &found, &err) != SL_OK) {
         sl_warn("transaction %s: its metadata counts cannot be read from the position (%s); "
                 "they start from zero",
                 txid, err.msg);
         return false;
     }
-    if (!found || strcmp(counts.txid, txid) != 0)
-        return false;
-    sl_txmeta_resume(p->txmeta, &counts);
-    return true;
+    if (found && strcmp(counts.txid, txid) == 0) {
+        sl_txmeta_resume(p->txmeta, &counts);
+        p->tx_cut = true;
+        return true;
+    }
+    const char *open = sl_txmeta_open_txid(p->txmeta);
+    if (!p->tx_cut && open && strcmp(open, txid) == 0) {
+        counts = (sl_tx_counts){.txid = txid};
+        sl_txmeta_resume(p->txmeta, &counts);
+        return true;
+    }
+    return false;
 }
 
 /*
@@ -714,13 +737,18 @@ static void add_tx_counts(pipeline *p, sl_item *item)
         /* The transaction's END: nothing to resume any more. */
         p->tx_resume.len = 0;
         p->tx_counts_warned = false;
+        p->tx_streaming = p->tx_cut = false;
         return;
     }
     /*
      * A position-only COMMIT outside a transaction (log before a resumed
-     * transaction's BEGIN comes again) keeps what there is to resume.
+     * transaction's BEGIN comes again, after a restart or a reconnect) keeps
+     * what there is to resume.
      */
-    if (!open || !item->u.position.len || !ops->position_add_tx_counts)
+    if (!open || !p->tx_streaming || !item->u.position.len)
+        return;
+    p->tx_cut = true;
+    if (!ops->position_add_tx_counts)
         return;
     sl_tx_counts counts;
     sl_txmeta_counts(p->txmeta, &counts);
@@ -756,8 +784,13 @@ static feed_result feed(pipeline *p, sl_error *err)
                 if (!begin_tx(p))
                     return FEED_BLOCKED;
                 p->item_open = true;
-                if (p->txmeta && item->txid && !resume_tx(p, item->txid))
-                    p->aux = sl_txmeta_begin(p->txmeta, item->txid, item->tx_ts_ms);
+                if (p->txmeta && item->txid) {
+                    if (!resume_tx(p, item->txid)) {
+                        p->aux = sl_txmeta_begin(p->txmeta, item->txid, item->tx_ts_ms);
+                        p->tx_cut = false;
+                    }
+                    p->tx_streaming = true;
+                }
             }
             if (p->aux && (r = feed_aux(p, err)) != FEED_DONE)
                 return r;
@@ -1123,6 +1156,11 @@ static sl_code run_once(pipeline *p, sl_error *err)
             blocked = r == FEED_BLOCKED;
             progress = !blocked;
         } else {
+            if (p->source_lost) {
+                /* The items of the failed poll are fed: what comes next is sent again. */
+                p->source_lost = false;
+                p->tx_streaming = false;
+            }
             p->batch.count = 0;
             p->cursor = 0;
             sl_arena_reset(&p->batch.arena);
@@ -1136,6 +1174,7 @@ static sl_code run_once(pipeline *p, sl_error *err)
                 break;
             }
             if (rc == SL_CONNECT) {
+                p->source_lost = true;
                 if (!reported_connect) {
                     sl_metrics_error(p->metrics, SL_CONNECT);
                     snprintf(p->connect_reason, sizeof p->connect_reason, "%s", err->msg);
