@@ -48,6 +48,16 @@ static struct {
      */
     int cut_tx;
     bool cut_done, replayed;
+    /*
+     * With txmeta: after the second event of transaction lost_tx, the poll
+     * fails with SL_CONNECT (a lost connection); the next one sends a
+     * position-only COMMIT before that transaction (as MySQL does at
+     * connect), then its BEGIN with its id and its events again from the
+     * last COMMIT emitted: after the cut when cut_tx is the same
+     * transaction, else from its first. -1: none.
+     */
+    int lost_tx;
+    bool lost_done, lost_pending;
     bool tx_ops; /* the fake source has position_add_tx_counts / position_tx_counts */
     int batch_capacity;
     int flush_interval_ms;
@@ -162,7 +172,19 @@ static sl_code fs_start(sl_source *s, const sl_position *from, sl_error *err)
 static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
 {
     (void)s;
-    (void)err;
+    if (w.lost_pending) {
+        w.lost_pending = false;
+        sl_item *it = sl_batch_push(b, SL_ITEM_COMMIT);
+        it->u.position.len = 8;
+        int64_t v = w.next_tx - 1;
+        memcpy(it->u.position.bytes, &v, sizeof v);
+        it = sl_batch_push(b, SL_ITEM_BEGIN);
+        char id[32];
+        snprintf(id, sizeof id, "%d:b", w.next_tx);
+        it->txid = sl_arena_strdup(&b->arena, id);
+        it->tx_ts_ms = 1000 + w.next_tx;
+        w.next_event = w.cut_tx == w.next_tx ? 1 : 0;
+    }
     while (w.next_tx < w.ntx && !sl_batch_full(b)) {
         if (w.next_event < 0) {
             sl_item *it = sl_batch_push(b, SL_ITEM_BEGIN);
@@ -182,7 +204,11 @@ static sl_code fs_poll(sl_source *s, sl_batch *b, sl_error *err)
             memcpy(it->u.position.bytes, &v, sizeof v);
             sl_batch_push(b, SL_ITEM_BEGIN);
             w.cut_done = true;
-        } else if (w.txmeta && w.next_tx == w.cut_tx && w.next_event == 2 && !w.replayed) {
+        } else if (w.txmeta && w.next_tx == w.lost_tx && w.next_event == 2 && !w.lost_done) {
+            w.lost_done = w.lost_pending = true;
+            return sl_error_set(err, SL_CONNECT, "connection lost");
+        } else if (w.txmeta && w.next_tx == w.cut_tx && w.next_event == 2 && !w.replayed &&
+                   w.lost_tx < 0) {
             sl_item *it = sl_batch_push(b, SL_ITEM_BEGIN);
             char id[32];
             snprintf(id, sizeof id, "%d:b", w.next_tx);
@@ -630,6 +656,7 @@ static void reset_world(int ntx, int capacity, int batch)
     w.refuse_id = -1;
     w.last_ack = -1;
     w.cut_tx = -1;
+    w.lost_tx = -1;
     w.msgs_per_tx = EVENTS_PER_TX + 1;
     build_table();
 }
@@ -993,6 +1020,37 @@ Test(pipeline, a_transaction_sent_again_after_a_cut_resumes_its_metadata_counts)
             cr_assert_eq(log_count("END:2:2"), 1);
         }
         cr_assert_eq(log_count("BEGIN:3:"), 1);
+        cr_assert_eq(log_count("END:3:3"), 1, "the next transaction counts from zero");
+        cr_assert_eq(w.last_ack, 4);
+        cr_assert_not(w.ack_violation);
+        cleanup(&r);
+    }
+}
+
+/*
+ * The source loses its connection inside a transaction, after a cut or
+ * before any, and sends a position-only COMMIT before that transaction's
+ * BEGIN comes again (as MySQL does at connect): that COMMIT takes no
+ * counts, and with the source's position_add_tx_counts / position_tx_counts
+ * one BEGIN record is written and the END counts each event once.
+ */
+Test(pipeline, a_transaction_sent_again_after_a_lost_connection_resumes_its_metadata_counts)
+{
+    for (int cut = 1; cut >= 0; cut--) {
+        reset_world(5, 5, 4);
+        w.txmeta = true;
+        w.msgs_per_tx = EVENTS_PER_TX + 2 + cut;
+        w.cut_tx = cut ? 2 : -1;
+        w.lost_tx = 2;
+        w.tx_ops = true;
+        run_ctx r = {0};
+        run_pipeline(&r, ",\"provide.transaction.metadata\": true");
+        cr_assert_eq(r.result, SL_OK);
+        cr_assert(w.lost_done);
+        cr_assert_eq(log_count("u:2"), 2, "the event after the last COMMIT came again");
+        cr_assert_eq(log_count("c:2"), cut ? 1 : 2);
+        cr_assert_eq(log_count("BEGIN:2:"), 1, "one BEGIN record (cut %d)", cut);
+        cr_assert_eq(log_count("END:2:3"), 1, "the END counts every event once (cut %d)", cut);
         cr_assert_eq(log_count("END:3:3"), 1, "the next transaction counts from zero");
         cr_assert_eq(w.last_ack, 4);
         cr_assert_not(w.ack_violation);
