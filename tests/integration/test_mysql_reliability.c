@@ -16,7 +16,10 @@
  *     sending it all again (SLUICE_TEST_BIG_TX=1000000 for the full size);
  *   - with provide.transaction.metadata, a kill -9 inside a transaction cut
  *     into pieces: the restart writes no second BEGIN record, and the END
- *     record counts every event of the transaction, per table too.
+ *     record counts every event of the transaction, per table too;
+ *   - the same when the binlog connection is cut inside the transaction
+ *     (through a slow TCP relay in the test), after it was cut into pieces
+ *     and before: sluice reconnects, every row arrives, one BEGIN record.
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
