@@ -27,9 +27,11 @@
 #      initdb, pg_ctl, postgres and pg_controldata in ROOT's bindir with
 #      small shell scripts that start the real binary (NAME.bin, next to it,
 #      so the server still finds its share and lib directories relative to
-#      itself) through the chosen loader with ROOT's libraries. initdb and
-#      pg_ctl start postgres by path, so they reach the script too. The
-#      scripts find ROOT relative to themselves: the tree can be copied.
+#      itself) through the chosen loader with ROOT's libraries, under the
+#      script's name (--argv0): initdb and pg_ctl start postgres by path,
+#      and pg_ctl restart by the path postgres wrote to postmaster.opts, so
+#      they reach the script too. The scripts find ROOT relative to
+#      themselves: the tree can be copied.
 #
 # Layout: $SLUICE_CACHE/postgresql-N/{apt,debs,root,.complete}. The marker
 # .complete holds the version, suite and package list.
@@ -274,7 +276,7 @@ for name in postgres initdb pg_ctl pg_controldata; do
 bin=\$(cd "\$(dirname "\$0")" && pwd)
 root=\$bin/../../../../..
 exec "$loader" --library-path "\$root/usr/lib/x86_64-linux-gnu:\$root/lib/x86_64-linux-gnu" \\
-    "\$bin/$name.bin" "\$@"
+    --argv0 "\$bin/$name" "\$bin/$name.bin" "\$@"
 EOF
     chmod 0755 "$bin/$name"
 done

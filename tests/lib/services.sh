@@ -72,7 +72,9 @@
 #   SLUICE_KAFKA_VERSION, SLUICE_KAFKA_LIBS (explicit jar dir),
 #   SLUICE_KAFKA_HEAP_OPTS (default "-Xms256m -Xmx512m"),
 #   SLUICE_SVC_TIMEOUT (seconds to wait for a service to be ready, default 60),
-#   SLUICE_PG_BINDIR (default: newest /usr/lib/postgresql/*/bin).
+#   SLUICE_PG_BINDIR (default: newest /usr/lib/postgresql/*/bin),
+#   SLUICE_TEST_PG_MAJOR (a PostgreSQL major version to test against instead;
+#   one the system lacks comes from scripts/fetch-postgres.sh).
 #
 # The library does not change shell options; functions return non-zero and
 # print "services: ..." on stderr on failure, so `set -e` callers stop there.
@@ -210,9 +212,33 @@ _svc_wait_deadline() { awk -v t="$(_svc_now)" -v s="${SLUICE_SVC_TIMEOUT:-60}" '
 # PostgreSQL
 # ---------------------------------------------------------------------------
 
+# The server binaries: SLUICE_PG_BINDIR, else /usr/lib/postgresql/MAJOR/bin
+# for SLUICE_TEST_PG_MAJOR, or when the system has no such server Debian's
+# postgresql-MAJOR unpacked by scripts/fetch-postgres.sh (fetched on first
+# use, about 15 s) and copied under SVC_TMPDIR when the postgres user
+# cannot reach the cache (root's home); else the newest installed.
 _svc_pg_bindir() {
     if [[ -n ${SLUICE_PG_BINDIR:-} ]]; then
         printf '%s\n' "$SLUICE_PG_BINDIR"
+        return 0
+    fi
+    local major=${SLUICE_TEST_PG_MAJOR:-}
+    if [[ -n $major ]]; then
+        local fetched copy
+        if [[ -x /usr/lib/postgresql/$major/bin/initdb ]]; then
+            printf '%s\n' "/usr/lib/postgresql/$major/bin"
+            return 0
+        fi
+        fetched=$(bash "$_SVC_REPO_DIR/scripts/fetch-postgres.sh" "$major" --print-bindir) || {
+            _svc_err "PostgreSQL $major: scripts/fetch-postgres.sh $major failed"; return 1; }
+        if ((EUID == 0)) && ! _svc_as postgres test -x "$fetched/postgres.bin"; then
+            copy=$SVC_TMPDIR/postgresql-$major
+            # bin -> MAJOR -> postgresql -> lib -> usr -> the unpacked root
+            rm -rf "$copy"
+            cp -a "$fetched/../../../../.." "$copy" || { _svc_err "could not copy $fetched"; return 1; }
+            fetched=$copy/usr/lib/postgresql/$major/bin
+        fi
+        printf '%s\n' "$fetched"
         return 0
     fi
     local d best='' bestv=0 v
@@ -324,7 +350,7 @@ EOF
     export SLUICE_TEST_PG_CONNINFO="host=127.0.0.1 port=$_SVC_PG_PORT user=$_SVC_TEST_USER password=$_SVC_TEST_PASSWORD dbname=$_SVC_TEST_DB"
     export PGHOST=127.0.0.1 PGPORT=$_SVC_PG_PORT PGUSER=$_SVC_TEST_USER
     export PGPASSWORD=$_SVC_TEST_PASSWORD PGDATABASE=$_SVC_TEST_DB
-    _svc_log "postgres ready on 127.0.0.1:$_SVC_PG_PORT in $(_svc_elapsed "$t0")s"
+    _svc_log "postgres ready on 127.0.0.1:$_SVC_PG_PORT in $(_svc_elapsed "$t0")s ($("$bindir/pg_ctl" -V))"
 }
 
 # Prints a shell command that restarts the test PostgreSQL (fast shutdown),
