@@ -33,6 +33,15 @@
 # the services' directory for a look after a failure, SLUICE_CTEST_REGEX runs
 # only the ctest tests whose names match (e.g. mysql).
 #
+# Other PostgreSQL versions (not in the default run): SLUICE_TEST_PG_MAJOR=N
+# starts PostgreSQL N instead of the system's 15, from Debian's postgresql-N
+# unpacked by scripts/fetch-postgres.sh (13: bullseye, 17: trixie, 18: sid;
+# fetched once, about 15 s, then cached), e.g.
+#   SLUICE_TEST_PG_MAJOR=13 SLUICE_CTEST_REGEX='test_pg_(stream|inprogress|snapshot)$' \
+#       scripts/test.sh integration
+# 13 is the last version without pgoutput protocol 2 (no streaming of
+# transactions in progress, no logical decoding messages).
+#
 # MySQL comes from Debian sid (scripts/fetch-mysql.sh). When it could not be
 # fetched, its tests do not run: the summary says "NOT RUN: ..." and counts
 # that as a failure, unless SLUICE_ALLOW_MISSING_MYSQL=1.
