@@ -621,10 +621,13 @@ Test(pg_reliability, item11_a_batch_of_one_item_still_carries_every_change)
         else
             cr_assert(json_is_null(v));
     }
-    json_t *msg = messages("it_r11.message", 1, 5000);
-    cr_assert_eq(json_array_size(msg), 1, "the non-transactional message, three items alone");
+    /* PostgreSQL 13 decodes no logical decoding messages (pgoutput's "messages" came in 14). */
+    if (PQserverVersion(db) >= 140000) {
+        json_t *msg = messages("it_r11.message", 1, 5000);
+        cr_assert_eq(json_array_size(msg), 1, "the non-transactional message, three items alone");
+        json_decref(msg);
+    }
     cr_assert_eq(stop(), 0);
-    json_decref(msg);
     json_decref(m);
     free(cfg);
 }
