@@ -738,6 +738,29 @@ int pg_repl_options_format(const pg_repl_options *o, const char *publication_lit
                     o->streaming ? ", streaming 'on'" : "");
 }
 
+/*
+ * The notices the server sends on the replication connection, called by
+ * libpq inside its reads (the source's thread). They go to sluice's log
+ * rather than libpq's stderr. A WARNING of SQLSTATE 55000 (object not in
+ * prerequisite state) naming the publication is PostgreSQL 18's "skipped
+ * loading publication" (matched so, as the text may be translated): decoding WAL
+ * written while the publication did not exist, the server warns and skips
+ * the changes where earlier servers fail with "publication ... does not
+ * exist". Going on would confirm past the skipped changes, so it marks the
+ * stream failed (read_frame() checks), as an earlier server's error does.
+ */
+static void repl_notice(void *arg, const PGresult *res)
+{
+    sl_source *s = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (severity && strcmp(severity, "WARNING") == 0 && sqlstate &&
+        strcmp(sqlstate, "55000") == 0 && primary && strstr(primary, s->publication))
+        s->publication_skipped = true;
+    sl_warn("slot \"%s\": the server says: %s", s->slot, pg_message(res, s->repl));
+}
+
 /* Connects both connections and starts streaming after s->skip_before. */
 sl_code pg_conn_stream(sl_source *s, sl_error *err)
 {
@@ -797,6 +820,8 @@ sl_code pg_conn_stream(sl_source *s, sl_error *err)
         return rc;
     }
     PQsetnonblocking(s->repl, 1);
+    s->publication_skipped = false;
+    PQsetNoticeReceiver(s->repl, repl_notice, s);
     /* Positions emitted from now on belong to this server's stream. */
     s->expected = s->server;
     pg_position_make(0, &s->server, &s->position_template);

@@ -568,6 +568,16 @@ static sl_code read_frame(sl_source *s, sl_batch *batch, bool *consumed, sl_erro
     } else {
         buf = NULL;
         len = PQgetCopyData(s->repl, &buf, 1);
+        if (s->publication_skipped) {
+            /* What came after the warning is not handled: the stream ends before it. */
+            if (len > 0)
+                PQfreemem(buf);
+            return sl_error_set(err, SL_SOURCE,
+                                "publication \"%s\" does not exist at this point in the WAL: the "
+                                "server skips the changes it decodes without it (PostgreSQL 18 "
+                                "and later warn where earlier servers fail)",
+                                s->publication);
+        }
         if (len == 0) {
             *consumed = false;
             return SL_OK;

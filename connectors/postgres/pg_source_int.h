@@ -148,6 +148,12 @@ struct sl_source {
 
     PGconn *repl;
     PGconn *catalog;
+    /*
+     * Set by the replication connection's notice receiver when the server
+     * skipped loading the publication (PostgreSQL 18 and later warn where
+     * earlier servers fail); read_frame() then fails the stream.
+     */
+    bool publication_skipped;
     conn_state state;
     sl_backoff backoff;        /* reconnects: failures in a row, the next attempt's time */
     uint64_t stream_start_lsn; /* where the current stream started: progress is beyond it */

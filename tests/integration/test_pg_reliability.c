@@ -588,7 +588,8 @@ Test(pg_reliability, item10_a_failing_stream_backs_off_logs_each_failure_and_giv
     char *log = read_log();
     cr_assert(status > 0, "errors.max.retries must end the retries (status %d); see %s", status,
               log_path);
-    cr_assert_geq(count(log, "publication \"it_r10\" does not exist; CONTEXT"), 5,
+    /* PostgreSQL 17 and earlier fail; 18 warns, skips the change, and sluice fails the stream. */
+    cr_assert_geq(count(log, "publication \"it_r10\" does not exist"), 5,
                   "each failure is logged with its reason (and the last in the verdict): %s", log);
     cr_assert(strstr(log, "reconnecting in 100 ms") && strstr(log, "reconnecting in 200 ms") &&
                   strstr(log, "reconnecting in 400 ms"),
