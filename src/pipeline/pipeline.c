@@ -856,11 +856,19 @@ static sl_code write_checkpoint(pipeline *p, sl_error *err)
     return p->conn->source->ack(p->src, &p->ready, err);
 }
 
+/*
+ * Moves the durable position over what the sink acknowledged, writing it
+ * once offset.flush.interval.ms has passed since the last write, or at
+ * once when force is set or nothing is stored yet: a first start's first
+ * position (the source's starting point, source.h) must be durable before
+ * a restart could start from the server's then current position instead.
+ */
 static sl_code advance(pipeline *p, bool force, sl_error *err)
 {
     if (sl_checkpoint_advance(p->cp, &p->ready))
         p->have_ready = true;
-    if (p->have_ready && (force || now_ms() - p->last_write_ms >= p->flush_interval_ms))
+    if (p->have_ready &&
+        (force || !p->durable_text[0] || now_ms() - p->last_write_ms >= p->flush_interval_ms))
         return write_checkpoint(p, err);
     return SL_OK;
 }

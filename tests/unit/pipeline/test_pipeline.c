@@ -703,6 +703,37 @@ Test(pipeline, events_arrive_in_order_with_tombstones_and_a_final_checkpoint)
     cleanup(&r);
 }
 
+/*
+ * Nothing stored: the first position acknowledged is written at once, not
+ * after offset.flush.interval.ms, so that a restart (or a kill -9) before
+ * the interval resumes there rather than from the source's new starting
+ * point (source.h, a source's first item when it starts without a position).
+ */
+Test(pipeline, a_first_start_writes_its_first_position_at_once)
+{
+    reset_world(1, 1000, 64);
+    w.flush_interval_ms = 600000;
+    run_ctx r = {0};
+    start_pipeline(&r, "");
+    bool written = false;
+    for (int i = 0; i < 400 && !written && !atomic_load(&r.done); i++) {
+        written = access(r.offsets, F_OK) == 0;
+        if (!written)
+            usleep(5000);
+    }
+    char pos[64] = "";
+    bool found = false;
+    sl_error err;
+    if (written)
+        cr_assert_eq(sl_offsets_read(r.offsets, "t", "fake", pos, sizeof pos, &found, &err), SL_OK,
+                     "%s", err.msg);
+    finish_pipeline(&r, 0);
+    cr_assert(written, "no checkpoint within 2 s of the first acknowledged position");
+    cr_assert(found);
+    cr_assert_str_eq(pos, "tx-0");
+    cleanup(&r);
+}
+
 Test(pipeline, skipped_operations_and_tombstones_setting_are_honoured)
 {
     reset_world(10, 1000, 64);
