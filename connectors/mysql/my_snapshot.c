@@ -1947,6 +1947,11 @@ bool my_snap_when_needed(const sl_source *s)
     return s->snap && s->snap->mode == MODE_WHEN_NEEDED;
 }
 
+bool my_snap_initial_running(const sl_source *s)
+{
+    return s->snap && sl_snapshot_initial_running(s->snap->coord);
+}
+
 sl_code my_snap_start(sl_source *s, bool resumed, bool lost, sl_error *err)
 {
     my_snap *p = s->snap;

@@ -715,7 +715,16 @@ static sl_code my_start(sl_source *s, const sl_position *from, sl_error *err)
     }
     if (rc != SL_OK)
         return rc;
-    return my_snap_start(s, resumed, lost, err);
+    rc = my_snap_start(s, resumed, lost, err);
+    /*
+     * Streaming from the server's current end with nothing stored and no
+     * snapshot to stand for what came before: the first poll emits that
+     * position (source.h), else a restart before the first checkpoint
+     * would take the server's new end and skip what was committed since.
+     * A snapshot needs none: a restart takes it again.
+     */
+    s->start_due = rc == SL_OK && !resumed && my_snap_streams(s) && !my_snap_initial_running(s);
+    return rc;
 }
 
 static sl_code my_poll(sl_source *s, sl_batch *batch, sl_error *err)

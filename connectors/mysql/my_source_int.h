@@ -256,6 +256,12 @@ struct sl_source {
 
     /* The connector's heartbeat (my_source.c): the next poll emits the position. */
     bool position_due;
+    /*
+     * A start without a stored position and without a snapshot: the first
+     * poll emits the starting position (source.h), so that the pipeline
+     * makes it durable before anything could move the server's end past it.
+     */
+    bool start_due;
     uint64_t heartbeat_failures; /* heartbeat.action.query's, for rate-limited logs */
 
     /* The last COMMIT item emitted: a reconnect resumes there. */
@@ -495,6 +501,10 @@ bool my_snap_streams(const sl_source *s);
 
 /* Whether snapshot.mode is when_needed. */
 bool my_snap_when_needed(const sl_source *s);
+
+/* Whether an initial snapshot is under way (taken by this start or resumed); after my_snap_start.
+ */
+bool my_snap_initial_running(const sl_source *s);
 
 /*
  * Decides whether this start takes a snapshot (snapshot.mode) and starts

@@ -925,6 +925,11 @@ sl_code my_stream_poll(sl_source *s, sl_batch *batch, sl_error *err)
         push_position_if_moved(s, batch);
         s->position_due = false;
     }
+    /* A start from the server's current end: that position first (my_source.c, my_start). */
+    if (s->start_due && my_stream_between_transactions(s)) {
+        push_position_if_moved(s, batch);
+        s->start_due = false;
+    }
     for (;;) {
         if (!s->cur.active) {
             bool got;

@@ -171,6 +171,14 @@ typedef struct sl_source_ops {
      * Connects and starts reading after from (NULL or len 0: the source's own
      * starting point, e.g. a new replication slot's). Creates what is missing
      * on the server (slot, publication) as configured.
+     *
+     * A starting point that nothing on the server keeps (MySQL's current end
+     * of binlog, unlike a slot) is emitted by the first poll as a
+     * position-only COMMIT, unless a snapshot stands for what came before it.
+     * With nothing stored, the pipeline writes the first position the sink
+     * acknowledges at once rather than after offset.flush.interval.ms, so a
+     * restart resumes from there, not from a later starting point that would
+     * skip what was committed in between.
      */
     sl_code (*start)(sl_source *src, const sl_position *from, sl_error *err);
 

@@ -19,7 +19,10 @@
  *     record counts every event of the transaction, per table too;
  *   - the same when the binlog connection is cut inside the transaction
  *     (through a slow TCP relay in the test), after it was cut into pieces
- *     and before: sluice reconnects, every row arrives, one BEGIN record.
+ *     and before: sluice reconnects, every row arrives, one BEGIN record;
+ *   - a kill -9 right after a first start (nothing stored, no snapshot):
+ *     the next start resumes from the first start's position, so a row
+ *     committed in between arrives.
  * Output goes through the file sink without schemas, read back here.
  */
 #include <criterion/criterion.h>
@@ -1330,4 +1333,70 @@ Test(mysql_reliability, mysql97_transaction_metadata_counts_on_after_reconnect_b
      .timeout = 120)
 {
     txmeta_reconnect(IT_MYSQL97, false);
+}
+
+/* ---- the first start's position, before any transaction moved it ---- */
+
+/*
+ * A first start (nothing stored, snapshot.mode no_data) streams from the
+ * server's end of the binlog as it is then. A kill -9 before anything moved
+ * the checkpoint (offset.flush.interval.ms is long here) must not let the
+ * next start take the server's new end: a transaction committed in
+ * between would never be read. sluice makes its starting position durable
+ * at once; the test waits a bounded time for that, then kills it anyway.
+ */
+static void first_start_kill9(it_mysql_kind kind)
+{
+    it_mysql s = it_mysql_server(kind);
+    char *dir = it_tempdir(kind == IT_MARIADB ? "my-first-mariadb" : "my-first-mysql97");
+    char log_path[4200], log_path2[4200], offsets[4300], path[4300];
+    snprintf(log_path, sizeof log_path, "%s/sluice.log", dir);
+    snprintf(log_path2, sizeof log_path2, "%s/sluice2.log", dir);
+    snprintf(offsets, sizeof offsets, "%s/fs.offsets.json", dir);
+    make_table(&s, "rel_first");
+    char *cfg = it_mysql_write_config(&s, dir, "fs", "file",
+                                      "\"table.include.list\": \"sluice_test.rel_first\", "
+                                      "\"schemas.enable\": false, "
+                                      "\"offset.flush.interval.ms\": 600000");
+    int64_t t0 = mono_ms();
+    pid_t pid = it_sluice_start(cfg, log_path);
+    /* Logged once the server was asked for the binlog from its current end. */
+    cr_assert(it_wait_log(log_path, "streaming from server", 30000), "see %s", log_path);
+    for (int i = 0; i < 100 && access(offsets, F_OK) != 0; i++)
+        usleep(20000);
+    bool stored = access(offsets, F_OK) == 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* Committed after sluice said it streams, while it is down. */
+    cr_assert_eq(it_mysql_sql(&s, "INSERT INTO rel_first VALUES (1, 1);"), 0);
+
+    pid = it_sluice_start(cfg, log_path2);
+    cr_assert(it_wait_log(log_path2, "streaming from server", 30000), "see %s", log_path2);
+    cr_assert_eq(it_mysql_sql(&s, "INSERT INTO rel_first VALUES (2, 2);"), 0);
+    out_path(dir, "fs", &s, "rel_first", path, sizeof path);
+    const int64_t later[3] = {-1, -1, 2};
+    bool streamed = wait_caught_up(path, later, 3, 10000);
+    seen r = read_seen(path, 3);
+    int64_t first = r.keys[1].last;
+    seen_free(&r);
+    cr_assert_eq(it_sluice_stop(pid, SIGTERM, 30000), 0, "see %s", log_path2);
+    cr_log_info("%s: first checkpoint %s before the kill; %lld ms", s.name,
+                stored ? "written" : "not written", (long long)(mono_ms() - t0));
+    cr_assert(streamed, "the second start streamed nothing: see %s", log_path2);
+    cr_assert_eq(first, 1,
+                 "the row committed between the first start and the restart was lost (offsets "
+                 "file %s before the kill -9): see %s and %s",
+                 stored ? "written" : "never written", log_path, log_path2);
+    free(cfg);
+    free(dir);
+}
+
+Test(mysql_reliability, mariadb_first_start_position_survives_kill_9, .timeout = 60)
+{
+    first_start_kill9(IT_MARIADB);
+}
+
+Test(mysql_reliability, mysql97_first_start_position_survives_kill_9, .timeout = 60)
+{
+    first_start_kill9(IT_MYSQL97);
 }
