@@ -12,7 +12,7 @@
 # Usage: scripts/test.sh [unit|fuzz|integration|faults|faults-long|container|handover|handover-mysql|bench|snapshot-long]...
 #   default: unit fuzz integration handover faults container bench
 #   fuzz         the libFuzzer targets of tests/fuzz/, SLUICE_FUZZ_SECONDS each
-#                (default 12; scripts/fuzz.sh --seconds 600 is the long run)
+#                (default 8; scripts/fuzz.sh --seconds 600 is the long run)
 #   faults       the fault-injection suite (tests/faults/), a short randomised run
 #   faults-long  the same, longer: SLUICE_FAULT_CYCLES kill -9 cycles (default
 #                100) and more load; SLUICE_FAULT_SEED repeats a run
@@ -119,11 +119,11 @@ if want unit; then
 fi
 
 if want fuzz; then
-    # Each libFuzzer target for a short fixed time (SLUICE_FUZZ_SECONDS, 12 by
+    # Each libFuzzer target for a short fixed time (SLUICE_FUZZ_SECONDS, 8 by
     # default); scripts/fuzz.sh --seconds 600 is the long run.
-    say "fuzz targets (${SLUICE_FUZZ_SECONDS:-12} s each)"
+    say "fuzz targets (${SLUICE_FUZZ_SECONDS:-8} s each)"
     log=$(mktemp)
-    bash scripts/fuzz.sh --seconds "${SLUICE_FUZZ_SECONDS:-12}" 2>&1 | tee "$log" | grep -vE '^\[ *[0-9]+%\]' || true
+    bash scripts/fuzz.sh --seconds "${SLUICE_FUZZ_SECONDS:-8}" 2>&1 | tee "$log" | grep -vE '^\[ *[0-9]+%\]' || true
     passed=$((passed + $(grep -cE '^fuzz [a-z_]+: ok' "$log" || true)))
     f=$(grep -cE '^fuzz [a-z_]+: FAILED' "$log" || true)
     if ! grep -qE '^fuzz [a-z_]+: ' "$log"; then

@@ -358,7 +358,7 @@ fault_suite() {
     if [[ $mode == long ]]; then
         cycles=${SLUICE_FAULT_CYCLES:-100} tx=20000 hole=90
     else
-        cycles=${SLUICE_FAULT_CYCLES:-20} tx=3000 hole=15
+        cycles=${SLUICE_FAULT_CYCLES:-15} tx=3000 hole=15
     fi
     echo "fault suite ($mode): seed $_FAULT_SEED (SLUICE_FAULT_SEED=$_FAULT_SEED repeats the load and timing)"
     local cases=${SLUICE_FAULT_CASES:-checker kill9 kafka_down kafka_timeout pg_crash toxi_pg toxi_kafka}
