@@ -35,33 +35,14 @@
 
 TestSuite(mysql_heartbeat, .timeout = 120);
 
-/* The records of a file sink's topic file ({key, value} per line), as a JSON array. */
-static json_t *records(const char *path)
-{
-    json_t *all = json_array();
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return all;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *m = json_loads(line, 0, NULL);
-        if (m)
-            json_array_append_new(all, m);
-    }
-    free(line);
-    fclose(f);
-    return all;
-}
-
 /* Waits up to timeout_ms for the topic file to hold at least n records; returns them. */
 static json_t *wait_records(const char *path, size_t n, int timeout_ms)
 {
-    json_t *all = records(path);
+    json_t *all = it_file_records(path);
     for (int waited = 0; json_array_size(all) < n && waited < timeout_ms; waited += 100) {
         usleep(100000);
         json_decref(all);
-        all = records(path);
+        all = it_file_records(path);
     }
     return all;
 }
@@ -137,7 +118,7 @@ static void heartbeats(it_mysql_kind kind)
     free(actions);
 
     /* Only an excluded table and another database are written: nothing captured changes. */
-    json_t *seen = records(hb_path);
+    json_t *seen = it_file_records(hb_path);
     size_t heartbeats_before = json_array_size(seen);
     json_decref(seen);
     for (int i = 0; i < 20; i++) {

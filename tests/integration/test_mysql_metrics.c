@@ -24,7 +24,6 @@
 #include "http/http_client.h"
 #include "it_mysql.h"
 #include "itest.h"
-#include "support.h"
 
 static char log_path[4200];
 static char port[16];
@@ -53,15 +52,7 @@ static pid_t start(const char *config)
     setenv("SLUICE_HTTP_LISTEN", "127.0.0.1:0", 1);
     pid_t pid = it_sluice_start(config, log_path);
     running = pid;
-    cr_assert(it_wait_log(log_path, "http listening on 127.0.0.1:", 30000), "no listener; see %s",
-              log_path);
-    char *log = ts_read_file(log_path, NULL);
-    const char *at = strstr(log, "http listening on 127.0.0.1:");
-    int n = 0;
-    sscanf(at + strlen("http listening on 127.0.0.1:"), "%d", &n);
-    free(log);
-    cr_assert_gt(n, 0);
-    snprintf(port, sizeof port, "%d", n);
+    it_http_port(log_path, port, sizeof port);
     return pid;
 }
 

@@ -831,25 +831,6 @@ Test(mysql_reliability, mysql97_large_transaction_resumes_inside, .timeout = 600
 
 /* ---- transaction metadata counts across a kill -9 inside a transaction ---- */
 
-/* The records of a topic file (one JSON object per line); an empty array when there is none. */
-static json_t *tx_records(const char *path)
-{
-    json_t *all = json_array();
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return all;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *r = json_loads(line, 0, NULL);
-        if (r)
-            json_array_append_new(all, r);
-    }
-    free(line);
-    fclose(f);
-    return all;
-}
-
 /* The value of the first record with status (BEGIN or END), and how many there are. */
 static json_t *tx_status(json_t *records, const char *status, size_t *count)
 {
@@ -944,7 +925,7 @@ static void txmeta_kill9(it_mysql_kind kind)
     deadline = mono_ms() + 60000;
     while (mono_ms() < deadline) {
         json_decref(recs);
-        recs = tx_records(tx_path);
+        recs = it_file_records(tx_path);
         if ((end = tx_status(recs, "END", &ends)))
             break;
         usleep(50000);
@@ -1269,7 +1250,7 @@ static void txmeta_reconnect(it_mysql_kind kind, bool cut_before)
     deadline = mono_ms() + 30000;
     while (mono_ms() < deadline) {
         json_decref(recs);
-        recs = tx_records(tx_path);
+        recs = it_file_records(tx_path);
         if ((end = tx_status(recs, "END", &ends)))
             break;
         usleep(20000);

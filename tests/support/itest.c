@@ -360,6 +360,37 @@ void it_create_topic(const char *topic, int partitions)
     rd_kafka_destroy(rk);
 }
 
+void it_http_port(const char *log_path, char *port, size_t size)
+{
+    cr_assert(it_wait_log(log_path, "http listening on 127.0.0.1:", 30000), "no listener; see %s",
+              log_path);
+    char *log = ts_read_file(log_path, NULL);
+    const char *at = strstr(log, "http listening on 127.0.0.1:");
+    int n = 0;
+    sscanf(at + strlen("http listening on 127.0.0.1:"), "%d", &n);
+    free(log);
+    cr_assert_gt(n, 0);
+    snprintf(port, size, "%d", n);
+}
+
+json_t *it_file_records(const char *path)
+{
+    json_t *all = json_array();
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return all;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *m = json_loads(line, 0, NULL);
+        if (m)
+            json_array_append_new(all, m);
+    }
+    free(line);
+    fclose(f);
+    return all;
+}
+
 json_t *it_json(const char *text)
 {
     json_error_t jerr;

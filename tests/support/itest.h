@@ -45,6 +45,20 @@ int it_sluice_stop(pid_t pid, int sig, int timeout_ms);
 /* Waits until log_path contains text; false on timeout. */
 bool it_wait_log(const char *log_path, const char *text, int timeout_ms);
 
+/*
+ * Waits up to 30 s for a sluice started with SLUICE_HTTP_LISTEN=127.0.0.1:0 to
+ * log its listener (failing the test otherwise) and writes the port it got
+ * into port.
+ */
+void it_http_port(const char *log_path, char *port, size_t size);
+
+/*
+ * The records of a file sink's topic file (one JSON object per line), as a
+ * new JSON array; lines that do not parse are left out, and a missing file
+ * gives an empty array. The caller decrefs it.
+ */
+json_t *it_file_records(const char *path);
+
 typedef struct it_message {
     char *key;     /* NULL for a null key */
     char *value;   /* NULL for a tombstone */
