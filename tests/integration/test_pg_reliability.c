@@ -40,22 +40,8 @@ static void teardown(void)
         pid = -1;
     }
     /* Slots are few (max_replication_slots) and hold WAL: leave none behind. */
-    for (int i = 0; db && name[0] && i < 100; i++) {
-        char sql[256];
-        snprintf(sql, sizeof sql,
-                 "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots "
-                 "WHERE slot_name = '%s' AND NOT active",
-                 name);
-        PQclear(PQexec(db, sql));
-        snprintf(sql, sizeof sql, "SELECT 1 FROM pg_replication_slots WHERE slot_name = '%s'",
-                 name);
-        PGresult *res = PQexec(db, sql);
-        bool gone = PQntuples(res) == 0;
-        PQclear(res);
-        if (gone)
-            break;
-        usleep(50000);
-    }
+    if (db && name[0])
+        it_pg_drop_slot(db, name);
     name[0] = '\0';
     if (db)
         PQfinish(db);

@@ -360,6 +360,26 @@ void it_create_topic(const char *topic, int partitions)
     rd_kafka_destroy(rk);
 }
 
+void it_pg_drop_slot(PGconn *conn, const char *name)
+{
+    for (int i = 0; i < 100; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots "
+                 "WHERE slot_name = '%s' AND NOT active",
+                 name);
+        PQclear(PQexec(conn, sql));
+        snprintf(sql, sizeof sql, "SELECT 1 FROM pg_replication_slots WHERE slot_name = '%s'",
+                 name);
+        PGresult *res = PQexec(conn, sql);
+        bool gone = PQntuples(res) == 0;
+        PQclear(res);
+        if (gone)
+            break;
+        usleep(50000);
+    }
+}
+
 void it_http_port(const char *log_path, char *port, size_t size)
 {
     cr_assert(it_wait_log(log_path, "http listening on 127.0.0.1:", 30000), "no listener; see %s",

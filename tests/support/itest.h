@@ -28,6 +28,12 @@ void it_pg_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf
 char *it_pg_value(PGconn *conn, const char *sql);
 
 /*
+ * Drops replication slot name once it is not active, trying for up to about
+ * 5 s (100 tries 50 ms apart) until it is gone; errors are ignored.
+ */
+void it_pg_drop_slot(PGconn *conn, const char *name);
+
+/*
  * Writes a connector file into dir for connector name, capturing tables
  * matching include (a table.include.list), with topic prefix = name, its own
  * slot and publication, plus extra JSON members (may be ""). Returns the
