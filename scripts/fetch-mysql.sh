@@ -47,150 +47,30 @@ if [[ ${SLUICE_MYSQL_REFRESH:-0} != 1 && -f $marker && -x $cache/root/usr/sbin/m
     done_
 fi
 
-for c in apt-get apt-cache dpkg-deb python3; do
-    command -v "$c" >/dev/null 2>&1 || die "$c not found (this script expects Debian)"
-done
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-[[ -r $keyring ]] || die "$keyring missing (install debian-archive-keyring)"
-
-# The system's Debian mirror: the first URI of a source that serves a Debian
-# release suite (not -security, which has no sid).
-mirror=${SLUICE_DEBIAN_MIRROR:-}
-if [[ -z $mirror ]]; then
-    mirror=$(python3 - <<'PY'
-import glob, re
-files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
-    + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
-def debian(uri, suites):
-    return "security" not in uri and any(
-        re.fullmatch(r"(bookworm|trixie|forky|sid|unstable|testing|stable)(-updates)?", s) for s in suites)
-for path in files:
-    try:
-        text = open(path, encoding="utf-8").read()
-    except OSError:
-        continue
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line:
-                    continue
-                k, v = line.split(":", 1)
-                fields[k.strip().lower()] = v.split()
-            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-                for uri in fields.get("uris", []):
-                    if debian(uri, fields.get("suites", [])):
-                        print(uri); raise SystemExit
-    else:
-        for line in text.splitlines():
-            m = re.match(r"\s*deb\s+(\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
-            if m and debian(m.group(2), [m.group(3)]):
-                print(m.group(2)); raise SystemExit
-PY
-)
-fi
-[[ -n $mirror ]] || die "no Debian mirror found in /etc/apt/sources.list* (set SLUICE_DEBIAN_MIRROR)"
+# shellcheck source=lib/debian-unpack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-unpack.sh"
+deb_check_tools apt-get apt-cache dpkg-deb python3
+deb_mirrors
 
 t0=$(date +%s)
 mkdir -p "$cache"
 apt_dir=$cache/apt
-rm -rf "$apt_dir"
-mkdir -p "$apt_dir"/{lists/partial,archives/partial,sources.list.d,preferences.d}
-: >"$apt_dir/status"
-printf 'deb [signed-by=%s] %s sid main\n' "$keyring" "$mirror" >"$apt_dir/sources.list"
-cat >"$apt_dir/apt.conf" <<EOF
-Dir::State "$apt_dir";
-Dir::State::Lists "$apt_dir/lists";
-Dir::State::status "$apt_dir/status";
-Dir::Cache "$apt_dir";
-Dir::Cache::archives "$apt_dir/archives";
-Dir::Etc::SourceList "$apt_dir/sources.list";
-Dir::Etc::SourceParts "$apt_dir/sources.list.d";
-Dir::Etc::Preferences "$apt_dir/preferences";
-Dir::Etc::PreferencesParts "$apt_dir/preferences.d";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-APT::Sandbox::User "$(id -un)";
-Acquire::Languages "none";
-Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
-Acquire::IndexTargets::deb::CNF::DefaultEnabled "false";
-EOF
-export APT_CONFIG=$apt_dir/apt.conf
-[[ $(dpkg --print-architecture 2>/dev/null || echo amd64) == amd64 ]] ||
-    die "only amd64 is supported (sid's mysql-server-core for this architecture was not tried)"
-
-say "apt-get update (Debian sid from $mirror)"
 log=$cache/fetch.log
-# --error-on=any: a mirror that cannot be reached is an error, not a warning.
-if ! apt-get update -q --error-on=any >"$log" 2>&1 ||
-        ! apt-cache show --no-all-versions mysql-server-core >/dev/null 2>&1; then
-    tail -n 20 "$log" >&2
-    die "apt-get update could not read Debian sid from $mirror (log: $log)"
-fi
+deb_apt_setup "$apt_dir" sid "$log"
+apt-cache show --no-all-versions mysql-server-core >/dev/null 2>&1 ||
+    die "Debian sid from $mirror has no mysql-server-core (log: $log)"
 
-# Resolve the package set: MySQL's two core packages plus, transitively, the
-# first alternative of each dependency that is a shared library. Others
-# (perl, debconf, ...) are not needed to run mysqld and mysql.
-mapfile -t pkgs < <(python3 - <<'PY'
-import re, subprocess, sys
-def show(names):
-    out = subprocess.run(["apt-cache", "show", "--no-all-versions", *names],
-                         capture_output=True, text=True).stdout
-    res = {}
-    for para in out.split("\n\n"):
-        fields, key = {}, None
-        for line in para.splitlines():
-            if line[:1] in (" ", "\t") and key:
-                fields[key] += line
-                continue
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-        if "Package" in fields:
-            res[fields["Package"]] = fields
-    return res
-roots = ["mysql-server-core", "mysql-client-core"]
-todo, seen, found = list(roots), set(roots), {}
-while todo:
-    got = show(todo)
-    missing = [n for n in todo if n not in got]
-    if missing:
-        sys.exit("not in sid: " + " ".join(missing))
-    todo = []
-    for name, fields in got.items():
-        found[name] = fields
-        for field in ("Pre-Depends", "Depends"):
-            for clause in fields.get(field, "").split(","):
-                first = clause.split("|")[0].strip()
-                if not first:
-                    continue
-                dep = re.split(r"[ (]", first)[0].split(":")[0]
-                if dep in seen:
-                    continue
-                seen.add(dep)
-                if dep.startswith("lib") or dep == "zlib1g":
-                    todo.append(dep)
-for name in sorted(found):
-    print(name)
-PY
-) || die "could not resolve the MySQL packages in sid (log: $log)"
+# The package set: MySQL's two core packages and the libraries they need
+# (perl, debconf, ... are not needed to run mysqld and mysql).
+mapfile -t pkgs < <(deb_resolve_libs mysql-server-core mysql-client-core) ||
+    die "could not resolve the MySQL packages in sid (log: $log)"
 ((${#pkgs[@]} > 2)) || die "package resolution returned nothing"
 version=$(apt-cache show --no-all-versions mysql-server-core | sed -n 's/^Version: //p')
 
 say "downloading ${#pkgs[@]} packages (mysql-server-core $version)"
 staging=$(mktemp -d "$cache/root.tmp.XXXXXX")
 debs=$cache/debs
-rm -rf "$debs"
-mkdir -p "$debs"
-if ! (cd "$debs" && apt-get download -q "${pkgs[@]}") >>"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    rm -rf "$staging"
-    die "apt-get download failed (log: $log)"
-fi
-for deb in "$debs"/*.deb; do
-    dpkg-deb -x "$deb" "$staging" || { rm -rf "$staging"; die "dpkg-deb -x $deb failed"; }
-done
+deb_unpack "$debs" "$staging" "$log" "${pkgs[@]}"
 
 root=$cache/root
 loader=$staging/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2

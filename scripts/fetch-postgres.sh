@@ -78,98 +78,17 @@ case $major in
 esac
 suite=${SLUICE_PG_SUITE:-$suite}
 
-for c in apt-get apt-cache dpkg dpkg-deb dpkg-query python3; do
-    command -v "$c" >/dev/null 2>&1 || die "$c not found (this script expects Debian)"
-done
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-[[ -r $keyring ]] || die "$keyring missing (install debian-archive-keyring)"
-[[ $(dpkg --print-architecture) == amd64 ]] || die "only amd64 is supported"
-
-# The system's Debian mirror and security archive: the first URI of a source
-# that serves a Debian release suite, and the first with "security" in it.
-read -r mirror security < <(python3 - <<'PY'
-import glob, re
-files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
-    + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
-suite_re = r"(bullseye|bookworm|trixie|forky|sid|unstable|testing|stable)(-updates|-security)?"
-found = {"main": "-", "security": "-"}
-def note(uri, suites):
-    if not any(re.fullmatch(suite_re, s) for s in suites):
-        return
-    kind = "security" if "security" in uri else "main"
-    if found[kind] == "-":
-        found[kind] = uri
-for path in files:
-    try:
-        text = open(path, encoding="utf-8").read()
-    except OSError:
-        continue
-    if path.endswith(".sources"):
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line:
-                    continue
-                k, v = line.split(":", 1)
-                fields[k.strip().lower()] = v.split()
-            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-                for uri in fields.get("uris", []):
-                    note(uri, fields.get("suites", []))
-    else:
-        for line in text.splitlines():
-            m = re.match(r"\s*deb\s+(\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
-            if m:
-                note(m.group(2), [m.group(3)])
-print(found["main"], found["security"])
-PY
-)
-mirror=${SLUICE_DEBIAN_MIRROR:-$mirror}
-security=${SLUICE_DEBIAN_SECURITY_MIRROR:-$security}
-[[ -n $mirror && $mirror != - ]] ||
-    die "no Debian mirror found in /etc/apt/sources.list* (set SLUICE_DEBIAN_MIRROR)"
+# shellcheck source=lib/debian-unpack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian-unpack.sh"
+deb_check_tools apt-get apt-cache dpkg dpkg-deb dpkg-query python3
+deb_mirrors
 
 t0=$(date +%s)
 mkdir -p "$cache"
 apt_dir=$cache/apt
-rm -rf "$apt_dir"
-mkdir -p "$apt_dir"/{lists/partial,archives/partial,sources.list.d,preferences.d}
-: >"$apt_dir/status"
-printf 'deb [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$suite" >"$apt_dir/sources.list"
-# sid has no security suite; a stable suite's security updates carry its
-# latest PostgreSQL minor release.
-if [[ $suite != sid && $suite != unstable && $security != - && $security != none ]]; then
-    printf 'deb [signed-by=%s] %s %s-security main\n' "$keyring" "$security" "$suite" \
-        >>"$apt_dir/sources.list"
-fi
-cat >"$apt_dir/apt.conf" <<EOF
-Dir::State "$apt_dir";
-Dir::State::Lists "$apt_dir/lists";
-Dir::State::status "$apt_dir/status";
-Dir::Cache "$apt_dir";
-Dir::Cache::archives "$apt_dir/archives";
-Dir::Etc::SourceList "$apt_dir/sources.list";
-Dir::Etc::SourceParts "$apt_dir/sources.list.d";
-Dir::Etc::Preferences "$apt_dir/preferences";
-Dir::Etc::PreferencesParts "$apt_dir/preferences.d";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-APT::Sandbox::User "$(id -un)";
-Acquire::Languages "none";
-Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
-Acquire::IndexTargets::deb::CNF::DefaultEnabled "false";
-EOF
-
-say "apt-get update (Debian $suite from $mirror)"
 log=$cache/fetch.log
 sys_libc=$(dpkg-query -W -f='${Version}' libc6)
-export APT_CONFIG=$apt_dir/apt.conf
-# --error-on=any: a mirror that cannot be reached is an error, not a warning.
-if ! apt-get update -q --error-on=any >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    die "apt-get update could not read Debian $suite from $mirror (log: $log)"
-fi
+deb_apt_setup "$apt_dir" "$suite" "$log"
 apt-cache show --no-all-versions "postgresql-$major" >/dev/null 2>&1 ||
     die "Debian $suite has no postgresql-$major (set SLUICE_PG_SUITE to a suite that has it)"
 
@@ -181,55 +100,13 @@ dpkg --compare-versions "$suite_libc" le "$sys_libc" && own_libc=0
 # whatever APT_CONFIG says.
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' 2>/dev/null |
     awk '$2 ~ /^ii/ { print $1 }')
-mapfile -t pkgs < <(OWN_LIBC=$own_libc INSTALLED=$installed MAJOR=$major python3 - <<'PY'
-import os, re, subprocess, sys
-own_libc = os.environ["OWN_LIBC"] == "1"
-installed = set(os.environ["INSTALLED"].split())
-def show(names):
-    out = subprocess.run(["apt-cache", "show", "--no-all-versions", *names],
-                         capture_output=True, text=True).stdout
-    res = {}
-    for para in out.split("\n\n"):
-        fields, key = {}, None
-        for line in para.splitlines():
-            if line[:1] in (" ", "\t") and key:
-                fields[key] += line
-                continue
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-        if "Package" in fields:
-            res[fields["Package"]] = fields
-    return res
-def wanted(dep):
-    if not (dep.startswith("lib") or dep == "zlib1g") or dep.startswith("libllvm"):
-        return False
-    # With the system's C library, what the system has is new enough.
-    return own_libc or dep not in installed
-roots = ["postgresql-" + os.environ["MAJOR"]]
-todo, seen, found = list(roots), set(roots), {}
-while todo:
-    got = show(todo)
-    missing = [n for n in todo if n not in got]
-    if missing:
-        sys.exit("not in the suite: " + " ".join(missing))
-    todo = []
-    for name, fields in got.items():
-        found[name] = fields
-        for field in ("Pre-Depends", "Depends"):
-            for clause in fields.get(field, "").split(","):
-                first = clause.split("|")[0].strip()
-                if not first:
-                    continue
-                dep = re.split(r"[ (]", first)[0].split(":")[0]
-                if dep in seen:
-                    continue
-                seen.add(dep)
-                if wanted(dep):
-                    todo.append(dep)
-for name in sorted(found):
-    print(name)
-PY
-) || die "could not resolve postgresql-$major's packages in $suite (log: $log)"
+# LLVM: only the JIT uses it (see the header). With the system's C library,
+# the libraries the system has are new enough (DEB_HAVE).
+have=
+((own_libc)) || have=$installed
+mapfile -t pkgs < <(DEB_HAVE=$have \
+    DEB_SKIP='dep.startswith("libllvm") or dep in os.environ["DEB_HAVE"].split()' \
+    deb_resolve_libs "postgresql-$major") || die "could not resolve postgresql-$major's packages in $suite (log: $log)"
 ((${#pkgs[@]})) || die "package resolution returned nothing"
 version=$(apt-cache show --no-all-versions "postgresql-$major" | sed -n 's/^Version: //p')
 
@@ -238,16 +115,7 @@ libc_says="the system's C library"
 say "downloading ${#pkgs[@]} packages (postgresql-$major $version, to run with $libc_says)"
 staging=$(mktemp -d "$cache/root.tmp.XXXXXX")
 debs=$cache/debs
-rm -rf "$debs"
-mkdir -p "$debs"
-if ! (cd "$debs" && apt-get download -q "${pkgs[@]}") >>"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    rm -rf "$staging"
-    die "apt-get download failed (log: $log)"
-fi
-for deb in "$debs"/*.deb; do
-    dpkg-deb -x "$deb" "$staging" || { rm -rf "$staging"; die "dpkg-deb -x $deb failed"; }
-done
+deb_unpack "$debs" "$staging" "$log" "${pkgs[@]}"
 
 bin=$staging/$bindir_rel
 [[ -x $bin/postgres && -x $bin/initdb && -x $bin/pg_ctl ]] ||
