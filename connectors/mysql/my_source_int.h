@@ -291,6 +291,18 @@ struct sl_source {
     /* Schemas. */
     sl_arena schema_arena;
     const sl_schema *source_schema;
+    /*
+     * The last read event's source key (sl_event.source_key) and what its
+     * source block was made of: the next read with the same gets the same key.
+     */
+    struct {
+        uint64_t key;
+        char database[256], table[256], file[300]; /* longer names get no key */
+        const sl_schema *schema;
+        const char *marker;
+        int64_t read_unix_ms;
+        uint64_t pos;
+    } read_source;
     my_table *schema_change_table; /* the pseudo-table of schema change events */
     unsigned warnings;
 

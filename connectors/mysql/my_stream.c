@@ -973,6 +973,30 @@ void my_stream_push_here(sl_source *s, sl_batch *batch, uint64_t version)
     }
 }
 
+/* The source key of a read event: the previous read's when its source block is made of the same. */
+static uint64_t read_source_key(sl_source *s, const my_table *t, const char *marker,
+                                int64_t read_unix_ms, const char *file, uint64_t pos)
+{
+    __typeof__(s->read_source) *r = &s->read_source;
+    const char *db = t->base.database, *name = t->base.name;
+    if (strlen(db) >= sizeof r->database || strlen(name) >= sizeof r->table ||
+        strlen(file) >= sizeof r->file)
+        return r->key = 0;
+    if (r->key && r->schema == s->source_schema && r->read_unix_ms == read_unix_ms &&
+        r->pos == pos && strcmp(r->marker, marker) == 0 && strcmp(r->database, db) == 0 &&
+        strcmp(r->table, name) == 0 && strcmp(r->file, file) == 0)
+        return r->key;
+    r->key = sl_source_key_new();
+    r->schema = s->source_schema;
+    r->read_unix_ms = read_unix_ms;
+    r->pos = pos;
+    r->marker = marker;
+    strcpy(r->database, db);
+    strcpy(r->table, name);
+    strcpy(r->file, file);
+    return r->key;
+}
+
 void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_value *row,
                          const char *marker, int64_t read_unix_ms, const char *file, uint64_t pos)
 {
@@ -983,6 +1007,14 @@ void my_stream_push_read(sl_source *s, sl_batch *batch, my_table *t, const sl_va
     ev->table = &t->base;
     ev->after = row;
     ev->source_schema = s->source_schema;
+    ev->source_key = read_source_key(s, t, marker, read_unix_ms, file, pos);
+    /* The previous read's block, when it is the same and in this batch's arena too. */
+    const sl_item *prev = batch->count >= 2 ? &batch->items[batch->count - 2] : NULL;
+    if (ev->source_key && prev && prev->kind == SL_ITEM_EVENT &&
+        prev->u.event.source_key == ev->source_key) {
+        ev->source = prev->u.event.source;
+        return;
+    }
     /*
      * As Debezium's snapshot records: the read's time, the binlog position
      * of the snapshot, no event of the binlog (server id 0, no GTID, row 0,

@@ -218,6 +218,20 @@ struct sl_source {
     bool have_last_commit;
     char origin[128];
     uint64_t origin_lsn;
+    /*
+     * The last read event's source key (sl_event.source_key) and what its
+     * source block was made of: the next read with the same gets the same key.
+     */
+    struct {
+        uint64_t key;
+        char schema_name[64], table_name[64]; /* PostgreSQL's names have at most 63 bytes */
+        const sl_schema *schema;
+        uint64_t h_pos, last_commit_lsn, origin_lsn;
+        int64_t read_unix_ms;
+        const char *snapshot;
+        bool have_last_commit;
+        char origin[128];
+    } read_source;
 
     relmap_entry *relmap;
     size_t relmap_cap, relmap_count;

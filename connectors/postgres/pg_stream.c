@@ -217,6 +217,39 @@ static const sl_value *source_values(sl_source *s, pg_table *t, uint64_t lsn, bo
 }
 
 /*
+ * The source key of a read event: the previous read's when the source block
+ * is made of the same (an incremental snapshot's also holds the stream's
+ * last commit and origin), else a new one.
+ */
+static uint64_t read_source_key(sl_source *s, const pg_table *t, const char *snapshot,
+                                int64_t read_unix_ms, uint64_t h_pos, bool incremental)
+{
+    __typeof__(s->read_source) *r = &s->read_source;
+    const char *sn = t->base.schema_name, *tn = t->base.name;
+    if (strlen(sn) >= sizeof r->schema_name || strlen(tn) >= sizeof r->table_name)
+        return r->key = 0;
+    if (r->key && strcmp(r->schema_name, sn) == 0 && strcmp(r->table_name, tn) == 0 &&
+        r->schema == s->source_schema && r->h_pos == h_pos && r->read_unix_ms == read_unix_ms &&
+        strcmp(r->snapshot, snapshot) == 0 &&
+        (!incremental ||
+         (r->have_last_commit == s->have_last_commit && r->last_commit_lsn == s->last_commit_lsn &&
+          r->origin_lsn == s->origin_lsn && strcmp(r->origin, s->origin) == 0)))
+        return r->key;
+    r->key = sl_source_key_new();
+    strcpy(r->schema_name, sn);
+    strcpy(r->table_name, tn);
+    r->schema = s->source_schema;
+    r->h_pos = h_pos;
+    r->read_unix_ms = read_unix_ms;
+    r->snapshot = snapshot;
+    r->have_last_commit = s->have_last_commit;
+    r->last_commit_lsn = s->last_commit_lsn;
+    r->origin_lsn = s->origin_lsn;
+    memcpy(r->origin, s->origin, sizeof r->origin);
+    return r->key;
+}
+
+/*
  * A read event of a snapshot row. Debezium's initial snapshot events carry
  * the snapshot's LSN with a null first sequence element; sluice's rows are
  * placed in the stream at their chunk's H, which is their LSN. A read has no
@@ -235,8 +268,15 @@ void pg_stream_push_read(sl_source *s, sl_batch *batch, pg_table *t, const sl_va
     ev->after = row;
     ev->source_schema = s->source_schema;
     bool incremental = strcmp(snapshot, "incremental") == 0;
-    ev->source = source_block(s, t, h_pos, read_unix_ms * 1000, snapshot, false, !incremental,
-                              &batch->arena);
+    ev->source_key = read_source_key(s, t, snapshot, read_unix_ms, h_pos, incremental);
+    /* The previous read's block, when it is the same and in this batch's arena too. */
+    const sl_item *prev = batch->count >= 2 ? &batch->items[batch->count - 2] : NULL;
+    if (ev->source_key && prev && prev->kind == SL_ITEM_EVENT &&
+        prev->u.event.source_key == ev->source_key)
+        ev->source = prev->u.event.source;
+    else
+        ev->source = source_block(s, t, h_pos, read_unix_ms * 1000, snapshot, false, !incremental,
+                                  &batch->arena);
 }
 
 /* Fills the event of item (see pg_stream_push); a dropped item gets no source block. */

@@ -211,6 +211,9 @@ typedef struct sl_tx_block {
     int64_t data_collection_order;
 } sl_tx_block;
 
+/* A source_key (sl_event) used by no other run of events in this process; never 0. */
+uint64_t sl_source_key_new(void);
+
 typedef struct sl_event {
     sl_op op;
     sl_table *table;        /* the encoder may fill table->encoder_cache */
@@ -224,7 +227,16 @@ typedef struct sl_event {
     const sl_value *key_change_row;
     const sl_schema *source_schema; /* the source block's STRUCT schema */
     const sl_value *source;         /* source_schema->nfields values */
-    int64_t ts_us;                  /* connector clock when processed; set by the pipeline */
+    /*
+     * Nonzero when the event is one of a run whose source blocks are equal
+     * value for value (the rows of a snapshot chunk with one marker): events
+     * with the same nonzero source_key have equal source values and source
+     * schema, so an encoder may reuse what it wrote for the first of them. A
+     * source takes each key from sl_source_key_new() and drops it when any
+     * source value would change.
+     */
+    uint64_t source_key;
+    int64_t ts_us; /* connector clock when processed; set by the pipeline */
 
     /*
      * The id of the transaction the event belongs to, as transaction

@@ -1,11 +1,19 @@
 /*
  * Schema helpers (schema.h): Connect JSON schemas parsed into sl_schema
- * trees, and lookups on them.
+ * trees, and lookups on them; and the event's source keys (event.h).
  */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "sluice/event.h"
 #include "sluice/schema.h"
+
+uint64_t sl_source_key_new(void)
+{
+    static atomic_uint_fast64_t last;
+    return (uint64_t)atomic_fetch_add_explicit(&last, 1, memory_order_relaxed) + 1;
+}
 
 static const char *type_names[] = {
     [SL_TYPE_BOOLEAN] = "boolean", [SL_TYPE_INT8] = "int8",     [SL_TYPE_INT16] = "int16",

@@ -291,6 +291,73 @@ Test(encoder_json, create_matches_golden)
     sl_table_drop_cache(&table);
 }
 
+/*
+ * Events with one source_key (a snapshot chunk's rows) get the source block
+ * written for the first of them; another key, or none, is written anew.
+ */
+Test(encoder_json, a_source_key_reuses_the_source_block_and_only_for_that_key)
+{
+    sl_table table = customers_table();
+    sl_value after[NCOLS];
+    sally_row(after);
+    source_values src = make_source(1735689600123456, 767, 24023184, "[\"24023128\",\"24023184\"]");
+    sl_event ev = {.op = SL_OP_READ,
+                   .table = &table,
+                   .after = after,
+                   .source_schema = source_schema,
+                   .source = src.v,
+                   .ts_us = 1735689600456789};
+    encoded plain;
+    encode_with(&without_schemas, &ev, &plain);
+
+    sl_encoder *enc;
+    sl_error err;
+    cr_assert_eq(sl_json_encoder_new(&without_schemas, &enc, &err), SL_OK);
+    sl_buf out;
+    sl_buf_init(&out);
+    uint64_t k1 = sl_source_key_new(), k2 = sl_source_key_new();
+    cr_assert(k1 != 0 && k2 != k1);
+
+    /* The first event of a key is written as without one. */
+    ev.source_key = k1;
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, NULL, NULL, &out, &err), SL_OK, "%s", err.msg);
+    cr_assert_str_eq(sl_buf_cstr(&out), sl_buf_cstr(&plain.value));
+
+    /* The next of that key reuses it: a changed value (which a source never sends under one key)
+     * shows it. */
+    source_values other = make_source(1735689999000000, 768, 99999999, "[null,\"99999999\"]");
+    ev.source = other.v;
+    sl_buf_reset(&out);
+    cr_assert_eq(sl_encoder_json.encode(enc, &ev, NULL, NULL, &out, &err), SL_OK, "%s", err.msg);
+    cr_assert_str_eq(sl_buf_cstr(&out), sl_buf_cstr(&plain.value));
+
+    /* Another key, and no key, write the values they carry. */
+    encoded want;
+    encode_with(&without_schemas,
+                &(sl_event){.op = SL_OP_READ,
+                            .table = &table,
+                            .after = after,
+                            .source_schema = source_schema,
+                            .source = other.v,
+                            .ts_us = 1735689600456789},
+                &want);
+    cr_assert_str_neq(sl_buf_cstr(&want.value), sl_buf_cstr(&plain.value));
+    const uint64_t keys[] = {k2, 0, k1};
+    for (size_t i = 0; i < 3; i++) {
+        ev.source_key = keys[i];
+        sl_buf_reset(&out);
+        cr_assert_eq(sl_encoder_json.encode(enc, &ev, NULL, NULL, &out, &err), SL_OK, "%s",
+                     err.msg);
+        /* k1 again after k2: only the last key is remembered, so it is written anew too. */
+        cr_assert_str_eq(sl_buf_cstr(&out), sl_buf_cstr(&want.value), "key %zu", i);
+    }
+    sl_buf_free(&out);
+    sl_encoder_json.close(enc);
+    encoded_free(&plain);
+    encoded_free(&want);
+    sl_table_drop_cache(&table);
+}
+
 Test(encoder_json, update_with_before_matches_golden)
 {
     sl_table table = customers_table();
