@@ -101,6 +101,14 @@ typedef struct sl_sink_ops {
     /* Waits until every accepted message is acknowledged, up to timeout_ms. */
     sl_code (*flush)(sl_sink *sink, int timeout_ms, sl_error *err);
 
+    /*
+     * The source has no change for now: send what was accepted and is held
+     * back for a batch to fill, without waiting for more. May wait up to
+     * timeout_ms (for acknowledgements, which it serves as poll() does).
+     * May be NULL, for a sink that holds nothing back. Returns as poll().
+     */
+    sl_code (*caught_up)(sl_sink *sink, int timeout_ms, sl_error *err);
+
     /* Frees the sink; unacknowledged messages are dropped without callbacks. */
     void (*close)(sl_sink *sink);
 } sl_sink_ops;

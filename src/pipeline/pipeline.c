@@ -45,6 +45,8 @@
 /* A position as text: a MySQL GTID set of dozens of servers fits. */
 #define POSITION_TEXT_MAX 4096
 #define SHUTDOWN_FLUSH_MS 30000
+/* How long the sink's caught_up() may take to set its sending going. */
+#define SINK_CAUGHT_UP_MS 5
 #define STATS_INTERVAL_MS 60000
 #define KEY_TEXT_MAX 128                 /* keys are row data: enough to find the row, not a dump */
 #define HOLD_MAX_BYTES (8 * 1024 * 1024) /* messages waiting for a schema id, at most */
@@ -175,6 +177,7 @@ typedef struct pipeline {
 
     sl_position ready; /* acknowledged, not yet written */
     bool have_ready;
+    bool source_quiet; /* the last poll of the source gave no change event */
     int64_t last_write_ms;
     char durable_text[POSITION_TEXT_MAX];
 
@@ -897,6 +900,19 @@ static void log_stats(pipeline *p)
             sl_hold_count(p->hold), p->durable_text[0] ? p->durable_text : "(none yet)", snap);
 }
 
+/*
+ * The source has no change for now: the sink sends what it holds back for a
+ * batch (a long linger.ms keeps librdkafka from spinning while sluice is
+ * behind; this keeps it from delaying a change while sluice is not).
+ */
+static sl_code sink_caught_up(pipeline *p, sl_error *err)
+{
+    if (!p->conn->sink->caught_up)
+        return SL_OK;
+    sl_code rc = p->conn->sink->caught_up(p->sink, SINK_CAUGHT_UP_MS, err);
+    return rc != SL_OK && p->lost.code == SL_OK ? rc : SL_OK;
+}
+
 /* Waits for the source, the sink or a stop, whichever comes first. */
 static void wait_for_work(pipeline *p, bool blocked, int timeout_ms)
 {
@@ -1201,6 +1217,9 @@ static sl_code run_once(pipeline *p, sl_error *err)
                     reported_connect = false;
                 }
                 progress = p->batch.count > 0;
+                p->source_quiet = true;
+                for (size_t i = 0; i < p->batch.count && p->source_quiet; i++)
+                    p->source_quiet = p->batch.items[i].kind != SL_ITEM_EVENT;
             }
         }
 
@@ -1235,6 +1254,12 @@ static sl_code run_once(pipeline *p, sl_error *err)
         } else {
             last_idle_ms = now_ms();
         }
+        if (progress && p->source_quiet) {
+            /* Transactions without captured rows, positions: no change is coming just now. */
+            rc = sink_caught_up(p, err);
+            if (rc != SL_OK)
+                return rc;
+        }
         if (!progress) {
             bool sink_has_fd = c->sink->wait_fd(p->sink) >= 0;
             if (!sink_has_fd && sl_checkpoint_pending(p->cp) > 0) {
@@ -1244,6 +1269,9 @@ static sl_code run_once(pipeline *p, sl_error *err)
                     return rc;
                 continue;
             }
+            rc = sink_caught_up(p, err);
+            if (rc != SL_OK)
+                return rc;
             int timeout = p->have_ready ? (int)p->flush_interval_ms : 1000;
             if (timeout > 1000)
                 timeout = 1000;

@@ -76,6 +76,7 @@ struct sl_sink {
     payload_chunk *chunks; /* every chunk allocated, in no order */
     size_t nchunks, chunks_cap;
     size_t filling; /* index of the chunk new values go into; nchunks when none */
+    int held;       /* caught_up() calls still due for messages accepted since (0-2) */
 };
 
 /* The chunk that holds a value the sink handed to librdkafka, or NULL (a copy of librdkafka's). */
@@ -170,13 +171,18 @@ static void chunk_release(sl_sink *sink, payload_chunk *c)
  * that lz4 shrinks several times over for little CPU (consumers decompress
  * transparently); in the benchmark it more than doubles the rate into Kafka
  * and halves sluice's CPU, since librdkafka 2.0's idempotent producer spins
- * while its in-flight requests are full.
+ * while its in-flight requests are full. The same spin is why linger.ms is
+ * 20: the broker thread busy-waits while a request is in flight once the
+ * oldest queued message is older than the linger, so a linger longer than
+ * the broker's round trip lets it sleep while sluice is behind; when sluice
+ * is not, caught_up() sends at once and the linger costs nothing
+ * (docs/benchmarks.md, "Why librdkafka's broker thread spins").
  */
 static const char *const defaults[][2] = {
     {"enable.idempotence", "true"},
     {"acks", "all"},
     {"partitioner", "murmur2_random"},
-    {"linger.ms", "5"},
+    {"linger.ms", "20"},
     {"queue.buffering.max.kbytes", "16384"},
     /*
      * Small messages (Avro, JSON without schemas) reach a count bound long
@@ -199,7 +205,8 @@ static const sl_config_key kafka_keys[] = {
      .type = SL_CONF_STRING,
      .doc = "Any librdkafka producer property, e.g. kafka.compression.type or "
             "kafka.security.protocol; sluice sets enable.idempotence=true, acks=all, "
-            "partitioner=murmur2_random, compression.type=lz4, linger.ms=5, "
+            "partitioner=murmur2_random, compression.type=lz4, linger.ms=20 (sent at once when the "
+            "source has no change), "
             "queue.buffering.max.kbytes=16384 and queue.buffering.max.messages=20000 unless "
             "overridden."},
     {0},
@@ -597,6 +604,7 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (flags == 0)
             chunk_commit(sink, msg->value_len);
+        sink->held = 2;
         return SL_OK;
     }
     /* The message owns the headers only once it is accepted; the reserved room is handed out again.
@@ -663,6 +671,27 @@ static sl_code kafka_flush(sl_sink *sink, int timeout_ms, sl_error *err)
     return SL_OK;
 }
 
+/*
+ * librdkafka sends a partition's batch once it is full or its first message
+ * is linger.ms old, and rd_kafka_flush() makes that age zero while it runs.
+ * So a long linger (see defaults[]) costs a change no time when sluice is
+ * not behind: the pipeline says when its source has nothing more, and this
+ * sends what is held back at once. The flush returns when everything is
+ * acknowledged, or after timeout_ms; when that ran out, the batch may not
+ * have been taken yet (a busy machine), so the next call flushes once more.
+ */
+static sl_code kafka_caught_up(sl_sink *sink, int timeout_ms, sl_error *err)
+{
+    if (sink->held == 0)
+        return SL_OK;
+    drain_wake_pipe(sink);
+    rd_kafka_resp_err_t e = rd_kafka_flush(sink->rk, timeout_ms);
+    sink->held = e == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : sink->held - 1;
+    if (producer_failed(sink))
+        return sl_error_set(err, sink->fatal_class, "%s", sink->fatal);
+    return SL_OK;
+}
+
 static void kafka_close(sl_sink *sink)
 {
     if (!sink)
@@ -698,5 +727,6 @@ const sl_sink_ops sl_sink_kafka = {
     .poll = kafka_poll,
     .wait_fd = kafka_wait_fd,
     .flush = kafka_flush,
+    .caught_up = kafka_caught_up,
     .close = kafka_close,
 };
