@@ -75,8 +75,10 @@ struct sl_sink {
     char connector[128];   /* librdkafka's threads log with it (on_log) */
     payload_chunk *chunks; /* every chunk allocated, in no order */
     size_t nchunks, chunks_cap;
-    size_t filling; /* index of the chunk new values go into; nchunks when none */
-    int held;       /* caught_up() calls still due for messages accepted since (0-2) */
+    size_t filling;      /* index of the chunk new values go into; nchunks when none */
+    int held;            /* caught_up() calls still due for messages accepted since (0-2) */
+    int64_t outstanding; /* bytes of keys and values accepted and not yet reported */
+    int64_t batch_bytes; /* batch.size */
 };
 
 /* The chunk that holds a value the sink handed to librdkafka, or NULL (a copy of librdkafka's). */
@@ -395,6 +397,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     (void)rk;
     sl_sink *sink = opaque;
     uint64_t token = (uint64_t)(uintptr_t)msg->_private;
+    sink->outstanding -= (int64_t)(msg->key_len + msg->len);
     /*
      * librdkafka is done with the message, and the callback below does not
      * produce, so its value's room can be released now.
@@ -489,6 +492,9 @@ static sl_code kafka_open(const sl_config *cfg, sl_sink_ack_fn on_ack, void *ack
                   sl_config_is_secret(cfg, "kafka.queue.buffering.max.kbytes");
     sink->max_message = secret ? -1 : conf_int(conf, "message.max.bytes");
     sink->queue_bytes = secret ? -1 : conf_int(conf, "queue.buffering.max.kbytes") * 1024;
+    sink->batch_bytes = conf_int(conf, "batch.size");
+    if (sink->batch_bytes <= 0)
+        sink->batch_bytes = 1000000; /* librdkafka's default */
 
     char errstr[512];
     /* librdkafka's statistics feed the metrics, when someone reads them. */
@@ -605,6 +611,7 @@ static sl_code kafka_produce(sl_sink *sink, const sl_message *msg, sl_error *err
         if (flags == 0)
             chunk_commit(sink, msg->value_len);
         sink->held = 2;
+        sink->outstanding += (int64_t)(msg->key_len + msg->value_len);
         return SL_OK;
     }
     /* The message owns the headers only once it is accepted; the reserved room is handed out again.
@@ -682,7 +689,12 @@ static sl_code kafka_flush(sl_sink *sink, int timeout_ms, sl_error *err)
  */
 static sl_code kafka_caught_up(sl_sink *sink, int timeout_ms, sl_error *err)
 {
-    if (sink->held == 0)
+    /*
+     * With two batches' worth waiting, full batches go out without the
+     * linger anyway, and a flush would only wait for acknowledgements: the
+     * messages are then behind Kafka, not sluice. Asked again once they ran out.
+     */
+    if (sink->held == 0 || sink->outstanding >= 2 * sink->batch_bytes)
         return SL_OK;
     drain_wake_pipe(sink);
     rd_kafka_resp_err_t e = rd_kafka_flush(sink->rk, timeout_ms);
