@@ -82,6 +82,8 @@ static struct {
     bool lost_once;
     int max_unproduced;      /* emitted events not yet accepted by the sink, at worst */
     char first_headers[512]; /* name=value;... of the first message */
+    int caught_up_calls;
+    int produced_at_caught_up; /* w.produced at the last caught_up() */
 } w;
 
 static uint64_t token_tx[1 << 16]; /* pipeline token (tx seq) → fake transaction index */
@@ -537,6 +539,16 @@ static sl_code fk_flush(sl_sink *s, int timeout_ms, sl_error *err)
     return SL_OK;
 }
 
+static sl_code fk_caught_up(sl_sink *s, int timeout_ms, sl_error *err)
+{
+    (void)s;
+    (void)timeout_ms;
+    (void)err;
+    w.caught_up_calls++;
+    w.produced_at_caught_up = w.produced;
+    return SL_OK;
+}
+
 static void fk_close(sl_sink *s)
 {
     free(s);
@@ -549,6 +561,7 @@ static const sl_sink_ops fake_sink = {
     .poll = fk_poll,
     .wait_fd = fk_wait_fd,
     .flush = fk_flush,
+    .caught_up = fk_caught_up,
     .close = fk_close,
 };
 
@@ -700,6 +713,24 @@ Test(pipeline, events_arrive_in_order_with_tombstones_and_a_final_checkpoint)
     cr_assert_eq(sl_offsets_read(r.offsets, "t", "fake", pos, sizeof pos, &found, &err), SL_OK);
     cr_assert(found);
     cr_assert_str_eq(pos, "tx-49");
+    cleanup(&r);
+}
+
+/*
+ * Once the source has nothing more, the sink hears it (so that the Kafka
+ * sink sends what it holds back for a batch), after the last message.
+ */
+Test(pipeline, the_sink_hears_when_the_source_has_no_more_changes)
+{
+    reset_world(20, 1000, 64);
+    run_ctx r = {0};
+    run_pipeline(&r, "");
+    cr_assert_eq(r.result, SL_OK);
+    cr_assert_eq(w.nlog, 20 * 4);
+    cr_assert_gt(w.caught_up_calls, 0, "caught_up() never called");
+    cr_assert_eq(w.produced_at_caught_up, w.produced,
+                 "the last caught_up() came before the last message (%d of %d)",
+                 w.produced_at_caught_up, w.produced);
     cleanup(&r);
 }
 
