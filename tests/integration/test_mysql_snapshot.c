@@ -58,21 +58,17 @@ static json_t *read_events(const char *dir, const char *prefix, const it_mysql *
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/out/%s.%s.%s.jsonl", dir, prefix, s->db, table);
+    json_t *records = it_file_records(path);
     json_t *all = json_array();
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return all;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *m = json_loads(line, 0, NULL);
-        json_t *v = m ? json_object_get(m, "value") : NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(records, i, m)
+    {
+        json_t *v = json_object_get(m, "value");
         if (json_is_object(v))
             json_array_append(all, v);
-        json_decref(m);
     }
-    free(line);
-    fclose(f);
+    json_decref(records);
     return all;
 }
 
